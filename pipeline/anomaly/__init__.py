@@ -1,0 +1,1 @@
+"""Anomaly detection: streaming features, the learned model and scoring."""

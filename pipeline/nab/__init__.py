@@ -1,0 +1,1 @@
+"""NAB (Numenta Anomaly Benchmark) scoring and evaluation."""
