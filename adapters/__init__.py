@@ -1,0 +1,1 @@
+"""Real adapters of the domain's ports: database, broker, Redis state, AWS."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL/SQLite store: schema, migrations, unit of work and read queries."""

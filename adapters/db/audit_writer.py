@@ -1,0 +1,53 @@
+"""Appending to the hash-chained audit log inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from adapters.db.schema import audit_head, audit_log
+from pipeline.audit import AuditRecord, ChainedRow, chain
+
+
+def append(conn: Connection, records: Sequence[AuditRecord]) -> list[ChainedRow]:
+    """Chain records after the head and insert them; the head row lock serialises writers.
+
+    Call it last in a transaction, so the lock is held only for the inserts and the commit.
+    """
+    if not records:
+        return []
+    head = conn.execute(
+        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+    ).one()
+    rows = chain(records, head.seq, head.hash)
+    conn.execute(audit_log.insert(), [_row_values(row, record) for row, record in zip(rows, records)])
+    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=rows[-1].seq, hash=rows[-1].hash))
+    return rows
+
+
+def read_chain(conn: Connection, batch: int = 5000) -> Iterable[ChainedRow]:
+    """Every audit row in seq order, streamed in pages."""
+    last = 0
+    while True:
+        page = conn.execute(
+            sa.select(audit_log.c.seq, audit_log.c.kind, audit_log.c.incident_id, audit_log.c.body,
+                      audit_log.c.prev_hash, audit_log.c.hash)
+            .where(audit_log.c.seq > last).order_by(audit_log.c.seq).limit(batch)
+        ).all()
+        if not page:
+            return
+        for row in page:
+            yield ChainedRow(row.seq, row.kind, row.incident_id, row.body, row.prev_hash, row.hash)
+        last = page[-1].seq
+
+
+def read_head(conn: Connection) -> tuple[int, str] | None:
+    row = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    return (row.seq, row.hash) if row else None
+
+
+def _row_values(row: ChainedRow, record: AuditRecord) -> dict:
+    return {"seq": row.seq, "occurred_at": record.occurred_at, "kind": row.kind,
+            "incident_id": row.incident_id, "body": row.body, "prev_hash": row.prev_hash, "hash": row.hash}

@@ -1,0 +1,1 @@
+"""Settings and the operator's files: service catalog, remediation policies, chat roles."""

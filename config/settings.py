@@ -1,0 +1,170 @@
+"""Typed settings from `SCO_*` environment variables, validated at start.
+
+Every value has a default that works on a laptop with no servers: a SQLite database and
+kombu's SQLAlchemy transport on SQLite as the broker, both under `SCO_DATA_DIR`. A missing
+or malformed value stops start with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigurationError
+
+ENV_PREFIX = "SCO_"
+
+
+class QueueNames(BaseSettings):
+    """Broker queue names, one per stage of the pipeline."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}QUEUE_", frozen=True)
+
+    events: str = "events"
+    metrics: str = "metrics"
+    risk: str = "risk"
+    remediation: str = "remediation"
+    chat: str = "chat"
+    dead_letter: str = "dead_letter"
+
+    def all(self) -> list[str]:
+        """Every queue a worker may consume (the dead-letter queue is parked, not consumed)."""
+        return [self.events, self.metrics, self.risk, self.remediation, self.chat]
+
+
+class Settings(BaseSettings):
+    """Everything SmartCloudOps reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    data_dir: Path = Field(default=Path(".smartcloudops"), description="local state for the embedded default")
+    broker_url: str | None = None
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    webhook_token: SecretStr | None = None
+    webhook_username: str | None = None
+    webhook_password: SecretStr | None = None
+    api_token: SecretStr | None = None
+
+    correlation_window_s: int = Field(default=900, gt=0)
+    correlation_labels: str = "alertname,service"
+
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    worker_prefetch: int = Field(default=4, ge=1, le=1024)
+    broker_visibility_timeout_s: int = Field(default=300, ge=5)
+    broker_publish_timeout_s: float = Field(default=2.0, gt=0)
+    task_max_retries: int = Field(default=10, ge=0)
+
+    remediation_mode: Literal["dry_run", "execute"] = "dry_run"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("correlation_labels")
+    @classmethod
+    def _labels_are_names(cls, value: str) -> str:
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        if not names or not all(name.replace("_", "a").isalnum() for name in names):
+            raise ValueError("must be a comma-separated list of label names, e.g. 'alertname,service'")
+        return ",".join(names)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "sqla+", "amqp://", "memory://")):
+            raise ValueError("must start with redis://, rediss://, amqp:// or sqla+ (kombu transport URL)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql", "sqlite")):
+            raise ValueError("must be a postgresql+psycopg:// or sqlite:/// SQLAlchemy URL")
+        return value
+
+    @model_validator(mode="after")
+    def _basic_auth_complete(self) -> Settings:
+        if (self.webhook_username is None) != (self.webhook_password is None):
+            raise ValueError("SCO_WEBHOOK_USERNAME and SCO_WEBHOOK_PASSWORD must be set together")
+        return self
+
+    @cached_property
+    def queues(self) -> QueueNames:
+        return QueueNames()
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def broker(self) -> str:
+        """The broker URL; the embedded default is kombu's SQLAlchemy transport on SQLite."""
+        return self.broker_url or f"sqla+sqlite:///{self.resolved_data_dir / 'broker.sqlite'}"
+
+    @property
+    def database(self) -> str:
+        """The store's SQLAlchemy URL; the embedded default is SQLite."""
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'smartcloudops.sqlite'}"
+
+    @property
+    def grouping_labels(self) -> tuple[str, ...]:
+        return tuple(self.correlation_labels.split(","))
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.broker.startswith("sqla+")
+
+    def webhook_secret(self) -> str:
+        """The bearer token Alertmanager must send; generated once and kept in the data dir if unset."""
+        if self.webhook_token is not None:
+            return self.webhook_token.get_secret_value()
+        return _generated_secret(self.resolved_data_dir, "webhook_token")
+
+    def api_secret(self) -> str:
+        """The bearer token of the read and control API; defaults to the webhook token."""
+        if self.api_token is not None:
+            return self.api_token.get_secret_value()
+        return self.webhook_secret()
+
+
+def _generated_secret(data_dir: Path, name: str) -> str:
+    """Read or create a random secret in `data_dir/secrets.json` (mode 0600)."""
+    path = data_dir / "secrets.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle)
+    return stored[name]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; a bad value raises ConfigurationError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        variable = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+        given = error.get("input")
+        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+        problems.append(f"{variable}: {error['msg']}{shown}")
+    return "invalid configuration: " + "; ".join(problems)

@@ -1,0 +1,1 @@
+"""The pure domain of SmartCloudOps: events, correlation, scoring, planning, audit hashing."""

@@ -1,0 +1,211 @@
+"""CloudEvents 1.0 envelopes and the alert events that travel through the pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from pipeline.errors import InvalidInput
+
+SPEC_VERSION = "1.0"
+EVENT_NAMESPACE = uuid.UUID("5b0c2a8e-56a1-4c1e-9a43-93c0f1a6d0a1")
+
+ALERTMANAGER_BATCH = "dev.smartcloudops.alertmanager.batch.received"
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    """A CloudEvents 1.0 envelope (JSON format), plus the trace id carried to every log and audit row."""
+
+    id: str
+    source: str
+    type: str
+    time: str
+    data: Mapping[str, Any]
+    traceid: str
+    specversion: str = SPEC_VERSION
+    datacontenttype: str = "application/json"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> CloudEvent:
+        """Rebuild an envelope from its JSON form; a missing attribute is an InvalidInput."""
+        try:
+            if raw["specversion"] != SPEC_VERSION:
+                raise InvalidInput(f"unsupported CloudEvents specversion {raw['specversion']!r}")
+            return cls(**{name: raw[name] for name in _ENVELOPE_FIELDS})
+        except KeyError as exc:
+            raise InvalidInput(f"event envelope lacks attribute {exc.args[0]!r}") from exc
+        except TypeError as exc:
+            raise InvalidInput(f"event envelope is not an object: {exc}") from exc
+
+
+_ENVELOPE_FIELDS = ("id", "source", "type", "time", "data", "traceid", "specversion", "datacontenttype")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertReceived:
+    """One Alertmanager alert, normalised; `event_id` is the same on every redelivery."""
+
+    event_id: str
+    fingerprint: str
+    status: str  # "firing" | "resolved"
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    generator_url: str
+    group_key: str
+    receiver: str
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def service(self) -> str:
+        return self.labels.get("service", "")
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for a broker message."""
+        return {
+            "event_id": self.event_id,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "generator_url": self.generator_url,
+            "group_key": self.group_key,
+            "receiver": self.receiver,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> AlertReceived:
+        """Rebuild from a broker message; malformed content is an InvalidInput."""
+        try:
+            return cls(
+                event_id=str(raw["event_id"]),
+                fingerprint=str(raw["fingerprint"]),
+                status=_status(raw["status"]),
+                labels=_str_map(raw["labels"], "labels"),
+                annotations=_str_map(raw.get("annotations") or {}, "annotations"),
+                starts_at=parse_time(raw["starts_at"]),
+                ends_at=parse_time(raw["ends_at"]) if raw.get("ends_at") else None,
+                generator_url=str(raw.get("generator_url") or ""),
+                group_key=str(raw.get("group_key") or ""),
+                receiver=str(raw.get("receiver") or ""),
+            )
+        except KeyError as exc:
+            raise InvalidInput(f"alert lacks field {exc.args[0]!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBatch:
+    """Every alert of one webhook request: one broker message, not one per alert."""
+
+    alerts: tuple[AlertReceived, ...]
+    group_key: str
+    receiver: str
+    truncated_alerts: int
+    external_url: str
+    group_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "alerts": [alert.to_dict() for alert in self.alerts],
+            "group_key": self.group_key,
+            "receiver": self.receiver,
+            "truncated_alerts": self.truncated_alerts,
+            "external_url": self.external_url,
+            "group_labels": dict(self.group_labels),
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> AlertBatch:
+        try:
+            alerts = data["alerts"]
+            if not isinstance(alerts, list):
+                raise InvalidInput("alert batch field 'alerts' is not a list")
+            return cls(
+                alerts=tuple(AlertReceived.from_dict(alert) for alert in alerts),
+                group_key=str(data.get("group_key") or ""),
+                receiver=str(data.get("receiver") or ""),
+                truncated_alerts=int(data.get("truncated_alerts") or 0),
+                external_url=str(data.get("external_url") or ""),
+                group_labels=_str_map(data.get("group_labels") or {}, "group_labels"),
+            )
+        except KeyError as exc:
+            raise InvalidInput(f"alert batch lacks field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"alert batch is malformed: {exc}") from exc
+
+
+def alert_event_id(fingerprint: str, status: str, starts_at: datetime) -> str:
+    """Deterministic event id: the same alert, status and start is the same event."""
+    key = f"{fingerprint}|{status}|{to_utc(starts_at).isoformat()}"
+    return str(uuid.uuid5(EVENT_NAMESPACE, key))
+
+
+def batch_event_id(alerts: tuple[AlertReceived, ...]) -> str:
+    """Deterministic id of a whole batch, derived from the ids of its alerts."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, ",".join(sorted(a.event_id for a in alerts))))
+
+
+def envelope(event_type: str, source: str, data: Mapping[str, Any], *, event_id: str, trace_id: str,
+             now: datetime) -> CloudEvent:
+    """Wrap data in a CloudEvents envelope."""
+    return CloudEvent(id=event_id, source=source, type=event_type, time=to_utc(now).isoformat(),
+                      data=data, traceid=trace_id)
+
+
+def new_trace_id() -> str:
+    """A W3C-style 128-bit trace id in hex."""
+    return uuid.uuid4().hex
+
+
+def to_utc(moment: datetime) -> datetime:
+    """Aware UTC datetime; naive input is taken as UTC (as SQLite returns it)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def parse_time(value: Any) -> datetime:
+    """Parse an RFC 3339 timestamp into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return to_utc(value)
+    if not isinstance(value, str):
+        raise InvalidInput(f"timestamp must be an RFC 3339 string, got {type(value).__name__}")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    if "." in text:  # Go prints nanoseconds; Python keeps microseconds.
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        zone = tail[len(digits):]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        return to_utc(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise InvalidInput(f"timestamp {value!r} is not RFC 3339") from exc
+
+
+def _status(value: Any) -> str:
+    if value not in ("firing", "resolved"):
+        raise InvalidInput(f"alert status must be 'firing' or 'resolved', got {value!r}")
+    return value
+
+
+def _str_map(value: Any, name: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{name} must be an object of strings")
+    return {str(k): str(v) for k, v in value.items()}

@@ -1,0 +1,1 @@
+"""SmartCloudOps: Prometheus alerts, metric streams and chat commands into safe, audited actions."""

@@ -1,0 +1,3 @@
+from smartcloudops.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""`serve`, `worker` and `up`: the long-running processes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+from config.settings import load_settings
+from smartcloudops.observability.logging import configure_logging
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser("serve", help="run the HTTP server (webhooks, intake, API)")
+    serve.set_defaults(func=serve_command)
+    worker = subparsers.add_parser("worker", help="run a Celery worker on the pipeline's queues")
+    worker.add_argument("--queues", help="comma-separated queues (default: all pipeline queues)")
+    worker.add_argument("--concurrency", type=int, help="worker processes (default: SCO_WORKER_CONCURRENCY)")
+    worker.add_argument("--pool", default="prefork", choices=("prefork", "solo", "threads"))
+    worker.set_defaults(func=worker_command)
+    up = subparsers.add_parser("up", help="migrate, then run the server and a worker together (one machine)")
+    up.set_defaults(func=up_command)
+
+
+def build_api():  # type: ignore[no-untyped-def]
+    """The ASGI app wired to the real broker and store."""
+    import sqlalchemy as sa
+
+    from adapters.broker import CeleryPublisher
+    from consumers.app import ApiDeps, create_app
+    from smartcloudops.bootstrap import bootstrap
+    from tasks.app import app as celery_app
+
+    runtime = bootstrap()
+
+    def database_ping() -> None:
+        with runtime.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    publisher = CeleryPublisher(celery_app, timeout_s=runtime.settings.broker_publish_timeout_s)
+    return create_app(ApiDeps(settings=runtime.settings, publisher=publisher, incidents=runtime.incidents,
+                              database_ping=database_ping))
+
+
+def serve_command(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    settings.webhook_secret()  # create the generated secret before serving, not on the first request
+    uvicorn.run(build_api(), host=settings.http_host, port=settings.http_port, log_config=None,
+                access_log=False, server_header=False, timeout_graceful_shutdown=10)
+    return 0
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    from tasks.app import app
+
+    queues = args.queues or ",".join(settings.queues.all())
+    concurrency = args.concurrency or settings.worker_concurrency
+    argv = ["worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
+            "--loglevel", settings.log_level, "--task-events", "--hostname", f"smartcloudops-{os.getpid()}@%h",
+            "--without-mingle", "--without-gossip"]
+    app.worker_main(argv)
+    return 0
+
+
+def up_command(_: argparse.Namespace) -> int:
+    from smartcloudops.commands.db import migrate_to_head
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    migrate_to_head(settings)
+    worker = subprocess.Popen([sys.executable, "-m", "smartcloudops", "worker"])
+    try:
+        return serve_command(argparse.Namespace())
+    finally:
+        stop_process(worker)
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> None:
+    """Ask a child to stop (SIGTERM: Celery's warm shutdown), then kill it if it does not."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -1,0 +1,41 @@
+"""Prometheus metrics of SmartCloudOps, named by Prometheus conventions (see docs/observability.md)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+RISK_BUCKETS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+BATCH_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384)
+
+http_requests = Counter("smartcloudops_http_requests", "HTTP requests answered, by route, method and status",
+                        ["route", "method", "status"])
+http_duration = Histogram("smartcloudops_http_request_duration_seconds", "HTTP request latency by route",
+                          ["route"], buckets=LATENCY_BUCKETS)
+events_published = Counter("smartcloudops_events_published", "Events published to the broker",
+                           ["type", "queue"])
+publish_failures = Counter("smartcloudops_publish_failures", "Publishes the broker did not take", ["queue"])
+events_consumed = Counter("smartcloudops_events_consumed", "Events consumed by workers, by outcome",
+                          ["type", "outcome"])
+queue_depth = Gauge("smartcloudops_queue_depth", "Messages waiting per queue", ["queue"],
+                    multiprocess_mode="max")
+queue_consumers = Gauge("smartcloudops_queue_consumers", "Workers consuming each queue", ["queue"],
+                        multiprocess_mode="max")
+task_duration = Histogram("smartcloudops_task_duration_seconds", "Task run time", ["task"],
+                          buckets=LATENCY_BUCKETS)
+task_failures = Counter("smartcloudops_task_failures", "Task failures by kind", ["task", "kind"])
+inference_batch_size = Histogram("smartcloudops_inference_batch_size", "Points scored per ONNX call",
+                                 buckets=BATCH_BUCKETS)
+inference_duration = Histogram("smartcloudops_inference_duration_seconds", "Time of one ONNX call",
+                               buckets=LATENCY_BUCKETS)
+anomaly_score = Histogram("smartcloudops_anomaly_score", "Anomaly scores", buckets=SCORE_BUCKETS)
+risk_score = Histogram("smartcloudops_risk_score", "Risk scores of incidents", buckets=RISK_BUCKETS)
+remediation_steps = Counter("smartcloudops_remediation_steps", "Remediation steps by action and outcome",
+                            ["action", "outcome"])
+guard_refusals = Counter("smartcloudops_guard_refusals", "Remediation steps refused by a guard", ["reason"])
+audit_rows = Counter("smartcloudops_audit_rows_written", "Audit rows appended", ["kind"])
+audit_chain_ok = Gauge("smartcloudops_audit_chain_ok", "1 when the last audit verification passed",
+                       multiprocess_mode="liveall")
+audit_chain_verified = Gauge("smartcloudops_audit_chain_last_verified_timestamp_seconds",
+                             "When the audit chain was last verified", multiprocess_mode="max")

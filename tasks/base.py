@@ -1,0 +1,79 @@
+"""The base task: trace context in logs, retry with backoff and jitter, dead-letter on permanent failure."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from celery import Task
+from kombu import Producer
+
+from adapters.db import audit_writer
+from pipeline.audit import AuditRecord
+from tasks.errors import is_transient
+from tasks.routing import dead_letter_queue
+from tasks.runtime import runtime
+
+log = structlog.get_logger("tasks")
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 60.0
+
+
+def backoff_with_jitter(retries: int) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**retries)]."""
+    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** retries))
+
+
+class PipelineTask(Task):
+    """Every pipeline task: one CloudEvent dict in, errors mapped to retry or dead letter."""
+
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __call__(self, event: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            task=self.name, task_id=self.request.id, event_id=_get(event, "id"), trace_id=_get(event, "traceid"))
+        try:
+            return self.run(event, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified below
+            retries = self.request.retries
+            if is_transient(exc) and retries < runtime().settings.task_max_retries:
+                delay = backoff_with_jitter(retries)
+                log.warning("task.retry", error=repr(exc), retries=retries, countdown=round(delay, 3))
+                raise self.retry(exc=exc, countdown=delay) from exc
+            return self._dead_letter_or_retry(event, exc)
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+    def _dead_letter_or_retry(self, event: Any, exc: BaseException) -> dict[str, Any]:
+        try:
+            self.dead_letter(event, exc)
+        except Exception as parking_error:  # noqa: BLE001 - parking failed: keep the message alive
+            log.error("task.dead_letter_failed", error=repr(parking_error), cause=repr(exc))
+            raise self.retry(exc=parking_error, countdown=BACKOFF_CAP_S) from parking_error
+        return {"dead_lettered": True, "error": repr(exc)}
+
+    def dead_letter(self, event: Any, exc: BaseException) -> None:
+        """Park the message on the dead-letter queue and audit it; the original is then acked."""
+        failed_at = datetime.now(timezone.utc)
+        parked = {"task": self.name, "task_id": self.request.id, "event": event, "error": repr(exc),
+                  "retries": self.request.retries, "failed_at": failed_at.isoformat()}
+        queue = dead_letter_queue(runtime().settings.queues)
+        with self.app.producer_or_acquire() as producer:
+            Producer(producer.channel).publish(parked, exchange=queue.exchange, routing_key=queue.routing_key,
+                                              declare=[queue], serializer="json", retry=True)
+        record = AuditRecord(kind="message.dead_lettered", occurred_at=failed_at, actor=f"worker:{self.name}",
+                             event_id=_get(event, "id"), trace_id=_get(event, "traceid"),
+                             data={"task": self.name, "error": repr(exc)[:2000], "retries": self.request.retries})
+        with runtime().engine.begin() as conn:
+            audit_writer.append(conn, [record])
+        log.error("task.dead_lettered", error=repr(exc), retries=self.request.retries)
+
+
+def _get(event: Any, key: str) -> Any:
+    return event.get(key) if isinstance(event, dict) else None

@@ -1,0 +1,29 @@
+"""Mapping infrastructure exceptions onto the product's transient/permanent hierarchy."""
+
+from __future__ import annotations
+
+import kombu.exceptions
+import redis.exceptions
+import sqlalchemy.exc
+
+from pipeline.errors import PermanentError, TransientError
+
+TRANSIENT = (
+    TransientError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.IntegrityError,  # a concurrent writer won a race; the retry sees its row and dedupes
+    sqlalchemy.exc.TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when retrying may succeed; everything else is permanent."""
+    if isinstance(exc, PermanentError):
+        return False
+    return isinstance(exc, TRANSIENT)
