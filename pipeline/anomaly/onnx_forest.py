@@ -1,10 +1,18 @@
 """Export a fitted IsolationForest as one compact ONNX tree-ensemble graph, and score with it.
 
 skl2onnx emits a few nodes per tree (about 2,700 for 100 trees), so onnxruntime spends its
-time dispatching small kernels and is slower than scikit-learn on large batches. Here the
-whole forest is ONE ``ai.onnx.ml`` ``TreeEnsembleRegressor`` whose leaves already hold each
-tree's share of ``ln 2 * path length / c(max_samples)``; two elementwise nodes then turn the
-sum ``s`` into scikit-learn's ``score_samples = -2 ** (-path / c) = -exp(-s)``.
+time dispatching small kernels. Here the graph is six nodes:
+
+    features -> Neg -> Concat([x, -x]) -> TreeEnsembleRegressor (all trees, SUM) -> s
+             -> Reshape (N,) -> Exp -> Neg -> score_samples = -exp(s)
+
+Each leaf already holds its tree's share of ``s = -ln 2 * mean_path_length / c(max_samples)``,
+so ``-exp(s)`` is scikit-learn's ``score_samples = -2 ** (-mean_path_length / c)``.
+
+Why the negated columns: onnxruntime has a fast loop only when every split has the same
+mode and no split asks for NaN to follow its true branch. A NaN fails ``x <= t``, so it
+takes the false branch; where scikit-learn sends NaN left, the split is rewritten as
+``-x <= t'`` (true = right child, false = left child), which sends NaN left too.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ OUTPUT_NAME = "score_samples"
 MODEL_VERSION_KEY = "model_version"
 
 _ML_DOMAIN = "ai.onnx.ml"
-_ML_OPSET = 3
+_ML_OPSET = 3  # TreeEnsembleRegressor; opset 5's TreeEnsemble ran no faster here
 _ONNX_OPSET = 17
+_IR_VERSION = 8  # loadable by every onnxruntime the project supports (>= 1.17)
 _LEAF = -1  # scikit-learn's TREE_LEAF marker in children_left / children_right
 
 
@@ -34,8 +43,8 @@ def forest_to_onnx(forest: IsolationForest, n_features: int, *, model_version: s
     _check_forest(forest, n_features)
     scale = _leaf_scale(forest)
     tables = [
-        _tree_table(estimator, _feature_map(forest, estimator, features), scale, tree_id)
-        for tree_id, (estimator, features) in enumerate(
+        _tree_table(estimator, _feature_map(forest, estimator, features), n_features, scale, tree)
+        for tree, (estimator, features) in enumerate(
             zip(forest.estimators_, forest.estimators_features_, strict=True)
         )
     ]
@@ -54,10 +63,9 @@ class OnnxForestScorer:
                 sess_options=_session_options(intra_op_threads),
                 providers=["CPUExecutionProvider"],
             )
-        except Exception as error:  # onnxruntime raises its own untyped Fail/InvalidGraph
+        except Exception as error:  # onnxruntime raises its own untyped Fail / InvalidGraph
             raise ConfigurationError(f"cannot load the ONNX anomaly model: {error}") from error
-        declared = self._session.get_inputs()[0].shape
-        self._n_features = declared[1] if isinstance(declared[1], int) else None
+        self._n_features = _declared_width(self._session)
         metadata = self._session.get_modelmeta().custom_metadata_map
         self._model_version = metadata.get(MODEL_VERSION_KEY, "")
 
@@ -67,12 +75,12 @@ class OnnxForestScorer:
         return self._model_version
 
     @property
-    def n_features(self) -> int | None:
+    def n_features(self) -> int:
         """How many feature columns each row must have."""
         return self._n_features
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        """score_samples of every row (lower is more anomalous), in one onnxruntime call."""
+        """score_samples of every row as float32 (lower is more anomalous), in one run call."""
         rows = self._validated(features)
         if rows.shape[0] == 0:
             return np.empty(0, dtype=np.float32)
@@ -80,23 +88,41 @@ class OnnxForestScorer:
 
     def _validated(self, features: np.ndarray) -> np.ndarray:
         rows = np.asarray(features)
-        expected = f"(N, {self._n_features})"
-        if rows.ndim != 2 or (self._n_features is not None and rows.shape[1] != self._n_features):
-            raise InvalidInput(f"features must have shape {expected}, got {rows.shape}")
-        if not np.issubdtype(rows.dtype, np.number):
+        if rows.ndim != 2 or rows.shape[1] != self._n_features:
+            raise InvalidInput(
+                f"features must have shape (N, {self._n_features}), got {rows.shape}"
+            )
+        if not (np.issubdtype(rows.dtype, np.floating) or np.issubdtype(rows.dtype, np.integer)):
             raise InvalidInput(f"features must be numeric, got dtype {rows.dtype}")
-        # The forest was fitted on float32, as scikit-learn always casts its input.
+        # scikit-learn casts to float32 before walking the trees; doing the same keeps parity.
         return np.ascontiguousarray(rows, dtype=np.float32)
 
 
+def average_path_length(n_samples: np.ndarray) -> np.ndarray:
+    """c(n): mean depth of an unsuccessful binary-search-tree lookup among n samples."""
+    n = np.asarray(n_samples, dtype=np.float64)
+    safe = np.maximum(n, 3.0)  # keeps log() finite in the branch np.where discards
+    harmonic = 2.0 * (np.log(safe - 1.0) + np.euler_gamma) - 2.0 * (safe - 1.0) / safe
+    return np.where(n <= 1.0, 0.0, np.where(n == 2.0, 1.0, harmonic))
+
+
 def _session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
-    # A Celery prefork child owns one core; extra threads would only fight the siblings.
+    # A Celery prefork child owns one core; extra threads would only fight its siblings.
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options
+
+
+def _declared_width(session: onnxruntime.InferenceSession) -> int:
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or not isinstance(inputs[0].shape[1], int):
+        raise ConfigurationError(
+            f"the ONNX anomaly model must take one input {INPUT_NAME!r} of shape (N, F)"
+        )
+    return inputs[0].shape[1]
 
 
 def _check_forest(forest: IsolationForest, n_features: int) -> None:
@@ -108,27 +134,19 @@ def _check_forest(forest: IsolationForest, n_features: int) -> None:
         )
 
 
-def average_path_length(n_samples: np.ndarray) -> np.ndarray:
-    """c(n): mean depth of an unsuccessful binary-search-tree lookup among n samples."""
-    n = np.asarray(n_samples, dtype=np.float64)
-    safe = np.maximum(n, 3.0)  # keeps log() finite in the branch np.where discards
-    harmonic = 2.0 * (np.log(safe - 1.0) + np.euler_gamma) - 2.0 * (safe - 1.0) / safe
-    return np.where(n <= 1.0, 0.0, np.where(n == 2.0, 1.0, harmonic))
-
-
 def _leaf_scale(forest: IsolationForest) -> tuple[float, float]:
-    """(factor, offset) turning a leaf's path length into its share of s (score = -exp(-s))."""
+    """(factor, offset) turning a leaf's path length into its share of s (score = -exp(s))."""
     n_trees = len(forest.estimators_)
     normaliser = float(average_path_length(np.array([forest.max_samples_]))[0])
     if normaliser == 0.0:
         # scikit-learn fixes path / c to 1 when c(max_samples) is 0 (one training sample).
-        return 0.0, math.log(2.0) / n_trees
-    return math.log(2.0) / (n_trees * normaliser), 0.0
+        return 0.0, -math.log(2.0) / n_trees
+    return -math.log(2.0) / (n_trees * normaliser), 0.0
 
 
 def _feature_map(forest: IsolationForest, estimator, features: np.ndarray) -> np.ndarray:
     """Column of the full input that each of the tree's features reads."""
-    # Bagging only slices the columns when max_features < n_features; otherwise
+    # Bagging slices the columns only when max_features < n_features; otherwise
     # estimators_features_ is an unused permutation and the tree reads X as is.
     if estimator.n_features_in_ == forest.n_features_in_:
         return np.arange(forest.n_features_in_)
@@ -136,28 +154,30 @@ def _feature_map(forest: IsolationForest, estimator, features: np.ndarray) -> np
 
 
 def _tree_table(
-    estimator, feature_map: np.ndarray, scale: tuple[float, float], tree_id: int
-) -> dict:
+    estimator, feature_map: np.ndarray, n_features: int, scale: tuple[float, float], tree: int
+) -> dict[str, np.ndarray]:
     """TreeEnsembleRegressor attribute arrays of one tree (node ids local to the tree)."""
-    tree = estimator.tree_
-    node_ids = np.arange(tree.node_count)
-    is_leaf = tree.children_left == _LEAF
-    depths = _node_depths(tree.children_left, tree.children_right)
-    path = depths + average_path_length(tree.n_node_samples)
+    t = estimator.tree_
+    is_leaf = t.children_left == _LEAF
+    nan_left = (t.missing_go_to_left != 0) & ~is_leaf
+    column = feature_map[np.maximum(t.feature, 0)]
+    threshold = _float32_at_or_below(t.threshold)
     factor, offset = scale
-    leaf_values = path * factor + offset
+    path = _node_depths(t.children_left, t.children_right) + average_path_length(t.n_node_samples)
+    split = {
+        "nodes_featureids": np.where(nan_left, column + n_features, column),
+        "nodes_values": np.where(nan_left, _below_negated(threshold), threshold),
+        "nodes_truenodeids": np.where(nan_left, t.children_right, t.children_left),
+        "nodes_falsenodeids": np.where(nan_left, t.children_left, t.children_right),
+    }
     return {
-        "nodes_treeids": np.full(tree.node_count, tree_id),
-        "nodes_nodeids": node_ids,
-        "nodes_featureids": np.where(is_leaf, 0, feature_map[np.maximum(tree.feature, 0)]),
-        "nodes_values": np.where(is_leaf, 0.0, _float32_at_or_below(tree.threshold)),
+        "nodes_treeids": np.full(t.node_count, tree),
+        "nodes_nodeids": np.arange(t.node_count),
         "nodes_modes": np.where(is_leaf, "LEAF", "BRANCH_LEQ"),
-        "nodes_truenodeids": np.where(is_leaf, 0, tree.children_left),
-        "nodes_falsenodeids": np.where(is_leaf, 0, tree.children_right),
-        "nodes_missing_value_tracks_true": np.where(is_leaf, 0, tree.missing_go_to_left),
-        "target_treeids": np.full(int(is_leaf.sum()), tree_id),
-        "target_nodeids": node_ids[is_leaf],
-        "target_weights": leaf_values[is_leaf],
+        **{key: np.where(is_leaf, 0, values) for key, values in split.items()},
+        "target_treeids": np.full(int(is_leaf.sum()), tree),
+        "target_nodeids": np.flatnonzero(is_leaf),
+        "target_weights": (path * factor + offset)[is_leaf],
     }
 
 
@@ -184,17 +204,23 @@ def _float32_at_or_below(thresholds: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def _merge(tables: list[dict]) -> dict:
+def _below_negated(threshold32: np.ndarray) -> np.ndarray:
+    """t' with (-x <= t') == (x > t) for every float32 x: the float32 just below -t."""
+    return np.nextafter(-threshold32, np.float32(-np.inf))
+
+
+def _merge(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Concatenate per-tree attribute arrays into the ensemble's flat attribute lists."""
     return {key: np.concatenate([table[key] for table in tables]) for key in tables[0]}
 
 
-def _model(ensemble: dict, n_features: int, model_version: str) -> onnx.ModelProto:
-    """Graph: features -> TreeEnsembleRegressor (s, shape N x 1) -> flatten -> -exp(-s)."""
+def _model(ensemble: dict[str, np.ndarray], n_features: int, model_version: str) -> onnx.ModelProto:
     nodes = [
+        helper.make_node("Neg", [INPUT_NAME], ["negated_features"]),
+        helper.make_node("Concat", [INPUT_NAME, "negated_features"], ["signed_features"], axis=1),
         helper.make_node(
             "TreeEnsembleRegressor",
-            [INPUT_NAME],
+            ["signed_features"],
             ["exponent_column"],
             domain=_ML_DOMAIN,
             name="isolation_forest",
@@ -205,8 +231,7 @@ def _model(ensemble: dict, n_features: int, model_version: str) -> onnx.ModelPro
             **_attribute_lists(ensemble),
         ),
         helper.make_node("Reshape", ["exponent_column", "flat_shape"], ["exponent"]),
-        helper.make_node("Neg", ["exponent"], ["negated"]),
-        helper.make_node("Exp", ["negated"], ["two_power"]),
+        helper.make_node("Exp", ["exponent"], ["two_power"]),
         helper.make_node("Neg", ["two_power"], [OUTPUT_NAME]),
     ]
     graph = helper.make_graph(
@@ -224,14 +249,11 @@ def _model(ensemble: dict, n_features: int, model_version: str) -> onnx.ModelPro
         ],
         producer_name="smartcloudops",
     )
-    model.ir_version = 8  # readable by every onnxruntime the project supports (>= 1.17)
+    model.ir_version = _IR_VERSION
     helper.set_model_props(model, {MODEL_VERSION_KEY: model_version})
     return model
 
 
-def _attribute_lists(ensemble: dict) -> dict:
+def _attribute_lists(ensemble: dict[str, np.ndarray]) -> dict[str, list]:
     """numpy arrays -> the plain Python lists onnx.helper turns into attributes."""
-    return {
-        key: [str(mode) for mode in values] if key == "nodes_modes" else values.tolist()
-        for key, values in ensemble.items()
-    }
+    return {key: values.tolist() for key, values in ensemble.items()}
