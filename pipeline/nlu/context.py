@@ -1,0 +1,91 @@
+"""Conversation context per user and channel: what `it`, `that` and `why?` refer to."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Protocol
+
+from pipeline.errors import InvalidInput
+
+# Subjects a later turn may point back to.
+FOCUS_KINDS = ("incident", "service", "instance")
+
+
+@dataclass(frozen=True)
+class ChatContext:
+    """What the conversation has referred to so far; `focus` is the latest subject's kind."""
+
+    last_incident: int | None = None
+    last_service: str | None = None
+    last_instance: str | None = None
+    last_intent: str | None = None
+    last_action: str | None = None
+    focus: str | None = None
+    pending_approval: int | None = None
+
+    def awaiting_approval(self, incident: int) -> ChatContext:
+        """This context with `incident` waiting for the user's yes or no."""
+        return replace(self, pending_approval=incident, last_incident=incident, focus="incident")
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-able mapping (for a store)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ChatContext:
+        """Rebuild from `to_json` output; unknown keys are ignored, bad types rejected."""
+        if not isinstance(data, dict):
+            raise InvalidInput("chat context must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        context = cls(**values)
+        _check_types(context)
+        return context
+
+
+EMPTY_CONTEXT = ChatContext()
+
+
+class ContextStore(Protocol):
+    """Where contexts live between turns, keyed by chat user and channel, with a TTL."""
+
+    def get(self, user: str, channel: str) -> ChatContext:
+        """The stored context, or an empty one when none is stored or it expired."""
+
+    def put(self, user: str, channel: str, context: ChatContext, ttl_s: int) -> None:
+        """Store `context` for `ttl_s` seconds."""
+
+
+class InMemoryContextStore:
+    """A ContextStore in a dict, with expiry by an injected clock (for tests and one process)."""
+
+    def __init__(self, clock) -> None:
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[float, ChatContext]] = {}
+
+    def get(self, user: str, channel: str) -> ChatContext:
+        """The stored context, or an empty one when none is stored or it expired."""
+        entry = self._entries.get((user, channel))
+        if entry is None or entry[0] <= self._clock():
+            self._entries.pop((user, channel), None)
+            return EMPTY_CONTEXT
+        return entry[1]
+
+    def put(self, user: str, channel: str, context: ChatContext, ttl_s: int) -> None:
+        """Store `context` for `ttl_s` seconds."""
+        if ttl_s <= 0:
+            raise InvalidInput(f"ttl_s must be positive, got {ttl_s}")
+        self._entries[(user, channel)] = (self._clock() + ttl_s, context)
+
+
+def _check_types(context: ChatContext) -> None:
+    expected = {
+        "last_incident": int, "last_service": str, "last_instance": str, "last_intent": str,
+        "last_action": str, "focus": str, "pending_approval": int,
+    }
+    for name, kind in expected.items():
+        value = getattr(context, name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise InvalidInput(f"chat context field {name} must be {kind.__name__} or null")
+    if context.focus is not None and context.focus not in FOCUS_KINDS:
+        raise InvalidInput(f"chat context focus must be one of {FOCUS_KINDS}")

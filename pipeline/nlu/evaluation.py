@@ -1,0 +1,134 @@
+"""Score the recogniser on labelled chat lines: intent accuracy, entity micro P/R/F1, confusion."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InvalidInput
+from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext
+from pipeline.nlu.understand import INTENTS, Understanding, next_context, understand
+from pipeline.nlu.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class LabelledLine:
+    """One line of a chat evaluation file."""
+
+    text: str
+    intent: str
+    entities: Mapping[str, Any]
+    session: str | None = None
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A line the recogniser got wrong, for humans to read."""
+
+    text: str
+    expected_intent: str
+    got_intent: str
+    expected_entities: Mapping[str, Any]
+    got_entities: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Intent accuracy, entity micro precision/recall/F1 and the intent confusion counts."""
+
+    n: int
+    intent_accuracy: float
+    entity_precision: float
+    entity_recall: float
+    entity_f1: float
+    confusion: dict[str, dict[str, int]]
+    misses: tuple[Miss, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as one JSON-able object (misses included, as lists of fields)."""
+        return {
+            "n": self.n,
+            "intent_accuracy": self.intent_accuracy,
+            "entity_precision": self.entity_precision,
+            "entity_recall": self.entity_recall,
+            "entity_f1": self.entity_f1,
+            "confusion": self.confusion,
+            "misses": [miss.__dict__ | {} for miss in self.misses],
+        }
+
+
+def read_labelled_lines(path: str | Path) -> list[LabelledLine]:
+    """Parse a JSONL evaluation file; a bad line is reported with its number."""
+    lines = []
+    with open(path, encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                lines.append(_labelled(raw, f"{path}:{number}"))
+    return lines
+
+
+def _labelled(raw: str, where: str) -> LabelledLine:
+    try:
+        data = json.loads(raw)
+        text, intent = data["text"], data["intent"]
+        entities = data.get("entities") or {}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"{where}: needs a JSON object with text and intent: {exc}") from exc
+    if intent not in INTENTS or not isinstance(text, str) or not isinstance(entities, dict):
+        raise InvalidInput(f"{where}: unknown intent {intent!r} or malformed text/entities")
+    session = data.get("session")
+    return LabelledLine(text, intent, entities, str(session) if session is not None else None)
+
+
+def predict_lines(lines: Iterable[LabelledLine], vocabulary: Vocabulary) -> list[Understanding]:
+    """Understand every line in order; lines sharing a session carry their context."""
+    contexts: dict[str, ChatContext] = {}
+    results = []
+    for line in lines:
+        context = contexts.get(line.session, EMPTY_CONTEXT) if line.session else EMPTY_CONTEXT
+        understanding = understand(line.text, context, vocabulary)
+        if line.session:
+            contexts[line.session] = next_context(context, understanding)
+        results.append(understanding)
+    return results
+
+
+def evaluate(lines: list[LabelledLine], vocabulary: Vocabulary) -> EvaluationReport:
+    """Score the recogniser on `lines` (see EvaluationReport)."""
+    predictions = predict_lines(lines, vocabulary)
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    true_positive = predicted_total = expected_total = correct = 0
+    misses = []
+    for line, got in zip(lines, predictions):
+        confusion[line.intent][got.intent] += 1
+        correct += line.intent == got.intent
+        expected_pairs, got_pairs = _pairs(line.entities), _pairs(got.entities)
+        true_positive += len(expected_pairs & got_pairs)
+        predicted_total += len(got_pairs)
+        expected_total += len(expected_pairs)
+        if line.intent != got.intent or expected_pairs != got_pairs:
+            misses.append(Miss(line.text, line.intent, got.intent, line.entities, got.entities))
+    precision = _ratio(true_positive, predicted_total)
+    recall = _ratio(true_positive, expected_total)
+    return EvaluationReport(
+        n=len(lines),
+        intent_accuracy=_ratio(correct, len(lines)),
+        entity_precision=precision,
+        entity_recall=recall,
+        entity_f1=_ratio(2 * precision * recall, precision + recall),
+        confusion={gold: dict(row) for gold, row in sorted(confusion.items())},
+        misses=tuple(misses),
+    )
+
+
+def _pairs(entities: Mapping[str, Any]) -> set[tuple[str, str]]:
+    # Compared as key=value strings so `12` and 12 agree, as the label format intends.
+    return {(key, str(value)) for key, value in entities.items()}
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 1.0

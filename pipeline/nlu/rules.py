@@ -1,0 +1,67 @@
+"""The fast half of the recogniser: patterns over the masked, corrected line.
+
+Rules only claim lines whose meaning is unmistakable (`approve <num>`, `why ?`, `no don't`);
+anything else goes to the classifier. A rule hit is worth more than a guess, and it costs
+one regular-expression scan.
+"""
+
+from __future__ import annotations
+
+import re
+
+_POLITE = r"(?:(?:please|pls|plz|hey|ok|okay|bot|ops|can you|could you|would you)\s+)*"
+_TAIL = r"(?:\s+(?:please|pls|plz|thanks|thx|now|asap|\?))*"
+_INC = r"(?:incident\s+)?(?:<inc>|<num>)"
+_SUBJECT = r"(?:the\s+)?(?:<svc>|<inst>|it|that)"
+
+_RULES: tuple[tuple[str, str], ...] = (
+    ("help", r"(?:help|\?|usage|commands|what can you do|halp)"),
+    ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
+    ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
+    ("list_incidents", r"<alert>"),
+    ("status", r"(?:how\s+is|how's|is)\s+(?:the\s+)?<svc>\s+(?:doing|healthy|ok|up|down)(?:\s+\?)?"),
+    ("list_incidents", r"(?:list|show)?\s*(?:all\s+|open\s+|active\s+|current\s+)*incidents"
+     r"(?:\s+(?:for|on|in)\s+(?:<svc>|<region>|<alert>))?"),
+    ("list_incidents", r"(?:what|what is|what's)\s+(?:currently\s+)?(?:firing|on fire|broken)"),
+    ("show_incident", r"(?:show|details|detail|describe|info|view|display)\s+(?:of\s+|for\s+|on\s+)?"
+     + _INC),
+    ("show_incident", r"incident\s+<inc>"),
+    ("show_incident", r"<inc>"),
+    ("approve", r"(?:approve|approved|lgtm|confirm|proceed(?:\s+with)?|go ahead(?:\s+with)?)"
+     r"(?:\s+(?:" + _INC + r"|it|that))?"),
+    ("approve", r"(?:yes|yep|yeah|sure)(?:\s+(?:do it|go ahead|please|approve))?"),
+    ("approve", r"do it"),
+    ("deny", r"(?:deny|denied|reject|rejected|decline|veto|refuse)(?:\s+(?:" + _INC + r"|it|that))?"),
+    ("deny", r"(?:no|nope|nah)(?:[\s,]+(?:don't|dont|do not|don't do it|stop|cancel|wait))?"),
+    ("deny", r"(?:don't|dont|do not)(?:\s+do\s+(?:it|that))?"),
+    ("deny", r"(?:cancel|abort|hold off)(?:\s+(?:" + _INC + r"|it|that))?"),
+    ("ack", r"(?:ack|acked|acknowledge|acknowledged|acknowledging)(?:\s+(?:" + _INC + r"|it|that))?"),
+    ("silence", r"(?:silence|mute|snooze|suppress)\s+(?:(?:the\s+)?(?:<alert>|<svc>|<inst>|it|that|"
+     + _INC + r")\s*)+(?:(?:on|for|in)\s+(?:the\s+)?(?:<svc>|<inst>|<region>)\s*)?"
+     r"(?:for\s+(?:the\s+next\s+)?)?(?:<dur>)?"),
+    ("unsilence", r"(?:unsilence|unmute|unsnooze|un-mute|un-silence)\s+(?:(?:the\s+)?(?:<alert>|<svc>|"
+     r"<inst>|it|that|" + _INC + r")\s*)+(?:(?:on|for|in)\s+(?:the\s+)?(?:<svc>|<inst>)\s*)?"),
+    ("remediate", r"(?:restart|reboot|redeploy|bounce|start|power on|spin up|cycle|boot)\s+"
+     + _SUBJECT + r"(?:\s+(?:in|on)\s+(?:<region>|<svc>))?"),
+    ("remediate", r"(?:scale|resize)\s+(?:up\s+|out\s+|down\s+)?" + _SUBJECT
+     + r"(?:\s+(?:up|down|out))?\s+to\s+<cap>(?:\s+(?:replicas|instances|nodes|pods|tasks))?"),
+    ("explain", r"(?:why|explain|why\?|how come)(?:\s+(?:is|was|did)?\s*(?:" + _INC
+     + r"|it|that|<svc>)(?:\s+(?:risky|flagged|fire|firing|so risky))?)?(?:\s+\?)?"),
+    ("explain", r"explain\s+" + _INC),
+    ("escalate", r"escalate(?:\s+(?:" + _INC + r"|it|this|that))?(?:\s+to\s+(?:the\s+)?<target>)?"),
+    ("history", r"(?:(?:remediation|audit|action)\s+)?(?:history|log)(?:\s+(?:for|of|on)\s+"
+     r"(?:<svc>|<inst>|" + _INC + r"|it))?"),
+)
+
+_COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (intent, re.compile(rf"{_POLITE}(?:{pattern}){_TAIL}")) for intent, pattern in _RULES
+)
+
+
+def match_rule(masked: str) -> str | None:
+    """The intent whose rule matches the whole masked line, or None."""
+    line = masked.strip()
+    for intent, pattern in _COMPILED:
+        if pattern.fullmatch(line):
+            return intent
+    return None
