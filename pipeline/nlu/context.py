@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
 
@@ -9,6 +10,16 @@ from pipeline.errors import InvalidInput
 
 # Subjects a later turn may point back to.
 FOCUS_KINDS = ("incident", "service", "instance")
+# Slack ids are short alphanumerics; the JSON endpoint may use e-mails. Nothing else may
+# key a context, so a crafted id cannot reach another user's context through a separator.
+_CHAT_ID_RE = re.compile(r"[\w.@+-]{1,128}")
+
+
+def check_chat_id(name: str, value: object) -> str:
+    """`value` when it is a plain chat user or channel id, else InvalidInput naming `name`."""
+    if not isinstance(value, str) or not _CHAT_ID_RE.fullmatch(value):
+        raise InvalidInput(f"chat {name} id {str(value)[:40]!r} is not a plain id")
+    return value
 
 
 @dataclass(frozen=True)
@@ -65,17 +76,19 @@ class InMemoryContextStore:
 
     def get(self, user: str, channel: str) -> ChatContext:
         """The stored context, or an empty one when none is stored or it expired."""
-        entry = self._entries.get((user, channel))
+        key = (check_chat_id("user", user), check_chat_id("channel", channel))
+        entry = self._entries.get(key)
         if entry is None or entry[0] <= self._clock():
-            self._entries.pop((user, channel), None)
+            self._entries.pop(key, None)
             return EMPTY_CONTEXT
         return entry[1]
 
     def put(self, user: str, channel: str, context: ChatContext, ttl_s: int) -> None:
         """Store `context` for `ttl_s` seconds."""
+        key = (check_chat_id("user", user), check_chat_id("channel", channel))
         if ttl_s <= 0:
             raise InvalidInput(f"ttl_s must be positive, got {ttl_s}")
-        self._entries[(user, channel)] = (self._clock() + ttl_s, context)
+        self._entries[key] = (self._clock() + ttl_s, context)
 
 
 def _check_types(context: ChatContext) -> None:
