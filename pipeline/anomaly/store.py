@@ -1,0 +1,130 @@
+"""Model files: the scikit-learn forest (joblib), the ONNX graph and the JSON sidecar.
+
+A model folder holds `forest.joblib`, `model.json` and, once exported, `model.onnx`.
+Workers only need the sidecar and the ONNX file (`load_detector`); training and
+re-export need the joblib artefact (`load`).
+"""
+
+import json
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+
+import joblib
+import sklearn
+
+from pipeline.anomaly.calibration import Calibration
+from pipeline.anomaly.detector import StreamingDetector
+from pipeline.anomaly.onnx_forest import OnnxForestScorer, forest_to_onnx
+from pipeline.anomaly.spec import FeatureSpec
+from pipeline.anomaly.training import ForestSettings, TrainedModel
+from pipeline.errors import ConfigurationError, NotFound
+
+FOREST_FILE = "forest.joblib"
+SIDECAR_FILE = "model.json"
+ONNX_FILE = "model.onnx"
+SIDECAR_FORMAT = 1
+
+
+def default_model_dir() -> Path:
+    """The small model shipped with the package (works offline on a fresh machine)."""
+    return Path(str(resources.files("pipeline.anomaly") / "default_model"))
+
+
+def save(model: TrainedModel, out_dir: Path, *, with_onnx: bool = True) -> Path:
+    """Write the forest, the sidecar and (by default) the ONNX graph into out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model.forest, out_dir / FOREST_FILE, compress=3)
+    (out_dir / SIDECAR_FILE).write_text(json.dumps(sidecar(model), indent=2, sort_keys=True) + "\n")
+    if with_onnx:
+        export_onnx(model, out_dir / ONNX_FILE)
+    return out_dir
+
+
+def sidecar(model: TrainedModel) -> dict:
+    """The JSON description of a model: version, feature spec, threshold, training data."""
+    return {
+        "format": SIDECAR_FORMAT,
+        "model_version": model.model_version,
+        "feature_spec": model.spec.to_dict(),
+        "calibration": model.calibration.to_dict(),
+        "forest": asdict(model.forest_settings),
+        "threshold": model.threshold,
+        "threshold_source": model.threshold_source,
+        "training": {"fingerprint": model.training_fingerprint, **model.training_summary},
+        "sklearn_version": sklearn.__version__,
+    }
+
+
+def load(model_dir: Path) -> TrainedModel:
+    """Read a model folder written by `save` (needs the joblib artefact)."""
+    model_dir = Path(model_dir)
+    meta = read_sidecar(model_dir / SIDECAR_FILE)
+    forest_path = model_dir / FOREST_FILE
+    if not forest_path.is_file():
+        raise NotFound(f"no forest artefact at {forest_path}")
+    return TrainedModel(
+        forest=joblib.load(forest_path),
+        spec=FeatureSpec.from_dict(meta["feature_spec"]),
+        calibration=Calibration.from_dict(meta["calibration"]),
+        forest_settings=ForestSettings(**meta["forest"]),
+        threshold=float(meta["threshold"]),
+        threshold_source=str(meta["threshold_source"]),
+        model_version=str(meta["model_version"]),
+        training_fingerprint=str(meta["training"]["fingerprint"]),
+        training_summary={k: v for k, v in meta["training"].items() if k != "fingerprint"},
+    )
+
+
+def export_onnx(model: TrainedModel, out_file: Path) -> Path:
+    """Write the forest as ONNX and its sidecar JSON beside it (same name, .json)."""
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_bytes(forest_to_onnx(model.forest, model.spec.n_features, model_version=model.model_version))
+    out_file.with_suffix(".json").write_text(json.dumps(sidecar(model), indent=2, sort_keys=True) + "\n")
+    return out_file
+
+
+def load_detector(model_path: Path | None = None) -> StreamingDetector:
+    """A detector scoring through onnxruntime; call once per worker process.
+
+    `model_path` is a model folder (with `model.onnx` and `model.json`) or an exported
+    `.onnx` file with its `.json` sidecar beside it; None means the shipped default.
+    """
+    onnx_path, sidecar_path = _onnx_and_sidecar(Path(model_path) if model_path else default_model_dir())
+    meta = read_sidecar(sidecar_path)
+    scorer = OnnxForestScorer(onnx_path.read_bytes())
+    if scorer.model_version != meta["model_version"]:
+        raise ConfigurationError(f"{onnx_path} is model {scorer.model_version}, its sidecar says {meta['model_version']}")
+    return StreamingDetector(
+        FeatureSpec.from_dict(meta["feature_spec"]),
+        scorer,
+        Calibration.from_dict(meta["calibration"]),
+        float(meta["threshold"]),
+        str(meta["model_version"]),
+    )
+
+
+def _onnx_and_sidecar(path: Path) -> tuple[Path, Path]:
+    if path.is_dir():
+        onnx_path, sidecar_path = path / ONNX_FILE, path / SIDECAR_FILE
+    else:
+        onnx_path, sidecar_path = path, path.with_suffix(".json")
+    if not onnx_path.is_file():
+        raise NotFound(f"no ONNX model at {onnx_path}")
+    return onnx_path, sidecar_path
+
+
+def read_sidecar(path: Path) -> dict:
+    """The parsed sidecar; ConfigurationError names the file when it is missing or malformed."""
+    try:
+        meta = json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise NotFound(f"no model sidecar at {path}") from error
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"model sidecar {path} is not JSON: {error}") from error
+    missing = {"format", "model_version", "feature_spec", "calibration", "threshold"} - meta.keys()
+    if missing or meta["format"] != SIDECAR_FORMAT:
+        raise ConfigurationError(f"model sidecar {path} lacks {sorted(missing)} or has another format")
+    return meta

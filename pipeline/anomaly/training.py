@@ -1,0 +1,206 @@
+"""Training: history files in, a fitted IsolationForest with its spec and threshold out."""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+
+from pipeline.anomaly.calibration import Calibration
+from pipeline.anomaly.detector import StreamingDetector
+from pipeline.anomaly.features import featurize
+from pipeline.anomaly.scorers import ForestScorer, Scorer
+from pipeline.anomaly.spec import FeatureSpec
+from pipeline.anomaly.state import SeriesState
+from pipeline.anomaly.synthetic import synthetic_corpus
+from pipeline.errors import InvalidInput, NotFound
+from pipeline.nab import corpus, scoring
+from pipeline.nab.profiles import STANDARD
+
+# Without labels the threshold is the score only this share of training points reaches:
+# at five-minute samples, about one alert per series every three to four days.
+UNLABELLED_ALERT_RATE = 0.001
+# Rows kept to fit the forest: plenty for 256-sample trees, bounded fitting time.
+MAX_TRAINING_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class ForestSettings:
+    """The forest's few hyper-parameters (scikit-learn defaults apart from the seed)."""
+
+    n_estimators: int = 100
+    max_samples: int = 256
+    random_state: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSeries:
+    """One history: timestamps in seconds, values, and NAB windows as row spans when labelled."""
+
+    key: str
+    timestamps: np.ndarray
+    values: np.ndarray
+    windows: list[scoring.Window] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedModel:
+    """Everything a detector needs, plus where it came from."""
+
+    forest: IsolationForest
+    spec: FeatureSpec
+    calibration: Calibration
+    forest_settings: ForestSettings
+    threshold: float
+    threshold_source: str
+    model_version: str
+    training_fingerprint: str
+    training_summary: dict = field(default_factory=dict)
+
+    def detector(self, scorer: Scorer | None = None) -> StreamingDetector:
+        """A streaming detector on this model (scikit-learn scoring unless a scorer is given)."""
+        return StreamingDetector(
+            self.spec, scorer or ForestScorer(self.forest), self.calibration, self.threshold, self.model_version
+        )
+
+
+def train(
+    paths: Sequence[Path],
+    *,
+    spec: FeatureSpec = FeatureSpec(),
+    calibration: Calibration = Calibration(),
+    settings: ForestSettings = ForestSettings(),
+    synthetic_series: int = 0,
+) -> TrainedModel:
+    """Fit a model on CSV files of `timestamp,value` and/or NAB-layout folders."""
+    series = read_training_series(paths) + _synthetic(synthetic_series, settings.random_state)
+    if not series:
+        raise InvalidInput("no training series: give CSV files, folders of them, or synthetic series")
+    return fit(series, spec=spec, calibration=calibration, settings=settings)
+
+
+def fit(
+    series: Sequence[TrainingSeries],
+    *,
+    spec: FeatureSpec = FeatureSpec(),
+    calibration: Calibration = Calibration(),
+    settings: ForestSettings = ForestSettings(),
+) -> TrainedModel:
+    """Fit the forest on the series' streaming features and choose the alert threshold."""
+    features, ready, bounds = _features(series, spec)
+    forest = _fit_forest(features[ready], settings)
+    scores = calibration.combine(forest.score_samples(features), features)
+    threshold, source = _threshold(series, scores, bounds)
+    fingerprint = training_fingerprint(series)
+    return TrainedModel(
+        forest=forest,
+        spec=spec,
+        calibration=calibration,
+        forest_settings=settings,
+        threshold=threshold,
+        threshold_source=source,
+        model_version=_model_version(spec, calibration, settings, fingerprint),
+        training_fingerprint=fingerprint,
+        training_summary={
+            "series": len(series),
+            "points": int(len(features)),
+            "fitted_rows": int(min(ready.sum(), MAX_TRAINING_ROWS)),
+            "keys": [s.key for s in series],
+        },
+    )
+
+
+def _features(series: Sequence[TrainingSeries], spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All series featurized from fresh states; rows past each series' warm-up are `ready`."""
+    result = featurize(
+        [SeriesState.fresh(spec) for _ in series],
+        [s.values for s in series],
+        [s.timestamps for s in series],
+        spec,
+    )
+    lengths = [len(s.values) for s in series]
+    position = np.concatenate([np.arange(n) for n in lengths])
+    # Before every quantity has a warmed-up range the features are structurally zero.
+    ready = result.accepted & (position >= spec.ring_length + spec.warmup)
+    return result.features, ready, np.cumsum([0] + lengths)
+
+
+def _fit_forest(rows: np.ndarray, settings: ForestSettings) -> IsolationForest:
+    if len(rows) == 0:
+        raise InvalidInput("training series are too short to warm up the features")
+    rng = np.random.default_rng(settings.random_state)
+    if len(rows) > MAX_TRAINING_ROWS:
+        rows = rows[np.sort(rng.choice(len(rows), MAX_TRAINING_ROWS, replace=False))]
+    forest = IsolationForest(
+        n_estimators=settings.n_estimators,
+        max_samples=min(settings.max_samples, len(rows)),
+        random_state=settings.random_state,
+    )
+    return forest.fit(rows)
+
+
+def _threshold(series: Sequence[TrainingSeries], scores: np.ndarray, bounds: np.ndarray) -> tuple[float, str]:
+    """NAB's standard-profile optimum when windows are known, else a fixed alert rate."""
+    labelled = [(s, scores[a:b]) for s, a, b in zip(series, bounds[:-1], bounds[1:]) if s.windows is not None]
+    if any(s.windows for s, _ in labelled):
+        files = [scoring.prepare_file(s.key, file_scores, s.windows, STANDARD) for s, file_scores in labelled]
+        return scoring.best_threshold(files, STANDARD).threshold, "nab_standard_sweep"
+    return float(np.quantile(scores, 1.0 - UNLABELLED_ALERT_RATE)), f"score_quantile_{1 - UNLABELLED_ALERT_RATE}"
+
+
+def _synthetic(n_series: int, seed: int) -> list[TrainingSeries]:
+    generated = synthetic_corpus(n_series, length=4032, seed=seed)
+    return [TrainingSeries(g.name, g.timestamps, g.values) for g in generated]
+
+
+def read_training_series(paths: Sequence[Path]) -> list[TrainingSeries]:
+    """Every series under the paths: CSV files, NAB-layout folders (labelled), folders of CSVs."""
+    series: list[TrainingSeries] = []
+    for path in map(Path, paths):
+        if path.is_dir() and (path / "data").is_dir():
+            series.extend(_nab_series(path))
+        elif path.is_dir():
+            series.extend(_csv_series(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*.csv")))
+        elif path.is_file():
+            series.append(_csv_series(path, path.name))
+        else:
+            raise NotFound(f"training data not found: {path}")
+    return series
+
+
+def _nab_series(root: Path) -> list[TrainingSeries]:
+    windows = corpus.read_windows(root) if (root / corpus.WINDOWS_FILE).is_file() else {}
+    series = []
+    for key in corpus.data_keys(root):
+        data = corpus.read_data_file(root, key)
+        spans = windows.get(key)
+        rows = corpus.windows_as_rows(data.timestamps, spans) if spans is not None else None
+        series.append(TrainingSeries(key, _seconds(data.timestamps), data.values, rows))
+    return series
+
+
+def _csv_series(path: Path, key: str) -> TrainingSeries:
+    frame = corpus.read_series_csv(path)
+    return TrainingSeries(key, _seconds(frame["timestamp"]), frame["value"].to_numpy(np.float64))
+
+
+def _seconds(timestamps) -> np.ndarray:
+    """Seconds since the epoch as float64, whatever the datetime resolution."""
+    return np.asarray(timestamps, dtype="datetime64[ns]").astype(np.int64) / 1e9
+
+
+def training_fingerprint(series: Sequence[TrainingSeries]) -> str:
+    """sha256 over every series' key, timestamps and values, in order."""
+    digest = hashlib.sha256()
+    for s in series:
+        digest.update(s.key.encode())
+        digest.update(np.ascontiguousarray(s.timestamps, dtype="<f8").tobytes())
+        digest.update(np.ascontiguousarray(s.values, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def _model_version(spec: FeatureSpec, calibration: Calibration, settings: ForestSettings, fingerprint: str) -> str:
+    identity = f"{spec.to_dict()}|{calibration.to_dict()}|{settings}|{fingerprint}"
+    return "iforest-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
