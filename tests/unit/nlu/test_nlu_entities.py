@@ -1,0 +1,141 @@
+"""Entities: catalog services (aliases, typos), alerts, ids, regions, numbers, targets, actions."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.nlu import EMPTY_CONTEXT, understand
+
+
+def entities(text, vocabulary):
+    return understand(text, EMPTY_CONTEXT, vocabulary).entities
+
+
+@pytest.mark.parametrize(
+    ("text", "service"),
+    [
+        ("status of billing", "billing"),
+        ("status of invoicing", "billing"),  # alias
+        ("status of billing-api", "billing"),  # hyphenated alias
+        ("status of user profile", "user-profile"),  # spaces for a hyphen
+        ("status of UserProfile", "user-profile"),
+        ("status of the kafka broker", "kafka-broker"),
+        ("status of blling", "billing"),  # one slip in 7 letters
+        ("status of notificatoins", "notifications"),  # swapped letters
+        ("status of ledger's api", "ledger"),  # possessive
+        ("restart the billing service", "billing"),
+        ("status of the ledger-svc", "ledger"),
+    ],
+)
+def test_service_is_the_canonical_catalog_name(text, service, vocabulary):
+    assert entities(text, vocabulary)["service"] == service
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "status of the weather",  # `weather` is English, not a typo of anything
+        "restart the wet pipeline",  # `wet` is one edit from `web`, but short words are exact
+        "status of ledgers-and-books",  # a different word that merely starts alike
+        "status of ntfy",  # four letters: too short to forgive a slip
+        "status of bililng-reports",
+    ],
+)
+def test_no_service_from_ordinary_or_distant_words(text, vocabulary):
+    assert "service" not in entities(text, vocabulary)
+
+
+def test_a_tie_between_two_services_is_no_match():
+    from pipeline.nlu.vocabulary import Vocabulary
+
+    tied = Vocabulary.build({"payment": [], "paymint": []}, [])
+    assert "service" not in entities("restart paymant", tied)
+
+
+@pytest.mark.parametrize(
+    ("text", "alert"),
+    [
+        ("silence OOMKilled for 1h", "OOMKilled"),
+        ("silence oomkilled for 1h", "OOMKilled"),
+        ("silence cpu throttling for 1h", "CPUThrottling"),
+        ("silence HighLatncy for 1h", "HighLatency"),
+        ("silence disk_pressure for 1h", "DiskPressure"),
+    ],
+)
+def test_alertname_is_the_catalog_spelling(text, alert, vocabulary):
+    assert entities(text, vocabulary)["alertname"] == alert
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("reboot i-0123abcd4567ef890", {"action": "reboot", "instance": "i-0123abcd4567ef890"}),
+        ("reboot i-0abc1234 in us-east-1",
+         {"action": "reboot", "instance": "i-0abc1234", "region": "us-east-1"}),
+        ("start i-0fedcba987654321a in ap-southeast-2",
+         {"action": "start", "instance": "i-0fedcba987654321a", "region": "ap-southeast-2"}),
+        ("scale web to 6", {"action": "scale", "service": "web", "capacity": 6}),
+        ("scale web up to 12 replicas", {"action": "scale", "service": "web", "capacity": 12}),
+        ("redeploy ledger", {"action": "redeploy", "service": "ledger"}),
+        ("bounce kafka", {"action": "restart", "service": "kafka-broker"}),
+        ("power on i-00112233", {"action": "start", "instance": "i-00112233"}),
+    ],
+)
+def test_remediation_entities(text, expected, vocabulary):
+    assert entities(text, vocabulary) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "incident"),
+    [("approve 12", 12), ("approve #400", 400), ("approve incident 7", 7),
+     ("show inc-450", 450), ("ack INC-31", 31), ("deny 1999.", 1999)],
+)
+def test_incident_references(text, incident, vocabulary):
+    assert entities(text, vocabulary)["incident"] == incident
+
+
+def test_instance_ids_must_have_8_to_17_hex_digits(vocabulary):
+    assert "instance" not in entities("reboot i-0abc12", vocabulary)
+    assert "instance" not in entities("reboot i-0abcxyz12345", vocabulary)
+
+
+def test_region_must_be_an_aws_region(vocabulary):
+    assert entities("reboot i-0abc1234 in eu-west-3", vocabulary)["region"] == "eu-west-3"
+    assert "region" not in entities("reboot i-0abc1234 in xx-west-3", vocabulary)
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("escalate 12 to dba-oncall", "dba-oncall"),
+        ("escalate #12 to @maria", "maria"),
+        ("page sre-primary about #300", "sre-primary"),
+        ("escalate 21 to the network-oncall", "network-oncall"),
+        ("escalate 5 to <@U024BE7LH|bob>", "U024BE7LH"),
+    ],
+)
+def test_escalation_target(text, target, vocabulary):
+    assert entities(text, vocabulary)["target"] == target
+
+
+def test_escalation_without_target_has_none(vocabulary):
+    assert entities("escalate #400", vocabulary) == {"incident": 400}
+
+
+def test_duration_and_scope_of_a_silence(vocabulary):
+    assert entities("silence OOMKilled on billing for 1h30m", vocabulary) == {
+        "alertname": "OOMKilled",
+        "service": "billing",
+        "duration_s": 5400,
+    }
+
+
+def test_a_number_is_an_incident_outside_scaling(vocabulary):
+    assert entities("escalate 12 to dba-oncall", vocabulary) == {
+        "incident": 12,
+        "target": "dba-oncall",
+    }
+
+
+def test_action_words_outside_remediation_are_not_actions(vocabulary):
+    assert entities("history of restarts for billing", vocabulary) == {"service": "billing"}
