@@ -8,9 +8,10 @@ without data (no anomaly scores yet) is omitted and the remaining weights renorm
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from config.catalog import Catalog
 from config.policy import Decision, DecisionThresholds, Policy, RiskPolicy
@@ -24,6 +25,7 @@ __all__ = [
     "TargetHistory",
     "assess",
     "decide",
+    "instance_targets",
 ]
 
 
@@ -67,6 +69,54 @@ class IncidentFacts:
             anomaly_scores=anomaly_scores,
             labels=dict(labels),
         )
+
+
+    @classmethod
+    def from_alerts(
+        cls,
+        catalog: Catalog,
+        *,
+        incident_id: str,
+        alerts: Sequence[AlertLike],
+        anomaly_scores: tuple[float, ...] = (),
+    ) -> IncidentFacts:
+        """Facts of an incident from its firing alerts: most severe level, every named instance."""
+        if not alerts:
+            raise ValueError("an incident has at least one alert")
+        first = alerts[0]
+        severest = max((a.labels.get("severity", "") for a in alerts), key=_severity_rank)
+        return cls.from_catalog(
+            catalog,
+            incident_id=incident_id,
+            service=first.labels.get("service", ""),
+            alertname=first.labels.get("alertname", ""),
+            labels={**first.labels, "severity": severest},
+            targets=tuple(sorted({t for a in alerts for t in instance_targets(a.labels)})),
+            anomaly_scores=anomaly_scores,
+        )
+
+
+class AlertLike(Protocol):
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
+SEVERITY_ORDER = ("info", "warning", "error", "critical")
+
+
+def _severity_rank(level: str) -> int:
+    return SEVERITY_ORDER.index(level.lower()) if level.lower() in SEVERITY_ORDER else -1
+
+
+def instance_targets(labels: Mapping[str, str]) -> tuple[str, ...]:
+    """EC2 instances an alert names: `instance_id` always (malformed values are refused later,
+    not silently dropped), `instance` only when it is meant as an instance id (not host:port)."""
+    found = []
+    if labels.get("instance_id"):
+        found.append(labels["instance_id"])
+    if labels.get("instance", "").startswith("i-"):
+        found.append(labels["instance"])
+    return tuple(found)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""What every AWS action shares: dry run, the one state-changing call, verification by polling."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from adapters.aws.clients import AwsClients
+from adapters.aws.retry import Retrier
+from config.policy import ActionName
+from pipeline.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The API call made (or, in a dry run, that would be made) and a summary of the answer."""
+
+    called: str
+    request: dict[str, Any]
+    response_summary: dict[str, Any]
+    dry_run: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "called": self.called,
+            "request": self.request,
+            "response_summary": self.response_summary,
+            "dry_run": self.dry_run,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    observed_state: dict[str, Any]
+    detail: str
+    polls: int = field(default=1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "observed_state": self.observed_state, "detail": self.detail, "polls": self.polls}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at the resource: is it where we want it, is it hopeless, what we saw."""
+
+    done: bool
+    state: dict[str, Any]
+    failed: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    """A state-changing API call: service, operation (snake and Pascal case) and parameters."""
+
+    service: str
+    operation: str
+    api_name: str
+    request: dict[str, Any]
+
+    @property
+    def called(self) -> str:
+        return f"{self.service}:{self.api_name}"
+
+
+class AwsAction(ABC):
+    """One remediation action against AWS; subclasses describe their call and how to verify it."""
+
+    action: ClassVar[ActionName]
+    params_type: ClassVar[type]
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        retrier: Retrier,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clients = clients
+        self._retrier = retrier
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    def execute(self, params: Any, dry_run: bool) -> ActionResult:
+        """Act (or in a dry run only describe what would be called); dry runs change nothing."""
+        self._check_params(params)
+        before = self.preflight(params)
+        call = self.call_for(params, before)
+        if dry_run:
+            return ActionResult(call.called, call.request, {"before": before}, dry_run=True)
+        client = self._clients.client(call.service, params.region)
+        response = self._retrier.call(
+            call.called, getattr(client, call.operation), mutating=True, **call.request
+        )
+        summary = {"before": before, **self.summarise(response)}
+        return ActionResult(call.called, call.request, summary, dry_run=False)
+
+    def verify(self, params: Any, executed: ActionResult, *, timeout_s: float, poll_s: float) -> VerifyResult:
+        """Poll the real API until the resource is healthy again, it fails, or time runs out."""
+        self._check_params(params)
+        if executed.dry_run:
+            seen = self.observe(params, executed)
+            return VerifyResult(True, seen.state, "dry run: nothing was changed, state observed once")
+        deadline = self._monotonic() + timeout_s
+        polls = 0
+        while True:
+            seen = self.observe(params, executed)
+            polls += 1
+            if seen.done or seen.failed:
+                return VerifyResult(seen.done and not seen.failed, seen.state, seen.detail, polls)
+            if self._monotonic() + poll_s > deadline:
+                return VerifyResult(False, seen.state, f"timed out after {timeout_s:g}s: {seen.detail}", polls)
+            self._sleep(poll_s)
+
+    def _check_params(self, params: Any) -> None:
+        if type(params) is not self.params_type:
+            raise InvalidInput(f"{self.action} needs {self.params_type.__name__}, got {type(params).__name__}")
+
+    def _describe(self, service: str, region: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        client = self._clients.client(service, region)
+        return self._retrier.call(f"{service}:{operation}", getattr(client, operation), mutating=False, **kwargs)
+
+    @abstractmethod
+    def preflight(self, params: Any) -> dict[str, Any]:
+        """Read-only look at the target before acting (Describe*); refuses impossible requests."""
+
+    @abstractmethod
+    def call_for(self, params: Any, before: dict[str, Any]) -> Call:
+        """The one state-changing call this action makes."""
+
+    @abstractmethod
+    def summarise(self, response: dict[str, Any]) -> dict[str, Any]:
+        """The part of the API answer worth keeping in the audit trail."""
+
+    @abstractmethod
+    def observe(self, params: Any, executed: ActionResult) -> Observation:
+        """One read-only look at the target after acting."""
