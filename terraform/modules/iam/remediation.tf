@@ -4,8 +4,6 @@
 # resources tagged smartcloudops:managed = true. The tag is the operator's opt-in.
 
 locals {
-  managed_tag_value = "true"
-
   ec2_instance_arns = [for region in var.remediation_regions : "arn:${local.partition}:ec2:${region}:${local.account_id}:instance/*"]
   asg_arns          = [for region in var.remediation_regions : "arn:${local.partition}:autoscaling:${region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
   ecs_service_arns  = [for region in var.remediation_regions : "arn:${local.partition}:ecs:${region}:${local.account_id}:service/*/*"]
@@ -40,7 +38,7 @@ data "aws_iam_policy_document" "remediation" {
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceTag/smartcloudops:managed"
-      values   = [local.managed_tag_value]
+      values   = ["true"]
     }
   }
 
@@ -52,7 +50,7 @@ data "aws_iam_policy_document" "remediation" {
     condition {
       test     = "StringEquals"
       variable = "autoscaling:ResourceTag/smartcloudops:managed"
-      values   = [local.managed_tag_value]
+      values   = ["true"]
     }
   }
 
@@ -65,7 +63,7 @@ data "aws_iam_policy_document" "remediation" {
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceTag/smartcloudops:managed"
-      values   = [local.managed_tag_value]
+      values   = ["true"]
     }
   }
 
@@ -77,7 +75,7 @@ data "aws_iam_policy_document" "remediation" {
     condition {
       test     = "StringEquals"
       variable = "rds:db-tag/smartcloudops:managed"
-      values   = [local.managed_tag_value]
+      values   = ["true"]
     }
   }
 
@@ -116,7 +114,7 @@ data "aws_iam_policy_document" "remediation" {
       condition {
         test     = "StringEquals"
         variable = "ssm:resourceTag/smartcloudops:managed"
-        values   = [local.managed_tag_value]
+        values   = ["true"]
       }
     }
   }
