@@ -72,7 +72,7 @@ def _incident(row: Any) -> dict[str, Any]:
         "id": row.id, "status": row.status, "service": row.service, "alertname": row.alertname,
         "severity": row.severity, "correlation_key": row.correlation_key, "opened_at": _time(row.opened_at),
         "last_seen_at": _time(row.last_seen_at), "resolved_at": _time(row.resolved_at),
-        "firing": row.firing_count, "alerts": row.alert_count, "truncated_alerts": row.truncated_alerts,
+        "firing": row.firing_count, "alert_count": row.alert_count, "truncated_alerts": row.truncated_alerts,
         "flagged": row.flagged, "trace_id": row.trace_id,
     }
 

@@ -62,7 +62,8 @@ def worker_command(args: argparse.Namespace) -> int:
 
     queues = args.queues or ",".join(settings.queues.all())
     concurrency = args.concurrency or settings.worker_concurrency
-    argv = ["worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
+    quiet = ["--quiet"] if settings.log_level in ("WARNING", "ERROR") else []
+    argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
             "--loglevel", settings.log_level, "--task-events", "--hostname", f"smartcloudops-{os.getpid()}@%h",
             "--without-mingle", "--without-gossip"]
     app.worker_main(argv)

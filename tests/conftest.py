@@ -1,0 +1,89 @@
+"""Shared fixtures: real servers when present (skip on a laptop, fail in CI), fresh databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+PG_ADMIN_URL = os.environ.get("SCO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_missing(what: str, reason: str) -> None:
+    """Skip with a reason on a laptop; fail in CI, where every server must be up."""
+    message = f"{what} is not reachable ({reason}); integration and e2e tests need it on 127.0.0.1"
+    if os.environ.get("CI"):
+        pytest.fail(message + " and CI is set", pytrace=False)
+    pytest.skip(message)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis database number of its own, flushed before and after."""
+    import redis
+
+    if not port_open(REDIS_HOST, REDIS_PORT):
+        server_missing("Redis", f"nothing listens on {REDIS_HOST}:{REDIS_PORT}")
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/11"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of its own, dropped afterwards."""
+    import sqlalchemy as sa
+
+    from adapters.db.engine import create_engine
+    from adapters.db.migrate import upgrade
+
+    if not port_open("127.0.0.1", 5432):
+        server_missing("PostgreSQL", "nothing listens on 127.0.0.1:5432")
+    name = f"sco_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database in a temporary directory (the embedded default)."""
+    from adapters.db.engine import create_engine
+    from adapters.db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url

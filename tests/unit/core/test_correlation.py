@@ -1,0 +1,115 @@
+"""Correlation groups alerts into incidents, resolves them, and ignores redeliveries."""
+
+from datetime import timedelta
+
+from pipeline.correlation import (
+    AlertDeduplicated, AlertFired, AlertResolved, CorrelationPolicy, IncidentBook, IncidentOpened,
+    IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate, correlation_key, identity,
+)
+from tests.factories import T0, batch, make_alert, resolved
+
+POLICY = CorrelationPolicy(labels=("alertname", "service"), window=timedelta(minutes=15))
+
+
+def kinds(decisions):
+    return [type(d).__name__ for d in decisions]
+
+
+def test_first_firing_alert_opens_an_incident_and_attaches_to_it():
+    alert = make_alert()
+    decisions = correlate(batch(alert), IncidentBook(), POLICY)
+    assert kinds(decisions) == ["IncidentOpened", "AlertFired"]
+    opened, fired = decisions
+    assert opened.key == "alertname=HighCPU,service=billing" and opened.status == "open"
+    assert fired.incident == opened.ref
+
+
+def test_alerts_with_same_name_and_service_in_one_batch_share_an_incident():
+    a = make_alert(instance="i-0000000000000001")
+    b = make_alert(instance="i-0000000000000002", starts_at=T0 + timedelta(minutes=1))
+    decisions = correlate(batch(a, b), IncidentBook(), POLICY)
+    assert kinds(decisions) == ["IncidentOpened", "AlertFired", "AlertFired"]
+    assert decisions[1].incident == decisions[2].incident == decisions[0].ref
+
+
+def test_different_services_open_different_incidents():
+    a = make_alert(service="billing")
+    b = make_alert(service="ledger")
+    decisions = correlate(batch(a, b), IncidentBook(), POLICY)
+    opened = [d for d in decisions if isinstance(d, IncidentOpened)]
+    assert [o.alert.service for o in opened] == ["billing", "ledger"]
+    assert opened[0].ref != opened[1].ref
+
+
+def test_alert_joins_open_incident_within_window_but_not_after_it():
+    key = correlation_key(make_alert().labels, POLICY)
+    book = IncidentBook(open_by_key={key: [OpenIncident(7, key, T0, firing=1)]})
+    inside = make_alert(instance="i-0000000000000003", starts_at=T0 + timedelta(minutes=15))
+    outside = make_alert(instance="i-0000000000000004", starts_at=T0 + timedelta(minutes=15, seconds=1))
+    assert correlate(batch(inside), book, POLICY) == [AlertFired(7, inside)]
+    assert kinds(correlate(batch(outside), book, POLICY)) == ["IncidentOpened", "AlertFired"]
+
+
+def test_redelivered_firing_alert_is_a_duplicate():
+    alert = make_alert()
+    book = IncidentBook(alerts={identity(alert): KnownAlert(3, "firing")})
+    assert correlate(batch(alert), book, POLICY) == [AlertDeduplicated(alert, 3)]
+
+
+def test_resolving_the_last_firing_alert_resolves_the_incident():
+    alert = make_alert()
+    key = correlation_key(alert.labels, POLICY)
+    book = IncidentBook(alerts={identity(alert): KnownAlert(5, "firing")},
+                        open_by_key={key: [OpenIncident(5, key, T0, firing=1)]})
+    done = resolved(alert)
+    decisions = correlate(batch(done), book, POLICY)
+    assert decisions == [AlertResolved(5, done, first_seen=False), IncidentResolved(5, done.ends_at)]
+
+
+def test_incident_stays_open_while_another_alert_fires():
+    a, b = make_alert(instance="i-0000000000000001"), make_alert(instance="i-0000000000000002")
+    key = correlation_key(a.labels, POLICY)
+    book = IncidentBook(alerts={identity(a): KnownAlert(5, "firing"), identity(b): KnownAlert(5, "firing")},
+                        open_by_key={key: [OpenIncident(5, key, T0, firing=2)]})
+    assert kinds(correlate(batch(resolved(a)), book, POLICY)) == ["AlertResolved"]
+    both = correlate(batch(resolved(a), resolved(b)), book, POLICY)
+    assert kinds(both) == ["AlertResolved", "AlertResolved", "IncidentResolved"]
+
+
+def test_firing_then_resolved_in_one_batch_opens_and_resolves():
+    alert = make_alert()
+    decisions = correlate(batch(alert, resolved(alert)), IncidentBook(), POLICY)
+    assert kinds(decisions) == ["IncidentOpened", "AlertFired", "AlertResolved", "IncidentResolved"]
+
+
+def test_resolved_alert_never_seen_firing_is_recorded_in_a_resolved_incident():
+    done = resolved(make_alert())
+    decisions = correlate(batch(done), IncidentBook(), POLICY)
+    assert kinds(decisions) == ["IncidentOpened", "AlertResolved"]
+    assert decisions[0].status == "resolved" and decisions[1].first_seen
+
+
+def test_redelivered_resolution_is_a_duplicate():
+    done = resolved(make_alert())
+    book = IncidentBook(alerts={identity(done): KnownAlert(9, "resolved")})
+    assert correlate(batch(done), book, POLICY) == [AlertDeduplicated(done, 9)]
+
+
+def test_truncated_alerts_are_recorded_on_every_incident_the_batch_touches():
+    a, b = make_alert(service="billing"), make_alert(service="ledger")
+    decisions = correlate(batch(a, b, truncated=40), IncidentBook(), POLICY)
+    truncations = [d for d in decisions if isinstance(d, TruncationRecorded)]
+    assert [(t.incident, t.truncated_alerts) for t in truncations] == [("new:1", 40), ("new:2", 40)]
+
+
+def test_configurable_grouping_labels():
+    policy = CorrelationPolicy(labels=("service",), window=timedelta(minutes=15))
+    a, b = make_alert("HighCPU"), make_alert("HighMemory")
+    decisions = correlate(batch(a, b), IncidentBook(), policy)
+    assert kinds(decisions) == ["IncidentOpened", "AlertFired", "AlertFired"]
+
+
+def test_correlate_does_not_mutate_the_book():
+    book = IncidentBook()
+    correlate(batch(make_alert()), book, POLICY)
+    assert book.alerts == {} and book.open_by_key == {}
