@@ -29,7 +29,13 @@ def fitted_forest(seed: int = 0, n_rows: int = 600, n_features: int = N_FEATURES
 
 
 def scorer_for(forest, model_version: str = "") -> OnnxForestScorer:
-    return OnnxForestScorer(forest_to_onnx(forest, forest.n_features_in_, model_version=model_version))
+    model = forest_to_onnx(forest, forest.n_features_in_, model_version=model_version)
+    return OnnxForestScorer(model)
+
+
+def assert_scores_match(scorer: OnnxForestScorer, forest, rows: np.ndarray) -> None:
+    expected = forest.score_samples(rows)
+    np.testing.assert_allclose(scorer.score(rows), expected, rtol=0, atol=TOLERANCE)
 
 
 def largest_gap(forest, rows: np.ndarray) -> float:
@@ -45,8 +51,8 @@ def split_points(forest) -> list[np.ndarray]:
         for node in np.flatnonzero(tree.children_left != -1):
             column = features[tree.feature[node]] if subset else tree.feature[node]
             on = np.float32(tree.threshold[node])
-            per_column[column] += [on, np.nextafter(on, np.float32(-np.inf)),
-                                   np.nextafter(on, np.float32(np.inf))]
+            below, above = (np.nextafter(on, np.float32(bound)) for bound in (-np.inf, np.inf))
+            per_column[column] += [below, on, above]
     return [np.array(values, dtype=np.float32) for values in per_column]
 
 
@@ -72,9 +78,10 @@ def test_scores_match_scikit_learn_on_random_rows(forest, scorer, batch):
 @pytest.mark.parametrize("batch", [1, 4096])
 def test_rows_sitting_exactly_on_split_thresholds_take_scikit_learns_branch(forest, scorer, batch):
     rng = np.random.default_rng(2)
-    columns = [rng.choice(values, size=batch) for values in split_points(forest)]
-    rows = np.stack(columns, axis=1)
-    np.testing.assert_allclose(scorer.score(rows), forest.score_samples(rows), rtol=0, atol=TOLERANCE)
+    rows = np.stack([rng.choice(values, size=4096) for values in split_points(forest)], axis=1)
+    scores = np.concatenate([scorer.score(rows[start:start + batch])
+                             for start in range(0, len(rows), batch)])
+    np.testing.assert_allclose(scores, forest.score_samples(rows), rtol=0, atol=TOLERANCE)
 
 
 def test_a_row_on_a_threshold_scores_differently_from_one_just_above_it(forest, scorer):
@@ -112,7 +119,7 @@ def test_missing_values_follow_scikit_learns_nan_routing(forest, scorer):
     rows = rng.normal(size=(2000, N_FEATURES)).astype(np.float32)
     rows[rng.random(rows.shape) < 0.3] = np.nan
     rows[0] = np.nan
-    np.testing.assert_allclose(scorer.score(rows), forest.score_samples(rows), rtol=0, atol=TOLERANCE)
+    assert_scores_match(scorer, forest, rows)
 
 
 def test_infinite_and_extreme_values_match(forest, scorer):
@@ -122,7 +129,7 @@ def test_infinite_and_extreme_values_match(forest, scorer):
          [0.0] * N_FEATURES, [-0.0] * N_FEATURES],
         dtype=np.float32,
     )
-    np.testing.assert_allclose(scorer.score(rows), forest.score_samples(rows), rtol=0, atol=TOLERANCE)
+    assert_scores_match(scorer, forest, rows)
 
 
 def test_one_sample_forest_scores_minus_one_half_like_scikit_learn():
@@ -183,7 +190,9 @@ def test_model_version_is_written_into_the_metadata(forest, scorer):
     assert scorer.n_features == N_FEATURES
 
 
-@pytest.mark.parametrize("shape", [(4, N_FEATURES + 1), (4, N_FEATURES - 1), (N_FEATURES,), (2, 3, 4)])
+@pytest.mark.parametrize(
+    "shape", [(4, N_FEATURES + 1), (4, N_FEATURES - 1), (N_FEATURES,), (2, 3, 4)]
+)
 def test_rows_of_the_wrong_shape_are_invalid_input_naming_expected_and_got(scorer, shape):
     with pytest.raises(InvalidInput) as raised:
         scorer.score(np.zeros(shape, dtype=np.float32))
@@ -198,9 +207,9 @@ def test_non_numeric_rows_are_invalid_input(scorer):
 
 def test_float64_and_integer_rows_are_scored_as_float32_like_scikit_learn(forest, scorer):
     rows = np.random.default_rng(8).normal(size=(50, N_FEATURES))
-    np.testing.assert_allclose(scorer.score(rows), forest.score_samples(rows), rtol=0, atol=TOLERANCE)
+    assert_scores_match(scorer, forest, rows)
     counts = np.arange(50 * N_FEATURES).reshape(50, N_FEATURES) % 3 - 1
-    np.testing.assert_allclose(scorer.score(counts), forest.score_samples(counts), rtol=0, atol=TOLERANCE)
+    assert_scores_match(scorer, forest, counts)
 
 
 def test_an_empty_batch_scores_to_an_empty_array(scorer):
