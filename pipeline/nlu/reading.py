@@ -87,7 +87,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     tokens = tuple(t for t in tokens if not any(m.overlaps(t.start, t.end) for m in mentions))
     mentions += _number_mentions(lowered, tokens, mentions)
     mentions += _action_mentions(tokens)
-    mentions += _target_mentions(tokens, mentions)
+    mentions += _target_mentions(lowered, tokens)
     ordered = tuple(sorted(mentions, key=lambda m: m.start))
     return Reading(tokens=tokens, mentions=ordered, masked=_mask(tokens, ordered))
 
@@ -206,10 +206,11 @@ def _number_mentions(text: str, tokens: tuple[Token, ...], taken: list[Mention])
 
 
 def _stands_alone(text: str, token: Token) -> bool:
-    # `1=1`, `$1`, `(1)` are code, not a count or an incident: only plain numbers count.
+    # `1=1`, `$1`, `` `whoami` `` are code, not a count, an incident or a team: free-form
+    # values are only taken from words that stand between blanks and plain punctuation.
     before = text[token.start - 1] if token.start else " "
     after = text[token.end] if token.end < len(text) else " "
-    return before in " #\t" and after in " \t?!.,:"
+    return before in " #\t" and after in " \t?!.,:;"
 
 
 def _number_kind(before: str, after: str, text: str, token: Token) -> str:
@@ -231,27 +232,27 @@ def _action_mentions(tokens: tuple[Token, ...]) -> list[Mention]:
     return found
 
 
-def _target_mentions(tokens: tuple[Token, ...], taken: list[Mention]) -> list[Mention]:
+def _target_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
     words = [t.word for t in tokens]
     if not _ESCALATION_CUES.intersection(words):
         return []
     for index, token in enumerate(tokens[:-1]):
         if token.word not in _TARGET_LEADS:
             continue
-        candidate = _next_target(tokens, index + 1)
+        candidate = _next_target(text, tokens, index + 1)
         if candidate is not None:
             return [Mention("target", candidate.text.lstrip("@"), candidate.start, candidate.end)]
     return []
 
 
-def _next_target(tokens: tuple[Token, ...], index: int) -> Token | None:
+def _next_target(text: str, tokens: tuple[Token, ...], index: int) -> Token | None:
     while index < len(tokens) and tokens[index].word in _ARTICLES:
         index += 1
     if index >= len(tokens):
         return None
     token = tokens[index]
     plain = token.text.lstrip("@")
-    if not _TARGET_RE.fullmatch(token.text):
+    if not _TARGET_RE.fullmatch(token.text) or not _stands_alone(text, token):
         return None
     if not token.text.startswith("@") and (
         plain in COMMON_WORDS or plain in KEYWORDS or token.word != token.text

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipeline.nlu.vocabulary import Vocabulary, vocabulary_from_catalog
-
-DATA = Path(__file__).with_name("data")
-DEV_SET = Path("/work/shared/data/chat")
 
 
 @pytest.fixture(scope="session")
