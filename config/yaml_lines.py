@@ -10,7 +10,7 @@ validation error into one `ConfigurationError` naming the file, the line and the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +21,6 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from pipeline.errors import ConfigurationError
 
 Location = tuple[Hashable, ...]
-Locator = Callable[[Sequence[Hashable]], int]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -58,7 +57,7 @@ def validate_yaml_file(path: str | Path, model: type[ModelT]) -> ModelT:
 def describe_validation_error(path: str | Path, error: ValidationError, locate: Locator) -> str:
     """One line per pydantic error: `file:line: field.path: message`."""
     problems = [
-        f"{path}:{locate(item['loc'])}: {format_location(item['loc']) or '<root>'}: {item['msg']}"
+        f"{path}:{locate(item['loc'])}: {format_location(locate.in_file(item['loc'])) or '<root>'}: {item['msg']}"
         for item in error.errors(include_url=False)
     ]
     return f"{path}: {len(problems)} invalid value(s)\n" + "\n".join(problems)
@@ -99,16 +98,33 @@ def _scalar_key(loader: yaml.SafeLoader, key_node: Node) -> Hashable | None:
     return key if isinstance(key, Hashable) else None
 
 
-def _make_locator(lines: dict[Location, int]) -> Locator:
-    def locate(loc: Sequence[Hashable]) -> int:
+class Locator:
+    """Maps a pydantic location to the 1-based line of the deepest part present in the file."""
+
+    def __init__(self, lines: dict[Location, int]) -> None:
+        self._lines = lines
+
+    def __call__(self, loc: Sequence[Hashable]) -> int:
         parts = tuple(loc)
         for end in range(len(parts), -1, -1):
-            found = lines.get(parts[:end])
+            found = self._lines.get(parts[:end])
             if found is not None:
                 return found
         return 1
 
-    return locate
+    def in_file(self, loc: Sequence[Hashable]) -> Location:
+        """The location as the operator wrote it: union tags pydantic inserts are dropped."""
+        parts, kept = tuple(loc), ()
+        for index, part in enumerate(parts):
+            following = parts[index + 1] if index + 1 < len(parts) else None
+            is_tag = (*kept, part) not in self._lines and (*kept, following) in self._lines
+            if not is_tag:
+                kept = (*kept, part)
+        return kept
+
+
+def _make_locator(lines: dict[Location, int]) -> Locator:
+    return Locator(lines)
 
 
 def _describe_yaml_error(path: Path, exc: yaml.YAMLError) -> str:
