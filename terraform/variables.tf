@@ -41,7 +41,7 @@ variable "vpc_cidr" {
   default     = "10.40.0.0/16"
 
   validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0)) && tonumber(split("/", var.vpc_cidr)[1]) <= 20
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) <= 20, false)
     error_message = "vpc_cidr must be a valid IPv4 CIDR of size /20 or larger."
   }
 }
@@ -243,11 +243,13 @@ variable "flower_allowed_cidrs" {
   default     = []
 
   validation {
+    # RFC 1918 only: the network address (as Terraform normalises it) must be private
+    # and the block no wider than 10.0.0.0/8, so 0.0.0.0/0 and public ranges are refused.
     condition = alltrue([
       for cidr in var.flower_allowed_cidrs :
-      can(cidrhost(cidr, 0)) && tonumber(split("/", cidr)[1]) >= 8 && cidr != "0.0.0.0/0"
+      can(regex("^(10\\.|192\\.168\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.)", cidrhost(cidr, 0))) && try(tonumber(split("/", cidr)[1]) >= 8, false)
     ])
-    error_message = "flower_allowed_cidrs must be private CIDRs no wider than /8; Flower is never public."
+    error_message = "flower_allowed_cidrs must be private (RFC 1918) CIDRs no wider than /8: Flower is never public."
   }
 }
 

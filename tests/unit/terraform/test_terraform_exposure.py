@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 
 import pytest
@@ -68,12 +70,36 @@ def test_data_stores_admit_only_the_app_tasks(config: Configuration) -> None:
         assert "cidr_ipv4" not in rules[name]
 
 
+def _flower_cidr_is_accepted(condition: str, cidr: str) -> bool:
+    """Evaluate the variable's validation for one CIDR, as Terraform would."""
+    pattern = re.search(r'regex\("(.+?)", cidrhost', condition).group(1).replace("\\\\", "\\")
+    network = ipaddress.ip_network(cidr, strict=False)
+    return re.search(pattern, str(network.network_address)) is not None and network.prefixlen >= 8
+
+
 def test_flower_is_never_public(config: Configuration) -> None:
     flower_cidrs = config.variables()["flower_allowed_cidrs"]
     assert flower_cidrs["default"] == []
-    assert '!= "0.0.0.0/0"' in flower_cidrs["validation"][0]["condition"]
     (service,) = [block for block in config.resources("aws_ecs_service") if block.name == "flower"]
     assert "load_balancer" not in service.body
+
+
+@pytest.mark.parametrize(
+    ("cidr", "accepted"),
+    [
+        ("10.8.0.0/16", True),
+        ("172.20.0.0/16", True),
+        ("192.168.10.0/24", True),
+        ("0.0.0.0/0", False),
+        ("8.8.8.0/24", False),
+        ("172.32.0.0/16", False),
+        ("172.16.0.0/8", False),
+        ("10.0.0.0/7", False),
+    ],
+)
+def test_flower_cidrs_must_be_private(config: Configuration, cidr: str, accepted: bool) -> None:
+    condition = config.variables()["flower_allowed_cidrs"]["validation"][0]["condition"]
+    assert _flower_cidr_is_accepted(condition, cidr) is accepted
 
 
 def test_no_task_gets_a_public_ip(config: Configuration) -> None:
