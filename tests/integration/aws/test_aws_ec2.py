@@ -8,6 +8,8 @@ from config.policy import ActionName
 from pipeline.remediation import RefusedParameter
 from pipeline.remediation.params import Ec2RebootParams, Ec2StartParams
 
+pytestmark = pytest.mark.integration
+
 REGION = "eu-west-1"
 
 

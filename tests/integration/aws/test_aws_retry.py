@@ -24,6 +24,8 @@ from adapters.aws.errors import (
 from config.policy import ActionName
 from pipeline.remediation.params import AsgSetDesiredCapacityParams, Ec2RebootParams
 
+pytestmark = pytest.mark.integration
+
 EC2_ERROR = (
     "<Response><Errors><Error><Code>{code}</Code><Message>injected</Message></Error></Errors>"
     "<RequestID>injected</RequestID></Response>"

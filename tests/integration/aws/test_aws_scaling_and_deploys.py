@@ -16,6 +16,8 @@ from pipeline.remediation.params import (
     SsmRunCommandParams,
 )
 
+pytestmark = pytest.mark.integration
+
 REGION = "eu-west-1"
 RESTART_DOCUMENT = "SmartCloudOps-RestartSystemdUnit"
 

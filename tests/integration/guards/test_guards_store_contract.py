@@ -15,6 +15,8 @@ from config.policy import GuardLimits
 from pipeline.remediation import GuardRequest, InMemoryGuardStore
 from pipeline.remediation.guards import BreakerPhase
 
+pytestmark = pytest.mark.integration
+
 LIMITS = GuardLimits(rate_limit_max=3, rate_limit_window_s=3600, cooldown_s=300,
                      breaker_failure_threshold=3, breaker_cooldown_s=900)
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
