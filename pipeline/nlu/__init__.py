@@ -5,7 +5,7 @@
 """
 
 from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext, ContextStore, InMemoryContextStore
-from pipeline.nlu.understand import (
+from pipeline.nlu.understanding import (
     ACTIONS,
     CONFIDENCE_THRESHOLD,
     INTENTS,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "status": (
@@ -282,18 +283,20 @@ def _fill(template: str, rng: random.Random) -> str:
 
 
 def _masked(text: str) -> str:
+    words: list[str] = []
+    for piece in _PLACEHOLDER_RE.split(text):
+        words.extend((piece,) if _PLACEHOLDER_RE.fullmatch(piece) else _literal_words(piece))
+    return " ".join(words)
+
+
+@lru_cache(maxsize=4096)
+def _literal_words(piece: str) -> tuple[str, ...]:
     # Literal words go through the same tokeniser and typo correction as live text, so
     # training and parsing see identical spellings; literal numbers and durations are
     # masked by the reader itself.
     from pipeline.nlu.reading import read, surface_words
     from pipeline.nlu.vocabulary import EMPTY_VOCABULARY
 
-    words: list[str] = []
-    for piece in _PLACEHOLDER_RE.split(text):
-        if _PLACEHOLDER_RE.fullmatch(piece):
-            words.append(piece)
-        elif any(char.isdigit() for char in piece):
-            words.extend(read(piece, EMPTY_VOCABULARY).masked.split())
-        else:
-            words.extend(surface_words(piece))
-    return " ".join(words)
+    if any(char.isdigit() for char in piece):
+        return tuple(read(piece, EMPTY_VOCABULARY).masked.split())
+    return tuple(surface_words(piece))

@@ -9,7 +9,7 @@ import sys
 from pipeline.errors import SmartCloudOpsError
 from pipeline.nlu.context import EMPTY_CONTEXT
 from pipeline.nlu.evaluation import EvaluationReport, evaluate, read_labelled_lines
-from pipeline.nlu.understand import understand
+from pipeline.nlu.understanding import understand
 from pipeline.nlu.vocabulary import load_vocabulary
 
 
