@@ -205,7 +205,11 @@ def _float32_at_or_below(thresholds: np.ndarray) -> np.ndarray:
 
 
 def _below_negated(threshold32: np.ndarray) -> np.ndarray:
-    """t' with (-x <= t') == (x > t) for every float32 x: the float32 just below -t."""
+    """t' with (-x <= t') == (x > t) for every float32 x: the float32 just below -t.
+
+    For t == 0 that is the smallest subnormal; onnxruntime keeps subnormals unless the
+    session sets session.set_denormal_as_zero, which this module never does.
+    """
     return np.nextafter(-threshold32, np.float32(-np.inf))
 
 
