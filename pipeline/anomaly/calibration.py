@@ -1,35 +1,49 @@
 """From forest output and features to one anomaly score in [0, 1], point by point.
 
-Two pieces of evidence are combined as independent probabilities (noisy OR):
-- the forest's verdict on the whole feature row, using the reading of Liu, Ting & Zhou
-  (2008): an anomaly score 2^(-E[h]/c) of 0.5 is ordinary and 1 is certain isolation, so
-  `2 * anomaly_score - 1` (clipped to [0, 1]) is how far beyond ordinary the row is;
-- the largest single excess: how many range widths the most surprising quantity lies outside
-  what the series has recently covered, mapped by `1 - exp(-gain * excess)`.
+Two pieces of evidence must agree, so the score is their geometric mean:
+- the forest's anomaly score `2^(-E[h]/c)` (Liu, Ting & Zhou 2008), about 0.5 for an
+  ordinary row and towards 1 for a row isolated at once, i.e. `-score_samples`;
+- the range excess of the evidence quantities: how many range widths the level (short
+  mean) or the change against one season ago lies outside what the series has recently
+  covered, mapped to [0, 1) by `1 - exp(-gain * excess)`. The raw sample, the spread and
+  the seasonal change of the mean still reach the forest, but on their own they fire on
+  ordinary single-sample spikes.
 Both use only the point's own feature row, so a score never depends on its batch.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
+
+from pipeline.anomaly.spec import QUANTITIES
+from pipeline.errors import ConfigurationError
+
+DEFAULT_EVIDENCE = ("short_mean", "seasonal_delta")
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """The one tunable of the combination: how fast excess turns into certainty."""
+    """Which quantities count as direct evidence, and how fast excess turns into certainty."""
 
+    evidence_quantities: tuple[str, ...] = DEFAULT_EVIDENCE
     excess_gain: float = 2.0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.evidence_quantities) - set(QUANTITIES)
+        if unknown or not self.evidence_quantities:
+            raise ConfigurationError(f"calibration evidence must name some of {QUANTITIES}, got {unknown or 'none'}")
 
     def combine(self, score_samples: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Anomaly score in [0, 1] of every row."""
-        forest_evidence = np.clip(2.0 * -np.asarray(score_samples, dtype=np.float64) - 1.0, 0.0, 1.0)
-        excess = np.expm1(np.asarray(features, dtype=np.float64)).max(axis=1, initial=0.0)
+        forest_evidence = np.clip(-np.asarray(score_samples, dtype=np.float64), 0.0, 1.0)
+        columns = [QUANTITIES.index(name) for name in self.evidence_quantities]
+        excess = np.expm1(np.asarray(features, dtype=np.float64)[:, columns]).max(axis=1, initial=0.0)
         excess_evidence = -np.expm1(-self.excess_gain * excess)
-        return 1.0 - (1.0 - forest_evidence) * (1.0 - excess_evidence)
+        return np.sqrt(forest_evidence * excess_evidence)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"evidence_quantities": list(self.evidence_quantities), "excess_gain": self.excess_gain}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
-        return cls(excess_gain=float(data["excess_gain"]))
+        return cls(evidence_quantities=tuple(data["evidence_quantities"]), excess_gain=float(data["excess_gain"]))

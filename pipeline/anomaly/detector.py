@@ -1,7 +1,7 @@
-"""The streaming detector: state + features + forest + calibration, one call per batch.
+"""The streaming detector: state + features + forest + calibration, one scorer call per batch.
 
-This is the single scoring path: the Celery task and the NAB evaluation both call
-`StreamingDetector.score_points`.
+This is the single scoring path: the Celery task and the NAB evaluation both call it,
+`score_encoded` with stored state bytes, `score_points` with state objects.
 """
 
 from collections.abc import Sequence
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.anomaly.calibration import Calibration
-from pipeline.anomaly.features import featurize
+from pipeline.anomaly.features import Featurized, featurize_batch
 from pipeline.anomaly.scorers import Scorer
 from pipeline.anomaly.spec import FeatureSpec
-from pipeline.anomaly.state import SeriesState, load_state
+from pipeline.anomaly.state import SeriesState, StateBatch, load_state
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +32,15 @@ class SeriesScores:
     state: SeriesState
     scores: np.ndarray
     accepted: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedScores:
+    """Per series, in input order: the state to store, the points' scores and which counted."""
+
+    states: list[bytes]
+    scores: list[np.ndarray]
+    accepted: list[np.ndarray]
 
 
 class StreamingDetector:
@@ -59,22 +68,43 @@ class StreamingDetector:
         """Decode a stored state; absent, stale or corrupt bytes give a fresh state."""
         return load_state(data, self.spec)
 
+    def score_encoded(
+        self,
+        states: Sequence[bytes | None],
+        timestamps: Sequence[np.ndarray],
+        values: Sequence[np.ndarray],
+    ) -> EncodedScores:
+        """Score a batch given each series' stored state bytes (None for a new series)."""
+        featurized, scores = self._score(StateBatch.decode(states, self.spec), timestamps, values)
+        bounds = _bounds(values)
+        return EncodedScores(
+            states=featurized.states.to_bytes(),
+            scores=[scores[a:b] for a, b in bounds],
+            accepted=[featurized.accepted[a:b] for a, b in bounds],
+        )
+
     def score_points(self, batch: Sequence[SeriesPoints]) -> list[SeriesScores]:
         """Score every point of every series in the batch with one scorer call."""
-        featurized = featurize(
-            [item.state for item in batch],
-            [item.values for item in batch],
+        featurized, scores = self._score(
+            StateBatch.from_states([item.state for item in batch]),
             [item.timestamps for item in batch],
-            self.spec,
+            [item.values for item in batch],
         )
-        scores = self.calibration.combine(self.scorer.score(featurized.features), featurized.features)
-        scores = np.where(featurized.accepted, scores, 0.0)
-        bounds = np.cumsum([0] + [len(item.values) for item in batch])
         return [
-            SeriesScores(state, scores[start:end], featurized.accepted[start:end])
-            for state, start, end in zip(featurized.states, bounds[:-1], bounds[1:])
+            SeriesScores(state, scores[a:b], featurized.accepted[a:b])
+            for state, (a, b) in zip(featurized.states.to_states(), _bounds([item.values for item in batch]))
         ]
 
     def is_anomalous(self, scores: np.ndarray) -> np.ndarray:
         """Which scores reach the model's threshold."""
         return np.asarray(scores) >= self.threshold
+
+    def _score(self, states: StateBatch, timestamps, values) -> tuple[Featurized, np.ndarray]:
+        featurized = featurize_batch(states, values, timestamps, self.spec)
+        scores = self.calibration.combine(self.scorer.score(featurized.features), featurized.features)
+        return featurized, np.where(featurized.accepted, scores, 0.0)
+
+
+def _bounds(values: Sequence[np.ndarray]) -> list[tuple[int, int]]:
+    ends = np.cumsum([len(v) for v in values])
+    return list(zip([0, *ends[:-1].tolist()], ends.tolist()))

@@ -1,5 +1,6 @@
 """The feature specification: which quantities are tracked and over what spans."""
 
+import functools
 import json
 import zlib
 from dataclasses import asdict, dataclass
@@ -24,13 +25,19 @@ class FeatureSpec:
 
     short_window: int = 6
     season_length: int = 288  # one day at NAB's and a typical scrape-and-downsample 5 minutes
-    range_memory: int = 1000  # samples for an unrefreshed range to shrink by a factor e
+    block_length: int = 128  # the recent range is kept as the extremes of blocks of samples
+    range_blocks: int = 8  # completed blocks remembered: the range covers the last ~1,000 samples
     warmup: int = 50  # samples before a series scores anything
 
     @property
-    def ring_length(self) -> int:
+    def history_length(self) -> int:
         """Recent samples a series keeps: one season plus the short window."""
         return self.season_length + self.short_window
+
+    @property
+    def range_columns(self) -> int:
+        """Per quantity: one extreme per remembered block, plus the block being filled."""
+        return self.range_blocks + 1
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -42,8 +49,7 @@ class FeatureSpec:
 
     def fingerprint(self) -> int:
         """A 32-bit id of the spec and state format, stored in every state."""
-        text = json.dumps({"format": STATE_FORMAT_VERSION, **asdict(self)}, sort_keys=True)
-        return zlib.crc32(text.encode())
+        return _fingerprint(self)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "feature_names": list(self.feature_names)}
@@ -53,6 +59,13 @@ class FeatureSpec:
         return cls(
             short_window=int(data["short_window"]),
             season_length=int(data["season_length"]),
-            range_memory=int(data["range_memory"]),
+            block_length=int(data["block_length"]),
+            range_blocks=int(data["range_blocks"]),
             warmup=int(data["warmup"]),
         )
+
+
+@functools.cache
+def _fingerprint(spec: FeatureSpec) -> int:
+    text = json.dumps({"format": STATE_FORMAT_VERSION, **asdict(spec)}, sort_keys=True)
+    return zlib.crc32(text.encode())

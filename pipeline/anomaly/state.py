@@ -1,6 +1,12 @@
-"""Bounded per-series streaming state and its compact byte encoding."""
+"""Bounded per-series streaming state and its compact byte encoding.
 
-import struct
+One series' state is one fixed-size record (about 3 KB with the default spec): a header
+(spec fingerprint, sample count, last timestamp) and float64 arrays. `StateBatch` holds the
+states of many series as stacked arrays, so a batch is decoded, advanced and encoded
+without a Python object per series.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,58 +14,163 @@ import numpy as np
 from pipeline.anomaly.spec import QUANTITIES, FeatureSpec
 from pipeline.errors import InvalidInput
 
-# fingerprint (u32), count (u64), last timestamp (f64)
-_HEADER = struct.Struct("<IQd")
 _NO_TIMESTAMP = float("-inf")
+
+
+def record_dtype(spec: FeatureSpec) -> np.dtype:
+    """The packed little-endian layout of one encoded state."""
+    return _record_dtype(spec.history_length, (len(QUANTITIES), spec.range_columns))
+
+
+def _record_dtype(history_length: int, range_shape: tuple[int, ...]) -> np.dtype:
+    return np.dtype(
+        [
+            ("fingerprint", "<u4"),
+            ("count", "<u8"),
+            ("last_timestamp", "<f8"),
+            ("recent", "<f8", (history_length,)),
+            ("high", "<f8", range_shape),
+            ("low", "<f8", range_shape),
+        ]
+    )
 
 
 @dataclass(frozen=True, eq=False)
 class SeriesState:
-    """What one series remembers: a ring of recent samples and a range per tracked quantity.
+    """What one series remembers: its recent samples and the recent range of each quantity.
 
-    `ring[i % ring_length]` holds the i-th sample seen; `high`/`low` are the slowly
-    forgetting range of each quantity (NaN until the quantity has a first value).
+    `recent` holds the last `history_length` samples, oldest first (zeros before the series had
+    that many). `high`/`low` have one row per tracked quantity: the extremes of the last
+    `range_blocks` completed blocks of samples, oldest first, then of the block being
+    filled; NaN where nothing was seen yet. `count` is how many samples the series has had.
     """
 
     fingerprint: int
     count: int
     last_timestamp: float
-    ring: np.ndarray
+    recent: np.ndarray
     high: np.ndarray
     low: np.ndarray
 
     @classmethod
     def fresh(cls, spec: FeatureSpec) -> "SeriesState":
         """The state of a series never seen before."""
-        unset = np.full(len(QUANTITIES), np.nan)
-        return cls(spec.fingerprint(), 0, _NO_TIMESTAMP, np.zeros(spec.ring_length), unset, unset.copy())
+        return StateBatch.fresh(1, spec).to_states()[0]
 
     def to_bytes(self) -> bytes:
-        """Compact encoding: a 20-byte header then float64 arrays (about 2.4 KB per series)."""
-        header = _HEADER.pack(self.fingerprint, self.count, self.last_timestamp)
-        return header + self.ring.tobytes() + self.high.tobytes() + self.low.tobytes()
+        """The compact encoding (see `record_dtype`)."""
+        return StateBatch.from_states([self]).to_bytes()[0]
 
     @classmethod
     def from_bytes(cls, data: bytes, spec: FeatureSpec) -> "SeriesState":
         """Decode a state; raise InvalidInput when it is corrupt or belongs to another spec."""
-        expected = _HEADER.size + 8 * (spec.ring_length + 2 * len(QUANTITIES))
-        if len(data) != expected:
-            raise InvalidInput(f"series state has {len(data)} bytes, expected {expected}")
-        fingerprint, count, last_timestamp = _HEADER.unpack_from(data)
-        if fingerprint != spec.fingerprint():
+        dtype = record_dtype(spec)
+        if len(data) != dtype.itemsize:
+            raise InvalidInput(f"series state has {len(data)} bytes, expected {dtype.itemsize}")
+        record = np.frombuffer(data, dtype=dtype)
+        if record["fingerprint"][0] != spec.fingerprint():
             raise InvalidInput("series state was written for another feature spec")
-        arrays = np.frombuffer(data, dtype="<f8", offset=_HEADER.size).copy()
-        ring, ranges = np.split(arrays, [spec.ring_length])
-        high, low = np.split(ranges, 2)
-        return cls(fingerprint, count, last_timestamp, ring, high, low)
+        return StateBatch.from_records(record).to_states()[0]
+
+
+@dataclass(frozen=True, eq=False)
+class StateBatch:
+    """The states of many series, stacked: one row per series."""
+
+    fingerprint: int
+    count: np.ndarray  # (series,) int64
+    last_timestamp: np.ndarray  # (series,) float64
+    recent: np.ndarray  # (series, history_length)
+    high: np.ndarray  # (series, quantities, range_columns)
+    low: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+    @classmethod
+    def fresh(cls, n_series: int, spec: FeatureSpec) -> "StateBatch":
+        """States of `n_series` series never seen before."""
+        unset = np.full((n_series, len(QUANTITIES), spec.range_columns), np.nan)
+        return cls(
+            spec.fingerprint(),
+            np.zeros(n_series, dtype=np.int64),
+            np.full(n_series, _NO_TIMESTAMP),
+            np.zeros((n_series, spec.history_length)),
+            unset,
+            unset.copy(),
+        )
+
+    @classmethod
+    def from_states(cls, states: Sequence[SeriesState]) -> "StateBatch":
+        fingerprints = {s.fingerprint for s in states}
+        if len(fingerprints) > 1:
+            raise InvalidInput("a batch mixes states of different feature specs")
+        return cls(
+            fingerprints.pop() if fingerprints else 0,
+            np.array([s.count for s in states], dtype=np.int64),
+            np.array([s.last_timestamp for s in states], dtype=np.float64),
+            np.array([s.recent for s in states], dtype=np.float64),
+            np.array([s.high for s in states], dtype=np.float64),
+            np.array([s.low for s in states], dtype=np.float64),
+        )
+
+    @classmethod
+    def from_records(cls, records: np.ndarray) -> "StateBatch":
+        fingerprint = int(records["fingerprint"][0]) if len(records) else 0
+        return cls(
+            fingerprint,
+            records["count"].astype(np.int64),
+            records["last_timestamp"].astype(np.float64),
+            records["recent"].astype(np.float64),
+            records["high"].astype(np.float64),
+            records["low"].astype(np.float64),
+        )
+
+    @classmethod
+    def decode(cls, encoded: Sequence[bytes | None], spec: FeatureSpec) -> "StateBatch":
+        """Decode stored states in bulk; absent, stale (other spec) or corrupt ones start fresh."""
+        dtype = record_dtype(spec)
+        usable = [_usable(data, dtype, spec.fingerprint()) for data in encoded]
+        batch = cls.fresh(len(encoded), spec)
+        rows = np.flatnonzero(usable)
+        if len(rows):
+            records = np.frombuffer(b"".join(encoded[i] for i in rows), dtype=dtype)
+            decoded = cls.from_records(records)
+            for name in ("count", "last_timestamp", "recent", "high", "low"):
+                getattr(batch, name)[rows] = getattr(decoded, name)
+        return batch
+
+    def to_bytes(self) -> list[bytes]:
+        """Each series' state encoded as one record."""
+        records = np.zeros(len(self), dtype=_record_dtype(self.recent.shape[1], self.high.shape[1:]))
+        records["fingerprint"] = self.fingerprint
+        for name in ("count", "last_timestamp", "recent", "high", "low"):
+            records[name] = getattr(self, name)
+        raw = records.tobytes()
+        size = records.dtype.itemsize
+        return [raw[i * size : (i + 1) * size] for i in range(len(self))]
+
+    def to_states(self) -> list[SeriesState]:
+        return [
+            SeriesState(
+                self.fingerprint,
+                int(self.count[i]),
+                float(self.last_timestamp[i]),
+                self.recent[i].copy(),
+                self.high[i].copy(),
+                self.low[i].copy(),
+            )
+            for i in range(len(self))
+        ]
+
+
+def _usable(data: bytes | None, dtype: np.dtype, fingerprint: int) -> bool:
+    # A model or format change invalidates what a series learnt; it simply warms up again.
+    if data is None or len(data) != dtype.itemsize:
+        return False
+    return int.from_bytes(data[:4], "little") == fingerprint
 
 
 def load_state(data: bytes | None, spec: FeatureSpec) -> SeriesState:
     """The stored state of a series, or a fresh one when absent, stale (old spec) or corrupt."""
-    if data is None:
-        return SeriesState.fresh(spec)
-    try:
-        return SeriesState.from_bytes(data, spec)
-    except InvalidInput:
-        # A model or format change invalidates what a series learnt; it simply warms up again.
-        return SeriesState.fresh(spec)
+    return StateBatch.decode([data], spec).to_states()[0]

@@ -10,10 +10,10 @@ from sklearn.ensemble import IsolationForest
 
 from pipeline.anomaly.calibration import Calibration
 from pipeline.anomaly.detector import StreamingDetector
-from pipeline.anomaly.features import featurize
+from pipeline.anomaly.features import featurize_batch
 from pipeline.anomaly.scorers import ForestScorer, Scorer
 from pipeline.anomaly.spec import FeatureSpec
-from pipeline.anomaly.state import SeriesState
+from pipeline.anomaly.state import StateBatch
 from pipeline.anomaly.synthetic import synthetic_corpus
 from pipeline.errors import InvalidInput, NotFound
 from pipeline.nab import corpus, scoring
@@ -114,8 +114,8 @@ def fit(
 
 def _features(series: Sequence[TrainingSeries], spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All series featurized from fresh states; rows past each series' warm-up are `ready`."""
-    result = featurize(
-        [SeriesState.fresh(spec) for _ in series],
+    result = featurize_batch(
+        StateBatch.fresh(len(series), spec),
         [s.values for s in series],
         [s.timestamps for s in series],
         spec,
@@ -123,7 +123,7 @@ def _features(series: Sequence[TrainingSeries], spec: FeatureSpec) -> tuple[np.n
     lengths = [len(s.values) for s in series]
     position = np.concatenate([np.arange(n) for n in lengths])
     # Before every quantity has a warmed-up range the features are structurally zero.
-    ready = result.accepted & (position >= spec.ring_length + spec.warmup)
+    ready = result.accepted & (position >= spec.history_length + spec.warmup)
     return result.features, ready, np.cumsum([0] + lengths)
 
 
