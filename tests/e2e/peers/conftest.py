@@ -50,4 +50,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     group = item.stash.get(PEERS_KEY, None)
     if report.failed and group is not None:
         for process in group.processes:
-            report.sections.append((f"log of {process.name} ({process.log_path})", process.log_tail()))
+            report.sections.append(
+                (f"log of {process.name} ({process.log_path})", process.log_tail())
+            )

@@ -35,7 +35,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = 0.25) -> T:
+def wait_until(
+    probe: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = 0.25
+) -> T:
     """Poll `probe` until it returns something truthy; fail naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     last: object = None
@@ -49,14 +51,22 @@ def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, interval_
         if last and not isinstance(last, Exception):
             return last  # type: ignore[return-value]
         time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last probe gave {last!r}")
+    raise AssertionError(
+        f"timed out after {timeout_s:.0f}s waiting for {what}; last probe gave {last!r}"
+    )
 
 
 class PeerProcess:
     """One child process with its output in a log file, stoppable with its whole process group."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name, self.argv, self.log_path = name, argv, log_path
         self.env, self.cwd = env, cwd
         self._process: subprocess.Popen | None = None
@@ -67,8 +77,13 @@ class PeerProcess:
             log.flush()
             # A session of its own, so stop() reaches the children too (`up` forks a worker).
             self._process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self.env, cwd=self.cwd, start_new_session=True,
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
             )
         return self
 
@@ -111,8 +126,9 @@ class PeerGroup:
         self.log_dir = log_dir
         self.processes: list[PeerProcess] = []
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> PeerProcess:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> PeerProcess:
         process = PeerProcess(name, argv, self.log_dir / f"{name}.log", env=env, cwd=cwd)
         self.processes.append(process)
         return process.start()

@@ -31,14 +31,17 @@ class ControlledTarget:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                body = f"# TYPE checkout_healthy gauge\ncheckout_healthy {int(target.healthy)}\n".encode()
+                value = int(target.healthy)
+                body = f"# TYPE checkout_healthy gauge\ncheckout_healthy {value}\n".encode()
                 self.send_response(200 if self.path == "/metrics" else 404)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *_: object) -> None:  # scrapes every second would flood the output
+            def log_message(
+                self, *_: object
+            ) -> None:  # scrapes every second would flood the output
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -68,7 +71,9 @@ def prometheus_config(target_port: int, alertmanager_port: int) -> dict:
     return {
         "global": {"scrape_interval": FAST, "scrape_timeout": FAST, "evaluation_interval": FAST},
         "rule_files": ["rules.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]},
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
+        },
         "scrape_configs": [
             {"job_name": "checkout", "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}]},
         ],
@@ -79,11 +84,13 @@ def alertmanager_config(webhook_url: str, token: str) -> dict:
     """One route to SmartCloudOps with bearer auth, sending resolved notifications too."""
     receiver = {
         "name": "smartcloudops",
-        "webhook_configs": [{
-            "url": webhook_url,
-            "send_resolved": True,
-            "http_config": {"authorization": {"type": "Bearer", "credentials": token}},
-        }],
+        "webhook_configs": [
+            {
+                "url": webhook_url,
+                "send_resolved": True,
+                "http_config": {"authorization": {"type": "Bearer", "credentials": token}},
+            }
+        ],
     }
     route = {
         "receiver": "smartcloudops",
@@ -111,10 +118,17 @@ def start_prometheus(peers: PeerGroup, home: Path, config: dict, rules: dict) ->
     write_yaml(home / "rules.yml", rules)
     config_file = write_yaml(home / "prometheus.yml", config)
     port = free_port()
-    process = peers.start("prometheus", [
-        binary, f"--config.file={config_file}", f"--storage.tsdb.path={home / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h",
-    ], cwd=home)
+    process = peers.start(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1h",
+        ],
+        cwd=home,
+    )
     return _ready(process, f"http://127.0.0.1:{port}", "/-/ready")
 
 
@@ -123,10 +137,18 @@ def start_alertmanager(peers: PeerGroup, home: Path, config: dict) -> str:
     binary = require_binary("prometheus-alertmanager", "prometheus-alertmanager")
     config_file = write_yaml(home / "alertmanager.yml", config)
     port = free_port()
-    process = peers.start("alertmanager", [
-        binary, f"--config.file={config_file}", f"--storage.path={home / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=debug",
-    ], cwd=home)
+    process = peers.start(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=debug",
+        ],
+        cwd=home,
+    )
     return _ready(process, f"http://127.0.0.1:{port}", "/-/ready")
 
 
@@ -146,10 +168,22 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = require_binary("redis-server", "redis-server")
         self.home.mkdir(parents=True, exist_ok=True)
-        self.process = self.peers.start("redis", [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(self.home),
-        ])
+        self.process = self.peers.start(
+            "redis",
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.home),
+            ],
+        )
         wait_until(self._pong, timeout_s=START_TIMEOUT_S, what=f"redis on port {self.port}")
         return self
 
@@ -176,8 +210,12 @@ class SmartCloudOps:
 
     def incidents(self, service: str, status: str | None = None) -> list[dict]:
         params = {"service": service, **({"status": status} if status else {})}
-        response = httpx.get(f"{self.url}/v1/incidents", params=params, timeout=5.0,
-                             headers={"Authorization": f"Bearer {self.token}"})
+        response = httpx.get(
+            f"{self.url}/v1/incidents",
+            params=params,
+            timeout=5.0,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
         response.raise_for_status()
         return response.json()["items"]
 
@@ -192,30 +230,41 @@ def smartcloudops_command() -> list[str]:
     return [str(script)]
 
 
-def smartcloudops_env(home: Path, broker_url: str, database_url: str, token: str, port: int) -> dict[str, str]:
+def smartcloudops_env(
+    home: Path, broker_url: str, database_url: str, token: str, port: int
+) -> dict[str, str]:
     # Only our SCO_* values: a developer's own settings must not leak into the test.
     env = {key: value for key, value in os.environ.items() if not key.startswith("SCO_")}
-    env.update({
-        "SCO_HTTP_HOST": "127.0.0.1",
-        "SCO_HTTP_PORT": str(port),
-        "SCO_BROKER_URL": broker_url,
-        "SCO_DATABASE_URL": database_url,
-        "SCO_WEBHOOK_TOKEN": token,
-        "SCO_DATA_DIR": str(home),
-        "SCO_LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "SCO_HTTP_HOST": "127.0.0.1",
+            "SCO_HTTP_PORT": str(port),
+            "SCO_BROKER_URL": broker_url,
+            "SCO_DATABASE_URL": database_url,
+            "SCO_WEBHOOK_TOKEN": token,
+            "SCO_DATA_DIR": str(home),
+            "SCO_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
-def start_smartcloudops(peers: PeerGroup, home: Path, broker_url: str, database_url: str,
-                        token: str) -> SmartCloudOps:
+def start_smartcloudops(
+    peers: PeerGroup, home: Path, broker_url: str, database_url: str, token: str
+) -> SmartCloudOps:
     """Migrate, then run `smartcloudops up`; return once /readyz says broker and database are up."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = smartcloudops_env(home, broker_url, database_url, token, port)
-    migration = subprocess.run([*smartcloudops_command(), "db", "upgrade"], env=env, capture_output=True,
-                               text=True, timeout=120, check=False)
+    migration = subprocess.run(
+        [*smartcloudops_command(), "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert migration.returncode == 0, f"db upgrade failed:\n{migration.stdout}{migration.stderr}"
     process = peers.start("smartcloudops", [*smartcloudops_command(), "up"], env=env, cwd=home)
     url = _ready(process, f"http://127.0.0.1:{port}", "/readyz")

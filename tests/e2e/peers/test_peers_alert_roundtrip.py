@@ -26,7 +26,11 @@ DELIVERY_TIMEOUT_S = 60.0
 
 
 def test_incident_opens_when_the_rule_fires_and_resolves_when_the_metric_recovers(
-    peers: PeerGroup, tmp_path: Path, pg_url: str, controlled_target: ControlledTarget, webhook_token: str
+    peers: PeerGroup,
+    tmp_path: Path,
+    pg_url: str,
+    controlled_target: ControlledTarget,
+    webhook_token: str,
 ):
     redis = RedisServer(peers, tmp_path / "redis", free_port()).start()
     sco = start_smartcloudops(peers, tmp_path / "sco", redis.url, pg_url, webhook_token)
@@ -35,21 +39,32 @@ def test_incident_opens_when_the_rule_fires_and_resolves_when_the_metric_recover
     )
     controlled_target.healthy = False
     start_prometheus(
-        peers, tmp_path / "prometheus",
+        peers,
+        tmp_path / "prometheus",
         prometheus_config(controlled_target.port, int(alertmanager.rsplit(":", 1)[1])),
         alert_rules(SERVICE),
     )
 
-    (opened,) = wait_until(lambda: sco.incidents(SERVICE, "open"), timeout_s=DELIVERY_TIMEOUT_S,
-                           what="the incident opened by the Alertmanager webhook")
-    assert (opened["alertname"], opened["service"], opened["status"]) == ("CheckoutUnhealthy", SERVICE, "open")
+    (opened,) = wait_until(
+        lambda: sco.incidents(SERVICE, "open"),
+        timeout_s=DELIVERY_TIMEOUT_S,
+        what="the incident opened by the Alertmanager webhook",
+    )
+    assert (opened["alertname"], opened["service"], opened["status"]) == (
+        "CheckoutUnhealthy",
+        SERVICE,
+        "open",
+    )
     assert opened["severity"] == "critical"
     assert opened["alert_count"] == 1
 
     controlled_target.healthy = True
 
-    (resolved,) = wait_until(lambda: sco.incidents(SERVICE, "resolved"), timeout_s=DELIVERY_TIMEOUT_S,
-                             what="the incident resolved by Alertmanager's resolved notification")
+    (resolved,) = wait_until(
+        lambda: sco.incidents(SERVICE, "resolved"),
+        timeout_s=DELIVERY_TIMEOUT_S,
+        what="the incident resolved by Alertmanager's resolved notification",
+    )
     assert resolved["id"] == opened["id"]
     assert resolved["resolved_at"] is not None
     assert sco.incidents(SERVICE, "open") == []

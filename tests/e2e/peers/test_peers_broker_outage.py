@@ -32,7 +32,11 @@ DELIVERY_TIMEOUT_S = 60.0
 def samples(url: str) -> list[tuple[str, dict[str, str], float]]:
     """Every sample a /metrics endpoint exposes, as (name, labels, value)."""
     text = httpx.get(f"{url}/metrics", timeout=5.0).text
-    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+    return [
+        (s.name, s.labels, s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
 
 
 def total(url: str, name: str, **labels: str) -> float:
@@ -42,34 +46,51 @@ def total(url: str, name: str, **labels: str) -> float:
 def webhook_answers(sco_url: str) -> dict[str, float]:
     """How many webhook requests SmartCloudOps answered, by status code."""
     return {
-        ls["status"]: v for n, ls, v in samples(sco_url)
+        ls["status"]: v
+        for n, ls, v in samples(sco_url)
         if n == "smartcloudops_http_requests_total" and ls["route"] == WEBHOOK_ROUTE
     }
 
 
 def test_alert_sent_while_the_broker_is_down_arrives_once_after_it_returns(
-    peers: PeerGroup, tmp_path: Path, pg_url: str, controlled_target: ControlledTarget, webhook_token: str
+    peers: PeerGroup,
+    tmp_path: Path,
+    pg_url: str,
+    controlled_target: ControlledTarget,
+    webhook_token: str,
 ):
     redis = RedisServer(peers, tmp_path / "redis", free_port()).start()
     sco = start_smartcloudops(peers, tmp_path / "sco", redis.url, pg_url, webhook_token)
     redis.stop()
-    wait_until(lambda: httpx.get(f"{sco.url}/readyz", timeout=5.0).status_code == 503, timeout_s=30,
-               what="/readyz to report the broker down")
+    wait_until(
+        lambda: httpx.get(f"{sco.url}/readyz", timeout=5.0).status_code == 503,
+        timeout_s=30,
+        what="/readyz to report the broker down",
+    )
 
     alertmanager = start_alertmanager(
         peers, tmp_path / "alertmanager", alertmanager_config(sco.webhook_url(), webhook_token)
     )
     controlled_target.healthy = False
     start_prometheus(
-        peers, tmp_path / "prometheus",
+        peers,
+        tmp_path / "prometheus",
         prometheus_config(controlled_target.port, int(alertmanager.rsplit(":", 1)[1])),
         alert_rules(SERVICE),
     )
 
     # Alertmanager has tried more than once and every answer was a retryable 503.
     wait_until(
-        lambda: total(alertmanager, "alertmanager_notification_requests_failed_total", integration="webhook") >= 2,
-        timeout_s=DELIVERY_TIMEOUT_S, what="Alertmanager to retry the webhook at least twice",
+        lambda: (
+            total(
+                alertmanager,
+                "alertmanager_notification_requests_failed_total",
+                integration="webhook",
+            )
+            >= 2
+        ),
+        timeout_s=DELIVERY_TIMEOUT_S,
+        what="Alertmanager to retry the webhook at least twice",
     )
     answers = webhook_answers(sco.url)
     assert answers.get("503", 0) >= 2
@@ -78,24 +99,40 @@ def test_alert_sent_while_the_broker_is_down_arrives_once_after_it_returns(
 
     redis.start()
 
-    (incident,) = wait_until(lambda: sco.incidents(SERVICE), timeout_s=DELIVERY_TIMEOUT_S,
-                             what="the retried alert to open an incident once Redis is back")
+    (incident,) = wait_until(
+        lambda: sco.incidents(SERVICE),
+        timeout_s=DELIVERY_TIMEOUT_S,
+        what="the retried alert to open an incident once Redis is back",
+    )
     wait_until(
-        lambda: total(alertmanager, "alertmanager_notifications_total", integration="webhook")
-        > total(alertmanager, "alertmanager_notifications_failed_total", integration="webhook"),
-        timeout_s=DELIVERY_TIMEOUT_S, what="Alertmanager to record the successful delivery",
+        lambda: (
+            total(alertmanager, "alertmanager_notifications_total", integration="webhook")
+            > total(alertmanager, "alertmanager_notifications_failed_total", integration="webhook")
+        ),
+        timeout_s=DELIVERY_TIMEOUT_S,
+        what="Alertmanager to record the successful delivery",
     )
     # Nothing left in flight that could still add a duplicate: queue empty, every message acked.
     broker = redis_client.Redis.from_url(redis.url)
-    wait_until(lambda: broker.llen("events") == 0 and broker.hlen("unacked") == 0, timeout_s=30,
-               what="the events queue to drain and every message to be acked")
+    wait_until(
+        lambda: broker.llen("events") == 0 and broker.hlen("unacked") == 0,
+        timeout_s=30,
+        what="the events queue to drain and every message to be acked",
+    )
     assert broker.llen("dead_letter") == 0
     broker.close()
 
     # repeat_interval may resend the same alert once more; SmartCloudOps must absorb that too.
     assert webhook_answers(sco.url).get("202", 0) >= 1
     assert sco.incidents(SERVICE) == [incident]
-    assert (incident["alertname"], incident["status"], incident["alert_count"]) == ("CheckoutUnhealthy", "open", 1)
-    detail = httpx.get(f"{sco.url}/v1/incidents/{incident['id']}", timeout=5.0,
-                       headers={"Authorization": f"Bearer {webhook_token}"}).json()
+    assert (incident["alertname"], incident["status"], incident["alert_count"]) == (
+        "CheckoutUnhealthy",
+        "open",
+        1,
+    )
+    detail = httpx.get(
+        f"{sco.url}/v1/incidents/{incident['id']}",
+        timeout=5.0,
+        headers={"Authorization": f"Bearer {webhook_token}"},
+    ).json()
     assert [alert["alertname"] for alert in detail["alerts"]] == ["CheckoutUnhealthy"]

@@ -31,7 +31,9 @@ CONTRACT: dict[str, MetricSpec] = {
     "smartcloudops_events_published_total": _spec("counter", "type", "queue", queue=QUEUES),
     "smartcloudops_publish_failures_total": _spec("counter", "queue", queue=QUEUES),
     "smartcloudops_events_consumed_total": _spec(
-        "counter", "type", "outcome",
+        "counter",
+        "type",
+        "outcome",
         outcome={"processed", "duplicate", "failed", "dead_lettered"},
     ),
     "smartcloudops_queue_depth": _spec("gauge", "queue", queue=QUEUES),
@@ -45,7 +47,9 @@ CONTRACT: dict[str, MetricSpec] = {
     "smartcloudops_anomaly_score": _spec("histogram"),
     "smartcloudops_risk_score": _spec("histogram"),
     "smartcloudops_remediation_steps_total": _spec(
-        "counter", "action", "outcome",
+        "counter",
+        "action",
+        "outcome",
         outcome={"succeeded", "failed", "dry_run", "refused", "skipped_duplicate"},
     ),
     "smartcloudops_guard_refusals_total": _spec("counter", "reason"),
@@ -62,7 +66,9 @@ ALL_LABELS = frozenset().union(*(s.labels for s in CONTRACT.values())) | TARGET_
 AGGREGATORS = frozenset(
     "sum min max avg group stddev stdvar count count_values bottomk topk quantile".split()
 )
-KEYWORDS = frozenset("and or unless bool offset by without on ignoring group_left group_right".split())
+KEYWORDS = frozenset(
+    "and or unless bool offset by without on ignoring group_left group_right".split()
+)
 GROUPING = frozenset("by without on ignoring group_left group_right".split())
 
 _TOKEN = re.compile(
@@ -98,7 +104,7 @@ def tokenize(expr: str) -> list[tuple[str, str]]:
     while pos < len(expr):
         match = _TOKEN.match(expr, pos)
         if match is None:
-            raise ValueError(f"cannot tokenize {expr[pos:pos + 20]!r} in {expr!r}")
+            raise ValueError(f"cannot tokenize {expr[pos : pos + 20]!r} in {expr!r}")
         if match.lastgroup != "space":
             tokens.append((match.lastgroup, match.group()))
         pos = match.end()
@@ -192,8 +198,11 @@ def _matcher_problems(name: str, spec: MetricSpec, matchers) -> list[str]:
 def _recorded_problems(selector: Selector, recorded: set[str]) -> list[str]:
     if selector.name not in recorded:
         return [f"recording rule {selector.name} is not defined"]
-    return [f"{selector.name} has no label {label!r}"
-            for label, _, _ in selector.matchers if label not in ALL_LABELS]
+    return [
+        f"{selector.name} has no label {label!r}"
+        for label, _, _ in selector.matchers
+        if label not in ALL_LABELS
+    ]
 
 
 def contract_problems(expr: str, recorded: set[str]) -> list[str]:

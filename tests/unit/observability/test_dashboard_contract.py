@@ -63,8 +63,10 @@ def test_panel_ids_and_query_ref_ids_are_unique(dashboard):
 
 def overlaps(a: dict, b: dict) -> bool:
     return (
-        a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
-        and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
     )
 
 
@@ -91,7 +93,8 @@ def test_every_contract_metric_is_shown_somewhere(dashboard):
 @pytest.mark.parametrize("metric", ["smartcloudops_anomaly_score", "smartcloudops_risk_score"])
 def test_score_distributions_are_heatmaps_of_histogram_buckets(dashboard, metric):
     (panel,) = [
-        p for p in graph_panels(dashboard)
+        p
+        for p in graph_panels(dashboard)
         if p["type"] == "heatmap" and f"{metric}_bucket" in p["targets"][0]["expr"]
     ]
 
@@ -126,7 +129,10 @@ def test_every_query_is_valid_promql_according_to_promtool(dashboard, tmp_path):
 
     result = subprocess.run(
         [promtool(), "check", "rules", str(rules_file)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

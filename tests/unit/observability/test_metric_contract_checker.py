@@ -8,11 +8,14 @@ from sco_metric_contract import Selector, contract_problems, families_used, pars
 def test_parse_finds_selectors_with_matchers_and_grouping_labels():
     parsed = parse(
         'sum by (route) (rate(smartcloudops_http_requests_total{status=~"5..", route!="/x"}[5m]))'
-        ' / on (route) group_left sum by (route) (rate(smartcloudops_http_requests_total[$__rate_interval]))'
+        " / on (route) group_left"
+        " sum by (route) (rate(smartcloudops_http_requests_total[$__rate_interval]))"
     )
 
     assert parsed.selectors == (
-        Selector("smartcloudops_http_requests_total", (("status", "=~", "5.."), ("route", "!=", "/x"))),
+        Selector(
+            "smartcloudops_http_requests_total", (("status", "=~", "5.."), ("route", "!=", "/x"))
+        ),
         Selector("smartcloudops_http_requests_total", ()),
     )
     assert parsed.grouping_labels == {"route"}
@@ -21,7 +24,7 @@ def test_parse_finds_selectors_with_matchers_and_grouping_labels():
 def test_a_correct_histogram_query_has_no_problems():
     expr = (
         "histogram_quantile(0.99, sum by (task, le) "
-        "(rate(smartcloudops_task_duration_seconds_bucket{job=\"smartcloudops-worker\"}[5m])))"
+        '(rate(smartcloudops_task_duration_seconds_bucket{job="smartcloudops-worker"}[5m])))'
     )
 
     assert contract_problems(expr, recorded=set()) == []
@@ -31,22 +34,38 @@ def test_a_correct_histogram_query_has_no_problems():
 @pytest.mark.parametrize(
     ("expr", "problem"),
     [
-        ("rate(smartcloudops_http_request_total[5m])",
-         "metric smartcloudops_http_request_total is not in the contract"),
-        ("smartcloudops_queue_depth_count",
-         "metric smartcloudops_queue_depth_count is not in the contract"),
-        ('smartcloudops_queue_depth{queues="events"}',
-         "smartcloudops_queue_depth has no label 'queues'"),
-        ('smartcloudops_queue_depth{queue="event"}',
-         "smartcloudops_queue_depth{queue} never takes 'event'"),
-        ('smartcloudops_remediation_steps_total{outcome=~"succeeded|failure"}',
-         "smartcloudops_remediation_steps_total{outcome} never takes 'failure'"),
-        ('smartcloudops_events_consumed_total{outcome="dry_run"}',
-         "smartcloudops_events_consumed_total{outcome} never takes 'dry_run'"),
-        ("sum by (result) (smartcloudops_remediation_steps_total)",
-         "unknown label 'result' in grouping"),
-        ("queue:smartcloudops_queue_depth:min > 0",
-         "recording rule queue:smartcloudops_queue_depth:min is not defined"),
+        (
+            "rate(smartcloudops_http_request_total[5m])",
+            "metric smartcloudops_http_request_total is not in the contract",
+        ),
+        (
+            "smartcloudops_queue_depth_count",
+            "metric smartcloudops_queue_depth_count is not in the contract",
+        ),
+        (
+            'smartcloudops_queue_depth{queues="events"}',
+            "smartcloudops_queue_depth has no label 'queues'",
+        ),
+        (
+            'smartcloudops_queue_depth{queue="event"}',
+            "smartcloudops_queue_depth{queue} never takes 'event'",
+        ),
+        (
+            'smartcloudops_remediation_steps_total{outcome=~"succeeded|failure"}',
+            "smartcloudops_remediation_steps_total{outcome} never takes 'failure'",
+        ),
+        (
+            'smartcloudops_events_consumed_total{outcome="dry_run"}',
+            "smartcloudops_events_consumed_total{outcome} never takes 'dry_run'",
+        ),
+        (
+            "sum by (result) (smartcloudops_remediation_steps_total)",
+            "unknown label 'result' in grouping",
+        ),
+        (
+            "queue:smartcloudops_queue_depth:min > 0",
+            "recording rule queue:smartcloudops_queue_depth:min is not defined",
+        ),
         ("node_cpu_seconds_total", "metric node_cpu_seconds_total is not in the contract"),
     ],
 )

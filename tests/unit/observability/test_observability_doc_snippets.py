@@ -25,7 +25,9 @@ def tool(name: str, package: str) -> str:
 
 
 def yaml_snippets() -> list[dict]:
-    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)]
+    return [
+        yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
+    ]
 
 
 def snippet_with(key: str) -> dict:
@@ -57,9 +59,14 @@ def test_documented_prometheus_config_is_valid_and_loads_the_shipped_rules(tmp_p
     config = local_files(snippet_with("scrape_configs") | snippet_with("remote_write"), tmp_path)
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
 
-    output = check([tool("promtool", "prometheus"), "check", "config", str(tmp_path / "prometheus.yml")])
+    output = check(
+        [tool("promtool", "prometheus"), "check", "config", str(tmp_path / "prometheus.yml")]
+    )
 
-    assert {job["job_name"] for job in config["scrape_configs"]} == {"smartcloudops-api", "smartcloudops-worker"}
+    assert {job["job_name"] for job in config["scrape_configs"]} == {
+        "smartcloudops-api",
+        "smartcloudops-worker",
+    }
     assert config["remote_write"][0]["url"].endswith("/api/v1/write")
     shipped = sum(len(group["rules"]) for group in yaml.safe_load(RULES.read_text())["groups"])
     assert f"SUCCESS: {shipped} rules found" in output
@@ -69,9 +76,17 @@ def test_documented_alertmanager_config_is_valid_and_sends_resolved_with_bearer_
     config = local_files(snippet_with("receivers"), tmp_path)
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
 
-    check([tool("amtool", "prometheus-alertmanager"), "check-config", str(tmp_path / "alertmanager.yml")])
+    check(
+        [
+            tool("amtool", "prometheus-alertmanager"),
+            "check-config",
+            str(tmp_path / "alertmanager.yml"),
+        ]
+    )
 
-    (webhook,) = [r for r in config["receivers"] if r["name"] == "smartcloudops"][0]["webhook_configs"]
+    (webhook,) = [r for r in config["receivers"] if r["name"] == "smartcloudops"][0][
+        "webhook_configs"
+    ]
     assert webhook["url"].endswith("/v1/alerts/alertmanager")
     assert webhook["send_resolved"] is True
     assert webhook["http_config"]["authorization"]["type"] == "Bearer"
