@@ -1,5 +1,5 @@
-# The workers' role: exactly the calls the remediation actions and their verify steps
-# make (EC2 reboot/start, Auto Scaling desired capacity, ECS force new deployment, SSM
+# The workers' role: exactly the calls the remediation actions (adapters/aws) and their
+# verify and recovery steps make (EC2 reboot/start, Auto Scaling desired capacity, ECS force new deployment, SSM
 # allowlisted documents, RDS reboot), and every call that changes something only on
 # resources tagged smartcloudops:managed = true. The tag is the operator's opt-in.
 
@@ -20,6 +20,7 @@ data "aws_iam_policy_document" "remediation" {
       "ec2:DescribeInstances",
       "ssm:GetCommandInvocation",
       "ssm:ListCommandInvocations",
+      "ssm:ListCommands", # finds a command a crashed worker sent, by its idempotency comment
     ]
     resources = ["*"]
   }
@@ -88,6 +89,17 @@ data "aws_iam_policy_document" "remediation" {
       test     = "StringEquals"
       variable = "cloudwatch:namespace"
       values   = [var.metric_namespace]
+    }
+  }
+
+  # The SSM action checks a document's declared parameters before sending it.
+  dynamic "statement" {
+    for_each = length(var.ssm_document_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadAllowlistedSsmDocuments"
+      actions   = ["ssm:DescribeDocument"]
+      resources = var.ssm_document_arns
     }
   }
 

@@ -23,6 +23,8 @@ REMEDIATION_READS = {
     "ecs:DescribeServices",
     "ssm:GetCommandInvocation",
     "ssm:ListCommandInvocations",
+    "ssm:ListCommands",
+    "ssm:DescribeDocument",
     "rds:DescribeDBInstances",
 }
 REMEDIATION_MUTATIONS = {
@@ -183,6 +185,12 @@ def test_untagged_mutation_checker_catches_a_missing_or_wrong_condition(tmp_path
     ]
 
 
+def test_documents_are_read_only_from_the_allowlist(remediation) -> None:
+    (describe,) = [statement for statement in remediation if "ssm:DescribeDocument" in statement.actions]
+    assert describe.actions == ("ssm:DescribeDocument",)
+    assert describe.body["resources"] == "${var.ssm_document_arns}"
+
+
 def test_send_command_reaches_only_allowlisted_documents_and_tagged_instances(remediation) -> None:
     send = [statement for statement in remediation if "ssm:SendCommand" in statement.actions]
     resources = sorted(str(statement.body["resources"]) for statement in send)
@@ -199,6 +207,7 @@ def test_only_reads_without_resource_types_use_a_star_resource(remediation) -> N
         "autoscaling:DescribeAutoScalingGroups",
         "ssm:GetCommandInvocation",
         "ssm:ListCommandInvocations",
+        "ssm:ListCommands",
         METRIC_PUBLISH,
     }
 
