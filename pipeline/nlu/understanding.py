@@ -93,6 +93,8 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
             continue
         entities.setdefault(mention.kind, mention.value)
     _assign_numbers(reading, intent, entities)
+    if intent == "remediate" and "capacity" in entities:
+        entities.setdefault("action", "scale")  # `put web on 5 replicas` can only mean scaling
     return entities
 
 

@@ -139,3 +139,8 @@ def test_a_number_is_an_incident_outside_scaling(vocabulary):
 
 def test_action_words_outside_remediation_are_not_actions(vocabulary):
     assert entities("history of restarts for billing", vocabulary) == {"service": "billing"}
+
+
+def test_a_capacity_without_a_verb_means_scaling(vocabulary):
+    assert entities("put billing on 5 replicas", vocabulary) == {
+        "action": "scale", "service": "billing", "capacity": 5}
