@@ -16,6 +16,9 @@ else:
     broker_transport_options = {
         # A message a worker took but never acked (its worker was SIGKILLed) is visible again after this.
         "visibility_timeout": _settings.broker_visibility_timeout_s,
+        # Sweep for such messages often enough that recovery follows the timeout, not kombu's 100 s default.
+        "unacked_restore_interval": max(1, min(10, _settings.broker_visibility_timeout_s // 2)),
+        "unacked_restore_throttle": 1,
         "socket_connect_timeout": _settings.broker_publish_timeout_s,
         "socket_timeout": max(_settings.broker_publish_timeout_s, 5.0),
     }

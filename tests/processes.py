@@ -1,0 +1,150 @@
+"""Real SmartCloudOps processes for end-to-end tests: started with their own env, logs kept, always stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from tests.conftest import free_port
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:] if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, sig)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the whole process group: the worker and its pool children, no shutdown of any kind."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+
+@dataclass
+class Pipeline:
+    """A server and workers sharing one environment (broker, database, token)."""
+
+    env: dict[str, str]
+    workdir: Path
+    token: str = "e2e-token-0123456789abcdef"
+    procs: list[Proc] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, **self.env, "SCO_HTTP_HOST": "127.0.0.1", "SCO_HTTP_PORT": str(self.port),
+                    "SCO_WEBHOOK_TOKEN": self.token, "SCO_DATA_DIR": str(self.workdir), "SCO_LOG_FORMAT": "json",
+                    "PYTHONUNBUFFERED": "1"}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=10.0, headers={"Authorization": f"Bearer {self.token}"})
+
+    def run(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "smartcloudops", *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def start(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> Proc:
+        log = self.workdir / f"{name}-{len(self.procs)}.log"
+        with log.open("w") as handle:  # the child keeps its own copy of the descriptor
+            popen = subprocess.Popen([sys.executable, "-m", "smartcloudops", *args],
+                                     env={**self.env, **(extra_env or {})}, stdout=handle, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def start_server(self) -> Proc:
+        proc = self.start("serve", "serve")
+        wait_for(lambda: _healthy(self.base_url), 60, f"server did not come up:\n{proc.output()}")
+        return proc
+
+    def start_worker(self, *args: str, extra_env: dict[str, str] | None = None) -> Proc:
+        proc = self.start("worker", "worker", *args, extra_env=extra_env)
+        wait_for(lambda: "ready" in proc.output() or proc.popen.poll() is not None, 60,
+                 "worker did not become ready")
+        assert proc.popen.poll() is None, f"worker exited:\n{proc.output()}"
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"----- {p.name} ({p.log.name})\n{p.output()}" for p in self.procs)
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, message: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s: {message}")
+
+
+class RedisServer:
+    """A throw-away redis-server on a free port that a test can stop and start (broker outages)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = shutil.which("redis-server")
+        self.port = free_port()
+        self.workdir = workdir
+        self.popen: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert self.binary, "redis-server is not installed"
+        self.popen = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--dir", str(self.workdir)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _pings(client), 20, "private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(timeout=10)
+
+
+def _pings(client) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001
+        return False
