@@ -1,0 +1,26 @@
+# The README's two commands: `make demo` (the main job, on embedded defaults) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install up bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/smartcloudops demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+up: $(VENV)/.installed
+	$(BIN)/smartcloudops up
+
+clean:
+	rm -rf $(VENV) .smartcloudops .pytest_cache .hypothesis
