@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
@@ -47,7 +48,7 @@ def ngrams(masked: str) -> Counter[str]:
     """Word unigrams and bigrams plus character 2-4-grams within words, counted."""
     words = masked.split()
     grams: Counter[str] = Counter(words)
-    grams.update(f"{a}|{b}" for a, b in zip(words, words[1:]))
+    grams.update(f"{a}|{b}" for a, b in pairwise(words))
     for word in words:
         grams.update(_char_grams(word))
     return grams

@@ -82,7 +82,7 @@ def _seconds_of(expression: str) -> int:
     if trailing and last_unit > 1 and not expression.rstrip().endswith(tuple(_UNIT_SECONDS)):
         # `1h30` means one hour thirty minutes: the bare tail is in the next smaller unit.
         total += int(trailing.group(1)) * _smaller_unit(last_unit)
-    return int(round(total))
+    return round(total)
 
 
 def _special_seconds(expression: str) -> int | None:

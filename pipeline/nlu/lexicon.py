@@ -62,8 +62,7 @@ KNOWN_SLIPS: dict[str, str] = {
 }
 
 # Ordinary English (and chat) words: never corrected and never read as a service typo.
-COMMON_WORDS: frozenset[str] = frozenset(
-    """
+_COMMON_WORDS_TEXT = """
     a about above after again against all almost also always am an and any anyone anything
     are area around as ask asked at away back bad be because been before being below best
     better between big bit both bring but by call called came can cannot case cause change
@@ -92,8 +91,8 @@ COMMON_WORDS: frozenset[str] = frozenset(
     servers service services thing system systems machine machines box boxes node nodes
     host hosts cluster instance pod pods app apps fire fires burning wrong ago minute
     latest last first second seconds
-    """.split()
-)
+    """
+COMMON_WORDS: frozenset[str] = frozenset(_COMMON_WORDS_TEXT.split())
 
 def correct_word(token: str) -> str:
     """The domain keyword `token` is a slip of, or `token` itself."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from pipeline.nlu.durations import find_durations
 from pipeline.nlu.fuzzy import closest
@@ -172,7 +173,7 @@ def _catalog_match(window: list[Token], vocabulary: Vocabulary, fuzzy: bool) -> 
 
 def _adjacent(window: list[Token]) -> bool:
     # A phrase like `api gateway` may span tokens separated by blanks, never by other text.
-    return all(b.start - a.end <= 2 for a, b in zip(window, window[1:]))
+    return all(b.start - a.end <= 2 for a, b in pairwise(window))
 
 
 def _without_suffix(spelling: str, table, kind: str) -> str | None:

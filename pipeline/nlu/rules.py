@@ -20,8 +20,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
     ("list_incidents", r"<alert>"),
     ("status", r"(?:how\s+is|how's|is)\s+(?:the\s+)?<svc>\s+(?:doing|healthy|ok|up|down)(?:\s+\?)?"),
-    ("list_incidents", r"(?:list|show)?\s*(?:all\s+|open\s+|active\s+|current\s+)*incidents"
-     r"(?:\s+(?:for|on|in)\s+(?:<svc>|<region>|<alert>))?"),
+    ("list_incidents", (r"(?:list|show)?\s*(?:all\s+|open\s+|active\s+|current\s+)*incidents"
+                        r"(?:\s+(?:for|on|in)\s+(?:<svc>|<region>|<alert>))?")),
     ("list_incidents", r"(?:what|what is|what's)\s+(?:currently\s+)?(?:firing|on fire|broken)"),
     ("show_incident", r"(?:show|details|detail|describe|info|view|display)\s+(?:of\s+|for\s+|on\s+)?"
      + _INC),

@@ -105,9 +105,7 @@ def _assign_numbers(reading: Reading, intent: str, entities: dict[str, str | int
         scaling = intent == "remediate" and entities.get("action") in ("scale", None)
         if scaling and "capacity" not in entities:
             entities["capacity"] = mention.value
-        elif mention.kind == "number" and "incident" not in entities:
-            entities["incident"] = mention.value
-        elif mention.kind == "capacity" and intent != "remediate" and "incident" not in entities:
+        elif "incident" not in entities and (mention.kind == "number" or intent != "remediate"):
             entities["incident"] = mention.value
 
 
