@@ -9,10 +9,18 @@ from typing import Iterator
 
 import pytest
 
-from peer_processes import PeerGroup
+from peer_processes import PeerGroup, require_binary
 from peer_stack import ControlledTarget
 
 PEERS_KEY = pytest.StashKey[PeerGroup]()
+
+
+@pytest.fixture(autouse=True)
+def _real_peers_installed() -> None:
+    """Skip (fail in CI) before starting anything when a peer's binary is missing."""
+    require_binary("prometheus", "prometheus")
+    require_binary("prometheus-alertmanager", "prometheus-alertmanager")
+    require_binary("redis-server", "redis-server")
 
 
 @pytest.fixture
