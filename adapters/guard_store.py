@@ -126,7 +126,9 @@ class RedisGuardStore:
     def _key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
 
-    def check_and_reserve(self, request: GuardRequest, limits: GuardLimits, now: datetime) -> GuardDecision:
+    def check_and_reserve(
+        self, request: GuardRequest, limits: GuardLimits, now: datetime
+    ) -> GuardDecision:
         keys = [
             self._key("kill"),
             self._key("breaker", request.action),
@@ -135,21 +137,31 @@ class RedisGuardStore:
             self._key("reserved", request.idempotency_key),
         ]
         args = [
-            repr(now.timestamp()), request.idempotency_key, limits.rate_limit_max,
-            repr(float(limits.rate_limit_window_s)), repr(float(limits.cooldown_s)),
-            repr(float(limits.breaker_cooldown_s)), RESERVATION_TTL_S * 1000,
+            repr(now.timestamp()),
+            request.idempotency_key,
+            limits.rate_limit_max,
+            repr(float(limits.rate_limit_window_s)),
+            repr(float(limits.cooldown_s)),
+            repr(float(limits.breaker_cooldown_s)),
+            RESERVATION_TTL_S * 1000,
         ]
         reply = [_text(v) for v in self._run(self._check, keys, args)]
         return _decision(request, limits, reply)
 
-    def record_outcome(self, action: str, succeeded: bool, limits: GuardLimits, now: datetime) -> BreakerSnapshot:
+    def record_outcome(
+        self, action: str, succeeded: bool, limits: GuardLimits, now: datetime
+    ) -> BreakerSnapshot:
         args = ["1" if succeeded else "0", repr(now.timestamp()), limits.breaker_failure_threshold]
-        failures, opened_at = (_text(v) for v in self._run(self._record, [self._key("breaker", action)], args))
+        failures, opened_at = (
+            _text(v) for v in self._run(self._record, [self._key("breaker", action)], args)
+        )
         state = BreakerState(int(failures), float(opened_at) if opened_at else None)
         return snapshot(action, state, limits, now.timestamp())
 
     def breaker(self, action: str, limits: GuardLimits, now: datetime) -> BreakerSnapshot:
-        fields = self._call(self._client.hmget, self._key("breaker", action), "failures", "opened_at")
+        fields = self._call(
+            self._client.hmget, self._key("breaker", action), "failures", "opened_at"
+        )
         failures, opened_at = (_text(v) for v in fields)
         state = BreakerState(int(failures or 0), float(opened_at) if opened_at else None)
         return snapshot(action, state, limits, now.timestamp())
@@ -190,5 +202,7 @@ def _decision(request: GuardRequest, limits: GuardLimits, reply: list[str]) -> G
     elif code == Reason.RATE_LIMITED:
         detail = f"{measure} actions on {request.target} within {limits.rate_limit_window_s:g}s"
     else:
-        detail = f"{request.target} acted on {float(measure):.0f}s ago; cooldown {limits.cooldown_s:g}s"
+        detail = (
+            f"{request.target} acted on {float(measure):.0f}s ago; cooldown {limits.cooldown_s:g}s"
+        )
     return GuardDecision(False, code, detail, _ceil(retry_after))

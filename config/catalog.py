@@ -110,12 +110,15 @@ class Catalog(_Frozen):
             for word in (service.name, *service.aliases):
                 key = word.lower()
                 if key in seen and seen[key] != service.name:
-                    raise ValueError(f"name or alias {word!r} used by {seen[key]!r} and {service.name!r}")
+                    raise ValueError(
+                        f"name or alias {word!r} used by {seen[key]!r} and {service.name!r}"
+                    )
                 seen[key] = service.name
             for instance_id in service.aws.instance_ids if service.aws else ():
                 if instance_id in owners:
                     raise ValueError(
-                        f"instance {instance_id} belongs to {owners[instance_id]!r} and {service.name!r}"
+                        f"instance {instance_id} belongs to {owners[instance_id]!r} "
+                        f"and {service.name!r}"
                     )
                 owners[instance_id] = service.name
         return self

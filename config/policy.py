@@ -114,7 +114,12 @@ class DecisionThresholds(_Frozen):
 
 class RiskPolicy(_Frozen):
     weights: FactorWeights = FactorWeights()
-    severity_levels: dict[Word, Share] = {"critical": 1.0, "error": 0.8, "warning": 0.5, "info": 0.1}
+    severity_levels: dict[Word, Share] = {
+        "critical": 1.0,
+        "error": 0.8,
+        "warning": 0.5,
+        "info": 0.1,
+    }
     unknown_severity: Share = 0.5
     tier_levels: dict[Annotated[int, Field(ge=1, le=3)], Share] = {1: 1.0, 2: 0.6, 3: 0.3}
     anomaly_max_share: Share = Field(default=0.6, description="weight of max vs mean anomaly score")
@@ -316,7 +321,12 @@ class RdsRebootSpec(_Frozen):
 
 
 ActionSpec = Annotated[
-    Ec2RebootSpec | Ec2StartSpec | AsgScaleOutSpec | EcsRedeploySpec | SsmCommandSpec | RdsRebootSpec,
+    Ec2RebootSpec
+    | Ec2StartSpec
+    | AsgScaleOutSpec
+    | EcsRedeploySpec
+    | SsmCommandSpec
+    | RdsRebootSpec,
     Field(discriminator="action"),
 ]
 
@@ -391,7 +401,7 @@ def _check_allowed(actions: AllowedActions, spec: BaseModel) -> None:
 
 
 def load_policy(path: str | Path = DEFAULT_POLICY_PATH, catalog: Catalog | None = None) -> Policy:
-    """Load and validate the policy (and, given a catalog, its references); errors name file:line."""
+    """Load and validate the policy (and its references to the catalog); errors name file:line."""
     data, locate = load_yaml_with_lines(path)
     try:
         policy = Policy.model_validate(data if data is not None else {})
@@ -401,7 +411,9 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH, catalog: Catalog | None 
         problems = list(_catalog_problems(policy, catalog, locate))
         if problems:
             lines = "\n".join(f"{path}:{line}: {where}: {what}" for line, where, what in problems)
-            raise ConfigurationError(f"{path}: {len(problems)} reference(s) not in the catalog\n{lines}")
+            raise ConfigurationError(
+                f"{path}: {len(problems)} reference(s) not in the catalog\n{lines}"
+            )
     return policy
 
 
@@ -420,8 +432,10 @@ def _unit_problems(rule: Rule, r: int, a: int, spec: SsmCommandSpec, catalog: Ca
     services = [catalog.service(n) for n in rule.match.services] or list(catalog.services)
     if not any(s is not None and spec.unit in s.systemd_units for s in services):
         loc = ("rules", r, "actions", a, "unit")
-        yield locate(loc), f"rules[{r}].actions[{a}].unit", (
-            f"systemd unit {spec.unit!r} is not declared by any service the rule matches"
+        yield (
+            locate(loc),
+            f"rules[{r}].actions[{a}].unit",
+            (f"systemd unit {spec.unit!r} is not declared by any service the rule matches"),
         )
 
 

@@ -56,10 +56,10 @@ def validate_yaml_file(path: str | Path, model: type[ModelT]) -> ModelT:
 
 def describe_validation_error(path: str | Path, error: ValidationError, locate: Locator) -> str:
     """One line per pydantic error: `file:line: field.path: message`."""
-    problems = [
-        f"{path}:{locate(item['loc'])}: {format_location(locate.in_file(item['loc'])) or '<root>'}: {item['msg']}"
-        for item in error.errors(include_url=False)
-    ]
+    problems = []
+    for item in error.errors(include_url=False):
+        field = format_location(locate.in_file(item["loc"])) or "<root>"
+        problems.append(f"{path}:{locate(item['loc'])}: {field}: {item['msg']}")
     return f"{path}: {len(problems)} invalid value(s)\n" + "\n".join(problems)
 
 

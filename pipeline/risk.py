@@ -70,7 +70,6 @@ class IncidentFacts:
             labels=dict(labels),
         )
 
-
     @classmethod
     def from_alerts(
         cls,
@@ -204,10 +203,17 @@ class _Raw:
 
 
 def _raw_factors(
-    incident: IncidentFacts, history: TargetHistory, policy: RiskPolicy, now: datetime,
+    incident: IncidentFacts,
+    history: TargetHistory,
+    policy: RiskPolicy,
+    now: datetime,
     freeze_window: str | None,
 ) -> list[_Raw]:
-    factors = [_severity(incident, policy), _tier(incident, policy), _blast_radius(incident, policy)]
+    factors = [
+        _severity(incident, policy),
+        _tier(incident, policy),
+        _blast_radius(incident, policy),
+    ]
     anomaly = _anomaly(incident, policy)
     if anomaly is not None:
         factors.insert(1, anomaly)
@@ -247,7 +253,9 @@ def _anomaly(incident: IncidentFacts, policy: RiskPolicy) -> _Raw | None:
     peak, mean = max(scores), math.fsum(scores) / len(scores)
     share = policy.anomaly_max_share
     value = _clamp(share * peak + (1 - share) * mean)
-    return _Raw("anomaly", value, f"max anomaly {peak:.2f}, mean {mean:.2f} over {len(scores)} scores")
+    return _Raw(
+        "anomaly", value, f"max anomaly {peak:.2f}, mean {mean:.2f} over {len(scores)} scores"
+    )
 
 
 def _tier(incident: IncidentFacts, policy: RiskPolicy) -> _Raw:

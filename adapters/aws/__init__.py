@@ -24,7 +24,9 @@ ACTION_CLASSES: tuple[type[AwsAction], ...] = (
 )
 
 
-def build_actions(clients: AwsClients, retrier: Retrier | None = None, **timing) -> Mapping[ActionName, AwsAction]:
+def build_actions(
+    clients: AwsClients, retrier: Retrier | None = None, **timing
+) -> Mapping[ActionName, AwsAction]:
     """One instance of every action, keyed by action name; bootstrap calls this once."""
     retrier = retrier or Retrier()
     return {cls.action: cls(clients, retrier, **timing) for cls in ACTION_CLASSES}

@@ -1,4 +1,4 @@
-"""Auto Scaling: set a group's desired capacity within its live bounds; verified by in-service count."""
+"""Auto Scaling: set desired capacity within the live bounds; verified by the in-service count."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ class AsgSetDesiredCapacity(AwsAction):
 
     def _group(self, params: AsgSetDesiredCapacityParams) -> dict[str, Any]:
         answer = self._describe(
-            "autoscaling", params.region, "describe_auto_scaling_groups",
+            "autoscaling",
+            params.region,
+            "describe_auto_scaling_groups",
             AutoScalingGroupNames=[params.group_name],
         )
         groups = answer.get("AutoScalingGroups", [])
@@ -26,7 +28,11 @@ class AsgSetDesiredCapacity(AwsAction):
 
     def preflight(self, params: AsgSetDesiredCapacityParams) -> dict[str, Any]:
         group = self._group(params)
-        live = {"min_size": group["MinSize"], "max_size": group["MaxSize"], "desired_capacity": group["DesiredCapacity"]}
+        live = {
+            "min_size": group["MinSize"],
+            "max_size": group["MaxSize"],
+            "desired_capacity": group["DesiredCapacity"],
+        }
         # The catalog's bounds were checked when planning; the live group may have changed since.
         if not live["min_size"] <= params.desired_capacity <= live["max_size"]:
             raise AwsRequestRejected(
@@ -35,7 +41,12 @@ class AsgSetDesiredCapacity(AwsAction):
             )
         return live
 
-    def call_for(self, params: AsgSetDesiredCapacityParams, before: dict[str, Any]) -> Call:
+    def call_for(
+        self,
+        params: AsgSetDesiredCapacityParams,
+        before: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> Call:
         request = {
             "AutoScalingGroupName": params.group_name,
             "DesiredCapacity": params.desired_capacity,
@@ -49,10 +60,12 @@ class AsgSetDesiredCapacity(AwsAction):
     def observe(self, params: AsgSetDesiredCapacityParams, executed: ActionResult) -> Observation:
         group = self._group(params)
         in_service = [
-            i for i in group.get("Instances", [])
+            i
+            for i in group.get("Instances", [])
             if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy"
         ]
         state = {"desired_capacity": group["DesiredCapacity"], "in_service": len(in_service)}
         done = len(in_service) >= params.desired_capacity
-        detail = f"{len(in_service)} of {params.desired_capacity} instances in service in {params.group_name}"
+        wanted = params.desired_capacity
+        detail = f"{len(in_service)} of {wanted} instances in service in {params.group_name}"
         return Observation(done, state, detail=detail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -40,7 +41,12 @@ class VerifyResult:
     polls: int = field(default=1)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "observed_state": self.observed_state, "detail": self.detail, "polls": self.polls}
+        return {
+            "ok": self.ok,
+            "observed_state": self.observed_state,
+            "detail": self.detail,
+            "polls": self.polls,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,15 @@ class Call:
         return f"{self.service}:{self.api_name}"
 
 
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[0-9a-f]{16,64}$")
+
+
+def _checked_key(key: str | None) -> str | None:
+    if key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+        raise InvalidInput("idempotency key must be 16-64 lower-case hex digits")
+    return key
+
+
 class AwsAction(ABC):
     """One remediation action against AWS; subclasses describe their call and how to verify it."""
 
@@ -86,11 +101,18 @@ class AwsAction(ABC):
         self._monotonic = monotonic
         self._sleep = sleep
 
-    def execute(self, params: Any, dry_run: bool) -> ActionResult:
-        """Act (or in a dry run only describe what would be called); dry runs change nothing."""
+    def execute(
+        self, params: Any, dry_run: bool, *, idempotency_key: str | None = None
+    ) -> ActionResult:
+        """Act (or in a dry run only describe what would be called); dry runs change nothing.
+
+        `idempotency_key` (the plan step's) is stamped on the call where the API has room for
+        it, so `recover` can find the call again after a crash between execute and record.
+        """
         self._check_params(params)
+        key = _checked_key(idempotency_key)
         before = self.preflight(params)
-        call = self.call_for(params, before)
+        call = self.call_for(params, before, key)
         if dry_run:
             return ActionResult(call.called, call.request, {"before": before}, dry_run=True)
         client = self._clients.client(call.service, params.region)
@@ -100,12 +122,26 @@ class AwsAction(ABC):
         summary = {"before": before, **self.summarise(response)}
         return ActionResult(call.called, call.request, summary, dry_run=False)
 
-    def verify(self, params: Any, executed: ActionResult, *, timeout_s: float, poll_s: float) -> VerifyResult:
+    def recover(self, params: Any, idempotency_key: str) -> ActionResult:
+        """The result of an execution whose answer was lost (worker killed after the call).
+
+        Never calls anything that changes state. By default verification needs nothing from
+        the lost answer, so an empty summary marked `recovered` is enough to verify with.
+        """
+        self._check_params(params)
+        call = self.call_for(params, {}, _checked_key(idempotency_key))
+        return ActionResult(call.called, call.request, {"recovered": True}, dry_run=False)
+
+    def verify(
+        self, params: Any, executed: ActionResult, *, timeout_s: float, poll_s: float
+    ) -> VerifyResult:
         """Poll the real API until the resource is healthy again, it fails, or time runs out."""
         self._check_params(params)
         if executed.dry_run:
             seen = self.observe(params, executed)
-            return VerifyResult(True, seen.state, "dry run: nothing was changed, state observed once")
+            return VerifyResult(
+                True, seen.state, "dry run: nothing was changed, state observed once"
+            )
         deadline = self._monotonic() + timeout_s
         polls = 0
         while True:
@@ -114,23 +150,31 @@ class AwsAction(ABC):
             if seen.done or seen.failed:
                 return VerifyResult(seen.done and not seen.failed, seen.state, seen.detail, polls)
             if self._monotonic() + poll_s > deadline:
-                return VerifyResult(False, seen.state, f"timed out after {timeout_s:g}s: {seen.detail}", polls)
+                return VerifyResult(
+                    False, seen.state, f"timed out after {timeout_s:g}s: {seen.detail}", polls
+                )
             self._sleep(poll_s)
 
     def _check_params(self, params: Any) -> None:
         if type(params) is not self.params_type:
-            raise InvalidInput(f"{self.action} needs {self.params_type.__name__}, got {type(params).__name__}")
+            raise InvalidInput(
+                f"{self.action} needs {self.params_type.__name__}, got {type(params).__name__}"
+            )
 
     def _describe(self, service: str, region: str, operation: str, **kwargs: Any) -> dict[str, Any]:
         client = self._clients.client(service, region)
-        return self._retrier.call(f"{service}:{operation}", getattr(client, operation), mutating=False, **kwargs)
+        return self._retrier.call(
+            f"{service}:{operation}", getattr(client, operation), mutating=False, **kwargs
+        )
 
     @abstractmethod
     def preflight(self, params: Any) -> dict[str, Any]:
         """Read-only look at the target before acting (Describe*); refuses impossible requests."""
 
     @abstractmethod
-    def call_for(self, params: Any, before: dict[str, Any]) -> Call:
+    def call_for(
+        self, params: Any, before: dict[str, Any], idempotency_key: str | None = None
+    ) -> Call:
         """The one state-changing call this action makes."""
 
     @abstractmethod

@@ -40,6 +40,9 @@ class AwsClients:
         with self._lock:
             if key not in self._clients:
                 self._clients[key] = self._session.client(
-                    service, region_name=region, endpoint_url=self._endpoint_url, config=self._config
+                    service,
+                    region_name=region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
                 )
             return self._clients[key]

@@ -15,19 +15,26 @@ class _Ec2Action(AwsAction):
     api_name: str
 
     def preflight(self, params: Ec2RebootParams) -> dict[str, Any]:
-        answer = self._describe("ec2", params.region, "describe_instances", InstanceIds=[params.instance_id])
+        answer = self._describe(
+            "ec2", params.region, "describe_instances", InstanceIds=[params.instance_id]
+        )
         instances = [i for r in answer.get("Reservations", []) for i in r.get("Instances", [])]
         if not instances:
             raise AwsResourceNotFound(f"instance {params.instance_id} not found in {params.region}")
         return {"state": instances[0]["State"]["Name"]}
 
-    def call_for(self, params: Ec2RebootParams, before: dict[str, Any]) -> Call:
+    def call_for(
+        self, params: Ec2RebootParams, before: dict[str, Any], idempotency_key: str | None = None
+    ) -> Call:
         return Call("ec2", self.api_operation, self.api_name, {"InstanceIds": [params.instance_id]})
 
     def observe(self, params: Ec2RebootParams, executed: ActionResult) -> Observation:
         answer = self._describe(
-            "ec2", params.region, "describe_instance_status",
-            InstanceIds=[params.instance_id], IncludeAllInstances=True,
+            "ec2",
+            params.region,
+            "describe_instance_status",
+            InstanceIds=[params.instance_id],
+            IncludeAllInstances=True,
         )
         statuses = answer.get("InstanceStatuses", [])
         if not statuses:
@@ -38,7 +45,10 @@ class _Ec2Action(AwsAction):
             "instance_status": status.get("InstanceStatus", {}).get("Status", "unknown"),
             "system_status": status.get("SystemStatus", {}).get("Status", "unknown"),
         }
-        healthy = state["state"] == "running" and state["instance_status"] == state["system_status"] == "ok"
+        healthy = (
+            state["state"] == "running"
+            and state["instance_status"] == state["system_status"] == "ok"
+        )
         failed = state["state"] in ("terminated", "shutting-down")
         return Observation(healthy, state, failed, _describe_state(params.instance_id, state))
 
@@ -71,7 +81,11 @@ class Ec2Start(_Ec2Action):
         return {
             "request_id": response.get("ResponseMetadata", {}).get("RequestId"),
             "transitions": [
-                {"instance_id": c["InstanceId"], "from": c["PreviousState"]["Name"], "to": c["CurrentState"]["Name"]}
+                {
+                    "instance_id": c["InstanceId"],
+                    "from": c["PreviousState"]["Name"],
+                    "to": c["CurrentState"]["Name"],
+                }
                 for c in changes
             ],
         }

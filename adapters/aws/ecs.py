@@ -20,11 +20,17 @@ class EcsForceNewDeployment(AwsAction):
 
     def _service(self, params: EcsForceNewDeploymentParams) -> dict[str, Any]:
         answer = self._describe(
-            "ecs", params.region, "describe_services", cluster=params.cluster, services=[params.ecs_service]
+            "ecs",
+            params.region,
+            "describe_services",
+            cluster=params.cluster,
+            services=[params.ecs_service],
         )
         services = answer.get("services", [])
         if not services:
-            raise AwsResourceNotFound(f"ECS service {params.cluster}/{params.ecs_service} not found")
+            raise AwsResourceNotFound(
+                f"ECS service {params.cluster}/{params.ecs_service} not found"
+            )
         return services[0]
 
     def preflight(self, params: EcsForceNewDeploymentParams) -> dict[str, Any]:
@@ -38,8 +44,17 @@ class EcsForceNewDeployment(AwsAction):
             "running_count": service.get("runningCount"),
         }
 
-    def call_for(self, params: EcsForceNewDeploymentParams, before: dict[str, Any]) -> Call:
-        request = {"cluster": params.cluster, "service": params.ecs_service, "forceNewDeployment": True}
+    def call_for(
+        self,
+        params: EcsForceNewDeploymentParams,
+        before: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> Call:
+        request = {
+            "cluster": params.cluster,
+            "service": params.ecs_service,
+            "forceNewDeployment": True,
+        }
         return Call("ecs", "update_service", "UpdateService", request)
 
     def summarise(self, response: dict[str, Any]) -> dict[str, Any]:
@@ -58,10 +73,16 @@ class EcsForceNewDeployment(AwsAction):
         }
         expected = executed.response_summary.get("deployment_id")
         if expected and primary.get("id") != expected:
-            return Observation(False, state, detail=f"primary deployment is {primary.get('id')}, not {expected}")
+            return Observation(
+                False, state, detail=f"primary deployment is {primary.get('id')}, not {expected}"
+            )
         rolled_out = state["rollout_state"] == "COMPLETED" or (
-            state["rollout_state"] in (None, "IN_PROGRESS") and state["running_count"] == state["desired_count"]
+            state["rollout_state"] in (None, "IN_PROGRESS")
+            and state["running_count"] == state["desired_count"]
         )
         failed = state["rollout_state"] == "FAILED"
-        detail = f"deployment {state['deployment_id']} {state['rollout_state']}, {state['running_count']}/{state['desired_count']} running"
+        detail = (
+            f"deployment {state['deployment_id']} {state['rollout_state']}, "
+            f"{state['running_count']}/{state['desired_count']} running"
+        )
         return Observation(rolled_out and not failed, state, failed, detail)

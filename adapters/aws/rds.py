@@ -9,7 +9,9 @@ from adapters.aws.errors import AwsRequestRejected, AwsResourceNotFound
 from config.policy import ActionName
 from pipeline.remediation.params import RdsRebootParams
 
-FAILED_STATES = frozenset({"failed", "deleting", "deleted", "incompatible-parameters", "storage-full", "stopped"})
+FAILED_STATES = frozenset(
+    {"failed", "deleting", "deleted", "incompatible-parameters", "storage-full", "stopped"}
+)
 
 
 class RdsReboot(AwsAction):
@@ -17,7 +19,12 @@ class RdsReboot(AwsAction):
     params_type = RdsRebootParams
 
     def _status(self, params: RdsRebootParams) -> str:
-        answer = self._describe("rds", params.region, "describe_db_instances", DBInstanceIdentifier=params.db_instance_id)
+        answer = self._describe(
+            "rds",
+            params.region,
+            "describe_db_instances",
+            DBInstanceIdentifier=params.db_instance_id,
+        )
         instances = answer.get("DBInstances", [])
         if not instances:
             raise AwsResourceNotFound(f"RDS instance {params.db_instance_id} not found")
@@ -26,11 +33,18 @@ class RdsReboot(AwsAction):
     def preflight(self, params: RdsRebootParams) -> dict[str, Any]:
         status = self._status(params)
         if status != "available":
-            raise AwsRequestRejected(f"RDS instance {params.db_instance_id} is {status}, not available")
+            raise AwsRequestRejected(
+                f"RDS instance {params.db_instance_id} is {status}, not available"
+            )
         return {"status": status}
 
-    def call_for(self, params: RdsRebootParams, before: dict[str, Any]) -> Call:
-        request = {"DBInstanceIdentifier": params.db_instance_id, "ForceFailover": params.force_failover}
+    def call_for(
+        self, params: RdsRebootParams, before: dict[str, Any], idempotency_key: str | None = None
+    ) -> Call:
+        request = {
+            "DBInstanceIdentifier": params.db_instance_id,
+            "ForceFailover": params.force_failover,
+        }
         return Call("rds", "reboot_db_instance", "RebootDBInstance", request)
 
     def summarise(self, response: dict[str, Any]) -> dict[str, Any]:
@@ -39,4 +53,6 @@ class RdsReboot(AwsAction):
     def observe(self, params: RdsRebootParams, executed: ActionResult) -> Observation:
         status = self._status(params)
         detail = f"RDS instance {params.db_instance_id} is {status}"
-        return Observation(status == "available", {"status": status}, status in FAILED_STATES, detail)
+        return Observation(
+            status == "available", {"status": status}, status in FAILED_STATES, detail
+        )

@@ -138,8 +138,12 @@ class Retrier:
                 last = exc  # never reached the service: always safe to retry
             except (HTTPClientError, BotoConnectionError) as exc:
                 if mutating:
-                    raise AwsOutcomeUnknown(f"{operation}: connection lost after sending: {exc}") from exc
+                    raise AwsOutcomeUnknown(
+                        f"{operation}: connection lost after sending: {exc}"
+                    ) from exc
                 last = exc
             if attempt + 1 < self.policy.attempts:
                 self._sleep(self.policy.delay(attempt, self._draw))
-        raise AwsTransientError(f"{operation}: still failing after {self.policy.attempts} attempts: {last}") from last
+        raise AwsTransientError(
+            f"{operation}: still failing after {self.policy.attempts} attempts: {last}"
+        ) from last

@@ -125,7 +125,9 @@ def reserve(
     """Decide one check-and-reserve: kill switch, breaker, rate limit, cooldown, then record."""
     unchanged = Reservation(_allow(), breaker, target)
     if kill_switch:
-        return replace(unchanged, decision=_refuse(Reason.KILL_SWITCH, "global kill switch engaged"))
+        return replace(
+            unchanged, decision=_refuse(Reason.KILL_SWITCH, "global kill switch engaged")
+        )
     breaker_verdict, breaker = _pass_breaker(request, breaker, limits, now)
     if not breaker_verdict.allowed:
         return replace(unchanged, decision=breaker_verdict)
@@ -168,7 +170,9 @@ def _pass_breaker(
     return _allow(), replace(breaker, trial_key=request.idempotency_key, trial_at=now)
 
 
-def record_outcome(breaker: BreakerState, succeeded: bool, limits: GuardLimits, now: float) -> BreakerState:
+def record_outcome(
+    breaker: BreakerState, succeeded: bool, limits: GuardLimits, now: float
+) -> BreakerState:
     """A success closes the breaker; the Nth consecutive failure, or a failed trial, opens it."""
     if succeeded:
         return BreakerState()
@@ -197,7 +201,8 @@ def check_blast_radius(plan, catalog: Catalog, limits: GuardLimits) -> GuardDeci
     instances = {t for t in targets if t.startswith("ec2:")}
     share = len(instances) / fleet
     if instances and share > limits.max_fleet_share:
-        detail = f"{len(instances)} of {fleet} instances ({share:.0%}) exceed {limits.max_fleet_share:.0%}"
+        cap = limits.max_fleet_share
+        detail = f"{len(instances)} of {fleet} instances ({share:.0%}) exceed {cap:.0%}"
         return _refuse(Reason.BLAST_RADIUS_SHARE, detail)
     return _allow()
 

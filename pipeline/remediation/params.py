@@ -39,7 +39,9 @@ class RefusedParameter(InvalidInput):
 
 def _require(value: Any, pattern: re.Pattern[str], field: str) -> None:
     if not isinstance(value, str) or pattern.fullmatch(value) is None:
-        raise RefusedParameter("invalid_parameter", f"{field}={value!r} does not match {pattern.pattern}")
+        raise RefusedParameter(
+            "invalid_parameter", f"{field}={value!r} does not match {pattern.pattern}"
+        )
 
 
 def _require_int(value: Any, field: str) -> None:
@@ -102,7 +104,8 @@ class AsgSetDesiredCapacityParams(_Params):
         if not 0 <= self.min_size <= self.desired_capacity <= self.max_size:
             raise RefusedParameter(
                 "capacity_out_of_bounds",
-                f"desired_capacity {self.desired_capacity} outside [{self.min_size}, {self.max_size}]",
+                f"desired_capacity {self.desired_capacity} outside "
+                f"[{self.min_size}, {self.max_size}]",
             )
 
     @property
@@ -207,13 +210,19 @@ def check_against_catalog(params: ActionParams, catalog: Catalog, policy: Policy
         raise RefusedParameter("action_not_allowed", f"action {params.ACTION} is not allowlisted")
     service = catalog.service(params.service)
     if service is None or service.name != params.service:
-        raise RefusedParameter("unknown_service", f"service {params.service!r} is not in the catalog")
+        raise RefusedParameter(
+            "unknown_service", f"service {params.service!r} is not in the catalog"
+        )
     if service.aws is None or service.aws.region != params.region:
-        raise RefusedParameter("foreign_resource", f"{params.service} does not run in {params.region}")
+        raise RefusedParameter(
+            "foreign_resource", f"{params.service} does not run in {params.region}"
+        )
     _CHECKS[type(params)](params, service, policy)
 
 
-def _check_instance(params: Ec2RebootParams | SsmRunCommandParams, service: Service, _: Policy) -> None:
+def _check_instance(
+    params: Ec2RebootParams | SsmRunCommandParams, service: Service, _: Policy
+) -> None:
     if not service.owns_instance(params.instance_id):
         raise RefusedParameter(
             "foreign_instance", f"instance {params.instance_id} does not belong to {service.name}"
@@ -223,7 +232,9 @@ def _check_instance(params: Ec2RebootParams | SsmRunCommandParams, service: Serv
 def _check_asg(params: AsgSetDesiredCapacityParams, service: Service, policy: Policy) -> None:
     group = service.aws.autoscaling_group if service.aws else None
     if group is None or group.name != params.group_name:
-        raise RefusedParameter("foreign_resource", f"{params.group_name} is not {service.name}'s group")
+        raise RefusedParameter(
+            "foreign_resource", f"{params.group_name} is not {service.name}'s group"
+        )
     if (params.min_size, params.max_size) != (group.min_size, group.max_size):
         raise RefusedParameter("capacity_out_of_bounds", "bounds differ from the catalog's group")
     max_step = policy.actions.asg_set_desired_capacity.max_step  # type: ignore[union-attr]
@@ -247,14 +258,20 @@ def _check_ssm(params: SsmRunCommandParams, service: Service, policy: Policy) ->
     _check_instance(params, service, policy)
     document = policy.actions.ssm_document(params.document)
     if document is None or document.unit_parameter != params.unit_parameter:
-        raise RefusedParameter("document_not_allowed", f"SSM document {params.document} is not allowlisted")
+        raise RefusedParameter(
+            "document_not_allowed", f"SSM document {params.document} is not allowlisted"
+        )
     if params.unit not in service.systemd_units:
-        raise RefusedParameter("unit_not_allowed", f"unit {params.unit} is not declared by {service.name}")
+        raise RefusedParameter(
+            "unit_not_allowed", f"unit {params.unit} is not declared by {service.name}"
+        )
 
 
 def _check_rds(params: RdsRebootParams, service: Service, policy: Policy) -> None:
     if service.aws is None or service.aws.rds_instance_id != params.db_instance_id:
-        raise RefusedParameter("foreign_resource", f"{params.db_instance_id} is not {service.name}'s")
+        raise RefusedParameter(
+            "foreign_resource", f"{params.db_instance_id} is not {service.name}'s"
+        )
     if params.force_failover and not policy.actions.rds_reboot.allow_force_failover:  # type: ignore[union-attr]
         raise RefusedParameter("invalid_parameter", "force_failover is not allowed by policy")
 

@@ -123,7 +123,9 @@ def plan(
     """Plan the actions of the first matching rule, or refuse with a reason code."""
     service = catalog.service(incident.service)
     if service is None:
-        return PlanRefused(incident.incident_id, "unknown_service", f"{incident.service!r} is not in the catalog")
+        return PlanRefused(
+            incident.incident_id, "unknown_service", f"{incident.service!r} is not in the catalog"
+        )
     rule = policy.rule_for(incident.alertname, dict(incident.labels), service.name)
     if rule is None:
         return _build(incident.incident_id, service, None, Decision.NOTIFY_ONLY, [], None)
@@ -134,10 +136,14 @@ def plan(
     except RefusedParameter as refused:
         return PlanRefused(incident.incident_id, refused.code, refused.detail)
     decision = assessment.decision.at_least(rule.minimum_decision)
-    return _checked(_build(incident.incident_id, service, rule.name, decision, params, None), catalog, policy)
+    return _checked(
+        _build(incident.incident_id, service, rule.name, decision, params, None), catalog, policy
+    )
 
 
-def plan_request(request: RemediationRequested, catalog: Catalog, policy: Policy) -> RemediationPlan | PlanRefused:
+def plan_request(
+    request: RemediationRequested, catalog: Catalog, policy: Policy
+) -> RemediationPlan | PlanRefused:
     """Plan what a person asked for, through the same validation as alert-driven plans."""
     subject = request.incident_id or f"request-{request.request_id}"
     try:
@@ -149,28 +155,46 @@ def plan_request(request: RemediationRequested, catalog: Catalog, policy: Policy
         check_against_catalog(params, catalog, policy)
     except RefusedParameter as refused:
         return PlanRefused(subject, refused.code, refused.detail, _safe_requester(request))
-    built = _build(subject, service, None, policy.requests.decision, [params], request.requested_by,
-                   salt=request.request_id)
+    built = _build(
+        subject,
+        service,
+        None,
+        policy.requests.decision,
+        [params],
+        request.requested_by,
+        salt=request.request_id,
+    )
     return _checked(built, catalog, policy)
 
 
-def _checked(built: RemediationPlan, catalog: Catalog, policy: Policy) -> RemediationPlan | PlanRefused:
+def _checked(
+    built: RemediationPlan, catalog: Catalog, policy: Policy
+) -> RemediationPlan | PlanRefused:
     from pipeline.remediation.guards import check_blast_radius
 
     verdict = check_blast_radius(built, catalog, policy.guards)
     if not verdict.allowed:
-        return PlanRefused(built.incident_id, verdict.reason_code, verdict.detail, built.requested_by)
+        return PlanRefused(
+            built.incident_id, verdict.reason_code, verdict.detail, built.requested_by
+        )
     return built
 
 
 def _build(
-    incident_id: str, service: Service, rule: str | None, decision: Decision,
-    params: list[ActionParams], requested_by: str | None, salt: str = "",
+    incident_id: str,
+    service: Service,
+    rule: str | None,
+    decision: Decision,
+    params: list[ActionParams],
+    requested_by: str | None,
+    salt: str = "",
 ) -> RemediationPlan:
     body = [{"action": p.ACTION.value, "params": p.to_dict()} for p in params]
     plan_id = _digest("plan", incident_id, rule or "", salt, _canonical(body))[:32]
     steps = tuple(
-        PlanStep(i, p.ACTION, p, _digest("step", incident_id, plan_id, str(i), _canonical(body[i]))[:40])
+        PlanStep(
+            i, p.ACTION, p, _digest("step", incident_id, plan_id, str(i), _canonical(body[i]))[:40]
+        )
         for i, p in enumerate(params)
     )
     return RemediationPlan(plan_id, incident_id, service.name, rule, decision, steps, requested_by)
@@ -209,44 +233,66 @@ def _ec2(spec, incident: IncidentFacts, service: Service, _: Policy) -> Iterator
         yield cls(service=service.name, region=_region(service), instance_id=instance_id)
 
 
-def _asg(spec: AsgScaleOutSpec, _: IncidentFacts, service: Service, __: Policy) -> Iterator[ActionParams]:
+def _asg(
+    spec: AsgScaleOutSpec, _: IncidentFacts, service: Service, __: Policy
+) -> Iterator[ActionParams]:
     aws = _aws(service)
     group = aws.autoscaling_group
     if group is None:
         raise RefusedParameter("no_resource", f"{service.name} has no Auto Scaling group")
     yield AsgSetDesiredCapacityParams(
-        service=service.name, region=aws.region, group_name=group.name,
+        service=service.name,
+        region=aws.region,
+        group_name=group.name,
         desired_capacity=group.desired_capacity + spec.scale_out_by,
-        min_size=group.min_size, max_size=group.max_size,
+        min_size=group.min_size,
+        max_size=group.max_size,
     )
 
 
-def _ecs(_: EcsRedeploySpec, __: IncidentFacts, service: Service, ___: Policy) -> Iterator[ActionParams]:
+def _ecs(
+    _: EcsRedeploySpec, __: IncidentFacts, service: Service, ___: Policy
+) -> Iterator[ActionParams]:
     aws = _aws(service)
     if aws.ecs is None:
         raise RefusedParameter("no_resource", f"{service.name} has no ECS service")
     yield EcsForceNewDeploymentParams(
-        service=service.name, region=aws.region, cluster=aws.ecs.cluster, ecs_service=aws.ecs.service
+        service=service.name,
+        region=aws.region,
+        cluster=aws.ecs.cluster,
+        ecs_service=aws.ecs.service,
     )
 
 
-def _ssm(spec: SsmCommandSpec, incident: IncidentFacts, service: Service, policy: Policy) -> Iterator[ActionParams]:
+def _ssm(
+    spec: SsmCommandSpec, incident: IncidentFacts, service: Service, policy: Policy
+) -> Iterator[ActionParams]:
     document = policy.actions.ssm_document(spec.document)
     if document is None:
-        raise RefusedParameter("document_not_allowed", f"SSM document {spec.document} is not allowlisted")
+        raise RefusedParameter(
+            "document_not_allowed", f"SSM document {spec.document} is not allowlisted"
+        )
     for instance_id in _instances(incident):
         yield SsmRunCommandParams(
-            service=service.name, region=_region(service), instance_id=instance_id,
-            document=document.name, unit_parameter=document.unit_parameter, unit=spec.unit,
+            service=service.name,
+            region=_region(service),
+            instance_id=instance_id,
+            document=document.name,
+            unit_parameter=document.unit_parameter,
+            unit=spec.unit,
         )
 
 
-def _rds(spec: RdsRebootSpec, _: IncidentFacts, service: Service, __: Policy) -> Iterator[ActionParams]:
+def _rds(
+    spec: RdsRebootSpec, _: IncidentFacts, service: Service, __: Policy
+) -> Iterator[ActionParams]:
     aws = _aws(service)
     if aws.rds_instance_id is None:
         raise RefusedParameter("no_resource", f"{service.name} has no RDS instance")
     yield RdsRebootParams(
-        service=service.name, region=aws.region, db_instance_id=aws.rds_instance_id,
+        service=service.name,
+        region=aws.region,
+        db_instance_id=aws.rds_instance_id,
         force_failover=spec.force_failover,
     )
 
@@ -261,7 +307,9 @@ _BUILDERS: dict[type, Callable[..., Iterator[ActionParams]]] = {
 }
 
 
-def _params_for(spec, incident: IncidentFacts, service: Service, policy: Policy) -> Iterator[ActionParams]:
+def _params_for(
+    spec, incident: IncidentFacts, service: Service, policy: Policy
+) -> Iterator[ActionParams]:
     return _BUILDERS[type(spec)](spec, incident, service, policy)
 
 
@@ -269,9 +317,13 @@ def _params_for(spec, incident: IncidentFacts, service: Service, policy: Policy)
 
 
 def _check_requester(request: RemediationRequested) -> None:
-    if not isinstance(request.requested_by, str) or not REQUESTER_PATTERN.fullmatch(request.requested_by):
+    if not isinstance(request.requested_by, str) or not REQUESTER_PATTERN.fullmatch(
+        request.requested_by
+    ):
         raise RefusedParameter("invalid_parameter", "requested_by is not a valid identity")
-    if not isinstance(request.request_id, str) or not REQUEST_ID_PATTERN.fullmatch(request.request_id):
+    if not isinstance(request.request_id, str) or not REQUEST_ID_PATTERN.fullmatch(
+        request.request_id
+    ):
         raise RefusedParameter("invalid_parameter", "request_id is not a valid id")
 
 
@@ -280,7 +332,9 @@ def _safe_requester(request: RemediationRequested) -> str | None:
     return request.requested_by if ok else None
 
 
-def _request_params(request: RemediationRequested, service: Service, policy: Policy) -> ActionParams:
+def _request_params(
+    request: RemediationRequested, service: Service, policy: Policy
+) -> ActionParams:
     action = _requested_action(request, service, policy)
     region = _region(service)
     if action in (ActionName.EC2_REBOOT, ActionName.EC2_START):
@@ -295,7 +349,9 @@ def _request_params(request: RemediationRequested, service: Service, policy: Pol
     return next(_rds(RdsRebootSpec(action=ActionName.RDS_REBOOT), None, service, policy))  # type: ignore[arg-type]
 
 
-def _requested_action(request: RemediationRequested, service: Service, policy: Policy) -> ActionName:
+def _requested_action(
+    request: RemediationRequested, service: Service, policy: Policy
+) -> ActionName:
     verb = request.action.strip().lower() if isinstance(request.action, str) else ""
     if verb == "restart":
         # Restart means the service's own unit on a host, or a redeploy for a container service.
@@ -312,25 +368,36 @@ def _requested_instance(request: RemediationRequested) -> str:
     return request.instance  # shape and ownership are checked by the params and the catalog
 
 
-def _restart_unit(request: RemediationRequested, service: Service, policy: Policy) -> SsmRunCommandParams:
+def _restart_unit(
+    request: RemediationRequested, service: Service, policy: Policy
+) -> SsmRunCommandParams:
     allowance = policy.actions.ssm_run_command
     if allowance is None or not allowance.enabled:
         raise RefusedParameter("action_not_allowed", "ssm_run_command is not allowlisted")
     document = allowance.documents[0]
     return SsmRunCommandParams(
-        service=service.name, region=_region(service), instance_id=_requested_instance(request),
-        document=document.name, unit_parameter=document.unit_parameter,
+        service=service.name,
+        region=_region(service),
+        instance_id=_requested_instance(request),
+        document=document.name,
+        unit_parameter=document.unit_parameter,
         unit=service.systemd_units[0],  # the catalog's primary unit: chat never names a unit
     )
 
 
-def _requested_capacity(request: RemediationRequested, service: Service) -> AsgSetDesiredCapacityParams:
+def _requested_capacity(
+    request: RemediationRequested, service: Service
+) -> AsgSetDesiredCapacityParams:
     group = service.aws.autoscaling_group if service.aws else None
     if group is None:
         raise RefusedParameter("no_resource", f"{service.name} has no Auto Scaling group")
     if request.capacity is None:
         raise RefusedParameter("invalid_parameter", "scaling needs a capacity")
     return AsgSetDesiredCapacityParams(
-        service=service.name, region=_region(service), group_name=group.name,
-        desired_capacity=request.capacity, min_size=group.min_size, max_size=group.max_size,
+        service=service.name,
+        region=_region(service),
+        group_name=group.name,
+        desired_capacity=request.capacity,
+        min_size=group.min_size,
+        max_size=group.max_size,
     )

@@ -25,10 +25,14 @@ from pipeline.remediation.guards import (
 
 
 class GuardStore(Protocol):
-    def check_and_reserve(self, request: GuardRequest, limits: GuardLimits, now: datetime) -> GuardDecision:
+    def check_and_reserve(
+        self, request: GuardRequest, limits: GuardLimits, now: datetime
+    ) -> GuardDecision:
         """Atomically check kill switch, breaker, rate limit and cooldown, then reserve."""
 
-    def record_outcome(self, action: str, succeeded: bool, limits: GuardLimits, now: datetime) -> BreakerSnapshot:
+    def record_outcome(
+        self, action: str, succeeded: bool, limits: GuardLimits, now: datetime
+    ) -> BreakerSnapshot:
         """Feed a step's outcome to the breaker of its action type."""
 
     def breaker(self, action: str, limits: GuardLimits, now: datetime) -> BreakerSnapshot:
@@ -42,7 +46,9 @@ class GuardStore(Protocol):
 
 
 def snapshot(action: str, state: BreakerState, limits: GuardLimits, now: float) -> BreakerSnapshot:
-    return BreakerSnapshot(action, state.phase(limits, now), state.consecutive_failures, state.opened_at)
+    return BreakerSnapshot(
+        action, state.phase(limits, now), state.consecutive_failures, state.opened_at
+    )
 
 
 class InMemoryGuardStore:
@@ -55,7 +61,9 @@ class InMemoryGuardStore:
         self._targets: dict[str, TargetState] = {}
         self._reserved: set[str] = set()
 
-    def check_and_reserve(self, request: GuardRequest, limits: GuardLimits, now: datetime) -> GuardDecision:
+    def check_and_reserve(
+        self, request: GuardRequest, limits: GuardLimits, now: datetime
+    ) -> GuardDecision:
         with self._lock:
             outcome = reserve(
                 request,
@@ -73,15 +81,21 @@ class InMemoryGuardStore:
                 self._reserved.add(request.idempotency_key)
             return outcome.decision
 
-    def record_outcome(self, action: str, succeeded: bool, limits: GuardLimits, now: datetime) -> BreakerSnapshot:
+    def record_outcome(
+        self, action: str, succeeded: bool, limits: GuardLimits, now: datetime
+    ) -> BreakerSnapshot:
         with self._lock:
-            state = record_outcome(self._breakers.get(action, BreakerState()), succeeded, limits, now.timestamp())
+            state = record_outcome(
+                self._breakers.get(action, BreakerState()), succeeded, limits, now.timestamp()
+            )
             self._breakers[action] = state
             return snapshot(action, state, limits, now.timestamp())
 
     def breaker(self, action: str, limits: GuardLimits, now: datetime) -> BreakerSnapshot:
         with self._lock:
-            return snapshot(action, self._breakers.get(action, BreakerState()), limits, now.timestamp())
+            return snapshot(
+                action, self._breakers.get(action, BreakerState()), limits, now.timestamp()
+            )
 
     def set_kill_switch(self, engaged: bool) -> None:
         with self._lock:

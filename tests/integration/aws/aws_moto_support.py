@@ -1,4 +1,4 @@
-"""Helpers shared by the AWS integration tests (a plain module: conftest is not importable by name)."""
+"""Helpers shared by the AWS integration tests (conftest is not importable by name)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ import boto3
 
 REGION = "eu-west-1"
 MUTATING_OPERATIONS = frozenset(
-    {"RebootInstances", "StartInstances", "SetDesiredCapacity", "UpdateService", "SendCommand", "RebootDBInstance"}
+    {
+        "RebootInstances",
+        "StartInstances",
+        "SetDesiredCapacity",
+        "UpdateService",
+        "SendCommand",
+        "RebootDBInstance",
+    }
 )
 
 
 @dataclass
 class CallRecorder:
-    """Every HTTP request boto3 sends, by operation name (seen on the botocore `before-send` hook)."""
+    """Every HTTP request boto3 sends, by operation name (via botocore's `before-send` hook)."""
 
     operations: list[str] = field(default_factory=list)
 
@@ -27,4 +34,6 @@ class CallRecorder:
 
 
 def make_session() -> boto3.Session:
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    return boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )

@@ -68,5 +68,7 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def actions(aws: AwsClients, sleeps: list[float]):
-    retrier = Retrier(RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05), sleep=sleeps.append)
+    retrier = Retrier(
+        RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05), sleep=sleeps.append
+    )
     return build_actions(aws, retrier)

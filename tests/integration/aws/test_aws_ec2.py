@@ -14,7 +14,9 @@ REGION = "eu-west-1"
 
 
 def _instances(setup_client, count: int = 1) -> list[str]:
-    answer = setup_client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=count, MaxCount=count, InstanceType="t3.micro")
+    answer = setup_client("ec2").run_instances(
+        ImageId="ami-12c6146b", MinCount=count, MaxCount=count, InstanceType="t3.micro"
+    )
     return [i["InstanceId"] for i in answer["Instances"]]
 
 
@@ -23,7 +25,9 @@ def _state(setup_client, instance_id: str) -> str:
     return answer["Reservations"][0]["Instances"][0]["State"]["Name"]
 
 
-def test_reboot_calls_reboot_instances_and_verifies_status_checks(actions, calls, setup_client) -> None:
+def test_reboot_calls_reboot_instances_and_verifies_status_checks(
+    actions, calls, setup_client
+) -> None:
     [instance] = _instances(setup_client)
     params = Ec2RebootParams(service="search", region=REGION, instance_id=instance)
     action = actions[ActionName.EC2_REBOOT]
@@ -36,7 +40,11 @@ def test_reboot_calls_reboot_instances_and_verifies_status_checks(actions, calls
     assert result.response_summary["before"] == {"state": "running"}
     assert calls.mutating == ["RebootInstances"]
     assert verified.ok
-    assert verified.observed_state == {"state": "running", "instance_status": "ok", "system_status": "ok"}
+    assert verified.observed_state == {
+        "state": "running",
+        "instance_status": "ok",
+        "system_status": "ok",
+    }
 
 
 def test_start_brings_a_stopped_instance_back_to_running(actions, setup_client) -> None:

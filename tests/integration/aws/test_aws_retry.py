@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from aws_moto_support import REGION, make_session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
-
-from aws_moto_support import REGION, make_session
 
 from adapters.aws import AwsClients, Retrier, RetryPolicy, build_actions
 from adapters.aws.errors import (
@@ -63,7 +62,9 @@ class Fault:
             return None
         if self.exception is not None:
             raise self.exception
-        return AWSResponse(request.url, self.status, {"Content-Type": "text/xml"}, _Body(self.body.encode()))
+        return AWSResponse(
+            request.url, self.status, {"Content-Type": "text/xml"}, _Body(self.body.encode())
+        )
 
 
 @pytest.fixture
@@ -72,7 +73,9 @@ def run_with(moto_url: str):
         session = make_session()
         session.events.register("before-send", fault)
         sleeps: list[float] = []
-        retrier = Retrier(RetryPolicy(attempts=attempts, base_delay_s=0.01, max_delay_s=0.04), sleep=sleeps.append)
+        retrier = Retrier(
+            RetryPolicy(attempts=attempts, base_delay_s=0.01, max_delay_s=0.04), sleep=sleeps.append
+        )
         return build_actions(AwsClients(session, endpoint_url=moto_url), retrier), sleeps
 
     return build
@@ -80,7 +83,9 @@ def run_with(moto_url: str):
 
 @pytest.fixture
 def instance(setup_client) -> str:
-    answer = setup_client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro")
+    answer = setup_client("ec2").run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro"
+    )
     return answer["Instances"][0]["InstanceId"]
 
 
@@ -89,7 +94,9 @@ def _reboot(instance: str) -> Ec2RebootParams:
 
 
 def test_request_limit_exceeded_is_retried_with_backoff_then_succeeds(run_with, instance) -> None:
-    fault = Fault("RebootInstances", times=2, status=503, body=EC2_ERROR.format(code="RequestLimitExceeded"))
+    fault = Fault(
+        "RebootInstances", times=2, status=503, body=EC2_ERROR.format(code="RequestLimitExceeded")
+    )
     actions, sleeps = run_with(fault)
 
     result = actions[ActionName.EC2_REBOOT].execute(_reboot(instance), dry_run=False)
@@ -102,34 +109,50 @@ def test_request_limit_exceeded_is_retried_with_backoff_then_succeeds(run_with, 
 
 def test_throttling_on_a_query_api_is_retried(run_with, setup_client) -> None:
     setup_client("ec2").create_launch_template(
-        LaunchTemplateName="web-template", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+        LaunchTemplateName="web-template",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"},
     )
     setup_client("autoscaling").create_auto_scaling_group(
-        AutoScalingGroupName="web-asg", LaunchTemplate={"LaunchTemplateName": "web-template"},
-        MinSize=1, MaxSize=5, DesiredCapacity=2, AvailabilityZones=[f"{REGION}a"],
+        AutoScalingGroupName="web-asg",
+        LaunchTemplate={"LaunchTemplateName": "web-template"},
+        MinSize=1,
+        MaxSize=5,
+        DesiredCapacity=2,
+        AvailabilityZones=[f"{REGION}a"],
     )
     fault = Fault("SetDesiredCapacity", times=3, body=QUERY_ERROR.format(code="Throttling"))
     actions, sleeps = run_with(fault)
     params = AsgSetDesiredCapacityParams(
-        service="web", region=REGION, group_name="web-asg", desired_capacity=3, min_size=1, max_size=5
+        service="web",
+        region=REGION,
+        group_name="web-asg",
+        desired_capacity=3,
+        min_size=1,
+        max_size=5,
     )
 
     actions[ActionName.ASG_SET_DESIRED_CAPACITY].execute(params, dry_run=False)
 
     assert fault.attempts == 4 and len(sleeps) == 3
-    groups = setup_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["web-asg"])
+    groups = setup_client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=["web-asg"]
+    )
     assert groups["AutoScalingGroups"][0]["DesiredCapacity"] == 3
 
 
 def test_server_errors_are_retried(run_with, instance) -> None:
-    fault = Fault("RebootInstances", times=1, status=500, body=EC2_ERROR.format(code="InternalError"))
+    fault = Fault(
+        "RebootInstances", times=1, status=500, body=EC2_ERROR.format(code="InternalError")
+    )
     actions, sleeps = run_with(fault)
     actions[ActionName.EC2_REBOOT].execute(_reboot(instance), dry_run=False)
     assert fault.attempts == 2 and len(sleeps) == 1
 
 
 def test_throttling_that_outlasts_the_attempts_is_a_transient_error(run_with, instance) -> None:
-    fault = Fault("RebootInstances", times=99, status=503, body=EC2_ERROR.format(code="RequestLimitExceeded"))
+    fault = Fault(
+        "RebootInstances", times=99, status=503, body=EC2_ERROR.format(code="RequestLimitExceeded")
+    )
     actions, sleeps = run_with(fault, attempts=3)
 
     with pytest.raises(AwsTransientError, match="after 3 attempts"):
@@ -147,7 +170,9 @@ def test_validation_error_is_not_retried(run_with, instance) -> None:
 
 
 def test_permission_error_is_not_retried(run_with, instance) -> None:
-    fault = Fault("RebootInstances", times=99, status=403, body=EC2_ERROR.format(code="UnauthorizedOperation"))
+    fault = Fault(
+        "RebootInstances", times=99, status=403, body=EC2_ERROR.format(code="UnauthorizedOperation")
+    )
     actions, sleeps = run_with(fault)
 
     with pytest.raises(AwsPermissionDenied):
@@ -156,7 +181,9 @@ def test_permission_error_is_not_retried(run_with, instance) -> None:
 
 
 def test_lost_connection_after_sending_a_change_is_not_resent(run_with, instance) -> None:
-    fault = Fault("RebootInstances", times=99, exception=ReadTimeoutError(endpoint_url="http://moto"))
+    fault = Fault(
+        "RebootInstances", times=99, exception=ReadTimeoutError(endpoint_url="http://moto")
+    )
     actions, sleeps = run_with(fault)
 
     with pytest.raises(AwsOutcomeUnknown):
@@ -165,7 +192,9 @@ def test_lost_connection_after_sending_a_change_is_not_resent(run_with, instance
 
 
 def test_lost_connection_on_a_read_is_retried(run_with, instance) -> None:
-    fault = Fault("DescribeInstances", times=2, exception=ReadTimeoutError(endpoint_url="http://moto"))
+    fault = Fault(
+        "DescribeInstances", times=2, exception=ReadTimeoutError(endpoint_url="http://moto")
+    )
     actions, sleeps = run_with(fault)
 
     result = actions[ActionName.EC2_REBOOT].execute(_reboot(instance), dry_run=True)
@@ -177,9 +206,13 @@ def test_lost_connection_on_a_read_is_retried(run_with, instance) -> None:
 def test_unreachable_endpoint_is_retried_then_transient() -> None:
     session = make_session()
     sleeps: list[float] = []
-    retrier = Retrier(RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.01), sleep=sleeps.append)
+    retrier = Retrier(
+        RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.01), sleep=sleeps.append
+    )
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    actions = build_actions(AwsClients(session, endpoint_url="http://127.0.0.1:9", connect_timeout_s=1), retrier)
+    actions = build_actions(
+        AwsClients(session, endpoint_url="http://127.0.0.1:9", connect_timeout_s=1), retrier
+    )
 
     with pytest.raises(AwsTransientError):
         actions[ActionName.EC2_REBOOT].execute(_reboot("i-0123456789abcdef0"), dry_run=True)

@@ -17,8 +17,13 @@ from pipeline.remediation.guards import BreakerPhase
 
 pytestmark = pytest.mark.integration
 
-LIMITS = GuardLimits(rate_limit_max=3, rate_limit_window_s=3600, cooldown_s=300,
-                     breaker_failure_threshold=3, breaker_cooldown_s=900)
+LIMITS = GuardLimits(
+    rate_limit_max=3,
+    rate_limit_window_s=3600,
+    cooldown_s=300,
+    breaker_failure_threshold=3,
+    breaker_cooldown_s=900,
+)
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 TARGET = "ec2:i-0b1b2c3d4e5f60011"
 
@@ -89,7 +94,9 @@ def test_same_key_is_reserved_once(store) -> None:
 
 
 def test_breaker_cycle(store) -> None:
-    phases = [store.record_outcome("ec2_reboot", False, LIMITS, _seconds(0)).phase for _ in range(3)]
+    phases = [
+        store.record_outcome("ec2_reboot", False, LIMITS, _seconds(0)).phase for _ in range(3)
+    ]
     assert phases == [BreakerPhase.CLOSED, BreakerPhase.CLOSED, BreakerPhase.OPEN]
     refused = _ask(store, "a", _seconds(10))
     assert (refused.reason_code, refused.retry_after_s) == ("circuit_open", 890.0)
@@ -102,7 +109,10 @@ def test_breaker_cycle(store) -> None:
     assert _ask(store, "trial", _seconds(902)).reason_code == "already_reserved"
     reopened = store.record_outcome("ec2_reboot", False, LIMITS, _seconds(950))
     assert (reopened.phase, reopened.consecutive_failures) == (BreakerPhase.OPEN, 4)
-    assert _ask(store, "later", _seconds(1849), target="ec2:i-0b1b2c3d4e5f60013").reason_code == "circuit_open"
+    assert (
+        _ask(store, "later", _seconds(1849), target="ec2:i-0b1b2c3d4e5f60013").reason_code
+        == "circuit_open"
+    )
     assert _ask(store, "trial2", _seconds(1850), target="ec2:i-0b1b2c3d4e5f60013").allowed
     closed = store.record_outcome("ec2_reboot", True, LIMITS, _seconds(1860))
     assert (closed.phase, closed.consecutive_failures) == (BreakerPhase.CLOSED, 0)
@@ -112,7 +122,9 @@ def test_breaker_cycle(store) -> None:
 def test_breakers_are_per_action_type(store) -> None:
     for _ in range(3):
         store.record_outcome("ec2_reboot", False, LIMITS, _seconds(0))
-    assert _ask(store, "a", _seconds(1), target="asg:eu-west-1:web", action="asg_set_desired_capacity").allowed
+    assert _ask(
+        store, "a", _seconds(1), target="asg:eu-west-1:web", action="asg_set_desired_capacity"
+    ).allowed
 
 
 def test_kill_switch(store) -> None:

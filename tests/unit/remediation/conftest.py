@@ -10,28 +10,46 @@ from config.catalog import Catalog
 from config.policy import Policy
 from pipeline.remediation import InMemoryGuardStore
 
-SEARCH_INSTANCES = ("i-0b1b2c3d4e5f60011", "i-0b1b2c3d4e5f60012", "i-0b1b2c3d4e5f60013", "i-0b1b2c3d4e5f60014")
+SEARCH_INSTANCES = (
+    "i-0b1b2c3d4e5f60011",
+    "i-0b1b2c3d4e5f60012",
+    "i-0b1b2c3d4e5f60013",
+    "i-0b1b2c3d4e5f60014",
+)
 CHECKOUT_INSTANCE = "i-0a1b2c3d4e5f60001"
 
 CATALOG = {
     "services": [
         {
-            "name": "search", "tier": 2,
+            "name": "search",
+            "tier": 2,
             "aws": {"region": "eu-west-1", "instance_ids": list(SEARCH_INSTANCES)},
             "systemd_units": ["opensearch.service"],
         },
         {
-            "name": "checkout", "aliases": ["checkout-api"], "tier": 1,
+            "name": "checkout",
+            "aliases": ["checkout-api"],
+            "tier": 1,
             "aws": {
-                "region": "eu-west-1", "instance_ids": [CHECKOUT_INSTANCE],
-                "autoscaling_group": {"name": "checkout-asg", "min_size": 2, "max_size": 8, "desired_capacity": 4},
+                "region": "eu-west-1",
+                "instance_ids": [CHECKOUT_INSTANCE],
+                "autoscaling_group": {
+                    "name": "checkout-asg",
+                    "min_size": 2,
+                    "max_size": 8,
+                    "desired_capacity": 4,
+                },
             },
             "systemd_units": ["checkout-api.service"],
         },
         {
-            "name": "payments", "tier": 1,
-            "aws": {"region": "eu-west-1", "ecs": {"cluster": "prod-eu", "service": "payments"},
-                    "rds_instance_id": "payments-db"},
+            "name": "payments",
+            "tier": 1,
+            "aws": {
+                "region": "eu-west-1",
+                "ecs": {"cluster": "prod-eu", "service": "payments"},
+                "rds_instance_id": "payments-db",
+            },
         },
     ],
     "alerts": ["InstanceDown", "HighCPU"],
@@ -40,26 +58,52 @@ CATALOG = {
 POLICY = {
     "approvals": {"roles": ["sre-oncall"], "timeout_s": 600},
     "guards": {
-        "rate_limit_max": 3, "rate_limit_window_s": 3600, "cooldown_s": 300,
-        "max_targets_per_plan": 2, "max_fleet_share": 0.5,
-        "breaker_failure_threshold": 3, "breaker_cooldown_s": 900,
+        "rate_limit_max": 3,
+        "rate_limit_window_s": 3600,
+        "cooldown_s": 300,
+        "max_targets_per_plan": 2,
+        "max_fleet_share": 0.5,
+        "breaker_failure_threshold": 3,
+        "breaker_cooldown_s": 900,
     },
     "actions": {
-        "ec2_reboot": {}, "ec2_start": {},
+        "ec2_reboot": {},
+        "ec2_start": {},
         "asg_set_desired_capacity": {"max_step": 2},
         "ecs_force_new_deployment": {},
-        "ssm_run_command": {"documents": [{"name": "SmartCloudOps-RestartSystemdUnit", "unit_parameter": "unit"}]},
+        "ssm_run_command": {
+            "documents": [{"name": "SmartCloudOps-RestartSystemdUnit", "unit_parameter": "unit"}]
+        },
         "rds_reboot": {},
     },
     "rules": [
-        {"name": "reboot-down", "match": {"alertnames": ["InstanceDown"]}, "actions": [{"action": "ec2_reboot"}]},
-        {"name": "scale-checkout", "match": {"alertnames": ["HighCPU"], "services": ["checkout"]},
-         "actions": [{"action": "asg_set_desired_capacity", "scale_out_by": 1}]},
-        {"name": "restart-search", "match": {"alertnames": ["HighErrorRate"], "services": ["search"]},
-         "actions": [{"action": "ssm_run_command", "document": "SmartCloudOps-RestartSystemdUnit",
-                      "unit": "opensearch.service"}]},
-        {"name": "db", "match": {"alertnames": ["ReplicationLag"], "labels": {"severity": "critical"}},
-         "minimum_decision": "needs_approval", "actions": [{"action": "rds_reboot"}]},
+        {
+            "name": "reboot-down",
+            "match": {"alertnames": ["InstanceDown"]},
+            "actions": [{"action": "ec2_reboot"}],
+        },
+        {
+            "name": "scale-checkout",
+            "match": {"alertnames": ["HighCPU"], "services": ["checkout"]},
+            "actions": [{"action": "asg_set_desired_capacity", "scale_out_by": 1}],
+        },
+        {
+            "name": "restart-search",
+            "match": {"alertnames": ["HighErrorRate"], "services": ["search"]},
+            "actions": [
+                {
+                    "action": "ssm_run_command",
+                    "document": "SmartCloudOps-RestartSystemdUnit",
+                    "unit": "opensearch.service",
+                }
+            ],
+        },
+        {
+            "name": "db",
+            "match": {"alertnames": ["ReplicationLag"], "labels": {"severity": "critical"}},
+            "minimum_decision": "needs_approval",
+            "actions": [{"action": "rds_reboot"}],
+        },
     ],
 }
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
 
 from adapters.aws.errors import (
     AwsOutcomeUnknown,
@@ -17,7 +22,10 @@ from pipeline.errors import InvalidInput, NotFound, PermanentError, TransientErr
 
 
 def _client_error(code: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+    return ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "Op",
+    )
 
 
 class _Flaky:
@@ -57,9 +65,16 @@ def test_full_jitter_stays_under_the_doubling_cap() -> None:
 
 def test_throttled_call_is_retried_with_jittered_sleeps_then_returns() -> None:
     sleeps: list[float] = []
-    retrier = Retrier(RetryPolicy(attempts=4, base_delay_s=1.0, max_delay_s=10.0), sleep=sleeps.append, draw=lambda: 0.5)
+    retrier = Retrier(
+        RetryPolicy(attempts=4, base_delay_s=1.0, max_delay_s=10.0),
+        sleep=sleeps.append,
+        draw=lambda: 0.5,
+    )
     fn = _Flaky(_client_error("Throttling"), _client_error("Throttling"))
-    assert retrier.call("ec2:RebootInstances", fn, mutating=True, InstanceIds=["i-1"]) == {"ok": True, "InstanceIds": ["i-1"]}
+    assert retrier.call("ec2:RebootInstances", fn, mutating=True, InstanceIds=["i-1"]) == {
+        "ok": True,
+        "InstanceIds": ["i-1"],
+    }
     assert (fn.calls, sleeps) == (3, [0.5, 1.0])
 
 

@@ -10,11 +10,22 @@ from pipeline.remediation import GuardRequest, InMemoryGuardStore, RemediationPl
 from pipeline.remediation.guards import BreakerPhase
 from pipeline.risk import IncidentFacts, RiskAssessment
 
-LIMITS = GuardLimits(rate_limit_max=3, rate_limit_window_s=3600, cooldown_s=300,
-                     breaker_failure_threshold=3, breaker_cooldown_s=900)
+LIMITS = GuardLimits(
+    rate_limit_max=3,
+    rate_limit_window_s=3600,
+    cooldown_s=300,
+    breaker_failure_threshold=3,
+    breaker_cooldown_s=900,
+)
 
 
-def _ask(store: InMemoryGuardStore, clock, key: str, target: str = "ec2:i-0b1b2c3d4e5f60011", action="ec2_reboot"):
+def _ask(
+    store: InMemoryGuardStore,
+    clock,
+    key: str,
+    target: str = "ec2:i-0b1b2c3d4e5f60011",
+    action="ec2_reboot",
+):
     return store.check_and_reserve(GuardRequest(key, action, target), LIMITS, clock.now)
 
 
@@ -27,7 +38,11 @@ def test_cooldown_refuses_a_second_action_too_soon_and_says_when(store, clock) -
     _ask(store, clock, "k1")
     clock.advance(120)
     decision = _ask(store, clock, "k2")
-    assert (decision.allowed, decision.reason_code, decision.retry_after_s) == (False, "cooldown", 180.0)
+    assert (decision.allowed, decision.reason_code, decision.retry_after_s) == (
+        False,
+        "cooldown",
+        180.0,
+    )
     clock.advance(180)
     assert _ask(store, clock, "k3").allowed
 
@@ -62,13 +77,18 @@ def test_asking_again_with_the_same_key_is_not_counted_twice(store, clock) -> No
 
 def test_breaker_opens_after_consecutive_failures_and_refuses_its_action(store, clock) -> None:
     for _ in range(2):
-        assert store.record_outcome("ec2_reboot", False, LIMITS, clock.now).phase is BreakerPhase.CLOSED
+        assert (
+            store.record_outcome("ec2_reboot", False, LIMITS, clock.now).phase
+            is BreakerPhase.CLOSED
+        )
     snapshot = store.record_outcome("ec2_reboot", False, LIMITS, clock.now)
     assert (snapshot.phase, snapshot.consecutive_failures) == (BreakerPhase.OPEN, 3)
 
     refused = _ask(store, clock, "k1")
     assert (refused.reason_code, refused.retry_after_s) == ("circuit_open", 900.0)
-    assert _ask(store, clock, "k2", target="ecs:eu-west-1:prod/payments", action="ecs_force_new_deployment").allowed
+    assert _ask(
+        store, clock, "k2", target="ecs:eu-west-1:prod/payments", action="ecs_force_new_deployment"
+    ).allowed
 
 
 def test_a_success_resets_the_failure_count(store, clock) -> None:
@@ -129,50 +149,79 @@ def test_kill_switch_also_stops_a_step_that_passed_its_guards_before(store, cloc
 
 def _plan(catalog, policy, decision=Decision.AUTO) -> RemediationPlan:
     facts = IncidentFacts.from_catalog(
-        catalog, incident_id="7", service="search", alertname="InstanceDown",
-        labels={"severity": "warning"}, targets=(SEARCH_INSTANCES[0],),
+        catalog,
+        incident_id="7",
+        service="search",
+        alertname="InstanceDown",
+        labels={"severity": "warning"},
+        targets=(SEARCH_INSTANCES[0],),
     )
-    return plan(facts, RiskAssessment("7", 1.0, (), decision, None, FakeClock().now), catalog, policy)
+    return plan(
+        facts, RiskAssessment("7", 1.0, (), decision, None, FakeClock().now), catalog, policy
+    )
 
 
 def test_guard_step_reserves_an_auto_plan_step(catalog, policy, store, clock) -> None:
     built = _plan(catalog, policy)
-    decision = guard_step(store, built, built.steps[0], catalog, policy, approved=False, now=clock.now)
+    decision = guard_step(
+        store, built, built.steps[0], catalog, policy, approved=False, now=clock.now
+    )
     assert decision.allowed
     assert _ask(store, clock, "another", target=built.steps[0].target).reason_code == "cooldown"
 
 
 @pytest.mark.parametrize(
     ("decision", "approved", "reason"),
-    [(Decision.NEEDS_APPROVAL, False, "approval_required"), (Decision.NOTIFY_ONLY, True, "notify_only")],
+    [
+        (Decision.NEEDS_APPROVAL, False, "approval_required"),
+        (Decision.NOTIFY_ONLY, True, "notify_only"),
+    ],
 )
-def test_guard_step_enforces_the_plan_decision(catalog, policy, store, clock, decision, approved, reason) -> None:
+def test_guard_step_enforces_the_plan_decision(
+    catalog, policy, store, clock, decision, approved, reason
+) -> None:
     built = _plan(catalog, policy, decision)
-    verdict = guard_step(store, built, built.steps[0], catalog, policy, approved=approved, now=clock.now)
+    verdict = guard_step(
+        store, built, built.steps[0], catalog, policy, approved=approved, now=clock.now
+    )
     assert (verdict.allowed, verdict.reason_code) == (False, reason)
 
 
 def test_approved_plan_passes_the_approval_guard(catalog, policy, store, clock) -> None:
     built = _plan(catalog, policy, Decision.NEEDS_APPROVAL)
-    assert guard_step(store, built, built.steps[0], catalog, policy, approved=True, now=clock.now).allowed
+    assert guard_step(
+        store, built, built.steps[0], catalog, policy, approved=True, now=clock.now
+    ).allowed
 
 
-FREEZE = {"windows": [{"name": "wed-morning", "kind": "weekly", "days": ["wed"], "start": "09:00", "end": "12:00"}]}
+FREEZE = {
+    "windows": [
+        {"name": "wed-morning", "kind": "weekly", "days": ["wed"], "start": "09:00", "end": "12:00"}
+    ]
+}
 
 
-def test_freeze_refuses_unapproved_steps_and_lets_approved_ones_through(catalog, store, clock) -> None:
+def test_freeze_refuses_unapproved_steps_and_lets_approved_ones_through(
+    catalog, store, clock
+) -> None:
     policy = make_policy(change_freeze=FREEZE)  # the fake clock starts on Wednesday 10:00 UTC
     built = _plan(catalog, policy)
-    refused = guard_step(store, built, built.steps[0], catalog, policy, approved=False, now=clock.now)
+    refused = guard_step(
+        store, built, built.steps[0], catalog, policy, approved=False, now=clock.now
+    )
     assert (refused.allowed, refused.reason_code) == (False, "change_freeze")
     assert "wed-morning" in refused.detail
-    assert guard_step(store, built, built.steps[0], catalog, policy, approved=True, now=clock.now).allowed
+    assert guard_step(
+        store, built, built.steps[0], catalog, policy, approved=True, now=clock.now
+    ).allowed
 
 
 def test_notify_only_freeze_refuses_even_approved_steps(catalog, store, clock) -> None:
     policy = make_policy(change_freeze={**FREEZE, "decision": "notify_only"})
     built = _plan(catalog, policy)
-    verdict = guard_step(store, built, built.steps[0], catalog, policy, approved=True, now=clock.now)
+    verdict = guard_step(
+        store, built, built.steps[0], catalog, policy, approved=True, now=clock.now
+    )
     assert verdict.reason_code == "change_freeze"
 
 
@@ -180,4 +229,6 @@ def test_outside_the_freeze_window_steps_run(catalog, store, clock) -> None:
     policy = make_policy(change_freeze=FREEZE)
     built = _plan(catalog, policy)
     clock.advance(2 * 3600)
-    assert guard_step(store, built, built.steps[0], catalog, policy, approved=False, now=clock.now).allowed
+    assert guard_step(
+        store, built, built.steps[0], catalog, policy, approved=False, now=clock.now
+    ).allowed

@@ -5,11 +5,19 @@ from __future__ import annotations
 import pytest
 
 from pipeline.remediation import RefusedParameter, parse_params
-from pipeline.remediation.params import AsgSetDesiredCapacityParams, SsmRunCommandParams, check_against_catalog
+from pipeline.remediation.params import (
+    AsgSetDesiredCapacityParams,
+    SsmRunCommandParams,
+    check_against_catalog,
+)
 
 SSM = {
-    "service": "search", "region": "eu-west-1", "instance_id": "i-0b1b2c3d4e5f60011",
-    "document": "SmartCloudOps-RestartSystemdUnit", "unit_parameter": "unit", "unit": "opensearch.service",
+    "service": "search",
+    "region": "eu-west-1",
+    "instance_id": "i-0b1b2c3d4e5f60011",
+    "document": "SmartCloudOps-RestartSystemdUnit",
+    "unit_parameter": "unit",
+    "unit": "opensearch.service",
 }
 
 
@@ -21,7 +29,17 @@ def test_stored_params_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "unit",
-    ["nginx.service; reboot", "$(id)", "a b", "../../etc/passwd", "x" * 65, "unit\n", "`id`", "a|b", ""],
+    [
+        "nginx.service; reboot",
+        "$(id)",
+        "a b",
+        "../../etc/passwd",
+        "x" * 65,
+        "unit\n",
+        "`id`",
+        "a|b",
+        "",
+    ],
 )
 def test_units_with_shell_metacharacters_are_refused(unit: str) -> None:
     with pytest.raises(RefusedParameter) as refused:
@@ -29,7 +47,9 @@ def test_units_with_shell_metacharacters_are_refused(unit: str) -> None:
     assert refused.value.code == "invalid_parameter"
 
 
-@pytest.mark.parametrize("unit", ["nginx.service", "orders@api.service", "getty@tty1.service", "a-b_c.timer"])
+@pytest.mark.parametrize(
+    "unit", ["nginx.service", "orders@api.service", "getty@tty1.service", "a-b_c.timer"]
+)
 def test_ordinary_unit_names_pass(unit: str) -> None:
     assert parse_params("ssm_run_command", {**SSM, "unit": unit}).unit == unit
 
@@ -51,15 +71,24 @@ def test_unknown_action_is_refused() -> None:
 def test_capacity_must_lie_within_min_and_max(desired: int) -> None:
     with pytest.raises(RefusedParameter) as refused:
         AsgSetDesiredCapacityParams(
-            service="checkout", region="eu-west-1", group_name="checkout-asg",
-            desired_capacity=desired, min_size=2, max_size=8,
+            service="checkout",
+            region="eu-west-1",
+            group_name="checkout-asg",
+            desired_capacity=desired,
+            min_size=2,
+            max_size=8,
         )
     assert refused.value.code == "capacity_out_of_bounds"
 
 
 def test_capacity_bounds_must_match_the_catalog_group(catalog, policy) -> None:
     widened = AsgSetDesiredCapacityParams(
-        service="checkout", region="eu-west-1", group_name="checkout-asg", desired_capacity=5, min_size=0, max_size=99
+        service="checkout",
+        region="eu-west-1",
+        group_name="checkout-asg",
+        desired_capacity=5,
+        min_size=0,
+        max_size=99,
     )
     with pytest.raises(RefusedParameter) as refused:
         check_against_catalog(widened, catalog, policy)

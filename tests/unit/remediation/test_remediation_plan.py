@@ -8,7 +8,13 @@ import pytest
 from conftest import CHECKOUT_INSTANCE, SEARCH_INSTANCES, make_policy
 
 from config.policy import ActionName, Decision
-from pipeline.remediation import PlanRefused, RemediationPlan, RemediationRequested, plan, plan_request
+from pipeline.remediation import (
+    PlanRefused,
+    RemediationPlan,
+    RemediationRequested,
+    plan,
+    plan_request,
+)
 from pipeline.remediation.params import (
     AsgSetDesiredCapacityParams,
     Ec2RebootParams,
@@ -20,10 +26,20 @@ from pipeline.risk import IncidentFacts, RiskAssessment
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 
 
-def _facts(catalog, alertname="InstanceDown", service="search", targets=(SEARCH_INSTANCES[0],), severity="warning"):
+def _facts(
+    catalog,
+    alertname="InstanceDown",
+    service="search",
+    targets=(SEARCH_INSTANCES[0],),
+    severity="warning",
+):
     return IncidentFacts.from_catalog(
-        catalog, incident_id="42", service=service, alertname=alertname,
-        labels={"alertname": alertname, "service": service, "severity": severity}, targets=tuple(targets),
+        catalog,
+        incident_id="42",
+        service=service,
+        alertname=alertname,
+        labels={"alertname": alertname, "service": service, "severity": severity},
+        targets=tuple(targets),
     )
 
 
@@ -55,10 +71,20 @@ def test_the_same_incident_plans_the_same_ids_and_keys(catalog, policy) -> None:
 
 
 def test_scale_out_adds_the_rule_step_to_the_nominal_capacity(catalog, policy) -> None:
-    result = plan(_facts(catalog, alertname="HighCPU", service="checkout", targets=()), _assessed(), catalog, policy)
+    result = plan(
+        _facts(catalog, alertname="HighCPU", service="checkout", targets=()),
+        _assessed(),
+        catalog,
+        policy,
+    )
 
     assert result.steps[0].params == AsgSetDesiredCapacityParams(
-        service="checkout", region="eu-west-1", group_name="checkout-asg", desired_capacity=5, min_size=2, max_size=8
+        service="checkout",
+        region="eu-west-1",
+        group_name="checkout-asg",
+        desired_capacity=5,
+        min_size=2,
+        max_size=8,
     )
     assert result.steps[0].target == "asg:eu-west-1:checkout-asg"
 
@@ -67,16 +93,24 @@ def test_ssm_restart_carries_the_catalog_unit_and_allowlisted_document(catalog, 
     result = plan(_facts(catalog, alertname="HighErrorRate"), _assessed(), catalog, policy)
 
     assert result.steps[0].params == SsmRunCommandParams(
-        service="search", region="eu-west-1", instance_id=SEARCH_INSTANCES[0],
-        document="SmartCloudOps-RestartSystemdUnit", unit_parameter="unit", unit="opensearch.service",
+        service="search",
+        region="eu-west-1",
+        instance_id=SEARCH_INSTANCES[0],
+        document="SmartCloudOps-RestartSystemdUnit",
+        unit_parameter="unit",
+        unit="opensearch.service",
     )
 
 
 def test_rule_minimum_decision_makes_the_plan_stricter_than_the_score(catalog, policy) -> None:
-    result = plan(_facts(catalog, "ReplicationLag", "payments", (), "critical"), _assessed(), catalog, policy)
+    result = plan(
+        _facts(catalog, "ReplicationLag", "payments", (), "critical"), _assessed(), catalog, policy
+    )
 
     assert result.decision is Decision.NEEDS_APPROVAL
-    assert result.steps[0].params == RdsRebootParams(service="payments", region="eu-west-1", db_instance_id="payments-db")
+    assert result.steps[0].params == RdsRebootParams(
+        service="payments", region="eu-west-1", db_instance_id="payments-db"
+    )
 
 
 def test_a_stricter_assessment_is_never_relaxed_by_the_rule(catalog, policy) -> None:
@@ -118,7 +152,12 @@ def test_unknown_service_is_refused(catalog, policy) -> None:
 
 
 def _request(**fields) -> RemediationRequested:
-    base = {"request_id": "slack-1", "service": "search", "action": "reboot", "requested_by": "alice"}
+    base = {
+        "request_id": "slack-1",
+        "service": "search",
+        "action": "reboot",
+        "requested_by": "alice",
+    }
     return RemediationRequested(**{**base, **fields})
 
 
@@ -132,7 +171,11 @@ def test_a_chat_reboot_request_plans_through_the_same_validation(catalog, policy
 
 
 def test_restart_by_alias_uses_the_catalog_unit_never_chat_text(catalog, policy) -> None:
-    result = plan_request(_request(service="checkout-api", action="restart", instance=CHECKOUT_INSTANCE), catalog, policy)
+    result = plan_request(
+        _request(service="checkout-api", action="restart", instance=CHECKOUT_INSTANCE),
+        catalog,
+        policy,
+    )
     assert result.steps[0].params.unit == "checkout-api.service"
     assert result.service == "checkout"
 
@@ -154,7 +197,10 @@ def test_restart_of_a_container_service_redeploys_it(catalog, policy) -> None:
         ({"service": "search", "action": "scale", "capacity": 3}, "no_resource"),
         ({"action": "run `id`"}, "action_not_allowed"),
         ({"service": "nope", "instance": SEARCH_INSTANCES[0]}, "unknown_service"),
-        ({"requested_by": "alice; drop table", "instance": SEARCH_INSTANCES[0]}, "invalid_parameter"),
+        (
+            {"requested_by": "alice; drop table", "instance": SEARCH_INSTANCES[0]},
+            "invalid_parameter",
+        ),
     ],
 )
 def test_bad_requests_are_refused_with_a_reason(catalog, policy, fields, reason) -> None:
@@ -178,5 +224,9 @@ def test_plan_serialises_to_primitives(catalog, policy) -> None:
     result = plan(_facts(catalog), _assessed(), catalog, policy)
     step = result.as_dict()["steps"][0]
     assert step["action"] == "ec2_reboot"
-    assert step["params"] == {"service": "search", "region": "eu-west-1", "instance_id": SEARCH_INSTANCES[0]}
+    assert step["params"] == {
+        "service": "search",
+        "region": "eu-west-1",
+        "instance_id": SEARCH_INSTANCES[0],
+    }
     assert len(step["idempotency_key"]) == 40

@@ -30,8 +30,13 @@ POLICY = _policy()
 
 def _facts(**fields) -> IncidentFacts:
     base = IncidentFacts(
-        incident_id="1", service="search", alertname="InstanceDown", severity="warning",
-        service_tier=2, fleet_size=10, targets=("i-0000000000000aaa1",),
+        incident_id="1",
+        service="search",
+        alertname="InstanceDown",
+        severity="warning",
+        service_tier=2,
+        fleet_size=10,
+        targets=("i-0000000000000aaa1",),
     )
     return replace(base, **fields)
 
@@ -45,7 +50,13 @@ def test_contributions_sum_to_the_score_and_weights_to_one() -> None:
     assert math.isclose(sum(f.contribution for f in result.factors), result.score)
     assert math.isclose(sum(f.weight for f in result.factors), 1.0)
     assert [f.name for f in result.factors] == [
-        "severity", "anomaly", "tier", "blast_radius", "flapping", "recent_failures", "change_freeze",
+        "severity",
+        "anomaly",
+        "tier",
+        "blast_radius",
+        "flapping",
+        "recent_failures",
+        "change_freeze",
     ]
 
 
@@ -73,11 +84,13 @@ def test_nan_anomaly_scores_count_as_absent() -> None:
 
 def test_flapping_and_earlier_failures_raise_the_score() -> None:
     calm = assess(_facts(), TargetHistory(), POLICY, NOW)
-    history = TargetHistory((
-        PastAction(NOW - timedelta(minutes=10), "ec2_reboot", True),
-        PastAction(NOW - timedelta(minutes=40), "ec2_reboot", False),
-        PastAction(NOW - timedelta(days=3), "ec2_reboot", False),  # outside both windows
-    ))
+    history = TargetHistory(
+        (
+            PastAction(NOW - timedelta(minutes=10), "ec2_reboot", True),
+            PastAction(NOW - timedelta(minutes=40), "ec2_reboot", False),
+            PastAction(NOW - timedelta(days=3), "ec2_reboot", False),  # outside both windows
+        )
+    )
     flapping = assess(_facts(), history, POLICY, NOW)
     assert _factor(flapping, "flapping").value == pytest.approx(2 / 3)
     assert _factor(flapping, "recent_failures").value == pytest.approx(1 / 2)
@@ -85,34 +98,67 @@ def test_flapping_and_earlier_failures_raise_the_score() -> None:
 
 
 def test_thresholds_decide_auto_approval_and_notify() -> None:
-    assert assess(_facts(severity="info", service_tier=3), TargetHistory(), POLICY, NOW).decision is Decision.AUTO
-    critical = _facts(severity="critical", service_tier=1, anomaly_scores=(1.0,), targets=("a", "b", "c", "d", "e"))
+    assert (
+        assess(_facts(severity="info", service_tier=3), TargetHistory(), POLICY, NOW).decision
+        is Decision.AUTO
+    )
+    critical = _facts(
+        severity="critical",
+        service_tier=1,
+        anomaly_scores=(1.0,),
+        targets=("a", "b", "c", "d", "e"),
+    )
     assert assess(critical, TargetHistory(), POLICY, NOW).decision is Decision.NEEDS_APPROVAL
-    hot = TargetHistory(tuple(PastAction(NOW - timedelta(minutes=m), "ec2_reboot", False) for m in (1, 2, 3)))
+    hot = TargetHistory(
+        tuple(PastAction(NOW - timedelta(minutes=m), "ec2_reboot", False) for m in (1, 2, 3))
+    )
     assert assess(critical, hot, POLICY, NOW).decision is Decision.NOTIFY_ONLY
 
 
 def test_an_active_freeze_forces_at_least_approval() -> None:
-    frozen = Policy.model_validate({
-        **BASE_POLICY,
-        "change_freeze": {"windows": [{"name": "release", "kind": "dates", "starts_at": "2026-03-04T00:00:00",
-                                        "ends_at": "2026-03-05T00:00:00"}]},
-    })
+    frozen = Policy.model_validate(
+        {
+            **BASE_POLICY,
+            "change_freeze": {
+                "windows": [
+                    {
+                        "name": "release",
+                        "kind": "dates",
+                        "starts_at": "2026-03-04T00:00:00",
+                        "ends_at": "2026-03-05T00:00:00",
+                    }
+                ]
+            },
+        }
+    )
     result = assess(_facts(severity="info", service_tier=3), TargetHistory(), frozen, NOW)
     assert result.decision is Decision.NEEDS_APPROVAL
     assert result.freeze_window == "release"
     assert _factor(result, "change_freeze").value == 1.0
-    later = assess(_facts(severity="info", service_tier=3), TargetHistory(), frozen, NOW + timedelta(days=1))
+    later = assess(
+        _facts(severity="info", service_tier=3), TargetHistory(), frozen, NOW + timedelta(days=1)
+    )
     assert later.decision is Decision.AUTO and later.freeze_window is None
 
 
 def test_weekly_freeze_across_midnight_uses_the_windows_timezone() -> None:
-    window = {"name": "night", "kind": "weekly", "timezone": "America/New_York", "days": ["tue"],
-              "start": "22:00", "end": "06:00"}
-    frozen = Policy.model_validate({**BASE_POLICY, "change_freeze": {"decision": "notify_only", "windows": [window]}})
+    window = {
+        "name": "night",
+        "kind": "weekly",
+        "timezone": "America/New_York",
+        "days": ["tue"],
+        "start": "22:00",
+        "end": "06:00",
+    }
+    frozen = Policy.model_validate(
+        {**BASE_POLICY, "change_freeze": {"decision": "notify_only", "windows": [window]}}
+    )
     # 10:00 UTC on Wednesday is 05:00 in New York: still inside Tuesday night's window.
     assert assess(_facts(), TargetHistory(), frozen, NOW).decision is Decision.NOTIFY_ONLY
-    assert assess(_facts(), TargetHistory(), frozen, NOW + timedelta(hours=1)).decision is Decision.AUTO
+    assert (
+        assess(_facts(), TargetHistory(), frozen, NOW + timedelta(hours=1)).decision
+        is Decision.AUTO
+    )
 
 
 def test_unknown_severity_uses_the_policy_default_and_says_so() -> None:
@@ -133,17 +179,27 @@ SEVERITIES = ["info", "warning", "error", "critical"]  # ascending in the defaul
 scores = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 incidents = st.builds(
     lambda sev, tier, fleet, n, anomalies: _facts(
-        severity=sev, service_tier=tier, fleet_size=fleet,
-        targets=tuple(f"i-{i:017x}" for i in range(n)), anomaly_scores=tuple(anomalies),
+        severity=sev,
+        service_tier=tier,
+        fleet_size=fleet,
+        targets=tuple(f"i-{i:017x}" for i in range(n)),
+        anomaly_scores=tuple(anomalies),
     ),
-    st.sampled_from(SEVERITIES), st.integers(1, 3), st.integers(1, 50), st.integers(0, 60),
+    st.sampled_from(SEVERITIES),
+    st.integers(1, 3),
+    st.integers(1, 50),
+    st.integers(0, 60),
     st.lists(scores, max_size=8),
 )
 histories = st.builds(
-    lambda ages, outcomes: TargetHistory(tuple(
-        PastAction(NOW - timedelta(seconds=age), "ec2_reboot", ok) for age, ok in zip(ages, outcomes, strict=False)
-    )),
-    st.lists(st.integers(0, 200_000), max_size=6), st.lists(st.sampled_from([True, False, None]), max_size=6),
+    lambda ages, outcomes: TargetHistory(
+        tuple(
+            PastAction(NOW - timedelta(seconds=age), "ec2_reboot", ok)
+            for age, ok in zip(ages, outcomes, strict=False)
+        )
+    ),
+    st.lists(st.integers(0, 200_000), max_size=6),
+    st.lists(st.sampled_from([True, False, None]), max_size=6),
 )
 
 
@@ -206,11 +262,30 @@ def test_facts_from_alerts_take_the_most_severe_level_and_every_named_instance()
     from config.catalog import Catalog
 
     catalog = Catalog.model_validate({"services": [{"name": "search", "tier": 2, "fleet_size": 6}]})
-    facts = IncidentFacts.from_alerts(catalog, incident_id="9", alerts=[
-        _Alert(alertname="InstanceDown", service="search", severity="warning", instance_id="i-0000000000000aaa1"),
-        _Alert(alertname="InstanceDown", service="search", severity="critical", instance="i-0000000000000aaa2"),
-        _Alert(alertname="InstanceDown", service="search", severity="info", instance="10.0.0.7:9100"),
-    ])
+    facts = IncidentFacts.from_alerts(
+        catalog,
+        incident_id="9",
+        alerts=[
+            _Alert(
+                alertname="InstanceDown",
+                service="search",
+                severity="warning",
+                instance_id="i-0000000000000aaa1",
+            ),
+            _Alert(
+                alertname="InstanceDown",
+                service="search",
+                severity="critical",
+                instance="i-0000000000000aaa2",
+            ),
+            _Alert(
+                alertname="InstanceDown",
+                service="search",
+                severity="info",
+                instance="10.0.0.7:9100",
+            ),
+        ],
+    )
     assert (facts.severity, facts.service_tier, facts.fleet_size) == ("critical", 2, 6)
     assert facts.targets == ("i-0000000000000aaa1", "i-0000000000000aaa2")
 
@@ -219,9 +294,13 @@ def test_malformed_instance_labels_are_kept_so_planning_refuses_them() -> None:
     from config.catalog import Catalog
 
     catalog = Catalog.model_validate({"services": [{"name": "search"}]})
-    facts = IncidentFacts.from_alerts(catalog, incident_id="9", alerts=[
-        _Alert(alertname="InstanceDown", service="search", instance_id="i-1;reboot"),
-    ])
+    facts = IncidentFacts.from_alerts(
+        catalog,
+        incident_id="9",
+        alerts=[
+            _Alert(alertname="InstanceDown", service="search", instance_id="i-1;reboot"),
+        ],
+    )
     assert facts.targets == ("i-1;reboot",)
 
 
@@ -229,5 +308,7 @@ def test_unknown_service_is_scored_as_most_critical() -> None:
     from config.catalog import Catalog
 
     catalog = Catalog.model_validate({"services": [{"name": "search"}]})
-    facts = IncidentFacts.from_catalog(catalog, incident_id="9", service="mystery", alertname="X", labels={})
+    facts = IncidentFacts.from_catalog(
+        catalog, incident_id="9", service="mystery", alertname="X", labels={}
+    )
     assert facts.service_tier == 1
