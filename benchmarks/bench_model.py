@@ -164,6 +164,9 @@ def _machine() -> dict[str, object]:
         "skl2onnx": skl2onnx.__version__,
         "threads": "1 (onnxruntime intra/inter op = 1; scikit-learn n_jobs=None)",
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", ""),
+        # The machine is shared; the load says how much of a core each scorer really had.
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        "measured_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
@@ -181,7 +184,8 @@ def _print(report: dict) -> None:
     machine = report["machine"]
     print(f"CPU {machine['cpu']} | {machine['usable_cpus']} usable of {machine['logical_cpus']} "
           f"logical CPUs | python {machine['python']} | scikit-learn {machine['scikit-learn']} | "
-          f"onnxruntime {machine['onnxruntime']} | skl2onnx {machine['skl2onnx']}")
+          f"onnxruntime {machine['onnxruntime']} | skl2onnx {machine['skl2onnx']} | "
+          f"load {machine['load_average_1m_at_start']}")
     print(f"IsolationForest: {N_TREES} trees, max_samples {MAX_SAMPLES}, {N_FEATURES} features; "
           f"graph nodes {report['graph_nodes']}; "
           f"max |onnx_forest - sklearn| = {report['max_abs_diff_vs_sklearn']:.2e}")
