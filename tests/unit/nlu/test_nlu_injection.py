@@ -82,3 +82,15 @@ def test_sql_comparison_is_not_an_incident_number(vocabulary):
 def test_any_mixture_of_commands_and_payloads_is_safe(vocabulary, pieces):
     result = understand(" ".join(pieces), EMPTY_CONTEXT, vocabulary)
     assert_entities_are_safe(result.entities, vocabulary)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=600), st.sampled_from(["", "status of billing", "show incident 4"]))
+def test_any_text_in_any_context_is_understood_without_error(vocabulary, text, before):
+    from pipeline.nlu import INTENTS, next_context
+
+    context = next_context(EMPTY_CONTEXT, understand(before, EMPTY_CONTEXT, vocabulary))
+    result = understand(text, context, vocabulary)
+    assert result.intent in INTENTS
+    assert 0.0 <= result.confidence <= 1.0
+    assert_entities_are_safe(result.entities, vocabulary)
