@@ -114,6 +114,21 @@ def test_feature_subsets_and_bootstrap_forests_match(params, batch):
     assert largest_gap(forest, rows) <= TOLERANCE
 
 
+def test_a_row_scores_bit_for_bit_the_same_alone_or_inside_a_batch(scorer):
+    rows = np.random.default_rng(9).normal(size=(4096, N_FEATURES)).astype(np.float32)
+    in_batch = scorer.score(rows)[:200]
+    alone = np.concatenate([scorer.score(rows[i:i + 1]) for i in range(200)])
+    in_small_batches = np.concatenate([scorer.score(rows[i:i + 37]) for i in range(0, 200, 37)])
+    assert np.array_equal(in_batch, alone)
+    assert np.array_equal(in_batch, in_small_batches[:200])
+
+
+def test_export_is_deterministic_so_a_file_hash_identifies_the_model(forest):
+    first = forest_to_onnx(forest, N_FEATURES, model_version="v1")
+    assert forest_to_onnx(forest, N_FEATURES, model_version="v1") == first
+    assert forest_to_onnx(forest, N_FEATURES, model_version="v2") != first
+
+
 def test_missing_values_follow_scikit_learns_nan_routing(forest, scorer):
     rng = np.random.default_rng(5)
     rows = rng.normal(size=(2000, N_FEATURES)).astype(np.float32)
