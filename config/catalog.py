@@ -8,6 +8,7 @@ can end up in an AWS call is validated here with the same patterns the planner r
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -123,17 +124,25 @@ class Catalog(_Frozen):
                 owners[instance_id] = service.name
         return self
 
+    @cached_property
+    def _by_name(self) -> dict[str, Service]:
+        return {
+            word.lower(): service
+            for service in self.services
+            for word in (service.name, *service.aliases)
+        }
+
+    @cached_property
+    def _by_instance(self) -> dict[str, Service]:
+        return {i: s for s in self.services for i in (s.aws.instance_ids if s.aws else ())}
+
     def service(self, name_or_alias: str) -> Service | None:
         """The service with this canonical name or alias (case-insensitive), if any."""
-        wanted = name_or_alias.strip().lower()
-        for service in self.services:
-            if wanted == service.name or wanted in (alias.lower() for alias in service.aliases):
-                return service
-        return None
+        return self._by_name.get(name_or_alias.strip().lower())
 
     def service_of_instance(self, instance_id: str) -> Service | None:
         """The service that owns this EC2 instance, if any."""
-        return next((s for s in self.services if s.owns_instance(instance_id)), None)
+        return self._by_instance.get(instance_id)
 
 
 def load_catalog(path: str | Path = DEFAULT_CATALOG_PATH) -> Catalog:
