@@ -117,12 +117,19 @@ def _session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
 
 
 def _declared_width(session: onnxruntime.InferenceSession) -> int:
-    inputs = session.get_inputs()
-    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or not isinstance(inputs[0].shape[1], int):
+    """Feature count the model takes, once its signature is checked to be forest_to_onnx's."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    shape = inputs[0].shape if len(inputs) == 1 else []
+    if (
+        [value.name for value in inputs] != [INPUT_NAME]
+        or [value.name for value in outputs] != [OUTPUT_NAME]
+        or len(shape) != 2
+        or not isinstance(shape[1], int)
+    ):
         raise ConfigurationError(
-            f"the ONNX anomaly model must take one input {INPUT_NAME!r} of shape (N, F)"
+            f"the ONNX anomaly model must map {INPUT_NAME!r} (N, F) to {OUTPUT_NAME!r} (N,)"
         )
-    return inputs[0].shape[1]
+    return shape[1]
 
 
 def _check_forest(forest: IsolationForest, n_features: int) -> None:

@@ -241,6 +241,19 @@ def test_export_refuses_an_unfitted_forest():
         forest_to_onnx(IsolationForest(), N_FEATURES)
 
 
+def test_a_model_with_another_signature_is_a_configuration_error():
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["X"], ["variable"])],
+        "not_a_forest",
+        [onnx.helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["N", N_FEATURES])],
+        [onnx.helper.make_tensor_value_info("variable", onnx.TensorProto.FLOAT, ["N", N_FEATURES])],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(ConfigurationError, match="'features'"):
+        OnnxForestScorer(model.SerializeToString())
+
+
 def test_bytes_that_are_not_a_model_are_a_configuration_error():
     with pytest.raises(ConfigurationError, match="cannot load"):
         OnnxForestScorer(b"not an onnx model")
