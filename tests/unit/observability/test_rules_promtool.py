@@ -26,6 +26,7 @@ EXPECTED_ALERTS = {
     "SmartCloudOpsWebhook5xx",
     "SmartCloudOpsAuditChainBroken",
     "SmartCloudOpsAuditChainUnverified",
+    "SmartCloudOpsAuditChainNeverVerified",
 }
 
 
@@ -269,6 +270,24 @@ MUTATIONS = [
         "> 7200",
         "> 600",
         "a chain verified every hour stays silent",
+    ),
+    (
+        "SmartCloudOpsAuditChainNeverVerified",
+        None,
+        NEVER,
+        "a chain whose verification is never exported fires after two hours",
+    ),
+    (
+        "SmartCloudOpsAuditChainNeverVerified",
+        "for",
+        "0s",
+        "a chain whose verification is never exported fires after two hours",
+    ),
+    (
+        "SmartCloudOpsAuditChainNeverVerified",
+        "smartcloudops_audit_chain_last_verified_timestamp_seconds",
+        "smartcloudops_audit_chain_verified_timestamp_seconds",
+        "a chain whose verification is exported stays silent",
     ),
 ]
 
