@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -29,8 +29,8 @@ class CloudEvent:
     datacontenttype: str = "application/json"
 
     def to_dict(self) -> dict[str, Any]:
-        """The envelope as a JSON-ready dict."""
-        return asdict(self)
+        """The envelope as a JSON-ready dict (shallow: `data` is already JSON-ready)."""
+        return {name: getattr(self, name) for name in _ENVELOPE_FIELDS}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> CloudEvent:

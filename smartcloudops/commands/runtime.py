@@ -39,7 +39,7 @@ def build_api():  # type: ignore[no-untyped-def]
         with runtime.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
-    publisher = CeleryPublisher(celery_app, timeout_s=runtime.settings.broker_publish_timeout_s)
+    publisher = CeleryPublisher(celery_app, runtime.settings.queues, timeout_s=runtime.settings.broker_publish_timeout_s)
     return create_app(ApiDeps(settings=runtime.settings, publisher=publisher, incidents=runtime.incidents,
                               database_ping=database_ping))
 
