@@ -7,6 +7,7 @@ unknown service or a systemd unit the service does not declare stops start with 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -220,8 +221,18 @@ class ChangeFreeze(_Frozen):
 
 
 class Approvals(_Frozen):
+    """Who may approve a plan that needs a human, and how long the plan waits."""
+
     roles: tuple[Word, ...] = Field(min_length=1)
     timeout_s: Seconds = 1800.0
+
+    def permits(self, approver_roles: Iterable[str]) -> bool:
+        """Whether someone holding these roles may approve or deny."""
+        return any(role in self.roles for role in approver_roles)
+
+    def expired(self, requested_at: datetime, now: datetime) -> bool:
+        """Whether an approval requested at `requested_at` has timed out by `now`."""
+        return (now - requested_at).total_seconds() >= self.timeout_s
 
 
 class GuardLimits(_Frozen):
@@ -234,6 +245,30 @@ class GuardLimits(_Frozen):
     max_fleet_share: Share = 0.34
     breaker_failure_threshold: int = Field(default=3, ge=1)
     breaker_cooldown_s: Seconds = 900.0
+
+
+class ActionLimits(_Frozen):
+    """Stricter (or looser) stateful limits for one action type; unset fields inherit."""
+
+    rate_limit_max: int | None = Field(default=None, ge=1)
+    rate_limit_window_s: Seconds | None = None
+    cooldown_s: float | None = Field(default=None, ge=0)
+    breaker_failure_threshold: int | None = Field(default=None, ge=1)
+    breaker_cooldown_s: Seconds | None = None
+
+
+class GuardPolicy(GuardLimits):
+    """Guard limits with optional per-action overrides (e.g. one RDS reboot a day)."""
+
+    per_action: dict[ActionName, ActionLimits] = {}
+
+    def for_action(self, action: ActionName | str) -> GuardLimits:
+        """The limits that apply to one action type."""
+        base = self.model_dump(exclude={"per_action"})
+        override = self.per_action.get(ActionName(action))
+        if override is not None:
+            base.update(override.model_dump(exclude_none=True))
+        return GuardLimits(**base)
 
 
 # ---------------------------------------------------------------- action allowlist
@@ -365,7 +400,7 @@ class Policy(_Frozen):
     risk: RiskPolicy = RiskPolicy()
     change_freeze: ChangeFreeze = ChangeFreeze()
     approvals: Approvals
-    guards: GuardLimits = GuardLimits()
+    guards: GuardPolicy = GuardPolicy()
     actions: AllowedActions
     rules: tuple[Rule, ...] = ()
     requests: Requests = Requests()

@@ -240,4 +240,4 @@ def guard_step(
         if not verdict.allowed:
             return verdict
     request = GuardRequest(step.idempotency_key, ActionName(step.action).value, step.target)
-    return store.check_and_reserve(request, policy.guards, now)
+    return store.check_and_reserve(request, policy.guards.for_action(step.action), now)

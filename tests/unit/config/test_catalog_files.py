@@ -177,3 +177,20 @@ def test_missing_approvals_section_is_reported(tmp_path: Path) -> None:
 
 def test_freeze_decision_defaults_to_needs_approval() -> None:
     assert load_policy(DEFAULT_POLICY_PATH).change_freeze.decision is Decision.NEEDS_APPROVAL
+
+
+def test_approvals_check_roles_and_expiry() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    approvals = load_policy(DEFAULT_POLICY_PATH).approvals
+    asked = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    assert approvals.permits(["developer", "sre-oncall"])
+    assert not approvals.permits(["developer"])
+    assert not approvals.expired(asked, asked + timedelta(seconds=approvals.timeout_s - 1))
+    assert approvals.expired(asked, asked + timedelta(seconds=approvals.timeout_s))
+
+
+def test_shipped_policy_limits_rds_reboots_harder_than_the_default() -> None:
+    guards = load_policy(DEFAULT_POLICY_PATH).guards
+    assert guards.for_action("rds_reboot").rate_limit_max == 1
+    assert guards.for_action("ec2_reboot").rate_limit_max == guards.rate_limit_max

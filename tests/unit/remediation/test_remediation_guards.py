@@ -147,10 +147,10 @@ def test_kill_switch_also_stops_a_step_that_passed_its_guards_before(store, cloc
 # ------------------------------------------------------------ guard_step over a plan
 
 
-def _plan(catalog, policy, decision=Decision.AUTO) -> RemediationPlan:
+def _plan(catalog, policy, decision=Decision.AUTO, incident_id="7") -> RemediationPlan:
     facts = IncidentFacts.from_catalog(
         catalog,
-        incident_id="7",
+        incident_id=incident_id,
         service="search",
         alertname="InstanceDown",
         labels={"severity": "warning"},
@@ -232,3 +232,20 @@ def test_outside_the_freeze_window_steps_run(catalog, store, clock) -> None:
     assert guard_step(
         store, built, built.steps[0], catalog, policy, approved=False, now=clock.now
     ).allowed
+
+
+def test_per_action_limits_override_the_defaults(catalog, store, clock) -> None:
+    policy = make_policy(
+        guards={"cooldown_s": 10, "per_action": {"ec2_reboot": {"cooldown_s": 7200}}}
+    )
+    assert policy.guards.for_action("ec2_reboot").cooldown_s == 7200
+    assert policy.guards.for_action("ec2_start").cooldown_s == 10
+    first, second = _plan(catalog, policy, incident_id="7"), _plan(catalog, policy, incident_id="8")
+    assert guard_step(
+        store, first, first.steps[0], catalog, policy, approved=False, now=clock.now
+    ).allowed
+    clock.advance(3600)
+    refused = guard_step(
+        store, second, second.steps[0], catalog, policy, approved=False, now=clock.now
+    )
+    assert (refused.reason_code, refused.retry_after_s) == ("cooldown", 3600.0)
