@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from config.settings import Settings
 from consumers.alertmanager import MalformedJson, parse_webhook
-from consumers.auth import Credentials
+from consumers.auth import api_credentials, webhook_credentials
 from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require, require_json, trace_id_of
 from consumers.publisher import EventPublisher
 from pipeline.errors import InvalidInput, NotFound, TransientError
@@ -36,20 +36,23 @@ class ApiDeps:
     publisher: EventPublisher
     incidents: object | None = None  # adapters.db.queries.IncidentQueries
     database_ping: Callable[[], None] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # per-capability read ports, by name
+
+
+# Each capability's HTTP module contributes its routes: `routes(deps) -> list[Route]`.
+ROUTE_CONTRIBUTORS: tuple[Callable[[ApiDeps], list[Route]], ...] = ()
 
 
 def create_app(deps: ApiDeps) -> Starlette:
     """Build the application around its dependencies."""
     settings = deps.settings
-    webhook_credentials = Credentials(
-        bearer=settings.webhook_secret(), basic_user=settings.webhook_username,
-        basic_password=settings.webhook_password.get_secret_value() if settings.webhook_password else None)
-    api_credentials = Credentials(bearer=settings.api_secret())
+    webhook_auth = webhook_credentials(settings)
+    api_auth = api_credentials(settings)
     queue = settings.queues.events
 
     @endpoint
     async def alertmanager_webhook(request: Request) -> Response:
-        require(request, webhook_credentials)
+        require(request, webhook_auth)
         require_json(request)
         body = await read_body(request, settings.max_body_bytes)
         try:
@@ -76,7 +79,7 @@ def create_app(deps: ApiDeps) -> Starlette:
 
     @endpoint
     async def list_incidents(request: Request) -> Response:
-        require(request, api_credentials)
+        require(request, api_auth)
         params = request.query_params
         status = params.get("status")
         if status not in (None, "open", "resolved"):
@@ -89,7 +92,7 @@ def create_app(deps: ApiDeps) -> Starlette:
 
     @endpoint
     async def get_incident(request: Request) -> Response:
-        require(request, api_credentials)
+        require(request, api_auth)
         incident_id = _int_param(request.path_params["incident_id"], "incident id", default=None, low=1)
         try:
             incident = await run_in_threadpool(_queries(deps).get, incident_id)
@@ -112,6 +115,7 @@ def create_app(deps: ApiDeps) -> Starlette:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
+        *(route for contribute in ROUTE_CONTRIBUTORS for route in contribute(deps)),
         Route("/v1/alerts/alertmanager", alertmanager_webhook, methods=["POST"]),
         Route("/v1/incidents", list_incidents, methods=["GET"]),
         Route("/v1/incidents/{incident_id}", get_incident, methods=["GET"]),

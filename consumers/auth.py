@@ -6,6 +6,10 @@ import base64
 import binascii
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +46,15 @@ def _decode_basic(value: str) -> tuple[str, str]:
         return "", ""
     user, _, password = decoded.partition(":")
     return user, password
+
+
+def webhook_credentials(settings: Settings) -> Credentials:
+    """What Alertmanager and Prometheus must present: the webhook token, or the basic pair."""
+    password = settings.webhook_password.get_secret_value() if settings.webhook_password else None
+    return Credentials(bearer=settings.webhook_secret(), basic_user=settings.webhook_username,
+                       basic_password=password)
+
+
+def api_credentials(settings: Settings) -> Credentials:
+    """What callers of the read and control API must present."""
+    return Credentials(bearer=settings.api_secret())
