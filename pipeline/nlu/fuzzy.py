@@ -11,7 +11,7 @@ def allowed_edits(length: int) -> int:
     """
     if length < 5:
         return 0
-    if length < 9:
+    if length < 10:
         return 1
     return 2
 

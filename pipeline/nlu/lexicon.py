@@ -91,6 +91,11 @@ _COMMON_WORDS_TEXT = """
     servers service services thing system systems machine machines box boxes node nodes
     host hosts cluster instance pod pods app apps fire fires burning wrong ago minute
     latest last first second seconds
+    session sessions report reports reported identify identified logic skipping shopping
+    indexed indexes index recording repeating resorting involving recommend recommended
+    recommends searching searched ordering sorting storing starting started restarted
+    checked checking cached caching billed mailed mailing queued logged logging deployed
+    deploying scaled routed routing priced shipped priming resorts basset
     """
 COMMON_WORDS: frozenset[str] = frozenset(_COMMON_WORDS_TEXT.split())
 

@@ -144,3 +144,13 @@ def test_action_words_outside_remediation_are_not_actions(vocabulary):
 def test_a_capacity_without_a_verb_means_scaling(vocabulary):
     assert entities("put billing on 5 replicas", vocabulary) == {
         "action": "scale", "service": "billing", "capacity": 5}
+
+
+@pytest.mark.parametrize("word", ["recording", "skipping", "identify", "involving", "logic"])
+def test_english_words_one_slip_from_a_service_are_not_services(word):
+    from pipeline.nlu.vocabulary import Vocabulary
+
+    catalog = Vocabulary.build(
+        {"reporting": [], "shipping": [], "identity": [], "invoicing": [], "login": []}, []
+    )
+    assert "service" not in entities(f"status of {word}", catalog)

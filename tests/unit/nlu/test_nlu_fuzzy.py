@@ -7,7 +7,7 @@ import pytest
 from pipeline.nlu.fuzzy import allowed_edits, closest, edit_distance, is_typo_of
 
 
-@pytest.mark.parametrize(("length", "edits"), [(3, 0), (4, 0), (5, 1), (8, 1), (9, 2), (20, 2)])
+@pytest.mark.parametrize(("length", "edits"), [(3, 0), (4, 0), (5, 1), (9, 1), (10, 2), (20, 2)])
 def test_allowed_edits_grow_with_length(length, edits):
     assert allowed_edits(length) == edits
 
