@@ -31,19 +31,29 @@ class Calibration:
     def __post_init__(self) -> None:
         unknown = set(self.evidence_quantities) - set(QUANTITIES)
         if unknown or not self.evidence_quantities:
-            raise ConfigurationError(f"calibration evidence must name some of {QUANTITIES}, got {unknown or 'none'}")
+            raise ConfigurationError(
+                f"calibration evidence must name some of {QUANTITIES}, got {unknown or 'none'}"
+            )
 
     def combine(self, score_samples: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Anomaly score in [0, 1] of every row."""
         forest_evidence = np.clip(-np.asarray(score_samples, dtype=np.float64), 0.0, 1.0)
         columns = [QUANTITIES.index(name) for name in self.evidence_quantities]
-        excess = np.expm1(np.asarray(features, dtype=np.float64)[:, columns]).max(axis=1, initial=0.0)
+        excess = np.expm1(np.asarray(features, dtype=np.float64)[:, columns]).max(
+            axis=1, initial=0.0
+        )
         excess_evidence = -np.expm1(-self.excess_gain * excess)
         return np.sqrt(forest_evidence * excess_evidence)
 
     def to_dict(self) -> dict:
-        return {"evidence_quantities": list(self.evidence_quantities), "excess_gain": self.excess_gain}
+        return {
+            "evidence_quantities": list(self.evidence_quantities),
+            "excess_gain": self.excess_gain,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
-        return cls(evidence_quantities=tuple(data["evidence_quantities"]), excess_gain=float(data["excess_gain"]))
+        return cls(
+            evidence_quantities=tuple(data["evidence_quantities"]),
+            excess_gain=float(data["excess_gain"]),
+        )

@@ -92,7 +92,9 @@ class StreamingDetector:
         )
         return [
             SeriesScores(state, scores[a:b], featurized.accepted[a:b])
-            for state, (a, b) in zip(featurized.states.to_states(), _bounds([item.values for item in batch]))
+            for state, (a, b) in zip(
+                featurized.states.to_states(), _bounds([item.values for item in batch])
+            )
         ]
 
     def is_anomalous(self, scores: np.ndarray) -> np.ndarray:
@@ -101,7 +103,9 @@ class StreamingDetector:
 
     def _score(self, states: StateBatch, timestamps, values) -> tuple[Featurized, np.ndarray]:
         featurized = featurize_batch(states, values, timestamps, self.spec)
-        scores = self.calibration.combine(self.scorer.score(featurized.features), featurized.features)
+        scores = self.calibration.combine(
+            self.scorer.score(featurized.features), featurized.features
+        )
         return featurized, np.where(featurized.accepted, scores, 0.0)
 
 

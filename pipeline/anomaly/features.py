@@ -80,19 +80,27 @@ def featurize_batch(
     extended = np.concatenate([states.recent, new_values], axis=1)
 
     quantities, seen = _defined_quantities(extended, states.count, n_new, spec)
-    high, low, ranges = _ranges_before_each_point(quantities, states.count, n_new, _split_ranges(states), spec)
+    high, low, ranges = _ranges_before_each_point(
+        quantities, states.count, n_new, _split_ranges(states), spec
+    )
     compact_features = np.where(seen >= spec.warmup, np.log1p(_excess(quantities, high, low)), 0.0)
 
     features = np.zeros((*value_grid.shape, len(QUANTITIES)), dtype=np.float32)
-    features[accepted] = np.minimum(compact_features, _MAX_FEATURE)[np.arange(new_values.shape[1]) < n_new[:, None]]
+    features[accepted] = np.minimum(compact_features, _MAX_FEATURE)[
+        np.arange(new_values.shape[1]) < n_new[:, None]
+    ]
     latest = np.where(accepted, time_grid, -np.inf).max(axis=1, initial=-np.inf)
-    next_states = _next_states(states, extended, n_new, np.fmax(states.last_timestamp, latest), ranges, spec)
+    next_states = _next_states(
+        states, extended, n_new, np.fmax(states.last_timestamp, latest), ranges, spec
+    )
     return Featurized(next_states, features[present], accepted[present])
 
 
 def _check_shapes(states: StateBatch, values, timestamps, spec: FeatureSpec) -> None:
     if not len(states) == len(values) == len(timestamps):
-        raise InvalidInput("featurize needs one state, one value array and one timestamp array per series")
+        raise InvalidInput(
+            "featurize needs one state, one value array and one timestamp array per series"
+        )
     if [len(v) for v in values] != [len(t) for t in timestamps]:
         raise InvalidInput("values and timestamps of a series must have the same length")
     if len(states) and states.fingerprint != spec.fingerprint():
@@ -118,12 +126,16 @@ def _flat(arrays) -> np.ndarray:
     return flat
 
 
-def _accepted(values: np.ndarray, times: np.ndarray, present: np.ndarray, last_timestamp: np.ndarray) -> np.ndarray:
+def _accepted(
+    values: np.ndarray, times: np.ndarray, present: np.ndarray, last_timestamp: np.ndarray
+) -> np.ndarray:
     """Points with a usable value and a timestamp after every earlier usable point of the series."""
     with np.errstate(invalid="ignore"):
         usable = present & (np.abs(values) <= _MAX_MAGNITUDE) & ~np.isnan(times)
     usable_times = np.where(usable, times, -np.inf)
-    latest_before = np.maximum.accumulate(np.concatenate([last_timestamp[:, None], usable_times], axis=1), axis=1)
+    latest_before = np.maximum.accumulate(
+        np.concatenate([last_timestamp[:, None], usable_times], axis=1), axis=1
+    )
     return usable & (times > latest_before[:, :-1])
 
 
@@ -152,6 +164,8 @@ def _quantities(extended: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """(series, new point, quantity) from the history followed by the new samples."""
     start, short, season = spec.history_length, spec.short_window, spec.season_length
     width = extended.shape[1] - start
+    if width == 0:
+        return np.empty((extended.shape[0], 0, len(QUANTITIES)))
     recent = sliding_window_view(extended[:, start - short + 1 :], short, axis=1)[:, :width]
     then = sliding_window_view(extended[:, start - season - short + 1 :], short, axis=1)[:, :width]
     newest = extended[:, start:]
@@ -182,7 +196,9 @@ def _first_defined(spec: FeatureSpec) -> np.ndarray:
 
 
 def _split_ranges(states: StateBatch) -> _Ranges:
-    return _Ranges(states.high[:, :, :-1], states.low[:, :, :-1], states.high[:, :, -1], states.low[:, :, -1])
+    return _Ranges(
+        states.high[:, :, :-1], states.low[:, :, :-1], states.high[:, :, -1], states.low[:, :, -1]
+    )
 
 
 def _ranges_before_each_point(
@@ -253,7 +269,12 @@ def _excess(quantities: np.ndarray, high: np.ndarray, low: np.ndarray) -> np.nda
 
 
 def _next_states(
-    states: StateBatch, extended: np.ndarray, n_new: np.ndarray, last_timestamp: np.ndarray, ranges: _Ranges, spec
+    states: StateBatch,
+    extended: np.ndarray,
+    n_new: np.ndarray,
+    last_timestamp: np.ndarray,
+    ranges: _Ranges,
+    spec,
 ) -> StateBatch:
     """Each series' state after its accepted points."""
     # Row i keeps the history_length samples that end at its last accepted one.

@@ -1,4 +1,4 @@
-"""Backends that turn feature rows into IsolationForest `score_samples` (lower is more anomalous)."""
+"""Backends that turn feature rows into IsolationForest `score_samples` (lower: more anomalous)."""
 
 from typing import Protocol
 

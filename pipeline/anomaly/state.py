@@ -142,7 +142,9 @@ class StateBatch:
 
     def to_bytes(self) -> list[bytes]:
         """Each series' state encoded as one record."""
-        records = np.zeros(len(self), dtype=_record_dtype(self.recent.shape[1], self.high.shape[1:]))
+        records = np.zeros(
+            len(self), dtype=_record_dtype(self.recent.shape[1], self.high.shape[1:])
+        )
         records["fingerprint"] = self.fingerprint
         for name in ("count", "last_timestamp", "recent", "high", "low"):
             records[name] = getattr(self, name)

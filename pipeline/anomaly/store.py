@@ -81,8 +81,12 @@ def export_onnx(model: TrainedModel, out_file: Path) -> Path:
     """Write the forest as ONNX and its sidecar JSON beside it (same name, .json)."""
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_bytes(forest_to_onnx(model.forest, model.spec.n_features, model_version=model.model_version))
-    out_file.with_suffix(".json").write_text(json.dumps(sidecar(model), indent=2, sort_keys=True) + "\n")
+    out_file.write_bytes(
+        forest_to_onnx(model.forest, model.spec.n_features, model_version=model.model_version)
+    )
+    out_file.with_suffix(".json").write_text(
+        json.dumps(sidecar(model), indent=2, sort_keys=True) + "\n"
+    )
     return out_file
 
 
@@ -92,11 +96,15 @@ def load_detector(model_path: Path | None = None) -> StreamingDetector:
     `model_path` is a model folder (with `model.onnx` and `model.json`) or an exported
     `.onnx` file with its `.json` sidecar beside it; None means the shipped default.
     """
-    onnx_path, sidecar_path = _onnx_and_sidecar(Path(model_path) if model_path else default_model_dir())
+    onnx_path, sidecar_path = _onnx_and_sidecar(
+        Path(model_path) if model_path else default_model_dir()
+    )
     meta = read_sidecar(sidecar_path)
     scorer = OnnxForestScorer(onnx_path.read_bytes())
     if scorer.model_version != meta["model_version"]:
-        raise ConfigurationError(f"{onnx_path} is model {scorer.model_version}, its sidecar says {meta['model_version']}")
+        raise ConfigurationError(
+            f"{onnx_path} is model {scorer.model_version}, its sidecar says {meta['model_version']}"
+        )
     return StreamingDetector(
         FeatureSpec.from_dict(meta["feature_spec"]),
         scorer,
@@ -126,5 +134,7 @@ def read_sidecar(path: Path) -> dict:
         raise ConfigurationError(f"model sidecar {path} is not JSON: {error}") from error
     missing = {"format", "model_version", "feature_spec", "calibration", "threshold"} - meta.keys()
     if missing or meta["format"] != SIDECAR_FORMAT:
-        raise ConfigurationError(f"model sidecar {path} lacks {sorted(missing)} or has another format")
+        raise ConfigurationError(
+            f"model sidecar {path} lacks {sorted(missing)} or has another format"
+        )
     return meta

@@ -27,7 +27,9 @@ def synthetic_corpus(n_series: int, length: int, seed: int) -> list[SyntheticSer
     rng = np.random.default_rng(seed)
     start = 1_400_000_000.0
     times = start + FIVE_MINUTES * np.arange(length)
-    return [SyntheticSeries(f"synthetic/{i:03d}", times, _series(rng, length)) for i in range(n_series)]
+    return [
+        SyntheticSeries(f"synthetic/{i:03d}", times, _series(rng, length)) for i in range(n_series)
+    ]
 
 
 def _series(rng: np.random.Generator, length: int) -> np.ndarray:

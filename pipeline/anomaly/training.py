@@ -35,6 +35,11 @@ class ForestSettings:
     random_state: int = 0
 
 
+DEFAULT_SETTINGS = ForestSettings()
+DEFAULT_SPEC = FeatureSpec()
+DEFAULT_CALIBRATION = Calibration()
+
+
 @dataclass(frozen=True, eq=False)
 class TrainingSeries:
     """One history: timestamps in seconds, values, and NAB windows as row spans when labelled."""
@@ -62,31 +67,37 @@ class TrainedModel:
     def detector(self, scorer: Scorer | None = None) -> StreamingDetector:
         """A streaming detector on this model (scikit-learn scoring unless a scorer is given)."""
         return StreamingDetector(
-            self.spec, scorer or ForestScorer(self.forest), self.calibration, self.threshold, self.model_version
+            self.spec,
+            scorer or ForestScorer(self.forest),
+            self.calibration,
+            self.threshold,
+            self.model_version,
         )
 
 
 def train(
     paths: Sequence[Path],
     *,
-    spec: FeatureSpec = FeatureSpec(),
-    calibration: Calibration = Calibration(),
-    settings: ForestSettings = ForestSettings(),
+    spec: FeatureSpec = DEFAULT_SPEC,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    settings: ForestSettings = DEFAULT_SETTINGS,
     synthetic_series: int = 0,
 ) -> TrainedModel:
     """Fit a model on CSV files of `timestamp,value` and/or NAB-layout folders."""
     series = read_training_series(paths) + _synthetic(synthetic_series, settings.random_state)
     if not series:
-        raise InvalidInput("no training series: give CSV files, folders of them, or synthetic series")
+        raise InvalidInput(
+            "no training series: give CSV files, folders of them, or synthetic series"
+        )
     return fit(series, spec=spec, calibration=calibration, settings=settings)
 
 
 def fit(
     series: Sequence[TrainingSeries],
     *,
-    spec: FeatureSpec = FeatureSpec(),
-    calibration: Calibration = Calibration(),
-    settings: ForestSettings = ForestSettings(),
+    spec: FeatureSpec = DEFAULT_SPEC,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    settings: ForestSettings = DEFAULT_SETTINGS,
 ) -> TrainedModel:
     """Fit the forest on the series' streaming features and choose the alert threshold."""
     features, ready, bounds = _features(series, spec)
@@ -105,14 +116,16 @@ def fit(
         training_fingerprint=fingerprint,
         training_summary={
             "series": len(series),
-            "points": int(len(features)),
+            "points": len(features),
             "fitted_rows": int(min(ready.sum(), MAX_TRAINING_ROWS)),
             "keys": [s.key for s in series],
         },
     )
 
 
-def _features(series: Sequence[TrainingSeries], spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _features(
+    series: Sequence[TrainingSeries], spec: FeatureSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All series featurized from fresh states; rows past each series' warm-up are `ready`."""
     result = featurize_batch(
         StateBatch.fresh(len(series), spec),
@@ -141,13 +154,24 @@ def _fit_forest(rows: np.ndarray, settings: ForestSettings) -> IsolationForest:
     return forest.fit(rows)
 
 
-def _threshold(series: Sequence[TrainingSeries], scores: np.ndarray, bounds: np.ndarray) -> tuple[float, str]:
+def _threshold(
+    series: Sequence[TrainingSeries], scores: np.ndarray, bounds: np.ndarray
+) -> tuple[float, str]:
     """NAB's standard-profile optimum when windows are known, else a fixed alert rate."""
-    labelled = [(s, scores[a:b]) for s, a, b in zip(series, bounds[:-1], bounds[1:]) if s.windows is not None]
+    labelled = [
+        (s, scores[a:b])
+        for s, a, b in zip(series, bounds[:-1], bounds[1:])
+        if s.windows is not None
+    ]
     if any(s.windows for s, _ in labelled):
-        files = [scoring.prepare_file(s.key, file_scores, s.windows, STANDARD) for s, file_scores in labelled]
+        files = [
+            scoring.prepare_file(s.key, file_scores, s.windows, STANDARD)
+            for s, file_scores in labelled
+        ]
         return scoring.best_threshold(files, STANDARD).threshold, "nab_standard_sweep"
-    return float(np.quantile(scores, 1.0 - UNLABELLED_ALERT_RATE)), f"score_quantile_{1 - UNLABELLED_ALERT_RATE}"
+    return float(
+        np.quantile(scores, 1.0 - UNLABELLED_ALERT_RATE)
+    ), f"score_quantile_{1 - UNLABELLED_ALERT_RATE}"
 
 
 def _synthetic(n_series: int, seed: int) -> list[TrainingSeries]:
@@ -162,7 +186,9 @@ def read_training_series(paths: Sequence[Path]) -> list[TrainingSeries]:
         if path.is_dir() and (path / "data").is_dir():
             series.extend(_nab_series(path))
         elif path.is_dir():
-            series.extend(_csv_series(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*.csv")))
+            series.extend(
+                _csv_series(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*.csv"))
+            )
         elif path.is_file():
             series.append(_csv_series(path, path.name))
         else:
@@ -201,6 +227,8 @@ def training_fingerprint(series: Sequence[TrainingSeries]) -> str:
     return digest.hexdigest()
 
 
-def _model_version(spec: FeatureSpec, calibration: Calibration, settings: ForestSettings, fingerprint: str) -> str:
+def _model_version(
+    spec: FeatureSpec, calibration: Calibration, settings: ForestSettings, fingerprint: str
+) -> str:
     identity = f"{spec.to_dict()}|{calibration.to_dict()}|{settings}|{fingerprint}"
     return "iforest-" + hashlib.sha256(identity.encode()).hexdigest()[:12]

@@ -41,7 +41,11 @@ def data_keys(data_dir: Path) -> list[str]:
 def read_data_file(data_dir: Path, key: str) -> DataFile:
     """Read one `timestamp,value` CSV of the corpus."""
     frame = read_series_csv(Path(data_dir) / "data" / key)
-    return DataFile(key=key, timestamps=pd.DatetimeIndex(frame["timestamp"]), values=frame["value"].to_numpy(np.float64))
+    return DataFile(
+        key=key,
+        timestamps=pd.DatetimeIndex(frame["timestamp"]),
+        values=frame["value"].to_numpy(np.float64),
+    )
 
 
 def read_series_csv(path: Path) -> pd.DataFrame:
@@ -51,7 +55,9 @@ def read_series_csv(path: Path) -> pd.DataFrame:
         frame["timestamp"] = pd.to_datetime(frame["timestamp"])
         frame["value"] = pd.to_numeric(frame["value"]).astype(np.float64)
     except (ValueError, KeyError) as error:
-        raise InvalidInput(f"{path}: expected a CSV with columns timestamp,value ({error})") from error
+        raise InvalidInput(
+            f"{path}: expected a CSV with columns timestamp,value ({error})"
+        ) from error
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
@@ -62,10 +68,15 @@ def read_windows(data_dir: Path) -> dict[str, list[tuple[pd.Timestamp, pd.Timest
         raw = json.loads(path.read_text())
     except FileNotFoundError as error:
         raise NotFound(f"no NAB windows file at {path}") from error
-    return {key: [(pd.Timestamp(start), pd.Timestamp(end)) for start, end in spans] for key, spans in raw.items()}
+    return {
+        key: [(pd.Timestamp(start), pd.Timestamp(end)) for start, end in spans]
+        for key, spans in raw.items()
+    }
 
 
-def windows_as_rows(timestamps: pd.DatetimeIndex, spans: list[tuple[pd.Timestamp, pd.Timestamp]]) -> list[Window]:
+def windows_as_rows(
+    timestamps: pd.DatetimeIndex, spans: list[tuple[pd.Timestamp, pd.Timestamp]]
+) -> list[Window]:
     """Map window timestamps to the row indices of the file (they match rows exactly)."""
     return [Window(_row_of(timestamps, start), _row_of(timestamps, end)) for start, end in spans]
 

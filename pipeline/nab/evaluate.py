@@ -26,7 +26,9 @@ class ScoredFile:
     windows: list[scoring.Window]
 
 
-def evaluate_nab(data_dir: Path, out_dir: Path, detector: StreamingDetector, name: str) -> dict[str, float]:
+def evaluate_nab(
+    data_dir: Path, out_dir: Path, detector: StreamingDetector, name: str
+) -> dict[str, float]:
     """Score every corpus file with the detector (never shown labels); return NAB's three scores."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     files = [corpus.read_data_file(data_dir, key) for key in corpus.data_keys(data_dir)]
@@ -50,7 +52,9 @@ def replay(files: Sequence[corpus.DataFile], detector: StreamingDetector) -> lis
     longest = max((len(f.values) for f in files), default=0)
     for start in range(0, longest, REPLAY_CHUNK):
         batch = [
-            SeriesPoints(state, t[start : start + REPLAY_CHUNK], f.values[start : start + REPLAY_CHUNK])
+            SeriesPoints(
+                state, t[start : start + REPLAY_CHUNK], f.values[start : start + REPLAY_CHUNK]
+            )
             for state, t, f in zip(states, seconds, files)
         ]
         results = detector.score_points(batch)
@@ -77,7 +81,11 @@ def score_corpus(files: Sequence[ScoredFile]) -> dict[str, dict]:
 
 
 def _write_results_file(
-    detector_dir: Path, name: str, data: corpus.DataFile, scores: np.ndarray, windows: list[scoring.Window]
+    detector_dir: Path,
+    name: str,
+    data: corpus.DataFile,
+    scores: np.ndarray,
+    windows: list[scoring.Window],
 ) -> None:
     path = detector_dir / data.category / f"{name}_{data.file_name}"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,10 +109,25 @@ def _write_score_tables(detector_dir: Path, name: str, report: dict[str, dict]) 
             for f in result["files"]
         ]
         table = pd.DataFrame(
-            rows, columns=["Detector", "Profile", "File", "Threshold", "Score", "TP", "TN", "FP", "FN", "Total_Count"]
+            rows,
+            columns=[
+                "Detector",
+                "Profile",
+                "File",
+                "Threshold",
+                "Score",
+                "TP",
+                "TN",
+                "FP",
+                "FN",
+                "Total_Count",
+            ],
         )
         table.to_csv(detector_dir / f"{name}_{profile}_scores.csv", index=False)
     summary = {
-        profile: {"score": r["normalised"], "raw": r["raw"], "threshold": r["threshold"]} for profile, r in report.items()
+        profile: {"score": r["normalised"], "raw": r["raw"], "threshold": r["threshold"]}
+        for profile, r in report.items()
     }
-    (detector_dir / "final_results.json").write_text(json.dumps({name: summary}, indent=2, sort_keys=True) + "\n")
+    (detector_dir / "final_results.json").write_text(
+        json.dumps({name: summary}, indent=2, sort_keys=True) + "\n"
+    )

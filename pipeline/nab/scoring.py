@@ -74,17 +74,21 @@ class ThresholdChoice:
 
 def probationary_length(n_rows: int) -> int:
     """Rows at the start of a file that NAB does not score."""
-    return int(min(np.floor(PROBATIONARY_PERCENT * n_rows), PROBATIONARY_PERCENT * PROBATIONARY_CAP_ROWS))
+    return int(
+        min(np.floor(PROBATIONARY_PERCENT * n_rows), PROBATIONARY_PERCENT * PROBATIONARY_CAP_ROWS)
+    )
 
 
 def scaled_sigmoid(position: np.ndarray) -> np.ndarray:
-    """NAB's 2*sigmoid(-5x)-1: ~1 at a window's left edge (-1), 0 at its right edge, -1 far past it."""
+    """NAB's 2*sigmoid(-5x)-1: ~1 at a window's left edge (-1), 0 at its right edge, -1 past it."""
     position = np.asarray(position, dtype=np.float64)
     value = 2.0 / (1.0 + np.exp(5.0 * position)) - 1.0
     return np.where(position > FAR_PAST_WINDOW, -1.0, value)
 
 
-def row_weights(n_rows: int, windows: Sequence[Window], profile: CostProfile) -> tuple[np.ndarray, np.ndarray]:
+def row_weights(
+    n_rows: int, windows: Sequence[Window], profile: CostProfile
+) -> tuple[np.ndarray, np.ndarray]:
     """Weight and window id (-1 outside windows) of every row of a file."""
     rows = np.arange(n_rows)
     weights = np.full(n_rows, -profile.fp_weight)
@@ -127,7 +131,9 @@ def prepare_file(
     )
 
 
-def sweep_thresholds(files: Sequence[FileSweep], profile: CostProfile) -> tuple[np.ndarray, np.ndarray]:
+def sweep_thresholds(
+    files: Sequence[FileSweep], profile: CostProfile
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw corpus score at every distinct threshold, thresholds in decreasing order."""
     scores, weights, window_ids = _concatenate(files)
     order = np.argsort(-scores, kind="stable")
@@ -146,7 +152,9 @@ def sweep_thresholds(files: Sequence[FileSweep], profile: CostProfile) -> tuple[
 def _concatenate(files: Sequence[FileSweep]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One array per field over the corpus, window ids made unique across files."""
     offsets = np.cumsum([0] + [f.n_windows for f in files])
-    ids = [np.where(f.window_ids >= 0, f.window_ids + offset, -1) for f, offset in zip(files, offsets)]
+    ids = [
+        np.where(f.window_ids >= 0, f.window_ids + offset, -1) for f, offset in zip(files, offsets)
+    ]
     return (
         np.concatenate([f.anomaly_scores for f in files] or [np.empty(0)]),
         np.concatenate([f.weights for f in files] or [np.empty(0)]),
