@@ -21,14 +21,18 @@ DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 INSTANCE_ID_PATTERN = re.compile(r"^i-[0-9a-f]{8,17}$")
 SYSTEMD_UNIT_PATTERN = re.compile(r"^[a-zA-Z0-9@._-]{1,64}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
-# Names of AWS resources we pass to APIs: letters, digits and the separators AWS allows.
-RESOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$")
+# Names of AWS resources we pass to APIs, as narrow as AWS allows (no ARNs, no spaces).
+ASG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+ECS_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+RDS_ID_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
 SERVICE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 InstanceId = Annotated[str, StringConstraints(pattern=INSTANCE_ID_PATTERN.pattern)]
 SystemdUnit = Annotated[str, StringConstraints(pattern=SYSTEMD_UNIT_PATTERN.pattern)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN.pattern)]
-ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_NAME_PATTERN.pattern)]
+AsgName = Annotated[str, StringConstraints(pattern=ASG_NAME_PATTERN.pattern)]
+EcsName = Annotated[str, StringConstraints(pattern=ECS_NAME_PATTERN.pattern)]
+RdsInstanceId = Annotated[str, StringConstraints(pattern=RDS_ID_PATTERN.pattern)]
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME_PATTERN.pattern)]
 Alias = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 
@@ -40,7 +44,7 @@ class _Frozen(BaseModel):
 class AutoScalingGroup(_Frozen):
     """An Auto Scaling group with the capacity bounds remediation must stay within."""
 
-    name: ResourceName
+    name: AsgName
     min_size: int = Field(ge=0)
     max_size: int = Field(ge=0)
     desired_capacity: int = Field(ge=0, description="nominal capacity in normal operation")
@@ -53,8 +57,8 @@ class AutoScalingGroup(_Frozen):
 
 
 class EcsService(_Frozen):
-    cluster: ResourceName
-    service: ResourceName
+    cluster: EcsName
+    service: EcsName
 
 
 class AwsResources(_Frozen):
@@ -64,7 +68,7 @@ class AwsResources(_Frozen):
     instance_ids: tuple[InstanceId, ...] = ()
     autoscaling_group: AutoScalingGroup | None = None
     ecs: EcsService | None = None
-    rds_instance_id: ResourceName | None = None
+    rds_instance_id: RdsInstanceId | None = None
 
 
 class Service(_Frozen):

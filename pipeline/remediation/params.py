@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from config.catalog import (
+    ASG_NAME_PATTERN,
+    ECS_NAME_PATTERN,
     INSTANCE_ID_PATTERN,
+    RDS_ID_PATTERN,
     REGION_PATTERN,
-    RESOURCE_NAME_PATTERN,
     SERVICE_NAME_PATTERN,
     SYSTEMD_UNIT_PATTERN,
     Catalog,
@@ -99,7 +101,7 @@ class AsgSetDesiredCapacityParams(_Params):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.group_name, RESOURCE_NAME_PATTERN, "group_name")
+        _require(self.group_name, ASG_NAME_PATTERN, "group_name")
         for field in ("desired_capacity", "min_size", "max_size"):
             _require_int(getattr(self, field), field)
         if not 0 <= self.min_size <= self.desired_capacity <= self.max_size:
@@ -122,8 +124,8 @@ class EcsForceNewDeploymentParams(_Params):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.cluster, RESOURCE_NAME_PATTERN, "cluster")
-        _require(self.ecs_service, RESOURCE_NAME_PATTERN, "ecs_service")
+        _require(self.cluster, ECS_NAME_PATTERN, "cluster")
+        _require(self.ecs_service, ECS_NAME_PATTERN, "ecs_service")
 
     @property
     def target(self) -> str:
@@ -158,7 +160,7 @@ class RdsRebootParams(_Params):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.db_instance_id, RESOURCE_NAME_PATTERN, "db_instance_id")
+        _require(self.db_instance_id, RDS_ID_PATTERN, "db_instance_id")
         if not isinstance(self.force_failover, bool):
             raise RefusedParameter("invalid_parameter", "force_failover must be a boolean")
 

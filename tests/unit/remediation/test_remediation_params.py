@@ -114,3 +114,42 @@ def test_region_other_than_the_services_is_refused(catalog, policy) -> None:
     with pytest.raises(RefusedParameter) as refused:
         check_against_catalog(params, catalog, policy)
     assert refused.value.code == "foreign_resource"
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "value"),
+    [
+        ("ecs_force_new_deployment", "cluster", "arn:aws:ecs:eu-west-1:1:cluster/x"),
+        ("ecs_force_new_deployment", "ecs_service", "pay ments"),
+        ("rds_reboot", "db_instance_id", "db;reboot"),
+        ("rds_reboot", "db_instance_id", "1db"),
+        ("asg_set_desired_capacity", "group_name", "web asg"),
+        ("asg_set_desired_capacity", "region", "eu-west-1; x"),
+    ],
+)
+def test_resource_names_are_as_narrow_as_aws_allows(action: str, field: str, value: str) -> None:
+    valid = {
+        "ecs_force_new_deployment": {
+            "service": "payments",
+            "region": "eu-west-1",
+            "cluster": "prod-eu",
+            "ecs_service": "payments",
+        },
+        "rds_reboot": {
+            "service": "payments",
+            "region": "eu-west-1",
+            "db_instance_id": "payments-db",
+        },
+        "asg_set_desired_capacity": {
+            "service": "checkout",
+            "region": "eu-west-1",
+            "group_name": "checkout-asg",
+            "desired_capacity": 4,
+            "min_size": 2,
+            "max_size": 8,
+        },
+    }[action]
+    assert parse_params(action, valid).to_dict() == valid
+    with pytest.raises(RefusedParameter) as refused:
+        parse_params(action, {**valid, field: value})
+    assert refused.value.code == "invalid_parameter"
