@@ -139,6 +139,7 @@ def test_resource_names_are_as_narrow_as_aws_allows(action: str, field: str, val
             "service": "payments",
             "region": "eu-west-1",
             "db_instance_id": "payments-db",
+            "force_failover": False,
         },
         "asg_set_desired_capacity": {
             "service": "checkout",
