@@ -29,6 +29,7 @@ _REGION_RE = re.compile(
 _HASH_INCIDENT_RE = re.compile(r"(?<![\w#])#(\d{1,9})(?!\w)")
 _PREFIXED_INCIDENT_RE = re.compile(r"(?<![\w-])inc-?(\d{1,9})(?!\w)")
 _SLACK_USER_RE = re.compile(r"<@([a-z0-9]{2,32})(?:\|[^>]{0,80})?>")
+_NOT_WORDS_RE = re.compile(r"<(?:https?://|mailto:|#|!)[^>]*>|\bhttps?://\S+")
 _TOKEN_RE = re.compile(r"[a-z0-9@][a-z0-9@'._/-]*|\?")
 _TARGET_RE = re.compile(r"@?[a-z][a-z0-9._-]{1,63}")
 _DIGITS_RE = re.compile(r"\d{1,9}")
@@ -72,11 +73,15 @@ class Reading:
 
 
 def normalise(text: str) -> str:
-    """Lower-case, straight quotes, collapsed to one line and at most MAX_TEXT_CHARS."""
+    """Lower-case, straight quotes, links blanked out, at most MAX_TEXT_CHARS."""
     text = text[:MAX_TEXT_CHARS].replace("\u2019", "'").replace("\u2018", "'")
     lowered = text.lower()
     # Unicode lower-casing can change lengths; spans must index the same string.
-    return lowered if len(lowered) == len(text) else text.casefold()[:MAX_TEXT_CHARS]
+    if len(lowered) != len(text):
+        lowered = text.casefold()[:MAX_TEXT_CHARS]
+    # A pasted dashboard link (`...?var-service=payments`) names nothing the user meant;
+    # blanking keeps every other span where it was.
+    return _NOT_WORDS_RE.sub(lambda match: " " * len(match.group(0)), lowered)
 
 
 def read(text: str, vocabulary: Vocabulary) -> Reading:

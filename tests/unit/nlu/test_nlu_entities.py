@@ -154,3 +154,15 @@ def test_english_words_one_slip_from_a_service_are_not_services(word):
         {"reporting": [], "shipping": [], "identity": [], "invoicing": [], "login": []}, []
     )
     assert "service" not in entities(f"status of {word}", catalog)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "restart <https://grafana.example.com/d/x?var-service=billing|this dashboard>",
+        "restart https://grafana.example.com/d/x?var-service=billing",
+        "restart <#C024BE7LR|billing> <!here>",
+    ],
+)
+def test_links_and_channel_references_name_no_service(text, vocabulary):
+    assert entities(text, vocabulary) == {"action": "restart"}
