@@ -26,12 +26,13 @@ def _start_moto():
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    # ECS services in moto report this many running tasks, so deployments can complete.
-    os.environ.setdefault("MOTO_ECS_SERVICE_RUNNING", "2")
-    server = _start_moto()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        # ECS services in moto report this many running tasks, so deployments can complete.
+        patch.setenv("MOTO_ECS_SERVICE_RUNNING", "2")
+        server = _start_moto()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
 
 
 @pytest.fixture(autouse=True)
