@@ -46,3 +46,41 @@ class CeleryPublisher:
                 connection.default_channel  # noqa: B018 - opening a channel proves the transport works
         except Exception as exc:  # noqa: BLE001
             raise TransientError(f"broker unreachable: {exc}") from exc
+
+
+class QueueDepthCollector:
+    """Prometheus collector: messages waiting per queue, read from the broker at scrape time (cached briefly)."""
+
+    def __init__(self, app: Celery, queues: QueueNames, ttl_s: float = 5.0) -> None:
+        self._app, self._queues, self._ttl_s = app, queues, ttl_s
+        self._cached: tuple[float, dict[str, int]] = (0.0, {})
+
+    def depths(self) -> dict[str, int]:
+        import time
+
+        stamp, cached = self._cached
+        if time.monotonic() - stamp < self._ttl_s:
+            return cached
+        depths: dict[str, int] = {}
+        with self._app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+            channel = connection.default_channel
+            for name in [*self._queues.all(), self._queues.dead_letter]:
+                try:
+                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except Exception:  # noqa: BLE001 - a queue nobody declared yet is empty
+                    depths[name] = 0
+        self._cached = (time.monotonic(), depths)
+        return depths
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily("smartcloudops_queue_depth", "Messages waiting per queue", labels=["queue"])
+        try:
+            depths = self.depths()
+        except Exception:  # noqa: BLE001 - an unreachable broker means no sample, not a failed scrape
+            return
+        for name, depth in depths.items():
+            family.add_metric([name], depth)
+        yield family

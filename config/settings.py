@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # Metric intake and streaming anomaly scoring.
+    metrics_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024,
+                                        description="remote-write and JSON sample bodies (compressed size)")
+    metrics_max_decoded_bytes: int = Field(default=64 * 1024 * 1024, ge=1024,
+                                           description="a remote-write body once snappy-decompressed")
+    metrics_max_samples_per_message: int = Field(default=100_000, ge=1, le=10_000_000)
+    series_state_ttl_s: int = Field(default=3600, ge=60, description="a silent series' window expires after this")
+    anomaly_model_path: Path | None = Field(default=None, description="model folder or .onnx; None: shipped model")
+    anomaly_resolve_after_points: int = Field(default=10, ge=1, le=10_000)
+    anomaly_evidence_lookback_s: int = Field(default=900, gt=0)
+
     webhook_token: SecretStr | None = None
     webhook_username: str | None = None
     webhook_password: SecretStr | None = None
@@ -66,10 +77,26 @@ class Settings(BaseSettings):
     broker_visibility_timeout_s: int = Field(default=300, ge=5)
     broker_publish_timeout_s: float = Field(default=2.0, gt=0)
     task_max_retries: int = Field(default=10, ge=0)
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9809, ge=0, le=65535, description="0 disables the worker's /metrics")
+
+    flower_host: str = "127.0.0.1"
+    flower_port: int = Field(default=5555, ge=1, le=65535)
+    flower_username: str = "admin"
+    flower_password: SecretStr | None = None
 
     remediation_mode: Literal["dry_run", "execute"] = "dry_run"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    # Chat (Slack slash command and the generic chat endpoint).
+    slack_signing_secret: SecretStr | None = None
+    chat_context_ttl_s: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    chat_response_url_hosts: str = Field(default="hooks.slack.com",
+                                         description="hosts a chat answer may be POSTed to")
+    alertmanager_url: str | None = Field(default=None, description="silences are also created here")
+    catalog_file: Path | None = None
+    roles_file: Path | None = None
 
     @field_validator("correlation_labels")
     @classmethod
@@ -85,6 +112,21 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "sqla+", "amqp://", "memory://")):
             raise ValueError("must start with redis://, rediss://, amqp:// or sqla+ (kombu transport URL)")
         return value
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://alertmanager:9093")
+        return value.rstrip("/") if value else value
+
+    @field_validator("chat_response_url_hosts")
+    @classmethod
+    def _host_names(cls, value: str) -> str:
+        hosts = [part.strip().lower() for part in value.split(",") if part.strip()]
+        if not hosts or not all(host.replace("-", "a").replace(".", "a").isalnum() for host in hosts):
+            raise ValueError("must be a comma-separated list of host names, e.g. 'hooks.slack.com'")
+        return ",".join(hosts)
 
     @field_validator("database_url")
     @classmethod
@@ -122,6 +164,10 @@ class Settings(BaseSettings):
         return tuple(self.correlation_labels.split(","))
 
     @property
+    def response_url_hosts(self) -> frozenset[str]:
+        return frozenset(self.chat_response_url_hosts.split(","))
+
+    @property
     def is_embedded(self) -> bool:
         return self.broker.startswith("sqla+")
 
@@ -130,6 +176,12 @@ class Settings(BaseSettings):
         if self.webhook_token is not None:
             return self.webhook_token.get_secret_value()
         return _generated_secret(self.resolved_data_dir, "webhook_token")
+
+    def flower_secret(self) -> str:
+        """Flower's basic-auth password; generated once and kept in the data dir if unset."""
+        if self.flower_password is not None:
+            return self.flower_password.get_secret_value()
+        return _generated_secret(self.resolved_data_dir, "flower_password")
 
     def api_secret(self) -> str:
         """The bearer token of the read and control API; defaults to the webhook token."""

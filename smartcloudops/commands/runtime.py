@@ -22,13 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.set_defaults(func=worker_command)
     up = subparsers.add_parser("up", help="migrate, then run the server and a worker together (one machine)")
     up.set_defaults(func=up_command)
+    flower = subparsers.add_parser("flower", help="run Flower (basic auth) against the same broker")
+    flower.set_defaults(func=flower_command)
 
 
 def build_api():  # type: ignore[no-untyped-def]
     """The ASGI app wired to the real broker and store."""
     import sqlalchemy as sa
 
-    from adapters.broker import CeleryPublisher
+    from prometheus_client import REGISTRY
+
+    from adapters.broker import CeleryPublisher, QueueDepthCollector
     from consumers.app import ApiDeps, create_app
     from smartcloudops.bootstrap import bootstrap
     from tasks.app import app as celery_app
@@ -40,6 +44,7 @@ def build_api():  # type: ignore[no-untyped-def]
             conn.execute(sa.text("SELECT 1"))
 
     publisher = CeleryPublisher(celery_app, runtime.settings.queues, timeout_s=runtime.settings.broker_publish_timeout_s)
+    REGISTRY.register(QueueDepthCollector(celery_app, runtime.settings.queues))
     return create_app(ApiDeps(settings=runtime.settings, publisher=publisher, incidents=runtime.incidents,
                               database_ping=database_ping))
 
@@ -56,9 +61,14 @@ def serve_command(_: argparse.Namespace) -> int:
 
 
 def worker_command(args: argparse.Namespace) -> int:
+    from smartcloudops.observability.worker_metrics import prepare_multiprocess_dir
+
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    prepare_multiprocess_dir(settings.resolved_data_dir)  # before prometheus_client is first imported
     from tasks.app import app
+
+    _serve_worker_metrics(settings)
 
     queues = args.queues or ",".join(settings.queues.all())
     concurrency = args.concurrency or settings.worker_concurrency
@@ -67,6 +77,31 @@ def worker_command(args: argparse.Namespace) -> int:
             "--loglevel", settings.log_level, "--task-events", "--hostname", f"smartcloudops-{os.getpid()}@%h",
             "--without-mingle", "--without-gossip"]
     app.worker_main(argv)
+    return 0
+
+
+def _serve_worker_metrics(settings) -> None:  # type: ignore[no-untyped-def]
+    import structlog
+
+    from smartcloudops.observability.worker_metrics import serve_worker_metrics
+
+    if not settings.worker_metrics_port:
+        return
+    try:
+        serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
+    except OSError as exc:  # another worker on this machine has the port: run without, say so
+        structlog.get_logger("worker").warning("worker.metrics_unavailable", port=settings.worker_metrics_port,
+                                                error=str(exc))
+
+
+def flower_command(_: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    from tasks.app import app
+
+    app.start(["flower", f"--address={settings.flower_host}", f"--port={settings.flower_port}",
+               f"--basic-auth={settings.flower_username}:{settings.flower_secret()}", "--persistent=False",
+               "--purge_offline_workers=60"])
     return 0
 
 

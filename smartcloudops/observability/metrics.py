@@ -18,10 +18,9 @@ events_published = Counter("smartcloudops_events_published", "Events published t
 publish_failures = Counter("smartcloudops_publish_failures", "Publishes the broker did not take", ["queue"])
 events_consumed = Counter("smartcloudops_events_consumed", "Events consumed by workers, by outcome",
                           ["type", "outcome"])
-queue_depth = Gauge("smartcloudops_queue_depth", "Messages waiting per queue", ["queue"],
-                    multiprocess_mode="max")
+# smartcloudops_queue_depth{queue} is collected from the broker at scrape time: adapters.broker.QueueDepthCollector
 queue_consumers = Gauge("smartcloudops_queue_consumers", "Workers consuming each queue", ["queue"],
-                        multiprocess_mode="max")
+                        multiprocess_mode="livesum")
 task_duration = Histogram("smartcloudops_task_duration_seconds", "Task run time", ["task"],
                           buckets=LATENCY_BUCKETS)
 task_failures = Counter("smartcloudops_task_failures", "Task failures by kind", ["task", "kind"])
