@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 from scipy import sparse
@@ -34,6 +35,13 @@ class Prediction:
 
     intent: str
     confidence: float
+
+
+class Classifier(Protocol):
+    """Anything that guesses an intent from a masked line (the trained model, test doubles)."""
+
+    def predict(self, masked: str) -> Prediction:
+        """The most likely intent for one masked line, with a 0..1 confidence."""
 
 
 @lru_cache(maxsize=8192)

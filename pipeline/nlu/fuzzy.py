@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 def allowed_edits(length: int) -> int:
     """How many edits a word of `length` characters may carry and still match.
@@ -48,7 +50,7 @@ def is_typo_of(word: str, reference: str) -> bool:
     return limit > 0 and edit_distance(word, reference, limit) <= limit
 
 
-def closest(word: str, references: dict[str, str]) -> str | None:
+def closest(word: str, references: Mapping[str, str]) -> str | None:
     """The value of the unique nearest key within the allowed edits, else None.
 
     `references` maps a normalised spelling to what it stands for. A tie between two

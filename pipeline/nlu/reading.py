@@ -8,6 +8,7 @@ travel into an entity.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -53,6 +54,8 @@ _PHRASE_ACTIONS: dict[tuple[str, str], str] = {
     ("scale", "in"): "scale", ("deploy", "again"): "redeploy",
 }
 _SERVICE_SUFFIXES = ("service", "svc", "app", "api", "server")
+# Words never read as a slip of a service or alert name.
+_ORDINARY = COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(KNOWN_SLIPS)
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,6 @@ class Reading:
     tokens: tuple[Token, ...]
     mentions: tuple[Mention, ...]
     masked: str
-
-    def first(self, kind: str) -> Mention | None:
-        """The leftmost mention of `kind`, if any."""
-        return next((m for m in self.mentions if m.kind == kind), None)
 
     def words(self) -> tuple[str, ...]:
         """The corrected words of the line, in order."""
@@ -91,7 +90,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     tokens = _tokens(lowered, mentions)
     mentions += _catalog_mentions(tokens, vocabulary, mentions)
     tokens = tuple(t for t in tokens if not any(m.overlaps(t.start, t.end) for m in mentions))
-    mentions += _number_mentions(lowered, tokens, mentions)
+    mentions += _number_mentions(lowered, tokens)
     mentions += _action_mentions(tokens)
     mentions += _target_mentions(lowered, tokens)
     ordered = tuple(sorted(mentions, key=lambda m: m.start))
@@ -170,7 +169,7 @@ def _catalog_match(window: list[Token], vocabulary: Vocabulary, fuzzy: bool) -> 
     if not _may_be_typo(window, spelling):
         return None
     for kind, table in (("service", vocabulary.services), ("alertname", vocabulary.alerts)):
-        value = closest(spelling, dict(table))
+        value = closest(spelling, table)
         if value is not None:
             return Mention(kind, value, start, end)
     return None
@@ -181,7 +180,7 @@ def _adjacent(window: list[Token]) -> bool:
     return all(b.start - a.end <= 2 for a, b in pairwise(window))
 
 
-def _without_suffix(spelling: str, table, kind: str) -> str | None:
+def _without_suffix(spelling: str, table: Mapping[str, str], kind: str) -> str | None:
     if kind != "service":
         return None
     for suffix in _SERVICE_SUFFIXES:
@@ -195,11 +194,10 @@ def _without_suffix(spelling: str, table, kind: str) -> str | None:
 def _may_be_typo(window: list[Token], spelling: str) -> bool:
     if len(spelling) < 5 or any(t.text[0].isdigit() for t in window):
         return False
-    ordinary = COMMON_WORDS | KEYWORDS | set(ACTION_WORDS) | set(KNOWN_SLIPS)
-    return not any(t.text in ordinary or t.word != t.text for t in window)
+    return not any(t.text in _ORDINARY or t.word != t.text for t in window)
 
 
-def _number_mentions(text: str, tokens: tuple[Token, ...], taken: list[Mention]) -> list[Mention]:
+def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
     found = []
     for index, token in enumerate(tokens):
         if not _DIGITS_RE.fullmatch(token.text) or not _stands_alone(text, token):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from pipeline.nlu.classifier import IntentClassifier, intent_classifier
+from pipeline.nlu.classifier import Classifier, intent_classifier
 from pipeline.nlu.context import ChatContext
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
@@ -41,7 +41,7 @@ def understand(
     text: str,
     context: ChatContext,
     vocabulary: Vocabulary,
-    classifier: IntentClassifier | None = None,
+    classifier: Classifier | None = None,
 ) -> Understanding:
     """Intent and entities of `text`, resolving `it`, `that`, `why?` from `context`."""
     reading = read(text, vocabulary)
@@ -57,12 +57,14 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
         return context
     entities = understanding.entities
     updated = replace(context, last_intent=understanding.intent)
-    if "instance" in entities:
-        updated = replace(updated, last_instance=entities["instance"], focus="instance")
+    # The most specific subject named last is what `it` means next: an incident over an
+    # instance over a service.
     if "service" in entities:
         updated = replace(updated, last_service=entities["service"], focus="service")
         if "instance" not in entities:
             updated = replace(updated, last_instance=None)
+    if "instance" in entities:
+        updated = replace(updated, last_instance=entities["instance"], focus="instance")
     if "incident" in entities:
         updated = replace(updated, last_incident=entities["incident"], focus="incident")
     if "action" in entities:
@@ -72,7 +74,7 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     return updated
 
 
-def _recognise(reading: Reading, classifier: IntentClassifier | None) -> tuple[str, float, str]:
+def _recognise(reading: Reading, classifier: Classifier | None) -> tuple[str, float, str]:
     if not reading.masked:
         return "help", 1.0, "rule"
     ruled = match_rule(reading.masked)

@@ -112,3 +112,8 @@ def test_context_round_trips_through_json():
 def test_context_json_with_wrong_types_is_rejected(data):
     with pytest.raises(InvalidInput):
         ChatContext.from_json(data)
+
+
+def test_an_instance_named_with_its_service_is_what_it_means_next(vocabulary):
+    (_, start), _ = converse(["reboot i-0abc1234 of billing", "start it"], vocabulary)
+    assert start.entities == {"action": "start", "instance": "i-0abc1234"}
