@@ -17,6 +17,8 @@ import yaml
 
 from peer_processes import PeerGroup, PeerProcess, free_port, require_binary, wait_until
 
+REPO = Path(__file__).resolve().parents[3]
+SHIPPED_RULES = REPO / "deploy" / "prometheus" / "smartcloudops-rules.yml"
 START_TIMEOUT_S = 60.0
 # 1s everywhere: the loop target -> rule -> Alertmanager -> webhook takes seconds, not minutes.
 FAST = "1s"
@@ -45,7 +47,7 @@ class ControlledTarget:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -67,17 +69,21 @@ def alert_rules(service: str) -> dict:
     return {"groups": [{"name": "e2e", "interval": FAST, "rules": [rule]}]}
 
 
-def prometheus_config(target_port: int, alertmanager_port: int) -> dict:
-    return {
+def prometheus_config(jobs: dict[str, str], alertmanager_url: str | None = None) -> dict:
+    """Scrape `jobs` (job name -> base URL), load the test's and the shipped rules."""
+    config = {
         "global": {"scrape_interval": FAST, "scrape_timeout": FAST, "evaluation_interval": FAST},
-        "rule_files": ["rules.yml"],
-        "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
-        },
+        # The shipped rules load beside the test's, as in a real deployment.
+        "rule_files": ["rules.yml", str(SHIPPED_RULES)],
         "scrape_configs": [
-            {"job_name": "checkout", "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}]},
+            {"job_name": job, "static_configs": [{"targets": [url.removeprefix("http://")]}]}
+            for job, url in jobs.items()
         ],
     }
+    if alertmanager_url is not None:
+        target = alertmanager_url.removeprefix("http://")
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [target]}]}]}
+    return config
 
 
 def alertmanager_config(webhook_url: str, token: str) -> dict:
@@ -98,8 +104,10 @@ def alertmanager_config(webhook_url: str, token: str) -> dict:
         "group_wait": FAST,
         "group_interval": FAST,
         "repeat_interval": "1m",
+        # SmartCloudOps' own alerts go to people (here: nobody), never back into it.
+        "routes": [{"matchers": ['component="smartcloudops"'], "receiver": "sre"}],
     }
-    return {"route": route, "receivers": [receiver]}
+    return {"route": route, "receivers": [receiver, {"name": "sre"}]}
 
 
 def write_yaml(path: Path, document: dict) -> Path:
@@ -112,10 +120,10 @@ def http_ok(url: str, **kwargs: object) -> bool:
     return httpx.get(url, timeout=2.0, **kwargs).status_code == 200
 
 
-def start_prometheus(peers: PeerGroup, home: Path, config: dict, rules: dict) -> str:
-    """Start Prometheus with `config` and `rules`; return its base URL once ready."""
+def start_prometheus(peers: PeerGroup, home: Path, config: dict, rules: dict | None = None) -> str:
+    """Start Prometheus with `config` and the test's `rules`; return its base URL once ready."""
     binary = require_binary("prometheus", "prometheus")
-    write_yaml(home / "rules.yml", rules)
+    write_yaml(home / "rules.yml", rules or {"groups": []})
     config_file = write_yaml(home / "prometheus.yml", config)
     port = free_port()
     process = peers.start(
@@ -278,3 +286,28 @@ def _ready(process: PeerProcess, base_url: str, path: str) -> str:
 
     wait_until(ready, timeout_s=START_TIMEOUT_S, what=f"{process.name} at {base_url}{path}")
     return base_url
+
+
+@dataclass(frozen=True)
+class PrometheusApi:
+    """The few Prometheus HTTP API calls the tests need."""
+
+    url: str
+
+    def query(self, promql: str) -> list[dict]:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5.0)
+        response.raise_for_status()
+        return response.json()["data"]["result"]
+
+    def value(self, promql: str) -> float | None:
+        """The value of a query that yields at most one series."""
+        result = self.query(promql)
+        assert len(result) <= 1, f"{promql} gave {len(result)} series"
+        return float(result[0]["value"][1]) if result else None
+
+    def rules(self, file: Path) -> list[dict]:
+        """Every rule loaded from `file`, with its health and last error."""
+        response = httpx.get(f"{self.url}/api/v1/rules", timeout=5.0)
+        response.raise_for_status()
+        groups = response.json()["data"]["groups"]
+        return [rule for group in groups if group["file"] == str(file) for rule in group["rules"]]

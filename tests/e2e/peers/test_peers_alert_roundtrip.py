@@ -41,7 +41,7 @@ def test_incident_opens_when_the_rule_fires_and_resolves_when_the_metric_recover
     start_prometheus(
         peers,
         tmp_path / "prometheus",
-        prometheus_config(controlled_target.port, int(alertmanager.rsplit(":", 1)[1])),
+        prometheus_config({"checkout": controlled_target.url}, alertmanager),
         alert_rules(SERVICE),
     )
 

@@ -75,7 +75,7 @@ def test_alert_sent_while_the_broker_is_down_arrives_once_after_it_returns(
     start_prometheus(
         peers,
         tmp_path / "prometheus",
-        prometheus_config(controlled_target.port, int(alertmanager.rsplit(":", 1)[1])),
+        prometheus_config({"checkout": controlled_target.url}, alertmanager),
         alert_rules(SERVICE),
     )
 
