@@ -26,8 +26,9 @@ from pipeline.errors import InvalidInput
 # Relative slack on a range's span, so a flat series does not divide by zero.
 _RELATIVE_SLACK = 1e-9
 _ABSOLUTE_SLACK = 1e-12
-# Larger samples are ignored like NaN: their squares would overflow the spread.
-_MAX_MAGNITUDE = 1e100
+# Samples are kept as float32 (7 significant digits is plenty to judge novelty, and halves
+# the state); beyond float32's range they become infinite and are ignored like NaN.
+_SAMPLE_DTYPE = np.float32
 # log1p of the largest float32: features stay finite for any input.
 _MAX_FEATURE = 89.0
 
@@ -114,7 +115,8 @@ def _pad(values, timestamps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     value_grid = np.full(present.shape, np.nan)
     time_grid = np.full(present.shape, -np.inf)
     if present.any():
-        value_grid[present] = _flat(values)
+        with np.errstate(over="ignore"):
+            value_grid[present] = _flat(values).astype(_SAMPLE_DTYPE)
         time_grid[present] = _flat(timestamps)
     return value_grid, time_grid, present
 
@@ -130,8 +132,7 @@ def _accepted(
     values: np.ndarray, times: np.ndarray, present: np.ndarray, last_timestamp: np.ndarray
 ) -> np.ndarray:
     """Points with a usable value and a timestamp after every earlier usable point of the series."""
-    with np.errstate(invalid="ignore"):
-        usable = present & (np.abs(values) <= _MAX_MAGNITUDE) & ~np.isnan(times)
+    usable = present & np.isfinite(values) & ~np.isnan(times)
     usable_times = np.where(usable, times, -np.inf)
     latest_before = np.maximum.accumulate(
         np.concatenate([last_timestamp[:, None], usable_times], axis=1), axis=1

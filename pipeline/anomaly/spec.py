@@ -6,7 +6,7 @@ import zlib
 from dataclasses import asdict, dataclass
 
 # Bumped when the meaning of the state or the features changes; old states then reset.
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2
 
 # The tracked quantities, in feature order. For each, the feature is how far the current
 # value falls outside the range the quantity has recently covered (0 inside the range).

@@ -1,11 +1,12 @@
 """Bounded per-series streaming state and its compact byte encoding.
 
-One series' state is one fixed-size record (about 3 KB with the default spec): a header
+One series' state is one fixed-size record (about 1.9 KB with the default spec): a header
 (spec fingerprint, sample count, last timestamp) and float64 arrays. `StateBatch` holds the
 states of many series as stacked arrays, so a batch is decoded, advanced and encoded
 without a Python object per series.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,8 @@ def _record_dtype(history_length: int, range_shape: tuple[int, ...]) -> np.dtype
             ("fingerprint", "<u4"),
             ("count", "<u8"),
             ("last_timestamp", "<f8"),
-            ("recent", "<f8", (history_length,)),
+            # Samples enter as float32 (see features), so four bytes keep them exactly.
+            ("recent", "<f4", (history_length,)),
             ("high", "<f8", range_shape),
             ("low", "<f8", range_shape),
         ]
@@ -39,7 +41,8 @@ def _record_dtype(history_length: int, range_shape: tuple[int, ...]) -> np.dtype
 class SeriesState:
     """What one series remembers: its recent samples and the recent range of each quantity.
 
-    `recent` holds the last `history_length` samples, oldest first (zeros before the series had
+    `recent` holds the last `history_length` samples (float32 values, held as float64), oldest
+    first (zeros before the series had
     that many). `high`/`low` have one row per tracked quantity: the extremes of the last
     `range_blocks` completed blocks of samples, oldest first, then of the block being
     filled; NaN where nothing was seen yet. `count` is how many samples the series has had.
@@ -70,7 +73,7 @@ class SeriesState:
         record = np.frombuffer(data, dtype=dtype)
         if record["fingerprint"][0] != spec.fingerprint():
             raise InvalidInput("series state was written for another feature spec")
-        return StateBatch.from_records(record).to_states()[0]
+        return StateBatch.from_records(record, spec.fingerprint()).to_states()[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,8 +118,7 @@ class StateBatch:
         )
 
     @classmethod
-    def from_records(cls, records: np.ndarray) -> "StateBatch":
-        fingerprint = int(records["fingerprint"][0]) if len(records) else 0
+    def from_records(cls, records: np.ndarray, fingerprint: int) -> "StateBatch":
         return cls(
             fingerprint,
             records["count"].astype(np.int64),
@@ -129,28 +131,20 @@ class StateBatch:
     @classmethod
     def decode(cls, encoded: Sequence[bytes | None], spec: FeatureSpec) -> "StateBatch":
         """Decode stored states in bulk; absent, stale (other spec) or corrupt ones start fresh."""
-        dtype = record_dtype(spec)
-        usable = [_usable(data, dtype, spec.fingerprint()) for data in encoded]
-        batch = cls.fresh(len(encoded), spec)
-        rows = np.flatnonzero(usable)
-        if len(rows):
-            records = np.frombuffer(b"".join(encoded[i] for i in rows), dtype=dtype)
-            decoded = cls.from_records(records)
-            for name in ("count", "last_timestamp", "recent", "high", "low"):
-                getattr(batch, name)[rows] = getattr(decoded, name)
-        return batch
+        dtype, fresh = record_dtype(spec), _fresh_record(spec)
+        fingerprint = spec.fingerprint()
+        joined = b"".join(data if _usable(data, dtype, fingerprint) else fresh for data in encoded)
+        return cls.from_records(np.frombuffer(joined, dtype=dtype), fingerprint)
 
     def to_bytes(self) -> list[bytes]:
         """Each series' state encoded as one record."""
-        records = np.zeros(
-            len(self), dtype=_record_dtype(self.recent.shape[1], self.high.shape[1:])
-        )
+        dtype = _record_dtype(self.recent.shape[1], self.high.shape[1:])
+        records = np.empty(len(self), dtype=dtype)
         records["fingerprint"] = self.fingerprint
         for name in ("count", "last_timestamp", "recent", "high", "low"):
             records[name] = getattr(self, name)
-        raw = records.tobytes()
-        size = records.dtype.itemsize
-        return [raw[i * size : (i + 1) * size] for i in range(len(self))]
+        raw, size = memoryview(records).cast("B"), dtype.itemsize
+        return [raw[i * size : (i + 1) * size].tobytes() for i in range(len(self))]
 
     def to_states(self) -> list[SeriesState]:
         return [
@@ -164,6 +158,11 @@ class StateBatch:
             )
             for i in range(len(self))
         ]
+
+
+@functools.cache
+def _fresh_record(spec: FeatureSpec) -> bytes:
+    return StateBatch.fresh(1, spec).to_bytes()[0]
 
 
 def _usable(data: bytes | None, dtype: np.dtype, fingerprint: int) -> bool:

@@ -17,8 +17,8 @@ def advanced_state(n_points: int, spec: FeatureSpec = SMALL_SPEC) -> SeriesState
 
 
 def test_default_state_is_one_record_of_about_three_kilobytes():
-    assert record_dtype(FeatureSpec()).itemsize == 3092
-    assert len(SeriesState.fresh(FeatureSpec()).to_bytes()) == 3092
+    assert record_dtype(FeatureSpec()).itemsize == 1916
+    assert len(SeriesState.fresh(FeatureSpec()).to_bytes()) == 1916
 
 
 def test_state_size_does_not_grow_with_the_number_of_points():
