@@ -95,17 +95,6 @@ class Settings(BaseSettings):
     chat_response_url_hosts: str = Field(default="hooks.slack.com",
                                          description="hosts a chat answer may be POSTed to")
     alertmanager_url: str | None = Field(default=None, description="silences are also created here")
-    catalog_file: Path | None = None
-    roles_file: Path | None = None
-
-    # Chat (Slack slash command and the generic chat endpoint).
-    slack_signing_secret: SecretStr | None = None
-    chat_context_ttl_s: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
-    chat_response_url_hosts: str = Field(default="hooks.slack.com",
-                                         description="hosts a chat answer may be POSTed to")
-    alertmanager_url: str | None = Field(default=None, description="silences are also created here")
-    catalog_file: Path | None = None
-    roles_file: Path | None = None
 
     @field_validator("correlation_labels")
     @classmethod
@@ -121,21 +110,6 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "sqla+", "amqp://", "memory://")):
             raise ValueError("must start with redis://, rediss://, amqp:// or sqla+ (kombu transport URL)")
         return value
-
-    @field_validator("alertmanager_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://alertmanager:9093")
-        return value.rstrip("/") if value else value
-
-    @field_validator("chat_response_url_hosts")
-    @classmethod
-    def _host_names(cls, value: str) -> str:
-        hosts = [part.strip().lower() for part in value.split(",") if part.strip()]
-        if not hosts or not all(host.replace("-", "a").replace(".", "a").isalnum() for host in hosts):
-            raise ValueError("must be a comma-separated list of host names, e.g. 'hooks.slack.com'")
-        return ",".join(hosts)
 
     @field_validator("alertmanager_url")
     @classmethod
@@ -186,10 +160,6 @@ class Settings(BaseSettings):
     @property
     def grouping_labels(self) -> tuple[str, ...]:
         return tuple(self.correlation_labels.split(","))
-
-    @property
-    def response_url_hosts(self) -> frozenset[str]:
-        return frozenset(self.chat_response_url_hosts.split(","))
 
     @property
     def response_url_hosts(self) -> frozenset[str]:
