@@ -65,7 +65,8 @@ class AsgSetDesiredCapacity(AwsAction):
             if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy"
         ]
         state = {"desired_capacity": group["DesiredCapacity"], "in_service": len(in_service)}
-        done = len(in_service) >= params.desired_capacity
+        # Equality, not >=: after a scale-in the surplus must have left service too.
+        done = len(in_service) == params.desired_capacity
         wanted = params.desired_capacity
         detail = f"{len(in_service)} of {wanted} instances in service in {params.group_name}"
         return Observation(done, state, detail=detail)

@@ -133,9 +133,19 @@ class AwsAction(ABC):
         return ActionResult(call.called, call.request, {"recovered": True}, dry_run=False)
 
     def verify(
-        self, params: Any, executed: ActionResult, *, timeout_s: float, poll_s: float
+        self,
+        params: Any,
+        executed: ActionResult,
+        *,
+        timeout_s: float,
+        poll_s: float,
+        settle_s: float = 0.0,
     ) -> VerifyResult:
-        """Poll the real API until the resource is healthy again, it fails, or time runs out."""
+        """Poll the real API until the resource is healthy again, it fails, or time runs out.
+
+        `settle_s` waits before the first look: right after a reboot the old "ok" status can
+        still be reported and must not count as recovery.
+        """
         self._check_params(params)
         if executed.dry_run:
             seen = self.observe(params, executed)
@@ -143,6 +153,8 @@ class AwsAction(ABC):
                 True, seen.state, "dry run: nothing was changed, state observed once"
             )
         deadline = self._monotonic() + timeout_s
+        if settle_s > 0:
+            self._sleep(min(settle_s, timeout_s))
         polls = 0
         while True:
             seen = self.observe(params, executed)
