@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     flower_password: SecretStr | None = None
 
     remediation_mode: Literal["dry_run", "execute"] = "dry_run"
+    # Remediation's operator files; the defaults are the ones shipped in config/.
+    catalog_path: Path | None = None
+    policy_path: Path | None = None
+    roles_path: Path | None = None
+    # boto3: region of calls that name none, and an emulator's endpoint (moto, LocalStack) when set.
+    aws_region: str = Field(default="eu-west-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    aws_endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
+    # Verification polls inside a task: keep it under the broker's visibility timeout.
+    remediation_verify_timeout_s: float = Field(default=240.0, gt=0)
+    remediation_verify_poll_s: float = Field(default=10.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
