@@ -213,8 +213,8 @@ def _stands_alone(text: str, token: Token) -> bool:
     # `1=1`, `$1`, `` `whoami` `` are code, not a count, an incident or a team: free-form
     # values are only taken from words that stand between blanks and plain punctuation.
     before = text[token.start - 1] if token.start else " "
-    after = text[token.end] if token.end < len(text) else " "
-    return before in " #\t" and after in " \t?!.,:;"
+    after = text[token.end : token.end + 2] or " "
+    return before in " #\t" and (after[0] in " \t?!.,:;" or after == "'s")
 
 
 def _number_kind(before: str, after: str, text: str, token: Token) -> str:

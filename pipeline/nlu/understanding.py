@@ -17,6 +17,12 @@ INTENTS = (
 ACTIONS = ("restart", "reboot", "scale", "redeploy", "start")
 # Below this classifier confidence a line is out of the domain: answered with help.
 CONFIDENCE_THRESHOLD = 0.4
+# A line that names a catalog service, an alert, an instance or an incident is about
+# operations even when its phrasing is new, so a question about it needs less confidence;
+# a command never does: a wrong guess there acts, a wrong question only answers.
+GROUNDED_CONFIDENCE_THRESHOLD = 0.25
+_GROUNDING_KINDS = frozenset({"service", "alertname", "instance", "incident"})
+_QUESTIONS = frozenset({"status", "list_incidents", "show_incident", "explain", "history"})
 
 _INCIDENT_INTENTS = frozenset({"show_incident", "approve", "deny", "ack", "explain", "escalate"})
 _ANAPHORS = frozenset({"it", "its", "it's", "that", "this", "them", "there", "same", "again"})
@@ -81,7 +87,10 @@ def _recognise(reading: Reading, classifier: Classifier | None) -> tuple[str, fl
     if ruled is not None:
         return ruled, 1.0, "rule"
     prediction = (classifier or intent_classifier()).predict(reading.masked)
-    if prediction.confidence < CONFIDENCE_THRESHOLD:
+    grounded = any(mention.kind in _GROUNDING_KINDS for mention in reading.mentions)
+    question = prediction.intent in _QUESTIONS
+    threshold = GROUNDED_CONFIDENCE_THRESHOLD if grounded and question else CONFIDENCE_THRESHOLD
+    if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold"
     return prediction.intent, prediction.confidence, "classifier"
 

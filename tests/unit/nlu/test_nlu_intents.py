@@ -61,3 +61,35 @@ def test_unknown_text_carries_no_entities(vocabulary):
 
 def test_empty_text_asks_for_help(vocabulary):
     assert understand("   ", EMPTY_CONTEXT, vocabulary).intent == "help"
+
+
+class Guess:
+    """A classifier double that always guesses one intent with one confidence."""
+
+    def __init__(self, intent, confidence):
+        self.intent, self.confidence = intent, confidence
+
+    def predict(self, masked):
+        from pipeline.nlu.classifier import Prediction
+
+        return Prediction(self.intent, self.confidence)
+
+
+@pytest.mark.parametrize(
+    ("text", "guess", "expected"),
+    [
+        ("billing looks weird today", "status", "status"),  # names a service: a question is fine
+        ("it looks weird today", "status", "unknown"),  # names nothing: too unsure
+        ("billing looks weird today", "remediate", "unknown"),  # a command needs more certainty
+        ("billing looks weird today", "approve", "unknown"),
+    ],
+)
+def test_low_confidence_is_accepted_only_for_grounded_questions(text, guess, expected, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary, classifier=Guess(guess, 0.3))
+    assert result.intent == expected
+
+
+def test_confident_guesses_are_taken(vocabulary):
+    result = understand("billing looks weird today", EMPTY_CONTEXT, vocabulary,
+                        classifier=Guess("remediate", 0.9))
+    assert (result.intent, result.source) == ("remediate", "classifier")
