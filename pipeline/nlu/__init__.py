@@ -1,7 +1,16 @@
 """Chat language understanding, pure: intents, entities, conversation context, roles, replies.
 
-`understand(text, context, vocabulary)` reads one chat line in its conversation;
-`next_context(context, understanding)` is the context for the next line.
+One turn of a conversation, as the chat task runs it:
+
+    vocabulary = load_vocabulary("config/catalog.yaml")        # once per process
+    context = store.get(user, channel)                           # a ContextStore
+    understanding = understand(text, context, vocabulary)        # intent, entities, ...
+    decision = authz.authorize(user, groups, understanding.intent, role_book)
+    ...act, then answer with a `replies` builder...
+    store.put(user, channel, next_context(context, understanding), ttl_s=3600)
+
+The classifier trains on first use (well under a second); call
+`classifier.intent_classifier()` at worker start to pay that before the first command.
 """
 
 from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext, ContextStore, InMemoryContextStore

@@ -95,3 +95,8 @@ def test_empty_sections_mean_nobody(tmp_path):
     path = tmp_path / "roles.yaml"
     path.write_text("users:\ngroups:\n")
     assert load_roles(path) == RoleBook()
+
+
+def test_a_missing_roles_file_is_named(tmp_path):
+    with pytest.raises(ConfigurationError, match=f"{tmp_path / 'nope.yaml'}: cannot read"):
+        load_roles(tmp_path / "nope.yaml")
