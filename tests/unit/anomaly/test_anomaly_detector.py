@@ -49,7 +49,7 @@ def score_inside_a_full_batch(detector, times, values):
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000), length=st.integers(380, 700), data=st.data())
 def test_a_points_score_is_the_same_alone_or_inside_a_batch_of_4096(
-    sklearn_detector, seed, length, data
+    onnx_detector, seed, length, data
 ):
     times, values = walk(seed, length)
     cuts = data.draw(st.lists(st.integers(1, 40), min_size=1, max_size=12))
@@ -58,9 +58,15 @@ def test_a_points_score_is_the_same_alone_or_inside_a_batch_of_4096(
     cuts = [*cuts[:-1], cuts[-1] - 20, *[1] * 20] if cuts[-1] > 20 else [*cuts, *[1] * 20]
     cuts = [c for c in cuts if c > 0]
     assert sum(cuts) == length
-    alone = score_in_chunks(sklearn_detector, times, values, cuts)
-    batched = score_inside_a_full_batch(sklearn_detector, times, values)
+    alone = score_in_chunks(onnx_detector, times, values, cuts)
+    batched = score_inside_a_full_batch(onnx_detector, times, values)
     assert np.array_equal(alone, batched)
+
+
+def test_scikit_learn_scoring_is_also_independent_of_batching(sklearn_detector):
+    times, values = walk(20, 500)
+    alone = score_in_chunks(sklearn_detector, times, values, [1] * 5 + [55] * 8 + [1] * 5 + [0] + [50])
+    assert np.array_equal(alone, score_inside_a_full_batch(sklearn_detector, times, values))
 
 
 def test_onnx_and_scikit_learn_detectors_agree_to_1e_5(onnx_detector, sklearn_detector):
