@@ -65,7 +65,9 @@ def test_a_points_score_is_the_same_alone_or_inside_a_batch_of_4096(
 
 def test_scikit_learn_scoring_is_also_independent_of_batching(sklearn_detector):
     times, values = walk(20, 500)
-    alone = score_in_chunks(sklearn_detector, times, values, [1] * 5 + [55] * 8 + [1] * 5 + [0] + [50])
+    alone = score_in_chunks(
+        sklearn_detector, times, values, [1] * 5 + [55] * 8 + [1] * 5 + [0] + [50]
+    )
     assert np.array_equal(alone, score_inside_a_full_batch(sklearn_detector, times, values))
 
 
