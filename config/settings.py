@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # Verification polls inside a task: keep it under the broker's visibility timeout.
     remediation_verify_timeout_s: float = Field(default=240.0, gt=0)
     remediation_verify_poll_s: float = Field(default=10.0, gt=0)
+    # Wait before the first look after acting: right after a reboot the old "ok" can still show.
+    remediation_verify_settle_s: float = Field(default=0.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
