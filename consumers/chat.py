@@ -1,0 +1,190 @@
+"""Chat commands in: Slack slash commands (signed form posts) and a generic JSON endpoint.
+
+Both only validate, authenticate and publish one `chat.handle_command` message onto the
+`chat` queue; a worker understands the text, acts and answers at the response_url. Slack
+wants an answer within 3 s, so the Slack endpoint answers at once with an ephemeral
+acknowledgement and never waits for the work.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import parse_qs
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.replay_guard import replay_guard_for
+from adapters.slack_responder import ResponseUrlRefused, check_response_url
+from consumers.auth import api_credentials
+from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
+from consumers.slack_signature import ReplayGuard, SlackSignatureError, verify_slack_request
+from pipeline.errors import InvalidInput, TransientError
+from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
+from pipeline.nlu.context import check_chat_id
+from pipeline.nlu.replies import acknowledgement_reply, error_reply
+from smartcloudops.observability import metrics
+
+if TYPE_CHECKING:
+    from consumers.app import ApiDeps
+
+log = structlog.get_logger("consumers.chat")
+
+HANDLE_CHAT_COMMAND = "chat.handle_command"
+CHAT_COMMAND_RECEIVED = "dev.smartcloudops.chat.command.received"
+SLACK_SOURCE = "urn:smartcloudops:chat:slack"
+API_SOURCE = "urn:smartcloudops:chat:api"
+MAX_CHAT_BODY_BYTES = 64 * 1024
+MAX_TEXT_CHARS = 2000
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def chat_command_data(*, user: str, channel: str, text: str, response_url: str | None, source: str,
+                      user_name: str = "", command: str = "", team: str = "") -> dict[str, Any]:
+    """The `data` of a chat command event: validated ids, bounded text, an allowlisted response_url."""
+    return {"user": user, "channel": channel, "text": text, "response_url": response_url, "source": source,
+            "user_name": user_name, "command": command, "team": team}
+
+
+def routes(deps: ApiDeps) -> list[Route]:
+    """`POST /v1/chat/slack` and `POST /v1/chat/command`."""
+    settings = deps.settings
+    guard: ReplayGuard = deps.extras.get("chat_replay_guard") or replay_guard_for(settings)
+    secret = settings.slack_signing_secret.get_secret_value().encode() if settings.slack_signing_secret else b""
+    api_auth = api_credentials(settings)
+    hosts = settings.response_url_hosts
+    queue = settings.queues.chat
+
+    async def publish(event: CloudEvent) -> None:
+        try:
+            await run_in_threadpool(deps.publisher.publish, HANDLE_CHAT_COMMAND, event)
+        except TransientError as exc:
+            metrics.publish_failures.labels(queue).inc()
+            log.warning("chat.broker_unavailable", event_id=event.id, error=str(exc))
+            raise
+        metrics.events_published.labels(CHAT_COMMAND_RECEIVED, queue).inc()
+
+    @endpoint
+    async def slack_command(request: Request) -> Response:
+        if not secret:
+            raise HttpError(503, "Slack commands are not configured: set SCO_SLACK_SIGNING_SECRET")
+        body = await read_body(request, MAX_CHAT_BODY_BYTES)
+        await run_in_threadpool(_verify, secret, request, body, guard)
+        form = _form(request, body)
+        data = _slack_data(form, hosts)
+        event = envelope(CHAT_COMMAND_RECEIVED, SLACK_SOURCE, data, event_id=_slack_event_id(form, request),
+                         trace_id=trace_id_of(request), now=datetime.now(timezone.utc))
+        try:
+            await publish(event)
+        except TransientError:
+            # Slack never retries a slash command; an ephemeral line tells the user, a 5xx would not.
+            return JSONResponse(error_reply("SmartCloudOps cannot take commands right now; try again in a minute."))
+        log.info("chat.accepted", source="slack", event_id=event.id, user=data["user"], channel=data["channel"])
+        shown = data["text"][:120] or "help"
+        return JSONResponse(acknowledgement_reply(f"Working on: {shown}"))
+
+    @endpoint
+    async def generic_command(request: Request) -> Response:
+        require(request, api_auth)
+        require_json(request)
+        body = await read_body(request, MAX_CHAT_BODY_BYTES)
+        data = _api_data(_json_object(body), hosts)
+        trace_id = trace_id_of(request)
+        event = envelope(CHAT_COMMAND_RECEIVED, API_SOURCE, data, event_id=str(uuid.uuid4()), trace_id=trace_id,
+                         now=datetime.now(timezone.utc))
+        try:
+            await publish(event)
+        except TransientError as exc:
+            raise HttpError(503, "broker unavailable, retry later", {"Retry-After": "5"}) from exc
+        log.info("chat.accepted", source="api", event_id=event.id, user=data["user"], channel=data["channel"])
+        return JSONResponse({"event_id": event.id, "trace_id": trace_id}, status_code=202)
+
+    return [Route("/v1/chat/slack", slack_command, methods=["POST"]),
+            Route("/v1/chat/command", generic_command, methods=["POST"])]
+
+
+def _verify(secret: bytes, request: Request, body: bytes, guard: ReplayGuard) -> None:
+    try:
+        verify_slack_request(secret, request.headers.get("x-slack-request-timestamp"),
+                             request.headers.get("x-slack-signature"), body, time.time(), guard)
+    except SlackSignatureError as exc:
+        raise HttpError(401, str(exc)) from exc
+    except TransientError as exc:
+        raise HttpError(503, "cannot check for replayed requests right now, retry later") from exc
+
+
+def _form(request: Request, body: bytes) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_CONTENT_TYPE:
+        raise HttpError(415, f"content type must be {FORM_CONTENT_TYPE}, got {content_type or 'none'!r}")
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
+                          max_num_fields=64)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HttpError(400, f"body is not a valid form: {exc}") from exc
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _slack_data(form: Mapping[str, str], hosts: frozenset[str]) -> dict[str, Any]:
+    user, channel = _ids(form.get("user_id"), form.get("channel_id"))
+    text = _text(form.get("text", ""))
+    try:
+        response_url = check_response_url(form.get("response_url"), hosts)
+    except ResponseUrlRefused as exc:
+        raise HttpError(400, str(exc)) from exc
+    return chat_command_data(user=user, channel=channel, text=text, response_url=response_url, source="slack",
+                             user_name=form.get("user_name", "")[:80], command=form.get("command", "")[:32],
+                             team=form.get("team_id", "")[:32])
+
+
+def _api_data(payload: Mapping[str, Any], hosts: frozenset[str]) -> dict[str, Any]:
+    user, channel = _ids(payload.get("user"), payload.get("channel"))
+    text = payload.get("text")
+    if not isinstance(text, str):
+        raise HttpError(422, "field 'text' must be a string")
+    response_url = payload.get("response_url")
+    if response_url is not None:
+        try:
+            response_url = check_response_url(response_url, hosts)
+        except ResponseUrlRefused as exc:
+            raise HttpError(422, str(exc)) from exc
+    return chat_command_data(user=user, channel=channel, text=_text(text), response_url=response_url, source="api")
+
+
+def _ids(user: Any, channel: Any) -> tuple[str, str]:
+    if user is None or channel is None:
+        missing = "user" if user is None else "channel"
+        raise HttpError(422, f"field {missing!r} is required")
+    try:
+        return check_chat_id("user", user), check_chat_id("channel", channel)
+    except InvalidInput as exc:
+        raise HttpError(422, str(exc)) from exc
+
+
+def _text(text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise HttpError(422, f"text is longer than {MAX_TEXT_CHARS} characters")
+    return text.strip()
+
+
+def _json_object(body: bytes) -> Mapping[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HttpError(400, f"body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise HttpError(422, "body must be a JSON object with 'user', 'channel' and 'text'")
+    return payload
+
+
+def _slack_event_id(form: Mapping[str, str], request: Request) -> str:
+    # trigger_id is unique per invocation; the signature (already replay-checked) otherwise.
+    key = form.get("trigger_id") or request.headers.get("x-slack-signature", "")
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"slack-command|{key}"))
