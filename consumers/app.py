@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from consumers import chat
+from consumers import chat, metrics_intake
 from consumers.alertmanager import MalformedJson, parse_webhook
 from consumers.auth import api_credentials, webhook_credentials
 from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require, require_json, trace_id_of
@@ -41,7 +41,7 @@ class ApiDeps:
 
 
 # Each capability's HTTP module contributes its routes: `routes(deps) -> list[Route]`.
-ROUTE_CONTRIBUTORS: tuple[Callable[[ApiDeps], list[Route]], ...] = (chat.routes,)
+ROUTE_CONTRIBUTORS: tuple[Callable[[ApiDeps], list[Route]], ...] = (metrics_intake.routes, chat.routes)
 
 
 def create_app(deps: ApiDeps) -> Starlette:
