@@ -231,17 +231,20 @@ def _running_extreme(extreme, quantities, count, n_new, closed, open_block, spec
     same_block = (block[:, 1:] == block[:, :-1])[:, :, None]
     before_in_block = np.where(same_block, scan[:, :-1], np.nan)
 
-    # Completed blocks, oldest first: the remembered ones, then those the batch completes.
-    n_blocks = (offset + max(width, 1) - 1) // length + 1
-    block_end = np.arange(int(n_blocks.max(initial=1)))[None, :] * length + length - offset[:, None]
-    rows = np.arange(n_series)[:, None]
-    completed_here = scan[rows, np.clip(block_end, 0, width)]
+    # Completed blocks, oldest first: the remembered ones, then those the batch completes
+    # (a block's extreme sits in the column of its last point; only read once complete).
+    n_blocks = int(((offset + max(width, 1) - 1) // length).max(initial=0)) + 1
+    block_end = np.arange(n_blocks)[None, :] * length + length - offset[:, None]
+    completed_here = np.take_along_axis(scan, np.clip(block_end, 0, width)[:, :, None], axis=1)
     history = np.concatenate([closed.transpose(0, 2, 1), completed_here], axis=1)
-    closed_before = extreme.reduce(sliding_window_view(history, blocks, axis=1), axis=3)
-    before = extreme(closed_before[rows, block[:, 1:]], before_in_block)
+    closed_before = np.stack(
+        [extreme.reduce(history[:, j : j + blocks], axis=1) for j in range(n_blocks)], axis=1
+    )
+    before = extreme(np.take_along_axis(closed_before, block[:, 1:, None], axis=1), before_in_block)
 
     completed = (offset + n_new) // length
-    new_closed = history[rows, completed[:, None] + np.arange(blocks)[None, :]].transpose(0, 2, 1)
+    kept = (completed[:, None] + np.arange(blocks)[None, :])[:, :, None]
+    new_closed = np.take_along_axis(history, kept, axis=1).transpose(0, 2, 1)
     starts_new_block = ((offset + n_new) % length == 0) & (n_new > 0)
     new_open = np.where(starts_new_block[:, None], np.nan, scan[np.arange(n_series), n_new])
     return before, new_closed, new_open
