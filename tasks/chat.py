@@ -1,0 +1,33 @@
+"""The chat task: decode a chat command, let the handler understand, act and answer at response_url."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from adapters.broker import CeleryPublisher
+from pipeline.events import CloudEvent
+from tasks.app import app
+from tasks.base import PipelineTask
+from tasks.chat_flow import ChatCommand, ChatHandler
+from tasks.runtime import runtime
+
+HANDLE_CHAT_COMMAND = "chat.handle_command"
+
+
+def _handler() -> ChatHandler:
+    rt = runtime()
+    if rt.chat is None:
+        from smartcloudops.chat_runtime import build_chat
+
+        rt.chat = build_chat(rt.settings, rt.engine)
+    publisher = CeleryPublisher(app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s)
+    return ChatHandler(rt.chat, rt.incidents, publisher.publish)
+
+
+@app.task(name=HANDLE_CHAT_COMMAND, base=PipelineTask, bind=True, max_retries=None)
+def handle_chat_command(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Answer one chat line; a redelivered line is answered again but acts only once."""
+    command = ChatCommand.from_event(CloudEvent.from_dict(event))
+    answer = _handler().handle(command, datetime.now(timezone.utc))
+    return {"intent": answer.intent, "allowed": answer.allowed, "answered": command.response_url is not None}

@@ -1,0 +1,408 @@
+"""Chat commands, handled: understand the line in its context, check the role, act through the pipeline, answer.
+
+Reads come from the store; writes are audited; remediation and approvals are only ever
+published as the remediation chain's own commands (`remediation.request`,
+`remediation.decide`), so chat goes through risk, guards, dry run and approval like any
+other request. Every entity used here is a catalog value or a strict pattern match.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping
+
+import structlog
+
+from adapters.db.chat_store import Command
+from pipeline.audit import AuditRecord
+from pipeline.errors import InvalidInput, NotFound
+from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
+from pipeline.nlu import ChatContext, Understanding, next_context, understand
+from pipeline.nlu.authz import Decision, authorize
+from pipeline.nlu.context import check_chat_id
+from pipeline.nlu.replies import (
+    ActionLine, IncidentLine, ScoreLine, acknowledgement_reply, error_reply, help_reply, history_reply,
+    incident_detail_reply, incident_list_reply, refusal_reply, status_reply,
+)
+from smartcloudops.chat_runtime import ChatRuntime
+
+log = structlog.get_logger("tasks.chat")
+
+REQUEST_REMEDIATION = "remediation.request"
+DECIDE_REMEDIATION = "remediation.decide"
+REMEDIATION_REQUESTED = "dev.smartcloudops.remediation.requested"
+DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
+CHAT_SOURCE = "urn:smartcloudops:chat"
+DEFAULT_SILENCE = timedelta(hours=1)
+MAX_SILENCE = timedelta(days=7)
+SCORE_WINDOW = timedelta(hours=1)
+
+Publish = Callable[[str, CloudEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCommand:
+    """A decoded `chat.handle_command` message."""
+
+    event_id: str
+    trace_id: str
+    user: str
+    channel: str
+    text: str
+    response_url: str | None
+    source: str
+
+    @classmethod
+    def from_event(cls, event: CloudEvent) -> ChatCommand:
+        """Decode and re-validate the message (ids are plain, text is text)."""
+        data = event.data
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise InvalidInput("chat command text must be a string")
+        response_url = data.get("response_url")
+        if response_url is not None and not isinstance(response_url, str):
+            raise InvalidInput("chat command response_url must be a string")
+        return cls(event_id=event.id, trace_id=event.traceid, user=check_chat_id("user", data.get("user")),
+                   channel=check_chat_id("channel", data.get("channel")), text=text[:2000],
+                   response_url=response_url, source=str(data.get("source") or "api")[:16])
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One line being answered: who, what they meant, the role decision, and when."""
+
+    command: ChatCommand
+    understanding: Understanding
+    decision: Decision
+    context: ChatContext
+    now: datetime
+
+    @property
+    def entities(self) -> Mapping[str, str | int]:
+        return self.understanding.entities
+
+    @property
+    def actor(self) -> str:
+        return f"chat:{self.command.user}"
+
+    def store_command(self) -> Command:
+        return Command(self.command.event_id, self.command.user, self.command.channel, self.understanding.intent,
+                       self.command.trace_id, self.now)
+
+    def record(self, kind: str, incident_id: int | None = None, **data: Any) -> AuditRecord:
+        base = {"intent": self.understanding.intent, "text": self.command.text[:200],
+                "role": self.decision.held_role.label if self.decision.held_role else None,
+                "channel": self.command.channel}
+        return AuditRecord(kind=kind, occurred_at=self.now, actor=self.actor, incident_id=incident_id,
+                           event_id=self.command.event_id, trace_id=self.command.trace_id, data={**base, **data})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a turn produced: the Slack message and the context for the next line."""
+
+    message: dict[str, Any]
+    context: ChatContext
+    intent: str
+    allowed: bool
+
+
+class ChatHandler:
+    """Serves one chat line against the store, the remediation commands and the responder."""
+
+    def __init__(self, chat: ChatRuntime, incidents: Any, publish: Publish) -> None:
+        self.chat = chat
+        self.incidents = incidents  # adapters.db.queries.IncidentQueries
+        self.publish = publish
+
+    def handle(self, command: ChatCommand, now: datetime) -> Answer:
+        """Understand, authorize, act, remember the context, and deliver the answer."""
+        context = self.chat.contexts.get(command.user, command.channel)
+        understanding = understand(command.text, context, self.chat.vocabulary)
+        decision = authorize(command.user, (), understanding.intent, self.chat.roles)
+        turn = Turn(command, understanding, decision, context, now)
+        if decision.allowed:
+            message, following = self._act(turn), next_context(context, understanding)
+        else:
+            message, following = self._refuse(turn), context
+        self.chat.contexts.put(command.user, command.channel, following, self.chat.context_ttl_s)
+        if command.response_url:
+            self.chat.responder.post(command.response_url, message)
+        log.info("chat.answered", intent=understanding.intent, source=understanding.source,
+                 allowed=decision.allowed, entities=sorted(understanding.entities))
+        return Answer(message, following, understanding.intent, decision.allowed)
+
+    def _refuse(self, turn: Turn) -> dict[str, Any]:
+        self.chat.store.record(turn.store_command(), [turn.record(
+            "chat.refused", _int(turn.entities.get("incident")), needed_role=turn.decision.needed_role.label,
+            reason=turn.decision.reason)])
+        return refusal_reply(turn.decision, turn.understanding.intent)
+
+    def _act(self, turn: Turn) -> dict[str, Any]:
+        handler = getattr(self, f"_on_{turn.understanding.intent}", None)
+        if handler is None:
+            return help_reply()
+        try:
+            return handler(turn)
+        except NotFound as exc:
+            return error_reply(str(exc).capitalize())
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _on_help(self, turn: Turn) -> dict[str, Any]:
+        return help_reply()
+
+    def _on_unknown(self, turn: Turn) -> dict[str, Any]:
+        return help_reply("Sorry, I did not understand that.")
+
+    def _on_status(self, turn: Turn) -> dict[str, Any]:
+        service = _str(turn.entities.get("service"))
+        open_incidents = self.incidents.list(status="open", service=service, limit=15)["items"]
+        scores = self.chat.store.anomaly_scores(service, since=turn.now - SCORE_WINDOW)
+        actions = self.chat.store.history(service=service, actions_only=True, limit=5)
+        return status_reply(service, [_incident_line(i) for i in open_incidents],
+                            [ScoreLine(series, score) for series, score in scores],
+                            [_action_line(row) for row in actions])
+
+    def _on_list_incidents(self, turn: Turn) -> dict[str, Any]:
+        service = _str(turn.entities.get("service"))
+        page = self.incidents.list(status="open", service=service, limit=15)
+        return incident_list_reply([_incident_line(i) for i in page["items"]], service)
+
+    def _on_show_incident(self, turn: Turn) -> dict[str, Any]:
+        incident_id = self._incident_of(turn)
+        if incident_id is None:
+            return error_reply("Which incident? Say `show incident 42`.")
+        return self._detail(incident_id, with_evidence=False)
+
+    def _on_explain(self, turn: Turn) -> dict[str, Any]:
+        incident_id = self._incident_of(turn)
+        if incident_id is None:
+            return error_reply("Explain which incident? Say `why 42`, or look at one first.")
+        return self._detail(incident_id, with_evidence=True)
+
+    def _on_history(self, turn: Turn) -> dict[str, Any]:
+        incident_id = _int(turn.entities.get("incident"))
+        service = _str(turn.entities.get("service"))
+        if incident_id is not None:
+            rows, scope = self.chat.store.history(incident_id=incident_id), f"incident #{incident_id}"
+        elif service is not None:
+            rows, scope = self.chat.store.history(service=service), service
+        else:
+            rows, scope = self.chat.store.history(actions_only=True), None
+        return history_reply([_action_line(row) for row in rows], scope)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _on_ack(self, turn: Turn) -> dict[str, Any]:
+        incident_id = self._incident_of(turn)
+        if incident_id is None:
+            return error_reply("Acknowledge which incident? Say `ack 42`.")
+        done = self.chat.store.acknowledge(turn.store_command(), incident_id, turn.actor)
+        if not done.first and done.by != turn.actor:
+            return acknowledgement_reply(f"Incident #{incident_id} was already acknowledged by {done.by}.")
+        return acknowledgement_reply(f"Incident #{incident_id} acknowledged by {turn.actor}.", in_channel=True)
+
+    def _on_escalate(self, turn: Turn) -> dict[str, Any]:
+        incident_id = self._incident_of(turn)
+        if incident_id is None:
+            return error_reply("Escalate which incident? Say `escalate 42 to @team`.")
+        self.incidents.get(incident_id)  # NotFound answers politely
+        target = _str(turn.entities.get("target")) or "the on-call escalation"
+        self.chat.store.record(turn.store_command(), [turn.record("incident.escalated", incident_id, target=target)])
+        return acknowledgement_reply(f"Incident #{incident_id} escalated to {target} by {turn.actor}.",
+                                     in_channel=True)
+
+    def _on_silence(self, turn: Turn) -> dict[str, Any]:
+        alertname, service = _str(turn.entities.get("alertname")), _str(turn.entities.get("service"))
+        if alertname is None and service is None:
+            return error_reply("Silence what? Say `silence HighCPU on ledger for 2h`.")
+        duration = _duration(turn.entities.get("duration_s"))
+        silence = self.chat.store.create_silence(
+            turn.store_command(), alertname=alertname, service=service, ends_at=turn.now + duration,
+            actor=turn.actor, reason=turn.command.text[:200])
+        mirrored = self._mirror_silence(silence, turn)
+        what = " on ".join(part for part in (alertname, service) if part)
+        until = silence.ends_at.strftime("%Y-%m-%d %H:%M UTC")
+        return acknowledgement_reply(f"Silenced {what} until {until} ({_human(duration)}).{mirrored}",
+                                     in_channel=True)
+
+    def _on_unsilence(self, turn: Turn) -> dict[str, Any]:
+        alertname, service = _str(turn.entities.get("alertname")), _str(turn.entities.get("service"))
+        if alertname is None and service is None:
+            return error_reply("Unsilence what? Say `unsilence HighCPU on ledger`.")
+        ended = self.chat.store.end_silences(turn.store_command(), alertname=alertname, service=service,
+                                             actor=turn.actor)
+        for silence in ended:
+            if silence.alertmanager_id and self.chat.alertmanager is not None:
+                self._quietly(self.chat.alertmanager.expire, silence.alertmanager_id)
+        what = " on ".join(part for part in (alertname, service) if part)
+        if not ended:
+            return acknowledgement_reply(f"No active silence on {what}.")
+        return acknowledgement_reply(f"Ended {len(ended)} silence(s) on {what}.", in_channel=True)
+
+    def _on_remediate(self, turn: Turn) -> dict[str, Any]:
+        service, action = _str(turn.entities.get("service")), _str(turn.entities.get("action"))
+        if service is None or action is None:
+            return error_reply("Remediate what? Say `restart checkout` or `scale web to 6`.")
+        event_id = _derived_id(turn.command.event_id, REQUEST_REMEDIATION)
+        data = {"request_id": event_id.replace("-", "")[:32], "service": service, "action": action,
+                "instance": _str(turn.entities.get("instance")), "capacity": _int(turn.entities.get("capacity")),
+                "incident_id": _int(turn.entities.get("incident")), "requested_by": turn.command.user,
+                "source": "chat"}
+        self.chat.store.record(turn.store_command(), [turn.record("chat.remediation_requested",
+                                                                  data["incident_id"], request=data)])
+        self.publish(REQUEST_REMEDIATION, envelope(REMEDIATION_REQUESTED, CHAT_SOURCE, data, event_id=event_id,
+                                                   trace_id=turn.command.trace_id, now=turn.now))
+        target = f"{service} ({data['instance']})" if data["instance"] else service
+        scale = f" to {data['capacity']}" if data["capacity"] is not None else ""
+        return acknowledgement_reply(
+            f"Asked for {action} of {target}{scale} (request {data['request_id'][:12]}). It goes through risk "
+            "scoring, guards, dry run and approval like any other request.", in_channel=True)
+
+    def _on_approve(self, turn: Turn) -> dict[str, Any]:
+        return self._decide(turn, approve=True)
+
+    def _on_deny(self, turn: Turn) -> dict[str, Any]:
+        return self._decide(turn, approve=False)
+
+    def _decide(self, turn: Turn, *, approve: bool) -> dict[str, Any]:
+        incident_id = self._incident_of(turn)
+        verb = "approve" if approve else "deny"
+        if incident_id is None:
+            return error_reply(f"{verb.capitalize()} which incident's remediation? Say `{verb} 42`.")
+        role = turn.decision.held_role.label if turn.decision.held_role else ""
+        data = {"incident_id": incident_id, "approve": approve, "decision": verb, "approver": turn.command.user,
+                "actor": turn.command.user, "role": role, "groups": [],
+                "reason": f"via chat: {turn.command.text[:200]}"}
+        self.chat.store.record(turn.store_command(), [turn.record("chat.decision_submitted", incident_id,
+                                                                  decision=verb)])
+        self.publish(DECIDE_REMEDIATION, envelope(DECISION_GIVEN, CHAT_SOURCE, data,
+                                                  event_id=_derived_id(turn.command.event_id, DECIDE_REMEDIATION),
+                                                  trace_id=turn.command.trace_id, now=turn.now))
+        done = "Approval" if approve else "Denial"
+        return acknowledgement_reply(f"{done} of the remediation for incident #{incident_id} sent by "
+                                     f"{turn.actor}; the remediation chain checks it and records the outcome.",
+                                     in_channel=True)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _incident_of(self, turn: Turn) -> int | None:
+        incident_id = _int(turn.entities.get("incident"))
+        if incident_id is not None:
+            return incident_id
+        service = _str(turn.entities.get("service"))
+        if service is None:
+            return None
+        latest = self.incidents.list(status="open", service=service, limit=1)["items"]
+        return latest[0]["id"] if latest else None
+
+    def _detail(self, incident_id: int, *, with_evidence: bool) -> dict[str, Any]:
+        incident = self.incidents.get(incident_id)
+        facts = {"Opened": _when(incident["opened_at"]), "Last seen": _when(incident["last_seen_at"]),
+                 "Firing alerts": str(incident["firing"]), "Alerts": str(incident["alert_count"])}
+        if incident.get("resolved_at"):
+            facts["Resolved"] = _when(incident["resolved_at"])
+        factors: list[str] = []
+        risk = self.chat.store.latest_risk(incident_id)
+        if risk is not None:
+            facts["Risk"] = f"{risk['score']:.0f}/100 ({risk['decision']})"
+            factors.extend(_factor_lines(risk["factors"]))
+        if with_evidence:
+            factors.extend(self._anomaly_lines(incident_id))
+            if not factors:
+                factors.append("No risk assessment or anomaly evidence has been recorded for this incident yet.")
+        return incident_detail_reply(_incident_line(incident), facts, factors)
+
+    def _anomaly_lines(self, incident_id: int) -> list[str]:
+        evidence = self.chat.store.incident_anomaly(incident_id)
+        if evidence is None:
+            return []
+        lines = [f"Anomaly score up to {evidence['max_score']:.2f} (mean {evidence['mean_score']:.2f}); "
+                 f"{evidence['anomalous_points']} of {evidence['points']} points anomalous over "
+                 f"{evidence['series_count']} series"]
+        for series in list(evidence["top_series"] or [])[:3]:
+            if isinstance(series, Mapping):
+                name = series.get("name") or series.get("series") or series.get("series_key") or "series"
+                lines.append(f"{name}: score {float(series.get('max_score', series.get('score', 0.0))):.2f}")
+        return lines
+
+    def _mirror_silence(self, silence: Any, turn: Turn) -> str:
+        if self.chat.alertmanager is None or silence.alertmanager_id:
+            return ""
+        created = self._quietly(self.chat.alertmanager.create, alertname=silence.alertname, service=silence.service,
+                                starts_at=silence.starts_at, ends_at=silence.ends_at, created_by=turn.actor,
+                                comment=f"SmartCloudOps chat silence {silence.id}")
+        if created is None:
+            return " Alertmanager could not be reached; the silence holds here only."
+        self.chat.store.set_alertmanager_id(silence.id, created)
+        return " Also silenced in Alertmanager."
+
+    def _quietly(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        # Alertmanager is a mirror: our own silence already holds, so its failure is reported, not raised.
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - any failure of the mirror is answered the same way
+            log.warning("chat.alertmanager_failed", error=repr(exc))
+            return None
+
+
+def _derived_id(event_id: str, what: str) -> str:
+    # The same chat message always publishes the same follow-up id, so a redelivery is one command.
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{what}|{event_id}"))
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _duration(value: Any) -> timedelta:
+    seconds = _int(value)
+    if seconds is None or seconds <= 0:
+        return DEFAULT_SILENCE
+    return min(timedelta(seconds=seconds), MAX_SILENCE)
+
+
+def _human(duration: timedelta) -> str:
+    minutes = int(duration.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def _when(value: str | None) -> str:
+    return value[:16].replace("T", " ") + " UTC" if value else "-"
+
+
+def _incident_line(incident: Mapping[str, Any]) -> IncidentLine:
+    return IncidentLine(id=incident["id"], title=incident["alertname"], severity=incident["severity"] or "none",
+                        state=incident["status"], service=incident["service"] or None,
+                        opened_at=_when(incident.get("opened_at")))
+
+
+def _action_line(row: Mapping[str, Any]) -> ActionLine:
+    data = row.get("data") or {}
+    incident = row.get("incident_id")
+    target = f"#{incident}" if incident else str(data.get("service") or data.get("alertname") or "")
+    return ActionLine(when=_when(row.get("occurred_at")), action=str(row.get("kind")), target=target,
+                      outcome=str(row.get("actor")))
+
+
+def _factor_lines(factors: Any) -> list[str]:
+    lines = []
+    for factor in factors if isinstance(factors, list) else []:
+        if isinstance(factor, Mapping):
+            name = factor.get("name", "factor")
+            share = factor.get("contribution")
+            explained = factor.get("explanation") or ""
+            lines.append(f"{name}" + (f" (+{float(share):.0f})" if share is not None else "")
+                         + (f": {explained}" if explained else ""))
+    return lines
