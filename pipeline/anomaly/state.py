@@ -1,7 +1,8 @@
 """Bounded per-series streaming state and its compact byte encoding.
 
-One series' state is one fixed-size record (about 1.9 KB with the default spec): a header
-(spec fingerprint, sample count, last timestamp) and float64 arrays. `StateBatch` holds the
+One series' state is one fixed-size record (1,916 bytes with the default spec): a header
+(spec fingerprint, sample count, last timestamp), the recent samples as float32 and the
+block ranges as float64. `StateBatch` holds the
 states of many series as stacked arrays, so a batch is decoded, advanced and encoded
 without a Python object per series.
 """
@@ -41,11 +42,11 @@ def _record_dtype(history_length: int, range_shape: tuple[int, ...]) -> np.dtype
 class SeriesState:
     """What one series remembers: its recent samples and the recent range of each quantity.
 
-    `recent` holds the last `history_length` samples (float32 values, held as float64), oldest
-    first (zeros before the series had
-    that many). `high`/`low` have one row per tracked quantity: the extremes of the last
-    `range_blocks` completed blocks of samples, oldest first, then of the block being
-    filled; NaN where nothing was seen yet. `count` is how many samples the series has had.
+    `recent` holds the last `history_length` samples (float32 values, held as float64),
+    oldest first (zeros before the series had that many). `high`/`low` have one row per
+    tracked quantity: the extremes of the last `range_blocks` completed blocks of samples,
+    oldest first, then of the block being filled; NaN where nothing was seen yet. `count`
+    is how many samples the series has had.
     """
 
     fingerprint: int

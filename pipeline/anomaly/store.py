@@ -105,13 +105,17 @@ def load_detector(model_path: Path | None = None) -> StreamingDetector:
         raise ConfigurationError(
             f"{onnx_path} is model {scorer.model_version}, its sidecar says {meta['model_version']}"
         )
-    return StreamingDetector(
-        FeatureSpec.from_dict(meta["feature_spec"]),
-        scorer,
-        Calibration.from_dict(meta["calibration"]),
-        float(meta["threshold"]),
-        str(meta["model_version"]),
-    )
+    try:
+        spec = FeatureSpec.from_dict(meta["feature_spec"])
+        calibration = Calibration.from_dict(meta["calibration"])
+        threshold = float(meta["threshold"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigurationError(f"model sidecar {sidecar_path} is malformed: {error!r}") from error
+    if scorer.n_features != spec.n_features:
+        raise ConfigurationError(
+            f"{onnx_path} takes {scorer.n_features} features, not {spec.n_features}"
+        )
+    return StreamingDetector(spec, scorer, calibration, threshold, str(meta["model_version"]))
 
 
 def _onnx_and_sidecar(path: Path) -> tuple[Path, Path]:

@@ -16,7 +16,7 @@ from pipeline.anomaly.training import (
     train,
     training_fingerprint,
 )
-from pipeline.errors import InvalidInput, NotFound
+from pipeline.errors import ConfigurationError, InvalidInput, NotFound
 
 
 def write_csv(path, seed, length=400):
@@ -114,3 +114,14 @@ def test_history_too_short_to_warm_up_is_invalid_input(tmp_path):
     write_csv(tmp_path / "short.csv", 1, length=20)
     with pytest.raises(InvalidInput, match="too short"):
         train([tmp_path / "short.csv"], spec=SMALL_SPEC)
+
+
+def test_a_sidecar_that_does_not_match_its_onnx_file_stops_loading(csv_model, tmp_path):
+    out = store.export_onnx(csv_model, tmp_path / "anomaly.onnx")
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    out.with_suffix(".json").write_text(json.dumps({**sidecar, "model_version": "iforest-other"}))
+    with pytest.raises(ConfigurationError, match="sidecar says iforest-other"):
+        store.load_detector(out)
+    out.with_suffix(".json").write_text(json.dumps({**sidecar, "feature_spec": {}}))
+    with pytest.raises(ConfigurationError, match="malformed"):
+        store.load_detector(out)
