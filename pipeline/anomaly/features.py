@@ -278,16 +278,20 @@ def _next_states(
     n_new: np.ndarray,
     last_timestamp: np.ndarray,
     ranges: _Ranges,
-    spec,
+    spec: FeatureSpec,
 ) -> StateBatch:
     """Each series' state after its accepted points."""
     # Row i keeps the history_length samples that end at its last accepted one.
-    windows = sliding_window_view(extended, spec.history_length, axis=1)
+    if len(n_new) and np.all(n_new == n_new[0]):
+        recent = extended[:, n_new[0] : n_new[0] + spec.history_length]  # the usual case: a view
+    else:
+        windows = sliding_window_view(extended, spec.history_length, axis=1)
+        recent = windows[np.arange(len(states)), n_new]
     return StateBatch(
         fingerprint=states.fingerprint,
         count=states.count + n_new,
         last_timestamp=last_timestamp,
-        recent=windows[np.arange(len(states)), n_new],
+        recent=recent,
         high=np.concatenate([ranges.closed_high, ranges.open_high[:, :, None]], axis=2),
         low=np.concatenate([ranges.closed_low, ranges.open_low[:, :, None]], axis=2),
     )
