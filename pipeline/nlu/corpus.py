@@ -257,7 +257,7 @@ _PREFIXES = ("", "", "", "", "please ", "pls ", "hey ", "can you ", "could you "
 _SUFFIXES = ("", "", "", "", " please", " pls", " thanks", " now", " asap", "?", " thx")
 _SLOT_RE = re.compile(r"\{(\w+)\}")
 _PLACEHOLDER_RE = re.compile(r"(<\w+>)")
-_VARIANTS_PER_TEMPLATE = 6
+_VARIANTS_PER_TEMPLATE = 4
 
 
 def training_examples(seed: int = 7) -> Iterator[tuple[str, str]]:
