@@ -11,9 +11,12 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from pipeline.errors import TransientError
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 KEY_PREFIX = "sco:series:"
 SQLITE_MAX_PARAMS = 500  # well under SQLite's bound on parameters per statement
@@ -70,15 +73,23 @@ class SqliteSeriesStateStore:
     """State in a small SQLite table `series_state(key, data, expires_at)`: the embedded default."""
 
     def __init__(self, path: Path, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._ttl_s, self._clock = ttl_s, clock
+        self._path, self._ttl_s, self._clock = Path(path), ttl_s, clock
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS series_state "
-                           "(key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL)")
-        self._conn.execute("CREATE INDEX IF NOT EXISTS ix_series_state_expiry ON series_state (expires_at)")
+        self._connection: sqlite3.Connection | None = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        # Opened on first use, so building a runtime (the HTTP server does too) creates no file.
+        if self._connection is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self._path), timeout=30, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS series_state "
+                         "(key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL)")
+            conn.execute("CREATE INDEX IF NOT EXISTS ix_series_state_expiry ON series_state (expires_at)")
+            self._connection = conn
+        return self._connection
 
     def load(self, keys: Sequence[str]) -> list[bytes | None]:
         now, found = self._clock(), {}
@@ -106,7 +117,9 @@ class SqliteSeriesStateStore:
                 raise
 
     def close(self) -> None:
-        self._conn.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class InMemorySeriesStateStore:
@@ -127,3 +140,14 @@ class InMemorySeriesStateStore:
         expires_at = self._clock() + self._ttl_s
         with self._lock:
             self._data.update({key: (bytes(data), expires_at) for key, data in states.items()})
+
+
+def series_state_store(settings: Settings) -> SeriesStateStore:
+    """Redis when SCO_REDIS_URL is set (or the broker is Redis), else a SQLite file in the data dir."""
+    url = settings.redis_url or (settings.broker_url if (settings.broker_url or "").startswith("redis") else None)
+    if url is None:
+        return SqliteSeriesStateStore(settings.resolved_data_dir / "series_state.sqlite", settings.series_state_ttl_s)
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0)
+    return RedisSeriesStateStore(client, settings.series_state_ttl_s)

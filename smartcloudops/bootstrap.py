@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy.engine import Engine
 
 from adapters.db.alert_store import AlertStore
+from adapters.db.anomaly_evidence import AnomalyEvidenceRecorder
+from adapters.db.anomaly_store import AnomalyScoreStore
 from adapters.db.engine import create_engine
 from adapters.db.queries import IncidentQueries
+from adapters.series_state import SeriesStateStore, series_state_store
 from config.settings import Settings, load_settings
 from pipeline.correlation import CorrelationPolicy
+
+if TYPE_CHECKING:
+    from pipeline.anomaly.detector import StreamingDetector
 
 
 @dataclass
@@ -22,6 +30,11 @@ class Runtime:
     engine: Engine
     alert_store: AlertStore
     incidents: IncidentQueries
+    # Streaming anomaly scoring (tasks.metrics) and alert enrichment (tasks.anomaly_evidence).
+    series_states: SeriesStateStore | None = None
+    anomaly_scores: AnomalyScoreStore | None = None
+    anomaly_detector: Callable[[], StreamingDetector] | None = None
+    anomaly_evidence: AnomalyEvidenceRecorder | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -40,4 +53,20 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
         engine=engine,
         alert_store=AlertStore(engine, correlation_policy(settings)),
         incidents=IncidentQueries(engine),
+        series_states=series_state_store(settings),
+        anomaly_scores=AnomalyScoreStore(engine),
+        anomaly_detector=anomaly_detector_loader(settings),
+        anomaly_evidence=AnomalyEvidenceRecorder(engine, timedelta(seconds=settings.anomaly_evidence_lookback_s)),
     )
+
+
+def anomaly_detector_loader(settings: Settings) -> Callable[[], StreamingDetector]:
+    """Loads the model on first call and keeps it: once per worker process, never in the HTTP server."""
+
+    @functools.cache
+    def load() -> StreamingDetector:
+        from pipeline.anomaly.store import load_detector
+
+        return load_detector(settings.anomaly_model_path)
+
+    return load

@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 
 from pipeline.events import AlertBatch, CloudEvent
+from tasks.anomaly_evidence import attach_anomaly_evidence
 from tasks.app import app
 from tasks.base import PipelineTask
 from tasks.runtime import runtime
@@ -20,7 +21,9 @@ def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
     """Record every alert of one webhook request; a redelivered batch is a no-op."""
     envelope = CloudEvent.from_dict(event)
     batch = AlertBatch.from_data(envelope.data)
-    outcome = runtime().alert_store.record_batch(batch, trace_id=envelope.traceid, now=datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    outcome = runtime().alert_store.record_batch(batch, trace_id=envelope.traceid, now=now)
+    attach_anomaly_evidence(batch, envelope.traceid, now)  # before any follow-up reads the incident
     log.info("alerts.recorded", alerts=len(batch.alerts), recorded=outcome.recorded, duplicates=outcome.duplicates,
              opened=list(outcome.opened), resolved=list(outcome.resolved), audit_rows=outcome.audit_rows)
     return {"recorded": outcome.recorded, "duplicates": outcome.duplicates,

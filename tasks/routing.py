@@ -9,6 +9,7 @@ from config.settings import QueueNames
 # task name (an imperative command) -> attribute of QueueNames
 ROUTES: dict[str, str] = {
     "alerts.record_batch": "events",
+    "metrics.score_batch": "metrics",
     "chat.handle_command": "chat",
 }
 

@@ -1,0 +1,155 @@
+"""Batched scoring: scores stored once, anomaly episodes become AnomalyDetected incidents, redelivery is a no-op."""
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from adapters.db import audit_writer
+from adapters.db.alert_store import AlertStore
+from adapters.db.anomaly_evidence import AnomalyEvidenceRecorder
+from adapters.db.anomaly_store import AnomalyScoreStore
+from adapters.db.engine import create_engine
+from adapters.db.schema import alerts, audit_log, incidents
+from adapters.db.schema_anomaly import anomaly_scores, anomaly_series, incident_anomaly
+from adapters.series_state import InMemorySeriesStateStore
+from pipeline.anomaly.store import load_detector
+from pipeline.audit import verify
+from pipeline.correlation import CorrelationPolicy
+from pipeline.metric_events import SampleBatch, merge_series
+from tasks.metrics import MetricScorer
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+T0_MS = 1_790_000_000_000
+STEP_MS = 15_000
+JUMP_AT, JUMP_LEN = 300, 10
+LABELS = {"__name__": "http_latency_ms", "job": "checkout", "instance": "web-1:9100"}
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return load_detector()
+
+
+@pytest.fixture
+def engine(sqlite_url):
+    engine = create_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def states():
+    return InMemorySeriesStateStore()
+
+
+@pytest.fixture
+def scorer(detector, engine, states):
+    return make_scorer(detector, engine, states)
+
+
+def make_scorer(detector, engine, states):
+    recorder = AnomalyEvidenceRecorder(engine, timedelta(minutes=15))
+    return MetricScorer(detector, states, AnomalyScoreStore(engine), AlertStore(engine, CorrelationPolicy()),
+                        resolve_after=5, on_recorded=recorder.record)
+
+
+def flat_then_jump(n=400):
+    """A calm periodic series that jumps tenfold for ten points, then returns."""
+    values = 10 + 0.5 * np.sin(np.arange(n) / 5.0)
+    values[JUMP_AT:JUMP_AT + JUMP_LEN] = 100.0
+    return [T0_MS + i * STEP_MS for i in range(n)], values.tolist()
+
+
+def batch_of(labels, timestamps, values) -> SampleBatch:
+    return merge_series([(dict(labels), list(timestamps), list(values))])
+
+
+def count(engine, table, *where):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def test_every_sample_is_scored_once_and_the_jump_opens_an_anomaly_incident(scorer, engine):
+    timestamps, values = flat_then_jump()
+    outcome = scorer.score(batch_of(LABELS, timestamps, values), trace_id="t-1", now=NOW)
+    assert (outcome.series, outcome.scored, outcome.dropped_stale) == (1, 400, 0)
+    assert count(engine, anomaly_scores) == 400 and count(engine, anomaly_series) == 1
+    with engine.connect() as conn:
+        flagged = conn.execute(sa.select(anomaly_scores.c.ts).where(anomaly_scores.c.is_anomaly)
+                               .order_by(anomaly_scores.c.ts)).scalars().all()
+        incident = conn.execute(sa.select(incidents)).one()
+        alert = conn.execute(sa.select(alerts)).one()
+    first = datetime.fromtimestamp((T0_MS + JUMP_AT * STEP_MS) / 1000, tz=timezone.utc)
+    assert flagged and flagged[0].replace(tzinfo=timezone.utc) == first
+    assert all(first <= ts.replace(tzinfo=timezone.utc) < first + timedelta(seconds=15 * JUMP_LEN)
+               for ts in flagged)
+    assert (incident.alertname, incident.service, incident.status) == ("AnomalyDetected", "checkout", "resolved")
+    assert alert.starts_at.replace(tzinfo=timezone.utc) == first and alert.status == "resolved"
+    assert alert.labels == {**LABELS, "alertname": "AnomalyDetected", "service": "checkout"}
+
+
+def test_episode_resolves_after_five_normal_points_and_is_audited(scorer, engine):
+    timestamps, values = flat_then_jump()
+    cut = JUMP_AT + 3  # mid-episode: the first message only fires
+    scorer.score(batch_of(LABELS, timestamps[:cut], values[:cut]), trace_id="t-1", now=NOW)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(incidents.c.status)).scalar_one() == "open"
+    scorer.score(batch_of(LABELS, timestamps[cut:], values[cut:]), trace_id="t-2", now=NOW)
+    with engine.connect() as conn:
+        kinds = conn.execute(sa.select(audit_log.c.kind).order_by(audit_log.c.seq)).scalars().all()
+        report = verify(audit_writer.read_chain(conn), audit_writer.read_head(conn))
+    assert kinds == ["incident.opened", "alert.firing", "incident.anomaly_evidence", "alert.resolved",
+                     "incident.resolved"]
+    assert report.ok
+
+
+def test_redelivered_message_adds_no_scores_and_no_alerts(scorer, engine):
+    timestamps, values = flat_then_jump()
+    batch = batch_of(LABELS, timestamps, values)
+    scorer.score(batch, trace_id="t-1", now=NOW)
+    before = count(engine, audit_log)
+    again = scorer.score(batch, trace_id="t-1", now=NOW)
+    assert (again.scored, again.dropped_stale, again.alerts) == (0, 400, ())
+    assert count(engine, anomaly_scores) == 400 and count(engine, audit_log) == before
+
+
+class StateSaveFails(InMemorySeriesStateStore):
+    def save(self, states):
+        raise ConnectionError("redis went away after the database commit")
+
+
+def test_crash_before_the_state_save_is_retried_into_the_same_result(detector, engine):
+    timestamps, values = flat_then_jump()
+    batch = batch_of(LABELS, timestamps, values)
+    with pytest.raises(ConnectionError):
+        make_scorer(detector, engine, StateSaveFails()).score(batch, trace_id="t-1", now=NOW)
+    retried = make_scorer(detector, engine, InMemorySeriesStateStore()).score(batch, trace_id="t-1", now=NOW)
+    assert retried.scored == 400  # recomputed; the rows were already there and stay single
+    assert count(engine, anomaly_scores) == 400 and count(engine, incidents) == 1 and count(engine, alerts) == 1
+
+
+def test_many_series_share_one_message_and_keep_separate_windows(scorer, engine, states):
+    timestamps, values = flat_then_jump(200)
+    parts = [({"__name__": "cpu", "instance": f"i-{n}"}, timestamps, [v + n for v in values]) for n in range(50)]
+    outcome = scorer.score(merge_series(parts), trace_id="t", now=NOW)
+    assert (outcome.series, outcome.scored) == (50, 50 * 200)
+    assert count(engine, anomaly_series) == 50
+    assert all(state is not None for state in states.load([s.key for s in merge_series(parts).series]))
+
+
+def test_samples_older_than_the_last_scored_one_are_dropped_and_counted(scorer, engine):
+    timestamps, values = flat_then_jump(100)
+    scorer.score(batch_of(LABELS, timestamps[50:], values[50:]), trace_id="t", now=NOW)
+    late = scorer.score(batch_of(LABELS, timestamps[:60], values[:60]), trace_id="t", now=NOW)
+    assert (late.scored, late.dropped_stale) == (0, 60)
+
+
+def test_alert_for_an_instance_gets_the_recent_scores_of_its_series_as_evidence(scorer, engine):
+    timestamps, values = flat_then_jump()
+    scorer.score(batch_of(LABELS, timestamps, values), trace_id="t", now=NOW)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(incident_anomaly)).one()
+    assert row.points > 0 and row.anomalous_points >= 1 and row.max_score >= 0.5
+    assert row.top_series[0]["labels"] == LABELS
