@@ -122,7 +122,10 @@ def _pad(values, timestamps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _flat(arrays) -> np.ndarray:
-    flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in arrays])
+    try:
+        flat = np.concatenate(arrays, dtype=np.float64)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput(f"values and timestamps must be 1-d numeric arrays: {error}") from error
     if flat.ndim != 1:
         raise InvalidInput("values and timestamps of a series must be 1-d arrays")
     return flat

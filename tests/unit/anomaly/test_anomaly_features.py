@@ -123,3 +123,10 @@ def test_features_stay_finite_whatever_the_values(values):
     _, features = run(np.array(values))
     assert np.all(np.isfinite(features))
     assert features.dtype == np.float32
+
+
+def test_non_numeric_values_are_invalid_input():
+    with pytest.raises(InvalidInput, match="numeric"):
+        featurize(
+            [SeriesState.fresh(SMALL_SPEC)], [np.array(["a", "b"])], [np.arange(2.0)], SMALL_SPEC
+        )
