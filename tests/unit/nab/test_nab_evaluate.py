@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.anomaly.store import load_detector
+from pipeline.errors import InvalidInput
 from pipeline.nab.evaluate import evaluate_nab
 from pipeline.nab.scoring import scaled_sigmoid
 
@@ -88,3 +89,11 @@ def test_scores_do_not_depend_on_the_labels(tmp_path, detector):
         b = pd.read_csv(tmp_path / "out_b" / "sco" / "demo" / name)
         assert a["anomaly_score"].equals(b["anomaly_score"])
         assert not a["label"].equals(b["label"])
+
+
+def test_a_window_edge_that_is_not_a_row_is_invalid_input(tmp_path, detector):
+    times = write_corpus(tmp_path / "nab", {})
+    off_grid = (times[300] + pd.Timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    write_corpus(tmp_path / "nab", {"demo/jump.csv": [[off_grid, window(times, 0, 350)[1]]]})
+    with pytest.raises(InvalidInput, match="not a row"):
+        evaluate_nab(tmp_path / "nab", tmp_path / "out", detector, "sco")
