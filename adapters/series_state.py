@@ -3,6 +3,10 @@
 One port, three implementations honouring the same contract (tests/unit/metrics run it on all):
 Redis in production (one MGET to load a batch, one pipeline of SET ... EX to save it), a SQLite
 file for the embedded default (no Redis configured), and an in-memory store for unit tests.
+
+Saving can be conditional: `save(states, expected=loaded)` writes nothing and raises
+StateConflict when another worker changed any of the series since they were loaded (Redis:
+WATCH + MULTI/EXEC), so two processes scoring the same series never silently lose a window.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ KEY_PREFIX = "sco:series:"
 SQLITE_MAX_PARAMS = 500  # well under SQLite's bound on parameters per statement
 
 
+class StateConflict(TransientError):
+    """Another writer changed a series' state since it was loaded; retry from a fresh load."""
+
+
 class SeriesStateStore(Protocol):
     """Loads and saves the state bytes of many series at once; a series silent for the TTL is gone."""
 
@@ -29,8 +37,12 @@ class SeriesStateStore(Protocol):
         """The stored bytes of each key, in order; None for unknown or expired series."""
         ...
 
-    def save(self, states: Mapping[str, bytes]) -> None:
-        """Store each series' bytes, restarting its time to live."""
+    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
+        """Store each series' bytes, restarting its time to live.
+
+        With `expected` (the bytes `load` returned), all or nothing: StateConflict when any
+        series no longer holds its expected bytes.
+        """
         ...
 
 
@@ -47,26 +59,53 @@ class RedisSeriesStateStore:
         try:
             return list(self._client.mget([KEY_PREFIX + key for key in keys]))
         except Exception as exc:  # noqa: BLE001 - redis' errors are mapped just below
-            raise _transient(exc) from exc
+            _raise_transient_if_unreachable(exc)
+            raise
 
-    def save(self, states: Mapping[str, bytes]) -> None:
+    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
         if not states:
             return
-        pipe = self._client.pipeline(transaction=False)
+        try:
+            if expected is None:
+                self._write(self._client.pipeline(transaction=False), states)
+            else:
+                self._write_if_unchanged(states, expected)
+        except StateConflict:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            _raise_transient_if_unreachable(exc)
+            raise
+
+    def _write(self, pipe, states: Mapping[str, bytes]) -> None:  # type: ignore[no-untyped-def]
         for key, data in states.items():
             pipe.set(KEY_PREFIX + key, data, ex=self._ttl_s)
-        try:
-            pipe.execute()
-        except Exception as exc:  # noqa: BLE001
-            raise _transient(exc) from exc
+        pipe.execute()
+
+    def _write_if_unchanged(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None]) -> None:
+        import redis
+
+        keys = [KEY_PREFIX + key for key in states]
+        with self._client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(*keys)  # EXEC fails if any of them changes from here on
+                if _changed(states, expected, pipe.mget(keys)):
+                    raise StateConflict("series state changed since it was loaded")
+                pipe.multi()
+                self._write(pipe, states)
+            except redis.WatchError as exc:
+                raise StateConflict("series state changed while it was being saved") from exc
 
 
-def _transient(exc: Exception) -> Exception:
+def _changed(states: Mapping[str, bytes], expected: Mapping[str, bytes | None],
+             current: Sequence[bytes | None]) -> bool:
+    return any(expected.get(key) != now for key, now in zip(states, current))
+
+
+def _raise_transient_if_unreachable(exc: Exception) -> None:
     import redis
 
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError)):
-        return TransientError(f"series state store unreachable: {exc}")
-    return exc
+        raise TransientError(f"series state store unreachable: {exc}") from exc
 
 
 class SqliteSeriesStateStore:
@@ -92,21 +131,26 @@ class SqliteSeriesStateStore:
         return self._connection
 
     def load(self, keys: Sequence[str]) -> list[bytes | None]:
-        now, found = self._clock(), {}
         with self._lock:
-            for start in range(0, len(keys), SQLITE_MAX_PARAMS):
-                chunk = list(keys[start:start + SQLITE_MAX_PARAMS])
-                marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
-                    f"SELECT key, data FROM series_state WHERE key IN ({marks}) AND expires_at > ?", [*chunk, now])
-                found.update((key, bytes(data)) for key, data in rows)
+            return self._load_unlocked(keys, self._clock())
+
+    def _load_unlocked(self, keys: Sequence[str], now: float) -> list[bytes | None]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), SQLITE_MAX_PARAMS):
+            chunk = list(keys[start:start + SQLITE_MAX_PARAMS])
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT key, data FROM series_state WHERE key IN ({marks}) AND expires_at > ?", [*chunk, now])
+            found.update((key, bytes(data)) for key, data in rows)
         return [found.get(key) for key in keys]
 
-    def save(self, states: Mapping[str, bytes]) -> None:
+    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
         now = self._clock()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE")  # the write lock also makes the check below atomic
             try:
+                if expected is not None and _changed(states, expected, self._load_unlocked(list(states), now)):
+                    raise StateConflict("series state changed since it was loaded")
                 self._conn.executemany("INSERT OR REPLACE INTO series_state (key, data, expires_at) VALUES (?, ?, ?)",
                                        [(key, data, now + self._ttl_s) for key, data in states.items()])
                 # Expired rows go as writes come: the table stays the size of the live series.
@@ -131,14 +175,19 @@ class InMemorySeriesStateStore:
         self._lock = threading.Lock()
 
     def load(self, keys: Sequence[str]) -> list[bytes | None]:
-        now = self._clock()
         with self._lock:
-            entries = [self._data.get(key) for key in keys]
+            return self._load_unlocked(keys)
+
+    def _load_unlocked(self, keys: Sequence[str]) -> list[bytes | None]:
+        now = self._clock()
+        entries = [self._data.get(key) for key in keys]
         return [entry[0] if entry and entry[1] > now else None for entry in entries]
 
-    def save(self, states: Mapping[str, bytes]) -> None:
+    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
         expires_at = self._clock() + self._ttl_s
         with self._lock:
+            if expected is not None and _changed(states, expected, self._load_unlocked(list(states))):
+                raise StateConflict("series state changed since it was loaded")
             self._data.update({key: (bytes(data), expires_at) for key, data in states.items()})
 
 

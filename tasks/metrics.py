@@ -3,16 +3,18 @@
 Order of effects, chosen so a redelivered message (worker killed, ack lost) changes nothing:
 1. load every series' record (episode header + detector state) in one MGET;
 2. score all points of all series in one detector (ONNX) call;
-3. insert the accepted points' scores (ON CONFLICT DO NOTHING) and new series in one transaction;
+3. upsert the accepted points' scores (keyed by series and timestamp) and new series in one transaction;
 4. record episode starts/ends as `AnomalyDetected` alerts through the alert store (deterministic ids);
-5. save the new records in one pipeline.
+5. save the new records in one pipeline, only if no other process changed them since 1.
 A crash before 5 leaves the old states, so the retry recomputes the same scores and alerts,
 which 3 and 4 recognise. Samples at or before a series' last scored timestamp are not
 accepted by the detector: they are dropped and counted (`dropped_stale`).
 
-Per-series order: two messages of one series scored concurrently by two processes would both
-start from the same state; for strict order run the `metrics` queue on one worker process
-(scoring is ~10^5 points/s per process, see benchmarks/bench_metrics_e2e.py).
+Two processes scoring messages of the same series at once: the second to save gets a
+StateConflict (transient), retries from the first one's state and overwrites its own score rows.
+(When the later message won, the earlier one's points are then stale and only the scores of
+its first attempt remain; the window skips them. Per-series order is kept exactly by running
+the `metrics` queue on one worker process.)
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ class MetricScorer:
         """Score, persist and raise anomalies for every series of the batch."""
         if not batch.series:
             return ScoringOutcome(0, 0, 0, 0, ())
-        records = [unpack_record(data) for data in self._states.load([s.key for s in batch.series])]
+        loaded = self._states.load([s.key for s in batch.series])
+        records = [unpack_record(data) for data in loaded]
         timestamps = [np.asarray(s.timestamps_ms, dtype=np.int64) for s in batch.series]
         values = [np.asarray(s.values, dtype=np.float64) for s in batch.series]
         result = self._detector.score_encoded([state for _, state in records], [t / 1000.0 for t in timestamps],
@@ -76,8 +79,11 @@ class MetricScorer:
         new_series = [SeriesRef(s.key, s.labels) for s, (_, state) in zip(batch.series, records) if state is None]
         self._scores.record(rows, new_series, now)
         opened = self._record_alerts(alerts, trace_id, now)
+        # Conditional: if another process saved any of these series meanwhile, StateConflict (transient)
+        # retries the message from the newer state, and its score rows are overwritten.
         self._states.save({s.key: pack_record(episode, state)
-                           for s, episode, state in zip(batch.series, episodes, result.states)})
+                           for s, episode, state in zip(batch.series, episodes, result.states)},
+                          expected={s.key: data for s, data in zip(batch.series, loaded)})
         scored = len(rows)
         return ScoringOutcome(len(batch.series), scored, batch.sample_count - scored, anomalous, tuple(alerts),
                               opened)

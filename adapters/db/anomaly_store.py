@@ -22,13 +22,17 @@ class SeriesRef:
 
 
 class AnomalyScoreStore:
-    """Inserts score rows and new series; a redelivered batch inserts nothing twice."""
+    """Upserts score rows and inserts new series; a redelivered batch adds no row twice."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        # ON CONFLICT DO NOTHING on the primary keys: idempotent by construction.
-        self._insert_scores = dialect.insert(anomaly_scores).on_conflict_do_nothing()
+        # Keyed by (series, ts): a redelivery rewrites the same values; a retry after a state conflict
+        # replaces scores computed from a stale window.
+        insert = dialect.insert(anomaly_scores)
+        self._insert_scores = insert.on_conflict_do_update(
+            index_elements=[anomaly_scores.c.series_key, anomaly_scores.c.ts],
+            set_={name: insert.excluded[name] for name in ("value", "score", "is_anomaly", "model_version")})
         self._insert_series = dialect.insert(anomaly_series).on_conflict_do_nothing()
 
     def record(self, scores: Sequence[dict[str, Any]], new_series: Sequence[SeriesRef], now: datetime) -> None:

@@ -11,9 +11,10 @@ from adapters.db.alert_store import AlertStore
 from adapters.db.anomaly_evidence import AnomalyEvidenceRecorder
 from adapters.db.anomaly_store import AnomalyScoreStore
 from adapters.db.engine import create_engine
+from adapters.db.migrate import upgrade
 from adapters.db.schema import alerts, audit_log, incidents
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series, incident_anomaly
-from adapters.series_state import InMemorySeriesStateStore
+from adapters.series_state import InMemorySeriesStateStore, StateConflict
 from pipeline.anomaly.store import load_detector
 from pipeline.audit import verify
 from pipeline.correlation import CorrelationPolicy
@@ -116,7 +117,7 @@ def test_redelivered_message_adds_no_scores_and_no_alerts(scorer, engine):
 
 
 class StateSaveFails(InMemorySeriesStateStore):
-    def save(self, states):
+    def save(self, states, expected=None):
         raise ConnectionError("redis went away after the database commit")
 
 
@@ -153,3 +154,44 @@ def test_alert_for_an_instance_gets_the_recent_scores_of_its_series_as_evidence(
         row = conn.execute(sa.select(incident_anomaly)).one()
     assert row.points > 0 and row.anomalous_points >= 1 and row.max_score >= 0.5
     assert row.top_series[0]["labels"] == LABELS
+
+
+class LoadsAnOlderState(InMemorySeriesStateStore):
+    """Hands out a state another worker has since replaced: the race of two processes on one series."""
+
+    def __init__(self, older):
+        super().__init__()
+        self.older = older
+
+    def load(self, keys):
+        if self.older is not None:
+            older, self.older = self.older, None
+            return older
+        return super().load(keys)
+
+
+def scores_by_ts(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(anomaly_scores.c.ts, anomaly_scores.c.score)).all()
+    return {ts.replace(tzinfo=timezone.utc): score for ts, score in rows}
+
+
+def test_a_state_conflict_retries_from_the_newer_state_and_rewrites_the_scores(detector, engine, tmp_path):
+    timestamps, values = flat_then_jump()
+    parts = [batch_of(LABELS, timestamps[a:b], values[a:b]) for a, b in ((0, 200), (200, 280), (280, 400))]
+    states = LoadsAnOlderState(None)
+    scorer = make_scorer(detector, engine, states)
+    scorer.score(parts[0], trace_id="t", now=NOW)
+    before_second = states.load([parts[0].series[0].key])
+    scorer.score(parts[1], trace_id="t", now=NOW)
+    states.older = before_second
+    with pytest.raises(StateConflict):
+        scorer.score(parts[2], trace_id="t", now=NOW)  # it scored from the state before parts[1]
+    retried = scorer.score(parts[2], trace_id="t", now=NOW)
+    assert retried.scored == 120
+    reference_engine = create_engine(f"sqlite:///{tmp_path / 'reference.sqlite'}")
+    upgrade(reference_engine)
+    make_scorer(detector, reference_engine, InMemorySeriesStateStore()).score(
+        batch_of(LABELS, timestamps, values), trace_id="t", now=NOW)
+    assert scores_by_ts(engine) == scores_by_ts(reference_engine)
+    reference_engine.dispose()

@@ -4,7 +4,7 @@ import fakeredis
 import pytest
 
 from adapters.series_state import (
-    KEY_PREFIX, InMemorySeriesStateStore, RedisSeriesStateStore, SqliteSeriesStateStore,
+    KEY_PREFIX, InMemorySeriesStateStore, RedisSeriesStateStore, SqliteSeriesStateStore, StateConflict,
 )
 from pipeline.errors import TransientError
 
@@ -85,3 +85,20 @@ def test_redis_down_is_a_transient_error():
         store.load(["a"])
     with pytest.raises(TransientError):
         store.save({"a": b"x"})
+
+
+def test_conditional_save_writes_when_nothing_changed_since_the_load(store):
+    store.save({"a": b"v1"})
+    loaded = dict(zip(["a", "new"], store.load(["a", "new"])))
+    store.save({"a": b"v2", "new": b"n1"}, expected=loaded)
+    assert store.load(["a", "new"]) == [b"v2", b"n1"]
+
+
+def test_conditional_save_writes_nothing_when_another_writer_got_there_first(store):
+    store.save({"a": b"v1"})
+    loaded = dict(zip(["a", "b"], store.load(["a", "b"])))
+    store.save({"b": b"other worker"})
+    with pytest.raises(StateConflict):
+        store.save({"a": b"mine", "b": b"mine"}, expected=loaded)
+    assert store.load(["a", "b"]) == [b"v1", b"other worker"]
+    assert issubclass(StateConflict, TransientError)
