@@ -213,6 +213,7 @@ class SmartCloudOps:
     """A running `smartcloudops up` (HTTP server + Celery worker) and how to talk to it."""
 
     url: str
+    worker_metrics_url: str
     token: str
     process: PeerProcess
 
@@ -239,14 +240,17 @@ def smartcloudops_command() -> list[str]:
 
 
 def smartcloudops_env(
-    home: Path, broker_url: str, database_url: str, token: str, port: int
+    home: Path, broker_url: str, database_url: str, token: str, *, http_port: int, metrics_port: int
 ) -> dict[str, str]:
     # Only our SCO_* values: a developer's own settings must not leak into the test.
     env = {key: value for key, value in os.environ.items() if not key.startswith("SCO_")}
     env.update(
         {
             "SCO_HTTP_HOST": "127.0.0.1",
-            "SCO_HTTP_PORT": str(port),
+            "SCO_HTTP_PORT": str(http_port),
+            # The worker's /metrics: its own port, not the shared default another worker holds.
+            "SCO_WORKER_METRICS_HOST": "127.0.0.1",
+            "SCO_WORKER_METRICS_PORT": str(metrics_port),
             "SCO_BROKER_URL": broker_url,
             "SCO_DATABASE_URL": database_url,
             "SCO_WEBHOOK_TOKEN": token,
@@ -263,8 +267,10 @@ def start_smartcloudops(
 ) -> SmartCloudOps:
     """Migrate, then run `smartcloudops up`; return once /readyz says broker and database are up."""
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = smartcloudops_env(home, broker_url, database_url, token, port)
+    http_port, metrics_port = free_port(), free_port()
+    env = smartcloudops_env(
+        home, broker_url, database_url, token, http_port=http_port, metrics_port=metrics_port
+    )
     migration = subprocess.run(
         [*smartcloudops_command(), "db", "upgrade"],
         env=env,
@@ -275,8 +281,12 @@ def start_smartcloudops(
     )
     assert migration.returncode == 0, f"db upgrade failed:\n{migration.stdout}{migration.stderr}"
     process = peers.start("smartcloudops", [*smartcloudops_command(), "up"], env=env, cwd=home)
-    url = _ready(process, f"http://127.0.0.1:{port}", "/readyz")
-    return SmartCloudOps(url=url, token=token, process=process)
+    url = _ready(process, f"http://127.0.0.1:{http_port}", "/readyz")
+    # The worker's parent serves its metrics before it starts consuming: it is at least up.
+    worker_metrics_url = _ready(process, f"http://127.0.0.1:{metrics_port}", "/metrics")
+    return SmartCloudOps(
+        url=url, worker_metrics_url=worker_metrics_url, token=token, process=process
+    )
 
 
 def _ready(process: PeerProcess, base_url: str, path: str) -> str:

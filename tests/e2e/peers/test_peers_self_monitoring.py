@@ -1,5 +1,5 @@
-"""A real Prometheus scrapes `smartcloudops up` as job smartcloudops-api and evaluates the
-shipped rules against what it really exposes."""
+"""A real Prometheus scrapes `smartcloudops up` as jobs smartcloudops-api and
+smartcloudops-worker and evaluates the shipped rules against what they really expose."""
 
 from __future__ import annotations
 
@@ -65,7 +65,11 @@ def test_prometheus_sees_webhook_traffic_and_evaluates_every_shipped_rule_cleanl
     sco = start_smartcloudops(peers, tmp_path / "sco", redis.url, pg_url, webhook_token)
     prometheus = PrometheusApi(
         start_prometheus(
-            peers, tmp_path / "prometheus", prometheus_config({"smartcloudops-api": sco.url})
+            peers,
+            tmp_path / "prometheus",
+            prometheus_config(
+                {"smartcloudops-api": sco.url, "smartcloudops-worker": sco.worker_metrics_url}
+            ),
         )
     )
 
@@ -98,6 +102,22 @@ def test_prometheus_sees_webhook_traffic_and_evaluates_every_shipped_rule_cleanl
     )
     assert {r["name"] for r in rules} == shipped_rule_names()
     assert {r["name"]: r.get("lastError") for r in rules if r["health"] != "ok"} == {}
+    # The worker timed the two alert batches it consumed; the API reports the queue depths.
+    wait_until(
+        lambda: (
+            prometheus.value(
+                'sum(smartcloudops_task_duration_seconds_count{job="smartcloudops-worker",'
+                ' task="alerts.record_batch"})'
+            )
+            == 2
+        ),
+        timeout_s=SCRAPE_TIMEOUT_S,
+        what="Prometheus to scrape the worker's two alert batches",
+    )
+    assert (
+        prometheus.value('smartcloudops_queue_depth{job="smartcloudops-api", queue="events"}') == 0
+    )
     assert prometheus.value('up{job="smartcloudops-api"}') == 1
-    assert prometheus.query('ALERTS{alertname="SmartCloudOpsApiAbsent"}') == []
+    assert prometheus.value('up{job="smartcloudops-worker"}') == 1
+    assert prometheus.query('ALERTS{alertname=~"SmartCloudOps(Api|Worker)Absent"}') == []
     assert prometheus.query("route:smartcloudops_http_requests_5xx:ratio_rate10m") == []

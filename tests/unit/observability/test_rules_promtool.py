@@ -20,6 +20,7 @@ EXPECTED_ALERTS = {
     "SmartCloudOpsBacklogGrowing",
     "SmartCloudOpsDeadLetterNotEmpty",
     "SmartCloudOpsNoConsumer",
+    "SmartCloudOpsQueueMetricsAbsent",
     "SmartCloudOpsWorkerAbsent",
     "SmartCloudOpsApiAbsent",
     "SmartCloudOpsRemediationFailing",
@@ -177,6 +178,24 @@ MUTATIONS = [
         "for",
         "0s",
         "a short consumer gap and the unconsumed dead-letter queue stay silent",
+    ),
+    (
+        "SmartCloudOpsQueueMetricsAbsent",
+        None,
+        NEVER,
+        "queue gauges that disappear fire after fifteen minutes",
+    ),
+    (
+        "SmartCloudOpsQueueMetricsAbsent",
+        "for",
+        "0s",
+        "queue gauges that disappear fire after fifteen minutes",
+    ),
+    (
+        "SmartCloudOpsQueueMetricsAbsent",
+        "absent(smartcloudops_queue_consumers)",
+        "absent(smartcloudops_queue_consumer)",
+        "queue gauges that keep coming stay silent",
     ),
     (
         "SmartCloudOpsWorkerAbsent",
