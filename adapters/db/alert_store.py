@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.db import audit_writer
+from adapters.db.chat_store import mute_silenced
 from adapters.db.engine import is_postgres
 from adapters.db.schema import alerts, incidents
 from pipeline.audit import AuditRecord
@@ -45,6 +46,8 @@ class AlertStore:
         with self._engine.begin() as conn:
             keys = sorted({correlation_key(alert.labels, self._policy) for alert in batch.alerts})
             _lock_keys(conn, keys)
+            # Chat silences: a muted alert is recorded apart, flagged, and correlates into no incident.
+            batch = mute_silenced(conn, batch, now=now, trace_id=trace_id).remaining
             book = _load_book(conn, batch.alerts, keys)
             decisions = correlate(batch, book, self._policy)
             if all(isinstance(d, AlertDeduplicated) for d in decisions):
