@@ -17,6 +17,7 @@ from adapters.db.queries import IncidentQueries
 from adapters.series_state import SeriesStateStore, series_state_store
 from config.settings import Settings, load_settings
 from pipeline.correlation import CorrelationPolicy
+from smartcloudops.chat_runtime import ChatRuntime, build_chat
 
 if TYPE_CHECKING:
     from pipeline.anomaly.detector import StreamingDetector
@@ -35,6 +36,7 @@ class Runtime:
     anomaly_scores: AnomalyScoreStore | None = None
     anomaly_detector: Callable[[], StreamingDetector] | None = None
     anomaly_evidence: AnomalyEvidenceRecorder | None = None
+    chat: ChatRuntime | None = None  # chat commands (tasks.chat)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -57,6 +59,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
         anomaly_scores=AnomalyScoreStore(engine),
         anomaly_detector=anomaly_detector_loader(settings),
         anomaly_evidence=AnomalyEvidenceRecorder(engine, timedelta(seconds=settings.anomaly_evidence_lookback_s)),
+        chat=build_chat(settings, engine),
     )
 
 
