@@ -36,7 +36,7 @@ output "migration_command" {
 }
 
 output "app_secret_arn" {
-  description = "Secret holding webhook_token (Alertmanager's bearer token), api_token and flower_basic_auth."
+  description = "Secret holding webhook_token (Alertmanager's bearer token), api_token and flower_password."
   value       = module.compute.app_secret_arn
 }
 

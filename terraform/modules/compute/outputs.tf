@@ -49,6 +49,6 @@ output "log_group_arns" {
 }
 
 output "app_secret_arn" {
-  description = "Secret with webhook_token, api_token and flower_basic_auth."
+  description = "Secret with webhook_token, api_token and flower_password."
   value       = aws_secretsmanager_secret.app.arn
 }

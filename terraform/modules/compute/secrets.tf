@@ -1,7 +1,7 @@
 # Application secrets, generated here and injected through ECS `secrets`:
 #   webhook_token     -> SCO_WEBHOOK_TOKEN (Alertmanager's bearer token)
 #   api_token         -> SCO_API_TOKEN (read and control API)
-#   flower_basic_auth -> SCO_FLOWER_BASIC_AUTH and FLOWER_BASIC_AUTH ("user:password")
+#   flower_password   -> SCO_FLOWER_PASSWORD (Flower's basic auth; the user is SCO_FLOWER_USERNAME)
 
 resource "random_password" "app" {
   for_each = toset(["webhook_token", "api_token", "flower_password"])
@@ -23,6 +23,6 @@ resource "aws_secretsmanager_secret_version" "app" {
   secret_string = jsonencode({
     webhook_token     = random_password.app["webhook_token"].result
     api_token         = random_password.app["api_token"].result
-    flower_basic_auth = "admin:${random_password.app["flower_password"].result}"
+    flower_password   = random_password.app["flower_password"].result
   })
 }

@@ -48,13 +48,13 @@ locals {
       memory  = 512
       port    = var.ports.flower
       environment = {
-        FLOWER_ADDRESS = "0.0.0.0"
-        FLOWER_PORT    = tostring(var.ports.flower)
+        SCO_FLOWER_HOST     = "0.0.0.0"
+        SCO_FLOWER_PORT     = tostring(var.ports.flower)
+        SCO_FLOWER_USERNAME = "admin"
       }
-      # Flower itself reads FLOWER_BASIC_AUTH, so auth holds whatever the wrapper does.
+      # `smartcloudops flower` always passes --basic-auth: Flower never runs without it.
       secrets = {
-        SCO_FLOWER_BASIC_AUTH = "${local.app_secret_arn}:flower_basic_auth::"
-        FLOWER_BASIC_AUTH     = "${local.app_secret_arn}:flower_basic_auth::"
+        SCO_FLOWER_PASSWORD = "${local.app_secret_arn}:flower_password::"
       }
       health_url   = "http://127.0.0.1:${var.ports.flower}/healthcheck"
       stop_timeout = 30

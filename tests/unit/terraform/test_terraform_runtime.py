@@ -61,8 +61,8 @@ def test_the_four_roles_run_the_smartcloudops_cli(config: Configuration) -> None
 
 def test_flower_gets_basic_auth_from_secrets_manager(config: Configuration) -> None:
     flower_secrets = _service_definitions(config)["flower"]["secrets"]
-    assert set(flower_secrets) == {"SCO_FLOWER_BASIC_AUTH", "FLOWER_BASIC_AUTH"}
-    assert all(reference.endswith(":flower_basic_auth::") for reference in flower_secrets.values())
+    assert flower_secrets == {"SCO_FLOWER_PASSWORD": flower_secrets["SCO_FLOWER_PASSWORD"]}
+    assert flower_secrets["SCO_FLOWER_PASSWORD"].endswith(":flower_password::")
 
 
 def test_every_log_group_has_retention_and_kms(config: Configuration) -> None:
