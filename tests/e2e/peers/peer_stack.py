@@ -19,7 +19,8 @@ from peer_processes import PeerGroup, PeerProcess, free_port, require_binary, wa
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED_RULES = REPO / "deploy" / "prometheus" / "smartcloudops-rules.yml"
-START_TIMEOUT_S = 60.0
+# `smartcloudops up` imports the whole pipeline (models included): slow on a busy machine.
+START_TIMEOUT_S = 120.0
 # 1s everywhere: the loop target -> rule -> Alertmanager -> webhook takes seconds, not minutes.
 FAST = "1s"
 

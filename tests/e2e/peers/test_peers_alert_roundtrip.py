@@ -19,7 +19,7 @@ from peer_stack import (
     start_smartcloudops,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 SERVICE = "checkout"
 DELIVERY_TIMEOUT_S = 60.0

@@ -22,7 +22,7 @@ from peer_stack import (
 )
 from smartcloudops.demo_payloads import alert, webhook
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 WEBHOOK = 'job="smartcloudops-api", route="/v1/alerts/alertmanager", method="POST"'
 SCRAPE_TIMEOUT_S = 60.0
