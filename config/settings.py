@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9809, ge=0, le=65535, description="0 disables the worker's /metrics")
 
+    # When set, the worker publishes <namespace>/QueueDepth{Deployment=...} for autoscaling on AWS.
+    cloudwatch_deployment: str | None = None
+    cloudwatch_namespace: str = "SmartCloudOps"
+    cloudwatch_interval_s: float = Field(default=60.0, ge=1.0)
+
     flower_host: str = "127.0.0.1"
     flower_port: int = Field(default=5555, ge=1, le=65535)
     flower_username: str = "admin"

@@ -69,6 +69,7 @@ def worker_command(args: argparse.Namespace) -> int:
     from tasks.app import app
 
     _serve_worker_metrics(settings)
+    _publish_queue_depth(settings, app)
 
     queues = args.queues or ",".join(settings.queues.all())
     concurrency = args.concurrency or settings.worker_concurrency
@@ -92,6 +93,20 @@ def _serve_worker_metrics(settings) -> None:  # type: ignore[no-untyped-def]
     except OSError as exc:  # another worker on this machine has the port: run without, say so
         structlog.get_logger("worker").warning("worker.metrics_unavailable", port=settings.worker_metrics_port,
                                                 error=str(exc))
+
+
+def _publish_queue_depth(settings, app) -> None:  # type: ignore[no-untyped-def]
+    if not settings.cloudwatch_deployment:
+        return
+    import boto3
+
+    from adapters.broker import QueueDepthCollector
+    from adapters.cloudwatch import QueueDepthPublisher
+
+    client = boto3.client("cloudwatch", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    QueueDepthPublisher(QueueDepthCollector(app, settings.queues).depths, client,
+                        namespace=settings.cloudwatch_namespace, deployment=settings.cloudwatch_deployment,
+                        queues=settings.queues.all(), interval_s=settings.cloudwatch_interval_s).start()
 
 
 def flower_command(_: argparse.Namespace) -> int:
