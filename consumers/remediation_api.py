@@ -1,0 +1,128 @@
+"""HTTP control of remediation: approve or deny a waiting plan, engage or release the kill switch.
+
+Like every consumer it validates, authenticates and publishes a command; the worker decides
+and writes. The approver's role is checked here (403 at once) and again by the worker.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from config.roles import DEFAULT_ROLES_FILE, load_roles
+from consumers.auth import api_credentials
+from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
+from pipeline.errors import TransientError
+from pipeline.events import envelope, new_trace_id
+from pipeline.nlu.authz import RoleBook, authorize
+
+log = structlog.get_logger("consumers.remediation")
+
+DECIDE = "remediation.decide"
+KILL_SWITCH = "remediation.kill_switch"
+SOURCE = "urn:smartcloudops:api"
+DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
+KILL_SWITCH_SET = "dev.smartcloudops.remediation.kill_switch.set"
+MAX_BODY = 16 * 1024
+
+
+def routes(deps: Any) -> list[Route]:
+    """The remediation routes; `deps` is the app's ApiDeps (`extras["roles"]` may carry a RoleBook)."""
+    auth = api_credentials(deps.settings)
+    roles: RoleBook = deps.extras.get("roles") or load_roles(deps.settings.roles_path or DEFAULT_ROLES_FILE)
+
+    async def publish(task: str, event_type: str, data: dict[str, Any], trace_id: str) -> str:
+        event = envelope(event_type, SOURCE, data, event_id=new_trace_id(), trace_id=trace_id,
+                         now=datetime.now(timezone.utc))
+        try:
+            await run_in_threadpool(deps.publisher.publish, task, event)
+        except TransientError as exc:
+            raise HttpError(503, "broker unavailable, retry later", {"Retry-After": "5"}) from exc
+        return event.id
+
+    def decision_endpoint(approve: bool):  # type: ignore[no-untyped-def]
+        verb = "approve" if approve else "deny"
+
+        @endpoint
+        async def decide(request: Request) -> Response:
+            require(request, auth)
+            incident_id = _incident_id(request.path_params["incident_id"])
+            body = await _json_body(request)
+            approver, reason = _text(body, "approver", 128, required=True), _text(body, "reason", 1000)
+            # Roles come from roles.yaml by the approver's id only: a caller cannot claim a group here.
+            verdict = authorize(approver, (), verb, roles)
+            if not verdict.allowed:
+                raise HttpError(403, f"{approver} may not {verb}: {verdict.reason}")
+            trace_id = trace_id_of(request)
+            data = {"incident_id": incident_id, "approve": approve, "approver": approver, "groups": [],
+                    "reason": reason}
+            event_id = await publish(DECIDE, DECISION_GIVEN, data, trace_id)
+            log.info("remediation.decision_accepted", incident_id=incident_id, approve=approve, approver=approver,
+                     trace_id=trace_id)
+            return JSONResponse({"accepted": True, "decision": verb, "incident_id": incident_id,
+                                 "event_id": event_id, "trace_id": trace_id}, status_code=202)
+
+        decide.__name__ = f"{verb}_remediation"
+        return decide
+
+    @endpoint
+    async def kill_switch(request: Request) -> Response:
+        require(request, auth)
+        body = await _json_body(request)
+        engaged = body.get("engaged")
+        if not isinstance(engaged, bool):
+            raise HttpError(422, "engaged must be true or false")
+        actor, reason = _text(body, "actor", 128, required=True), _text(body, "reason", 1000)
+        trace_id = trace_id_of(request)
+        event_id = await publish(KILL_SWITCH, KILL_SWITCH_SET,
+                                 {"engaged": engaged, "actor": actor, "reason": reason}, trace_id)
+        guards = deps.extras.get("remediation_guards")
+        if guards is not None:
+            # Take effect now rather than when a worker reaches the command; the worker audits it.
+            await run_in_threadpool(guards.set_kill_switch, engaged)
+        log.warning("remediation.kill_switch_requested", engaged=engaged, actor=actor, trace_id=trace_id)
+        return JSONResponse({"accepted": True, "engaged": engaged, "event_id": event_id, "trace_id": trace_id},
+                            status_code=202)
+
+    return [
+        Route("/v1/incidents/{incident_id}/approve", decision_endpoint(True), methods=["POST"]),
+        Route("/v1/incidents/{incident_id}/deny", decision_endpoint(False), methods=["POST"]),
+        Route("/v1/killswitch", kill_switch, methods=["POST"]),
+    ]
+
+
+def _incident_id(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise HttpError(400, f"incident id must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    require_json(request)
+    raw = await read_body(request, MAX_BODY)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise HttpError(422, "body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise HttpError(422, f"{name} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise HttpError(422, f"{name} is required")
+    if len(value) > limit:
+        raise HttpError(422, f"{name} is longer than {limit} characters")
+    return value

@@ -1,0 +1,188 @@
+"""Risk and remediation tasks: decode a CloudEvent, call the handler in `remediation_flow`, publish next.
+
+Each plan step runs as a Celery chain `guard -> execute -> verify -> record`; the steps of a run
+are one chain, started after the plan (or the approval) is committed. Messages carry ids only.
+A stopped run (a refused guard, a failed step, a denial) makes the rest of its chain a no-op.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from celery import chain
+
+from adapters.broker import CeleryPublisher
+from adapters.db.remediation_store import RunStarted
+from pipeline.errors import InvalidInput
+from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
+from smartcloudops.remediation_runtime import RemediationRuntime
+from tasks import remediation_flow as flow
+from tasks.app import app
+from tasks.base import PipelineTask
+from tasks.runtime import runtime
+
+log = structlog.get_logger("tasks.remediation")
+
+SOURCE = "urn:smartcloudops:remediation"
+ASSESS_INCIDENT = "risk.assess_incident"
+REQUEST = "remediation.request"
+GUARD_STEP = "remediation.guard_step"
+EXECUTE_STEP = "remediation.execute_step"
+VERIFY_STEP = "remediation.verify_step"
+RECORD_STEP = "remediation.record_step"
+DECIDE = "remediation.decide"
+KILL_SWITCH = "remediation.kill_switch"
+STEP_STAGES = (GUARD_STEP, EXECUTE_STEP, VERIFY_STEP, RECORD_STEP)
+
+ASSESSMENT_REQUESTED = "dev.smartcloudops.risk.assessment.requested"
+REMEDIATION_REQUESTED = "dev.smartcloudops.remediation.requested"
+DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
+KILL_SWITCH_SET = "dev.smartcloudops.remediation.kill_switch.set"
+STEP_DUE = "dev.smartcloudops.remediation.step.due"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _remediation() -> RemediationRuntime:
+    return runtime().remediation
+
+
+def _id_field(data: Any, name: str) -> int:
+    value = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInput(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------- events
+
+
+def assessment_event(incident_id: int, trace_id: str) -> CloudEvent:
+    """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
+    return envelope(ASSESSMENT_REQUESTED, SOURCE, {"incident_id": incident_id},
+                    event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"assess|{incident_id}")), trace_id=trace_id,
+                    now=_now())
+
+
+def step_event(run_id: int, index: int, stage: str, trace_id: str) -> CloudEvent:
+    return envelope(STEP_DUE, SOURCE, {"run_id": run_id, "step_index": index},
+                    event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}|{run_id}|{index}")), trace_id=trace_id,
+                    now=_now())
+
+
+def publish_assessments(incident_ids: list[int] | tuple[int, ...], trace_id: str) -> None:
+    """After an alert batch committed: one assessment request per incident it opened."""
+    if not incident_ids:
+        return
+    publisher = CeleryPublisher(app, runtime().settings.queues, timeout_s=runtime().settings.broker_publish_timeout_s)
+    for incident_id in incident_ids:
+        publisher.publish(ASSESS_INCIDENT, assessment_event(incident_id, trace_id))
+
+
+def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None:
+    """Publish guard -> execute -> verify -> record for every step from `first_step` on, as one chain."""
+    if first_step >= steps:
+        return
+    queue = runtime().settings.queues.remediation
+    signatures = [
+        app.signature(stage, args=[step_event(run_id, index, stage, trace_id).to_dict()], immutable=True,
+                      queue=queue)
+        for index in range(first_step, steps) for stage in STEP_STAGES
+    ]
+    chain(*signatures).apply_async()
+    log.info("remediation.chain_started", run_id=run_id, first_step=first_step, steps=steps)
+
+
+def _start_if_running(started: RunStarted, trace_id: str) -> dict[str, Any]:
+    if started.run_id is not None and started.state == "running":
+        run = _remediation().store.run(started.run_id)
+        start_chain(run.id, started.next_step, len(run.steps), trace_id)
+    return {"run_id": started.run_id, "state": started.state}
+
+
+# ---------------------------------------------------------------------- planning tasks
+
+
+@app.task(name=ASSESS_INCIDENT, base=PipelineTask, bind=True, max_retries=None)
+def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Score an incident, plan its remediation, and start the chain when the decision is auto."""
+    envelope_ = CloudEvent.from_dict(event)
+    started = flow.assess_incident(_remediation(), incident_id=_id_field(envelope_.data, "incident_id"),
+                                   event_id=envelope_.id, trace_id=envelope_.traceid, now=_now())
+    return _start_if_running(started, envelope_.traceid)
+
+
+@app.task(name=REQUEST, base=PipelineTask, bind=True, max_retries=None)
+def request_remediation(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """A person asked for an action (API or chat): validate and plan it like any other."""
+    envelope_ = CloudEvent.from_dict(event)
+    started = flow.request_remediation(_remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now())
+    return _start_if_running(started, envelope_.traceid)
+
+
+# ---------------------------------------------------------------------- the step chain
+
+
+def _step_task(handler, event: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    envelope_ = CloudEvent.from_dict(event)
+    run_id = _id_field(envelope_.data, "run_id")
+    index = envelope_.data.get("step_index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise InvalidInput(f"step_index must be a non-negative integer, got {index!r}")
+    outcome = handler(_remediation(), run_id=run_id, index=index, now=_now())
+    return {"run_id": run_id, "step_index": index, "outcome": outcome}
+
+
+@app.task(name=GUARD_STEP, base=PipelineTask, bind=True, max_retries=None)
+def guard_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Kill switch, breaker, rate limit, cooldown, blast radius, freeze and approval before a step."""
+    return _step_task(flow.guard, event)
+
+
+@app.task(name=EXECUTE_STEP, base=PipelineTask, bind=True, max_retries=None)
+def execute_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Make the step's one AWS call (a dry run records it instead); never twice for one key."""
+    return _step_task(flow.execute, event)
+
+
+@app.task(name=VERIFY_STEP, base=PipelineTask, bind=True, max_retries=None)
+def verify_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Poll AWS until the target is healthy, failed, or out of time."""
+    return _step_task(flow.verify, event)
+
+
+@app.task(name=RECORD_STEP, base=PipelineTask, bind=True, max_retries=None)
+def record_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Close the step (and the run after its last step); feed the breaker."""
+    return _step_task(flow.record, event)
+
+
+# ---------------------------------------------------------------------- humans
+
+
+@app.task(name=DECIDE, base=PipelineTask, bind=True, max_retries=None)
+def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Approve or deny a waiting run; an approval resumes the chain at the paused step."""
+    envelope_ = CloudEvent.from_dict(event)
+    outcome = flow.decide(_remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now())
+    if outcome.status == "approved" and outcome.run_id is not None and outcome.resume_from is not None:
+        start_chain(outcome.run_id, outcome.resume_from, outcome.steps, envelope_.traceid)
+    return {"run_id": outcome.run_id, "status": outcome.status}
+
+
+@app.task(name=KILL_SWITCH, base=PipelineTask, bind=True, max_retries=None)
+def kill_switch(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Engage or release the global kill switch and audit it."""
+    envelope_ = CloudEvent.from_dict(event)
+    data = envelope_.data
+    engaged = data.get("engaged")
+    if not isinstance(engaged, bool):
+        raise InvalidInput("engaged must be true or false")
+    flow.set_kill_switch(_remediation(), engaged=engaged, actor=str(data.get("actor") or "unknown")[:128],
+                         reason=str(data.get("reason") or "")[:1000], trace_id=envelope_.traceid, now=_now())
+    return {"engaged": engaged}

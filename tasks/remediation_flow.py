@@ -1,0 +1,314 @@
+"""What the risk and remediation tasks do, free of Celery: each handler loads by id, calls the domain,
+persists through the store and says which chain to start next. The tasks only decode and publish.
+
+A step moves pending -> guarded -> executing -> executed -> verified -> succeeded. Each handler acts
+only on the state it expects; anything else is a redelivery or a stopped run, and is a no-op
+(audited as a skipped duplicate when the step was already past that stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from adapters.aws import ActionResult
+from adapters.aws.errors import AwsOutcomeUnknown
+from adapters.db.remediation_store import RunStarted, StoredRun
+from config.catalog import Service
+from pipeline.errors import InvalidInput, PermanentError, TransientError
+from pipeline.nlu.authz import authorize
+from pipeline.remediation import RemediationRequested, guard_step, plan, plan_request
+from pipeline.remediation.guards import GuardDecision
+from pipeline.remediation.params import RefusedParameter, check_against_catalog
+from pipeline.risk import IncidentFacts, assess
+from smartcloudops.remediation_runtime import RemediationRuntime
+
+log = structlog.get_logger("tasks.remediation")
+
+STEP_ORDER = ("pending", "guarded", "executing", "executed", "verified", "succeeded")
+
+
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    labels: Mapping[str, str]
+
+
+# ---------------------------------------------------------------------- planning
+
+
+def assess_incident(rt: RemediationRuntime, *, incident_id: int, event_id: str, trace_id: str,
+                    now: datetime) -> RunStarted:
+    """Score an open incident with its factors, plan from policy, store both (once per event)."""
+    incident = rt.store.incident(incident_id)
+    if incident.status != "open" or not incident.firing_labels:
+        log.info("risk.skipped", incident_id=incident_id, status=incident.status)
+        return RunStarted(None, "not_open")
+    facts = IncidentFacts.from_alerts(rt.catalog, incident_id=str(incident_id),
+                                      alerts=[_Labels(labels) for labels in incident.firing_labels])
+    risk = rt.policy.risk
+    since = now - timedelta(seconds=max(risk.flapping_window_s, risk.failure_lookback_s))
+    history = rt.store.target_history(_history_targets(facts, rt.catalog.service(facts.service)), since)
+    assessment = assess(facts, history, rt.policy, now)
+    outcome = plan(facts, assessment, rt.catalog, rt.policy)
+    return rt.store.record_assessment(incident_id=incident_id, event_id=event_id, assessment=assessment,
+                                      outcome=outcome, mode=rt.mode,
+                                      approval_timeout_s=rt.policy.approvals.timeout_s, now=now,
+                                      trace_id=trace_id or incident.trace_id)
+
+
+def _history_targets(facts: IncidentFacts, service: Service | None) -> list[str]:
+    # The targets a plan for this incident could touch, named as steps name them.
+    targets = [f"ec2:{instance}" for instance in facts.targets]
+    aws = service.aws if service else None
+    if aws is not None:
+        if aws.autoscaling_group:
+            targets.append(f"asg:{aws.region}:{aws.autoscaling_group.name}")
+        if aws.ecs:
+            targets.append(f"ecs:{aws.region}:{aws.ecs.cluster}/{aws.ecs.service}")
+        if aws.rds_instance_id:
+            targets.append(f"rds:{aws.region}:{aws.rds_instance_id}")
+    return targets
+
+
+REQUEST_FIELDS = ("request_id", "service", "action", "requested_by", "instance", "capacity", "incident_id")
+
+
+def request_remediation(rt: RemediationRuntime, *, data: Mapping[str, Any], trace_id: str,
+                        now: datetime) -> RunStarted:
+    """Plan what a person asked for through the same validation as alert-driven plans, and store it."""
+    asked = {name: data.get(name) for name in REQUEST_FIELDS}
+    incident_id = asked["incident_id"]
+    if incident_id is not None and (not isinstance(incident_id, int) or isinstance(incident_id, bool)):
+        raise InvalidInput("incident_id must be an integer")
+    capacity = asked["capacity"]
+    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
+        raise InvalidInput("capacity must be an integer")
+    request = RemediationRequested(
+        request_id=str(asked["request_id"] or ""), service=str(asked["service"] or ""),
+        action=str(asked["action"] or ""), requested_by=str(asked["requested_by"] or ""),
+        instance=None if asked["instance"] is None else str(asked["instance"]), capacity=capacity,
+        incident_id=None if incident_id is None else str(incident_id))
+    outcome = plan_request(request, rt.catalog, rt.policy)
+    return rt.store.record_request(incident_id=incident_id, outcome=outcome, request=_shown(asked), mode=rt.mode,
+                                   approval_timeout_s=rt.policy.approvals.timeout_s, now=now, trace_id=trace_id)
+
+
+def _shown(asked: Mapping[str, Any]) -> dict[str, Any]:
+    # What was asked goes into the audit row as data, bounded; it never reaches a call.
+    return {k: (v if isinstance(v, (int, type(None))) else str(v)[:256]) for k, v in asked.items()}
+
+
+# ---------------------------------------------------------------------- one step
+
+
+def guard(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -> str:
+    """Every guard before a step; a refusal stops the run and flags the incident."""
+    run = _running(rt, run_id, index, "guard")
+    if run is None:
+        return "skipped"
+    if run.step(index).state != "pending":
+        return _duplicate(rt, run, index, "guard", now)
+    step = run.plan.steps[index]
+    try:
+        # The catalog may have changed since planning: check the parameters against it again.
+        check_against_catalog(step.params, rt.catalog, rt.policy)
+        decision = guard_step(rt.guards, run.plan, step, rt.catalog, rt.policy, approved=run.approved, now=now)
+    except RefusedParameter as refused:
+        decision = GuardDecision(False, refused.code, refused.detail)
+    rt.store.step_guarded(run, index, decision, now=now)
+    return decision.reason_code
+
+
+def execute(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -> str:
+    """Act once (or, in a dry run, record the exact call); after a crash, recover instead of re-sending."""
+    run = _running(rt, run_id, index, "execute")
+    if run is None:
+        return "skipped"
+    state = run.step(index).state
+    if state == "executing":
+        return _recover(rt, run, index, now)
+    if state != "guarded":
+        return _duplicate(rt, run, index, "execute", now)
+    if not rt.store.step_executing(run, index, now=now):
+        return _duplicate(rt, rt.store.run(run_id), index, "execute", now)
+    step = run.plan.steps[index]
+    try:
+        result = rt.actions[step.action].execute(step.params, _dry(rt, run),
+                                                 idempotency_key=step.idempotency_key)
+    except AwsOutcomeUnknown:
+        raise  # the call may have acted: stay `executing`, so the retry recovers and verifies
+    except TransientError as exc:
+        rt.store.step_not_sent(run, index, repr(exc), now=now)
+        raise
+    except PermanentError as exc:
+        _failed(rt, run, index, str(exc), now)
+        return "failed"
+    rt.store.step_executed(run, index, result.as_dict(), recovered=False, now=now)
+    return "executed"
+
+
+def _recover(rt: RemediationRuntime, run: StoredRun, index: int, now: datetime) -> str:
+    step = run.plan.steps[index]
+    action = rt.actions[step.action]
+    if _dry(rt, run):
+        # A dry run changes nothing, so describing the call again is safe.
+        result = action.execute(step.params, True, idempotency_key=step.idempotency_key)
+    else:
+        result = action.recover(step.params, step.idempotency_key)
+    log.warning("remediation.step_recovered", run_id=run.id, step=index, key=step.idempotency_key)
+    rt.store.step_executed(run, index, result.as_dict(), recovered=True, now=now)
+    return "recovered"
+
+
+def verify(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -> str:
+    """Poll the real API until the target is healthy again; a failure stops the run."""
+    run = _running(rt, run_id, index, "verify")
+    if run is None:
+        return "skipped"
+    stored = run.step(index)
+    if stored.state != "executed":
+        return _duplicate(rt, run, index, "verify", now)
+    step = run.plan.steps[index]
+    executed = _action_result(stored.result or {})
+    try:
+        result = rt.actions[step.action].verify(step.params, executed, timeout_s=rt.verify_timeout_s,
+                                                poll_s=rt.verify_poll_s, settle_s=rt.verify_settle_s)
+    except PermanentError as exc:
+        _failed(rt, run, index, str(exc), now)
+        return "failed"
+    if rt.store.step_verified(run, index, result.as_dict(), now=now) and not result.ok:
+        _feed_breaker(rt, run, index, succeeded=False, now=now)
+    return "verified" if result.ok else "failed"
+
+
+def record(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -> str:
+    """Close a verified step (the last one closes the run) and feed the action's circuit breaker."""
+    run = _running(rt, run_id, index, "record")
+    if run is None:
+        return "skipped"
+    if run.step(index).state != "verified":
+        return _duplicate(rt, run, index, "record", now)
+    if rt.store.step_recorded(run, index, None, now=now):
+        _feed_breaker(rt, run, index, succeeded=True, now=now)
+    return "succeeded"
+
+
+def _failed(rt: RemediationRuntime, run: StoredRun, index: int, error: str, now: datetime) -> None:
+    if rt.store.step_failed(run, index, error, now=now):
+        _feed_breaker(rt, run, index, succeeded=False, now=now)
+
+
+def _feed_breaker(rt: RemediationRuntime, run: StoredRun, index: int, *, succeeded: bool, now: datetime) -> None:
+    if _dry(rt, run):
+        return  # a dry run acted on nothing: it says nothing about the action's health
+    action = run.plan.steps[index].action
+    snapshot = rt.guards.record_outcome(action.value, succeeded, rt.policy.guards.for_action(action), now)
+    rt.store.breaker_recorded(run, snapshot, now=now)
+
+
+def _running(rt: RemediationRuntime, run_id: int, index: int, stage: str) -> StoredRun | None:
+    run = rt.store.run(run_id)
+    run.step(index)  # NotFound for a step that is not in the plan
+    if run.state != "running":
+        # Stopped (failed, denied, expired) or already done: the rest of the chain does nothing.
+        log.info("remediation.step_not_run", run_id=run_id, step=index, stage=stage, run_state=run.state)
+        return None
+    return run
+
+
+def _duplicate(rt: RemediationRuntime, run: StoredRun, index: int, stage: str, now: datetime) -> str:
+    state = run.step(index).state
+    if state in STEP_ORDER and STEP_ORDER.index(state) < STEP_ORDER.index(_expected(stage)):
+        # Earlier than this stage expects: its predecessor did not finish; nothing to do or to claim.
+        log.warning("remediation.step_out_of_order", run_id=run.id, step=index, stage=stage, state=state)
+        return "out_of_order"
+    rt.store.step_duplicate(run, index, stage, now=now)
+    log.info("remediation.step_skipped_duplicate", run_id=run.id, step=index, stage=stage, state=state)
+    return "duplicate"
+
+
+def _expected(stage: str) -> str:
+    return {"guard": "pending", "execute": "guarded", "verify": "executed", "record": "verified"}[stage]
+
+
+def _dry(rt: RemediationRuntime, run: StoredRun) -> bool:
+    # The mode the run was planned in wins: switching to execute never turns a planned dry run real.
+    return rt.dry_run or run.mode != "execute"
+
+
+def _action_result(stored: Mapping[str, Any]) -> ActionResult:
+    return ActionResult(called=str(stored.get("called", "")), request=dict(stored.get("request") or {}),
+                        response_summary=dict(stored.get("response_summary") or {}),
+                        dry_run=bool(stored.get("dry_run", True)))
+
+
+# ---------------------------------------------------------------------- humans
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOutcome:
+    """What a decision did; `resume_from` is the step to restart the chain at, when approved."""
+
+    status: str
+    run_id: int | None = None
+    resume_from: int | None = None
+    steps: int = 0
+
+
+def decide(rt: RemediationRuntime, *, data: Mapping[str, Any], trace_id: str, now: datetime) -> DecisionOutcome:
+    """Approve (resume from the paused step) or deny a waiting run; the approver's role is checked."""
+    approve, actor, reason = _decision_fields(data)
+    groups = tuple(str(g) for g in data.get("groups") or ())
+    incident_id = data.get("incident_id")
+    run_id = data.get("run_id") or (rt.store.awaiting_run_of(int(incident_id)) if incident_id else None)
+    run = rt.store.run(int(run_id)) if run_id else None
+    if run is None or run.state != "awaiting_approval":
+        rt.store.refuse_decision(run, incident_id=incident_id, actor=actor, now=now, trace_id=trace_id,
+                                 why="no remediation waits for an approval")
+        return DecisionOutcome("nothing_waiting", run.id if run else None)
+    if run.approval_deadline is not None and now >= run.approval_deadline:
+        rt.store.expire(run, now=now)
+        return DecisionOutcome("expired", run.id)
+    verdict = authorize(actor, groups, "approve" if approve else "deny", rt.roles)
+    if not verdict.allowed:
+        rt.store.refuse_decision(run, incident_id=run.incident_id, actor=actor, why=verdict.reason, now=now,
+                                 trace_id=trace_id)
+        return DecisionOutcome("forbidden", run.id)
+    roles = [verdict.held_role.label if verdict.held_role else "", *groups]
+    if not rt.store.decide(run, approved=approve, actor=actor, roles=roles, reason=reason, now=now,
+                           trace_id=trace_id):
+        return DecisionOutcome("nothing_waiting", run.id)
+    if not approve:
+        return DecisionOutcome("denied", run.id)
+    return DecisionOutcome("approved", run.id, run.next_step(), len(run.steps))
+
+
+def _decision_fields(data: Mapping[str, Any]) -> tuple[bool, str, str]:
+    approve, actor, reason = data.get("approve"), data.get("approver"), data.get("reason", "")
+    if not isinstance(approve, bool):
+        raise InvalidInput("a decision needs approve: true or false")
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
+        raise InvalidInput("a decision needs the approver's identity (1-128 characters)")
+    if not isinstance(reason, str):
+        raise InvalidInput("reason must be text")
+    return approve, actor.strip(), reason[:1000]
+
+
+def expire_due(rt: RemediationRuntime, *, now: datetime) -> list[int]:
+    """End every run whose approval deadline has passed (the `remediation expire` command)."""
+    expired = []
+    for run_id in rt.store.runs_past_deadline(now):
+        if rt.store.expire(rt.store.run(run_id), now=now):
+            expired.append(run_id)
+    return expired
+
+
+def set_kill_switch(rt: RemediationRuntime, *, engaged: bool, actor: str, reason: str, trace_id: str,
+                    now: datetime) -> None:
+    """Engage or release the global kill switch, and audit who did it and why."""
+    rt.guards.set_kill_switch(engaged)
+    rt.store.record_kill_switch(engaged=engaged, by=actor, reason=reason, now=now, trace_id=trace_id)
