@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from config.settings import Settings
-from consumers import chat, metrics_intake
+from consumers import chat, metrics_intake, remediation_api
 from consumers.alertmanager import MalformedJson, parse_webhook
 from consumers.auth import api_credentials, webhook_credentials
 from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require, require_json, trace_id_of
@@ -41,7 +41,9 @@ class ApiDeps:
 
 
 # Each capability's HTTP module contributes its routes: `routes(deps) -> list[Route]`.
-ROUTE_CONTRIBUTORS: tuple[Callable[[ApiDeps], list[Route]], ...] = (metrics_intake.routes, chat.routes)
+ROUTE_CONTRIBUTORS: tuple[Callable[[ApiDeps], list[Route]], ...] = (
+    metrics_intake.routes, chat.routes, remediation_api.routes,
+)
 
 
 def create_app(deps: ApiDeps) -> Starlette:
@@ -99,6 +101,9 @@ def create_app(deps: ApiDeps) -> Starlette:
             incident = await run_in_threadpool(_queries(deps).get, incident_id)
         except NotFound as exc:
             raise HttpError(404, str(exc)) from exc
+        remediation = deps.extras.get("remediation")  # adapters.db.remediation_queries.RemediationQueries
+        if remediation is not None:
+            incident.update(await run_in_threadpool(remediation.for_incident, incident_id))
         return JSONResponse(incident)
 
     async def healthz(_: Request) -> Response:

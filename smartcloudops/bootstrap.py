@@ -18,6 +18,7 @@ from adapters.series_state import SeriesStateStore, series_state_store
 from config.settings import Settings, load_settings
 from pipeline.correlation import CorrelationPolicy
 from smartcloudops.chat_runtime import ChatRuntime, build_chat
+from smartcloudops.remediation_runtime import RemediationRuntime, build_remediation
 
 if TYPE_CHECKING:
     from pipeline.anomaly.detector import StreamingDetector
@@ -31,6 +32,7 @@ class Runtime:
     engine: Engine
     alert_store: AlertStore
     incidents: IncidentQueries
+    remediation: RemediationRuntime | None = None  # risk scoring and remediation (tasks.remediation)
     # Streaming anomaly scoring (tasks.metrics) and alert enrichment (tasks.anomaly_evidence).
     series_states: SeriesStateStore | None = None
     anomaly_scores: AnomalyScoreStore | None = None
@@ -55,6 +57,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
         engine=engine,
         alert_store=AlertStore(engine, correlation_policy(settings)),
         incidents=IncidentQueries(engine),
+        remediation=build_remediation(settings, engine),
         series_states=series_state_store(settings),
         anomaly_scores=AnomalyScoreStore(engine),
         anomaly_detector=anomaly_detector_loader(settings),

@@ -11,6 +11,7 @@ from pipeline.events import AlertBatch, CloudEvent
 from tasks.anomaly_evidence import attach_anomaly_evidence
 from tasks.app import app
 from tasks.base import PipelineTask
+from tasks.remediation import publish_assessments
 from tasks.runtime import runtime
 
 log = structlog.get_logger("tasks.alerts")
@@ -26,5 +27,7 @@ def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
     attach_anomaly_evidence(batch, envelope.traceid, now)  # before any follow-up reads the incident
     log.info("alerts.recorded", alerts=len(batch.alerts), recorded=outcome.recorded, duplicates=outcome.duplicates,
              opened=list(outcome.opened), resolved=list(outcome.resolved), audit_rows=outcome.audit_rows)
+    # After the commit: each incident this batch opened gets its risk assessed (and maybe remediated).
+    publish_assessments(outcome.opened, envelope.traceid)
     return {"recorded": outcome.recorded, "duplicates": outcome.duplicates,
             "opened": list(outcome.opened), "resolved": list(outcome.resolved)}

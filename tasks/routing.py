@@ -11,6 +11,14 @@ ROUTES: dict[str, str] = {
     "alerts.record_batch": "events",
     "metrics.score_batch": "metrics",
     "chat.handle_command": "chat",
+    "risk.assess_incident": "risk",
+    "remediation.request": "remediation",
+    "remediation.guard_step": "remediation",
+    "remediation.execute_step": "remediation",
+    "remediation.verify_step": "remediation",
+    "remediation.record_step": "remediation",
+    "remediation.decide": "remediation",
+    "remediation.kill_switch": "remediation",
 }
 
 
