@@ -38,12 +38,18 @@ class Calibration:
     def combine(self, score_samples: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Anomaly score in [0, 1] of every row."""
         forest_evidence = np.clip(-np.asarray(score_samples, dtype=np.float64), 0.0, 1.0)
-        columns = [QUANTITIES.index(name) for name in self.evidence_quantities]
-        excess = np.expm1(np.asarray(features, dtype=np.float64)[:, columns]).max(
-            axis=1, initial=0.0
-        )
-        excess_evidence = -np.expm1(-self.excess_gain * excess)
+        excess_evidence = -np.expm1(-self.excess_gain * self._excess(features))
         return np.sqrt(forest_evidence * excess_evidence)
+
+    def has_evidence(self, features: np.ndarray) -> np.ndarray:
+        """Rows whose score can be above 0: the only rows the forest is ever asked to judge."""
+        return self._excess(features) > 0
+
+    def _excess(self, features: np.ndarray) -> np.ndarray:
+        """The largest range excess among the evidence quantities of every row."""
+        columns = [QUANTITIES.index(name) for name in self.evidence_quantities]
+        rows = np.asarray(features, dtype=np.float64)[:, columns]
+        return np.expm1(rows).max(axis=1, initial=0.0)
 
     def to_dict(self) -> dict:
         return {

@@ -24,6 +24,8 @@ from pipeline.nab.profiles import STANDARD
 UNLABELLED_ALERT_RATE = 0.001
 # Rows kept to fit the forest: plenty for 256-sample trees, bounded fitting time.
 MAX_TRAINING_ROWS = 200_000
+# Part of every model version: bumped when the fitting procedure itself changes.
+TRAINING_METHOD = "forest-on-evidence-rows/1"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,11 @@ def fit(
 ) -> TrainedModel:
     """Fit the forest on the series' streaming features and choose the alert threshold."""
     features, ready, bounds = _features(series, spec)
-    forest = _fit_forest(features[ready], settings)
+    # Rows without evidence score 0 whatever the forest says, so the forest learns from the
+    # rows it will judge: what ordinary novelty looks like (all rows if history has none).
+    judged = ready & calibration.has_evidence(features)
+    fitted = judged if judged.any() else ready
+    forest = _fit_forest(features[fitted], settings)
     scores = calibration.combine(forest.score_samples(features), features)
     threshold, source = _threshold(series, scores, bounds)
     fingerprint = training_fingerprint(series)
@@ -117,7 +123,7 @@ def fit(
         training_summary={
             "series": len(series),
             "points": len(features),
-            "fitted_rows": int(min(ready.sum(), MAX_TRAINING_ROWS)),
+            "fitted_rows": int(min(fitted.sum(), MAX_TRAINING_ROWS)),
             "keys": [s.key for s in series],
         },
     )
@@ -230,5 +236,7 @@ def training_fingerprint(series: Sequence[TrainingSeries]) -> str:
 def _model_version(
     spec: FeatureSpec, calibration: Calibration, settings: ForestSettings, fingerprint: str
 ) -> str:
-    identity = f"{spec.to_dict()}|{calibration.to_dict()}|{settings}|{fingerprint}"
+    identity = (
+        f"{TRAINING_METHOD}|{spec.to_dict()}|{calibration.to_dict()}|{settings}|{fingerprint}"
+    )
     return "iforest-" + hashlib.sha256(identity.encode()).hexdigest()[:12]

@@ -44,3 +44,8 @@ def test_unknown_evidence_quantity_is_a_configuration_error():
 def test_calibration_round_trips_through_its_dict():
     calibration = Calibration(evidence_quantities=("value",), excess_gain=3.0)
     assert Calibration.from_dict(calibration.to_dict()) == calibration
+
+
+def test_only_rows_with_evidence_excess_can_score_above_zero():
+    features = np.vstack([features_with(), features_with(value_excess=3.0), features_with(0.5)])
+    assert Calibration().has_evidence(features).tolist() == [False, False, True]

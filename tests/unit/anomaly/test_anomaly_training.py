@@ -125,3 +125,8 @@ def test_a_sidecar_that_does_not_match_its_onnx_file_stops_loading(csv_model, tm
     out.with_suffix(".json").write_text(json.dumps({**sidecar, "feature_spec": {}}))
     with pytest.raises(ConfigurationError, match="malformed"):
         store.load_detector(out)
+
+
+def test_the_forest_is_fitted_on_the_rows_it_will_judge(csv_model):
+    # Rows without evidence always score 0, so only rows with some excess train the forest.
+    assert 0 < csv_model.training_summary["fitted_rows"] < csv_model.training_summary["points"] / 5
