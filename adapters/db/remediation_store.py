@@ -30,6 +30,8 @@ from pipeline.risk import PastAction, RiskAssessment, TargetHistory
 # Steps whose call went out (or may have): they count as actions on their target.
 ACTED_STATES = ("executing", "executed", "verified", "succeeded", "failed")
 OPEN_RUN_STATES = ("planned", "awaiting_approval", "running")
+# A service outside the catalog is simply not ours to remediate: audited, but no human is paged for it.
+UNREMARKABLE_REFUSALS = frozenset({"unknown_service"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,8 @@ class RemediationStore:
                        now: datetime, trace_id: str, request: Mapping[str, Any] | None = None) -> RunStarted:
         if isinstance(outcome, PlanRefused):
             audit.append(records.refused(outcome, incident_id=incident_id, at=now, trace_id=trace_id, request=request))
-            _flag_incident(conn, incident_id, now)
+            if outcome.reason_code not in UNREMARKABLE_REFUSALS:
+                _flag_incident(conn, incident_id, now)
             return RunStarted(None, "refused")
         audit.append(records.planned(outcome, mode=mode, incident_id=incident_id, at=now, trace_id=trace_id))
         if not outcome.steps:
