@@ -1,0 +1,199 @@
+"""The chat handler: context across turns, roles, remediation only through its commands, idempotent writes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import sqlalchemy as sa
+from conftest import APPROVER, NOW, OPERATOR, RESPONSE_URL, VIEWER
+
+from adapters.db.alert_store import AlertStore
+from adapters.db.schema import audit_log
+from adapters.db.schema_chat import silences
+from pipeline.correlation import CorrelationPolicy
+from pipeline.events import AlertBatch, AlertReceived
+from pipeline.nlu import EMPTY_CONTEXT
+
+
+def audit(bench, kind=None):
+    with bench.engine.connect() as conn:
+        rows = [json.loads(b) for b in conn.execute(sa.select(audit_log.c.body).order_by(audit_log.c.seq)).scalars()]
+    return [row for row in rows if kind is None or row["kind"] == kind]
+
+
+def open_incident(bench, alertname="HighCPU", service="checkout", minutes_ago=5):
+    alert = AlertReceived(event_id=f"ev-{alertname}-{service}", fingerprint=f"fp-{alertname}-{service}",
+                          status="firing", labels={"alertname": alertname, "service": service}, annotations={},
+                          starts_at=NOW - timedelta(minutes=minutes_ago), ends_at=None, generator_url="",
+                          group_key="g", receiver="r")
+    outcome = AlertStore(bench.engine, CorrelationPolicy()).record_batch(
+        AlertBatch((alert,), "g", "r", 0, ""), trace_id="t", now=NOW)
+    return outcome.opened[0] if outcome.opened else None
+
+
+class TestContextAcrossTurns:
+    def test_restart_it_after_status_of_checkout_requests_a_restart_of_checkout(self, bench):
+        bench.say("status of checkout")
+        answer = bench.say("restart it")
+
+        [(task, event)] = bench.published
+        assert task == "remediation.request"
+        assert event.data["service"] == "checkout" and event.data["action"] == "restart"
+        assert event.data["requested_by"] == OPERATOR and event.data["source"] == "chat"
+        assert answer.context.last_service == "checkout"
+        assert bench.responder.posted[-1][0] == RESPONSE_URL
+        assert "Asked for restart of checkout" in bench.last_text()
+
+    def test_why_after_showing_an_incident_explains_that_incident(self, bench):
+        incident_id = open_incident(bench)
+        bench.say(f"show incident {incident_id}")
+        bench.say("why?")
+
+        message = bench.responder.posted[-1][1]
+        assert message["blocks"][0]["text"]["text"].startswith(f"Incident #{incident_id}: HighCPU")
+        assert "No risk assessment or anomaly evidence" in json.dumps(message)
+
+    def test_deny_it_after_looking_at_an_incident_denies_that_incidents_remediation(self, bench):
+        incident_id = open_incident(bench)
+        bench.say(f"show incident {incident_id}", user=APPROVER)
+        bench.say("deny it", user=APPROVER)
+
+        [(task, event)] = bench.published
+        assert task == "remediation.decide"
+        assert event.data["incident_id"] == incident_id
+        assert (event.data["approve"], event.data["approver"], event.data["role"]) == (False, APPROVER, "approver")
+
+
+class TestRoles:
+    def test_a_viewer_asking_for_a_restart_is_refused_politely_audited_and_nothing_is_published(self, bench):
+        answer = bench.say("restart checkout", user=VIEWER)
+
+        assert not answer.allowed
+        assert bench.published == []
+        assert "needs the *operator* role and you hold *viewer*" in json.dumps(answer.message)
+        [row] = audit(bench, "chat.refused")
+        assert row["actor"] == f"chat:{VIEWER}"
+        assert row["data"]["intent"] == "remediate" and row["data"]["needed_role"] == "operator"
+        assert answer.context == EMPTY_CONTEXT  # a refused line does not become what `it` means
+
+    def test_an_operator_may_not_approve(self, bench):
+        answer = bench.say("approve 42")
+
+        assert not answer.allowed and bench.published == []
+        assert audit(bench, "chat.refused")[0]["data"]["needed_role"] == "approver"
+
+    def test_an_approver_approving_publishes_the_decision_with_identity_and_role(self, bench):
+        bench.say("approve 42", user=APPROVER)
+
+        [(task, event)] = bench.published
+        assert task == "remediation.decide"
+        assert event.data == {"incident_id": 42, "approve": True, "decision": "approve", "approver": APPROVER,
+                              "actor": APPROVER, "role": "approver", "groups": [], "reason": "via chat: approve 42"}
+        assert [row["incident_id"] for row in audit(bench, "chat.decision_submitted")] == [42]
+
+
+class TestUnsafeText:
+    def test_a_service_off_the_catalog_with_a_shell_tail_asks_back_and_does_nothing(self, bench):
+        answer = bench.say("restart billing; rm -rf /")
+
+        assert bench.published == [] and audit(bench) == []
+        assert answer.context.last_service is None
+        # A question back (`Remediate what?`) or help: never an action.
+        assert answer.message["response_type"] == "ephemeral"
+
+    def test_sql_looking_text_reaches_no_query_and_finds_no_incident(self, bench):
+        incident_id = open_incident(bench)
+        answer = bench.say("show incident ' OR 1=1 --")
+
+        assert answer.message["response_type"] == "ephemeral"
+        assert f"Incident #{incident_id}" not in json.dumps(answer.message)
+        assert answer.context.last_incident is None
+
+    def test_text_nobody_understands_is_answered_with_help(self, bench):
+        answer = bench.say("what is the meaning of life")
+
+        assert answer.intent == "unknown"
+        assert "did not understand" in json.dumps(answer.message)
+
+
+class TestWrites:
+    def test_a_redelivered_command_acts_once_and_publishes_the_same_event_id(self, bench):
+        command = bench.command("restart checkout")
+
+        bench.handler.handle(command, NOW)
+        bench.handler.handle(command, NOW)
+
+        assert len(audit(bench, "chat.remediation_requested")) == 1
+        first, second = (event for _, event in bench.published)
+        assert first.id == second.id and first.data == second.data
+        assert len(bench.responder.posted) == 2  # the answer may have been lost the first time
+
+    def test_ack_marks_the_incident_and_a_second_ack_names_the_first(self, bench):
+        incident_id = open_incident(bench)
+        bench.say(f"ack {incident_id}")
+        bench.say(f"ack {incident_id}", user=APPROVER)
+
+        with bench.engine.connect() as conn:
+            by = conn.execute(sa.text("SELECT acknowledged_by FROM incidents WHERE id = :i"),
+                              {"i": incident_id}).scalar_one()
+        assert by == f"chat:{OPERATOR}"
+        assert f"already acknowledged by chat:{OPERATOR}" in bench.last_text()
+        [row] = audit(bench, "incident.acknowledged")
+        assert row["incident_id"] == incident_id
+
+    def test_ack_of_a_missing_incident_says_so(self, bench):
+        bench.say("ack 999")
+
+        assert bench.last_text() == "Incident 999 does not exist"
+        assert audit(bench, "incident.acknowledged") == []
+
+    def test_escalate_records_the_target(self, bench):
+        incident_id = open_incident(bench)
+        bench.say(f"escalate {incident_id} to @db-team")
+
+        [row] = audit(bench, "incident.escalated")
+        assert row["incident_id"] == incident_id and row["data"]["target"].lstrip("@") == "db-team"
+
+
+class TestSilences:
+    def test_silence_for_2h_is_stored_mirrored_to_alertmanager_and_audited(self, bench):
+        bench.say("silence HighCPU on checkout for 2h")
+
+        with bench.engine.connect() as conn:
+            row = conn.execute(sa.select(silences)).one()
+        assert (row.alertname, row.service, row.alertmanager_id) == ("HighCPU", "checkout", "am-1")
+        assert row.ends_at.replace(tzinfo=NOW.tzinfo) - NOW == timedelta(hours=2)
+        assert bench.alertmanager.created[0]["alertname"] == "HighCPU"
+        assert "Also silenced in Alertmanager" in bench.last_text()
+        assert audit(bench, "silence.created")[0]["data"]["silence_id"] == row.id
+
+    def test_a_silence_without_a_duration_lasts_an_hour(self, bench):
+        bench.say("silence HighCPU on checkout")
+
+        [active] = bench.store.active_silences(NOW + timedelta(minutes=59))
+        assert active.ends_at - NOW == timedelta(hours=1)
+
+    def test_when_alertmanager_is_down_the_silence_still_holds_here_and_the_answer_says_so(self, bench):
+        bench.alertmanager.down = True
+        bench.say("silence HighCPU on checkout for 30m")
+
+        assert len(bench.store.active_silences(NOW)) == 1
+        assert "holds here only" in bench.last_text()
+
+    def test_unsilence_ends_the_silence_here_and_in_alertmanager(self, bench):
+        bench.say("silence HighCPU on checkout for 2h")
+        bench.say("unsilence HighCPU on checkout", now=NOW + timedelta(minutes=10))
+
+        assert bench.store.active_silences(NOW + timedelta(minutes=11)) == []
+        assert bench.alertmanager.expired == ["am-1"]
+        assert "Ended 1 silence(s)" in bench.last_text()
+        assert len(audit(bench, "silence.ended")) == 1
+
+    def test_a_silenced_alert_opens_no_incident_but_an_unmatched_one_does(self, bench):
+        bench.say("silence HighCPU on checkout for 2h")
+
+        assert open_incident(bench, "HighCPU", "checkout", minutes_ago=0) is None
+        assert open_incident(bench, "HighCPU", "payments", minutes_ago=0) is not None
+        [row] = audit(bench, "alert.silenced")
+        assert row["data"]["service"] == "checkout" and row["data"]["silence_id"] == 1
