@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     broker_visibility_timeout_s: int = Field(default=300, ge=5)
     broker_publish_timeout_s: float = Field(default=2.0, gt=0)
     task_max_retries: int = Field(default=10, ge=0)
+    audit_verify_interval_s: float = Field(default=300.0, ge=0, description="worker re-verifies the audit chain; 0 = off")
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9809, ge=0, le=65535, description="0 disables the worker's /metrics")
 

@@ -50,6 +50,7 @@ class VerifyReport:
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    last_hash: str = GENESIS_HASH  # hash of the last row verified (to continue from)
 
 
 def canonical_body(record: AuditRecord, seq: int) -> str:
@@ -84,9 +85,13 @@ def chain(records: Iterable[AuditRecord], head_seq: int, head_hash: str) -> list
     return rows
 
 
-def verify(rows: Iterable[ChainedRow], head: tuple[int, str] | None) -> VerifyReport:
-    """Walk rows in seq order; name the first row that is changed, missing or out of place."""
-    expected_prev, expected_seq, checked = GENESIS_HASH, 1, 0
+def verify(rows: Iterable[ChainedRow], head: tuple[int, str] | None,
+           after: tuple[int, str] = (0, GENESIS_HASH)) -> VerifyReport:
+    """Walk rows in seq order; name the first row that is changed, missing or out of place.
+
+    `after` is a (seq, hash) already verified: the walk then checks only the rows after it.
+    """
+    expected_prev, expected_seq, checked = after[1], after[0] + 1, 0
     for row in rows:
         problem = _row_problem(row, expected_seq, expected_prev)
         if problem:
@@ -96,7 +101,7 @@ def verify(rows: Iterable[ChainedRow], head: tuple[int, str] | None) -> VerifyRe
         return VerifyReport(False, checked, expected_seq,
                             f"chain ends at seq {expected_seq - 1} but the head records seq {head[0]}: "
                             "rows at the end were removed or the head was altered")
-    return VerifyReport(True, checked)
+    return VerifyReport(True, checked, last_hash=expected_prev)
 
 
 def _row_problem(row: ChainedRow, expected_seq: int, expected_prev: str) -> str:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from adapters.db.schema import audit_head, audit_log
-from pipeline.audit import AuditRecord, ChainedRow, chain
+from pipeline.audit import GENESIS_HASH, AuditRecord, ChainedRow, VerifyReport, chain, verify
 
 
 def append(conn: Connection, records: Sequence[AuditRecord]) -> list[ChainedRow]:
@@ -27,15 +27,24 @@ def append(conn: Connection, records: Sequence[AuditRecord]) -> list[ChainedRow]
     return rows
 
 
-def read_chain(conn: Connection, batch: int = 5000) -> Iterable[ChainedRow]:
-    """Every audit row in seq order, streamed in pages."""
-    last = 0
+def verify_chain(conn: Connection, after: tuple[int, str] = (0, GENESIS_HASH)) -> VerifyReport:
+    """Verify the rows after `after` up to the head, while writers keep appending."""
+    head = read_head(conn)
+    # The head is read first and the walk stops at it: rows committed meanwhile are not "extra" rows.
+    until = head[0] if head else None
+    return verify(read_chain(conn, after=after[0], until=until), head, after=after)
+
+
+def read_chain(conn: Connection, batch: int = 5000, after: int = 0, until: int | None = None) -> Iterable[ChainedRow]:
+    """Every audit row with `after` < seq <= `until`, in seq order, streamed in pages."""
+    last = after
     while True:
-        page = conn.execute(
-            sa.select(audit_log.c.seq, audit_log.c.kind, audit_log.c.incident_id, audit_log.c.body,
-                      audit_log.c.prev_hash, audit_log.c.hash)
-            .where(audit_log.c.seq > last).order_by(audit_log.c.seq).limit(batch)
-        ).all()
+        query = (sa.select(audit_log.c.seq, audit_log.c.kind, audit_log.c.incident_id, audit_log.c.body,
+                           audit_log.c.prev_hash, audit_log.c.hash)
+                 .where(audit_log.c.seq > last).order_by(audit_log.c.seq).limit(batch))
+        if until is not None:
+            query = query.where(audit_log.c.seq <= until)
+        page = conn.execute(query).all()
         if not page:
             return
         for row in page:

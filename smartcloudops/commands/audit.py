@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 from config.settings import load_settings
 
@@ -20,15 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def verify_command(args: argparse.Namespace) -> int:
     from adapters.db import audit_writer
     from adapters.db.engine import create_engine
-    from pipeline.audit import verify
-    from smartcloudops.observability import metrics
 
     engine = create_engine(load_settings().database)
     with engine.connect() as conn:
-        report = verify(audit_writer.read_chain(conn), audit_writer.read_head(conn))
+        report = audit_writer.verify_chain(conn)
     engine.dispose()
-    metrics.audit_chain_ok.set(1 if report.ok else 0)
-    metrics.audit_chain_verified.set(time.time())
     if args.json:
         print(json.dumps({"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq,
                           "reason": report.reason}))

@@ -70,6 +70,7 @@ def worker_command(args: argparse.Namespace) -> int:
 
     _serve_worker_metrics(settings)
     _publish_queue_depth(settings, app)
+    _monitor_audit_chain(settings)
 
     queues = args.queues or ",".join(settings.queues.all())
     concurrency = args.concurrency or settings.worker_concurrency
@@ -77,6 +78,10 @@ def worker_command(args: argparse.Namespace) -> int:
     argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
             "--loglevel", settings.log_level, "--task-events", "--hostname", f"smartcloudops-{os.getpid()}@%h",
             "--without-mingle", "--without-gossip"]
+    from smartcloudops.observability import metrics
+
+    for queue in queues.split(","):
+        metrics.queue_consumers.labels(queue).set(1)
     app.worker_main(argv)
     return 0
 
@@ -93,6 +98,15 @@ def _serve_worker_metrics(settings) -> None:  # type: ignore[no-untyped-def]
     except OSError as exc:  # another worker on this machine has the port: run without, say so
         structlog.get_logger("worker").warning("worker.metrics_unavailable", port=settings.worker_metrics_port,
                                                 error=str(exc))
+
+
+def _monitor_audit_chain(settings) -> None:  # type: ignore[no-untyped-def]
+    if not settings.audit_verify_interval_s:
+        return
+    from adapters.db.audit_monitor import AuditChainMonitor
+    from adapters.db.engine import create_engine
+
+    AuditChainMonitor(create_engine(settings.database, pool_size=1), interval_s=settings.audit_verify_interval_s).start()
 
 
 def _publish_queue_depth(settings, app) -> None:  # type: ignore[no-untyped-def]
@@ -126,11 +140,21 @@ def up_command(_: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     migrate_to_head(settings)
-    worker = subprocess.Popen([sys.executable, "-m", "smartcloudops", "worker"])
+    worker = subprocess.Popen([sys.executable, "-m", "smartcloudops", "worker"], preexec_fn=_die_with_parent)
     try:
         return serve_command(argparse.Namespace())
     finally:
         stop_process(worker)
+
+
+def _die_with_parent() -> None:
+    """Linux: the worker `up` starts gets SIGTERM when `up` dies, even by SIGKILL (no orphaned workers)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> None:

@@ -176,3 +176,19 @@ def _as_attacker(engine, statement):
             conn.execute(sa.text("DROP TRIGGER audit_log_no_update"))
             conn.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
             conn.execute(sa.text(statement))
+
+
+def test_chain_monitor_verifies_incrementally_and_notices_tampering(engine, store):
+    from adapters.db.audit_monitor import AuditChainMonitor
+    from smartcloudops.observability import metrics
+
+    monitor = AuditChainMonitor(engine, interval_s=60, full_every=2)
+    _four_alerts(store)
+    assert monitor.run_once().checked == 5  # first run: the whole chain
+    store.record_batch(batch(make_alert(service="ledger")), trace_id="t", now=NOW)
+    assert monitor.run_once().checked == 2  # then only what was appended
+    assert metrics.audit_chain_ok._value.get() == 1
+    _as_attacker(engine, "UPDATE audit_log SET body = replace(body, 'billing', 'ledger') WHERE seq = 2")
+    report = monitor.run_once()  # third run is a full one again
+    assert not report.ok and report.first_bad_seq == 2
+    assert metrics.audit_chain_ok._value.get() == 0

@@ -68,3 +68,13 @@ def test_removed_tail_is_caught_by_the_head():
     chained = rows()
     report = verify(chained[:3], (5, chained[-1].hash))
     assert not report.ok and report.first_bad_seq == 4 and "removed" in report.reason
+
+
+def test_verification_can_continue_from_a_verified_row():
+    chained = rows()
+    first = verify(chained[:3], None)
+    assert first.ok and first.last_hash == chained[2].hash
+    rest = verify(chained[3:], (5, chained[-1].hash), after=(3, first.last_hash))
+    assert rest.ok and rest.checked == 2
+    tampered = [replace(chained[3], prev_hash="f" * 64), chained[4]]
+    assert verify(tampered, None, after=(3, first.last_hash)).first_bad_seq == 4
