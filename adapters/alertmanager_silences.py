@@ -20,13 +20,29 @@ class AlertmanagerSilences:
         self._client = client
         self._base_url = base_url.rstrip("/")
 
-    def create(self, *, alertname: str | None, service: str | None, starts_at: datetime, ends_at: datetime,
-               created_by: str, comment: str) -> str:
+    def create(
+        self,
+        *,
+        alertname: str | None,
+        service: str | None,
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+    ) -> str:
         """Create an equality-matcher silence and return Alertmanager's silence id."""
-        matchers = [{"name": name, "value": value, "isRegex": False, "isEqual": True}
-                    for name, value in (("alertname", alertname), ("service", service)) if value is not None]
-        body = {"matchers": matchers, "startsAt": to_utc(starts_at).isoformat(),
-                "endsAt": to_utc(ends_at).isoformat(), "createdBy": created_by, "comment": comment or "via chat"}
+        matchers = [
+            {"name": name, "value": value, "isRegex": False, "isEqual": True}
+            for name, value in (("alertname", alertname), ("service", service))
+            if value is not None
+        ]
+        body = {
+            "matchers": matchers,
+            "startsAt": to_utc(starts_at).isoformat(),
+            "endsAt": to_utc(ends_at).isoformat(),
+            "createdBy": created_by,
+            "comment": comment or "via chat",
+        }
         response = self._send("POST", "/api/v2/silences", body)
         silence_id = response.json().get("silenceID")
         if not isinstance(silence_id, str) or not silence_id:
@@ -39,7 +55,9 @@ class AlertmanagerSilences:
             raise PermanentError(f"not an Alertmanager silence id: {silence_id[:64]!r}")
         self._send("DELETE", f"/api/v2/silence/{silence_id}", None, missing_ok=True)
 
-    def _send(self, method: str, path: str, body: dict | None, missing_ok: bool = False) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, body: dict | None, missing_ok: bool = False
+    ) -> httpx.Response:
         try:
             response = self._client.request(method, self._base_url + path, json=body)
         except httpx.TransportError as exc:
@@ -49,6 +67,8 @@ class AlertmanagerSilences:
         if response.status_code >= 500:
             raise TransientError(f"Alertmanager answered HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise PermanentError(f"Alertmanager refused the silence: HTTP {response.status_code} "
-                                 f"{response.text[:200]}")
+            raise PermanentError(
+                f"Alertmanager refused the silence: HTTP {response.status_code} "
+                f"{response.text[:200]}"
+            )
         return response

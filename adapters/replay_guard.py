@@ -46,4 +46,6 @@ def replay_guard_for(settings: Settings) -> ReplayGuard:
     if url is None:
         # The embedded default runs one server process, so its memory is the whole window.
         return InMemoryReplayGuard(time.time)
-    return RedisReplayGuard(redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0))
+    return RedisReplayGuard(
+        redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    )

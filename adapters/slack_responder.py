@@ -37,7 +37,9 @@ def check_response_url(url: object, allowed_hosts: Iterable[str]) -> str:
     if parts.username or parts.password:
         raise ResponseUrlRefused("response_url must not carry credentials")
     if host not in {h.lower() for h in allowed_hosts}:
-        raise ResponseUrlRefused(f"response_url host {host[:80]!r} is not allowed (SCO_CHAT_RESPONSE_URL_HOSTS)")
+        raise ResponseUrlRefused(
+            f"response_url host {host[:80]!r} is not allowed (SCO_CHAT_RESPONSE_URL_HOSTS)"
+        )
     if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
         return url
     raise ResponseUrlRefused("response_url must use https (plain http only on a loopback host)")
@@ -61,8 +63,15 @@ class Responder(Protocol):
 class SlackResponder:
     """POSTs to response_url with httpx: retries 5xx and connection errors with full jitter, never 4xx."""
 
-    def __init__(self, client: httpx.Client, allowed_hosts: Iterable[str], *, attempts: int = 3,
-                 base_delay_s: float = 0.25, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        allowed_hosts: Iterable[str],
+        *,
+        attempts: int = 3,
+        base_delay_s: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._allowed = frozenset(h.lower() for h in allowed_hosts)
         self._attempts = attempts
@@ -82,12 +91,16 @@ class SlackResponder:
                     return
                 if response.status_code < 500:
                     # Slack answers 404 once a response_url expired (30 min) or was used 5 times.
-                    raise PermanentError(f"response_url refused the answer: HTTP {response.status_code}")
+                    raise PermanentError(
+                        f"response_url refused the answer: HTTP {response.status_code}"
+                    )
                 failure = f"HTTP {response.status_code}"
             log.warning("chat.reply_retry", attempt=attempt, error=failure)
             if attempt < self._attempts:
-                self._sleep(random.uniform(0, self._base_delay_s * 2 ** attempt))
-        raise TransientError(f"response_url did not take the answer after {self._attempts} attempts: {failure}")
+                self._sleep(random.uniform(0, self._base_delay_s * 2**attempt))
+        raise TransientError(
+            f"response_url did not take the answer after {self._attempts} attempts: {failure}"
+        )
 
 
 class InMemoryResponder:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import structlog
@@ -46,18 +47,39 @@ MAX_TEXT_CHARS = 2000
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
-def chat_command_data(*, user: str, channel: str, text: str, response_url: str | None, source: str,
-                      user_name: str = "", command: str = "", team: str = "") -> dict[str, Any]:
+def chat_command_data(
+    *,
+    user: str,
+    channel: str,
+    text: str,
+    response_url: str | None,
+    source: str,
+    user_name: str = "",
+    command: str = "",
+    team: str = "",
+) -> dict[str, Any]:
     """The `data` of a chat command event: validated ids, bounded text, an allowlisted response_url."""
-    return {"user": user, "channel": channel, "text": text, "response_url": response_url, "source": source,
-            "user_name": user_name, "command": command, "team": team}
+    return {
+        "user": user,
+        "channel": channel,
+        "text": text,
+        "response_url": response_url,
+        "source": source,
+        "user_name": user_name,
+        "command": command,
+        "team": team,
+    }
 
 
 def routes(deps: ApiDeps) -> list[Route]:
     """`POST /v1/chat/slack` and `POST /v1/chat/command`."""
     settings = deps.settings
     guard: ReplayGuard = deps.extras.get("chat_replay_guard") or replay_guard_for(settings)
-    secret = settings.slack_signing_secret.get_secret_value().encode() if settings.slack_signing_secret else b""
+    secret = (
+        settings.slack_signing_secret.get_secret_value().encode()
+        if settings.slack_signing_secret
+        else b""
+    )
     api_auth = api_credentials(settings)
     hosts = settings.response_url_hosts
     queue = settings.queues.chat
@@ -79,14 +101,28 @@ def routes(deps: ApiDeps) -> list[Route]:
         await run_in_threadpool(_verify, secret, request, body, guard)
         form = _form(request, body)
         data = _slack_data(form, hosts)
-        event = envelope(CHAT_COMMAND_RECEIVED, SLACK_SOURCE, data, event_id=_slack_event_id(form, request),
-                         trace_id=trace_id_of(request), now=datetime.now(timezone.utc))
+        event = envelope(
+            CHAT_COMMAND_RECEIVED,
+            SLACK_SOURCE,
+            data,
+            event_id=_slack_event_id(form, request),
+            trace_id=trace_id_of(request),
+            now=datetime.now(UTC),
+        )
         try:
             await publish(event)
         except TransientError:
             # Slack never retries a slash command; an ephemeral line tells the user, a 5xx would not.
-            return JSONResponse(error_reply("SmartCloudOps cannot take commands right now; try again in a minute."))
-        log.info("chat.accepted", source="slack", event_id=event.id, user=data["user"], channel=data["channel"])
+            return JSONResponse(
+                error_reply("SmartCloudOps cannot take commands right now; try again in a minute.")
+            )
+        log.info(
+            "chat.accepted",
+            source="slack",
+            event_id=event.id,
+            user=data["user"],
+            channel=data["channel"],
+        )
         shown = data["text"][:120] or "help"
         return JSONResponse(acknowledgement_reply(f"Working on: {shown}"))
 
@@ -97,23 +133,43 @@ def routes(deps: ApiDeps) -> list[Route]:
         body = await read_body(request, MAX_CHAT_BODY_BYTES)
         data = _api_data(_json_object(body), hosts)
         trace_id = trace_id_of(request)
-        event = envelope(CHAT_COMMAND_RECEIVED, API_SOURCE, data, event_id=str(uuid.uuid4()), trace_id=trace_id,
-                         now=datetime.now(timezone.utc))
+        event = envelope(
+            CHAT_COMMAND_RECEIVED,
+            API_SOURCE,
+            data,
+            event_id=str(uuid.uuid4()),
+            trace_id=trace_id,
+            now=datetime.now(UTC),
+        )
         try:
             await publish(event)
         except TransientError as exc:
             raise HttpError(503, "broker unavailable, retry later", {"Retry-After": "5"}) from exc
-        log.info("chat.accepted", source="api", event_id=event.id, user=data["user"], channel=data["channel"])
+        log.info(
+            "chat.accepted",
+            source="api",
+            event_id=event.id,
+            user=data["user"],
+            channel=data["channel"],
+        )
         return JSONResponse({"event_id": event.id, "trace_id": trace_id}, status_code=202)
 
-    return [Route("/v1/chat/slack", slack_command, methods=["POST"]),
-            Route("/v1/chat/command", generic_command, methods=["POST"])]
+    return [
+        Route("/v1/chat/slack", slack_command, methods=["POST"]),
+        Route("/v1/chat/command", generic_command, methods=["POST"]),
+    ]
 
 
 def _verify(secret: bytes, request: Request, body: bytes, guard: ReplayGuard) -> None:
     try:
-        verify_slack_request(secret, request.headers.get("x-slack-request-timestamp"),
-                             request.headers.get("x-slack-signature"), body, time.time(), guard)
+        verify_slack_request(
+            secret,
+            request.headers.get("x-slack-request-timestamp"),
+            request.headers.get("x-slack-signature"),
+            body,
+            time.time(),
+            guard,
+        )
     except SlackSignatureError as exc:
         raise HttpError(401, str(exc)) from exc
     except TransientError as exc:
@@ -123,10 +179,16 @@ def _verify(secret: bytes, request: Request, body: bytes, guard: ReplayGuard) ->
 def _form(request: Request, body: bytes) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_CONTENT_TYPE:
-        raise HttpError(415, f"content type must be {FORM_CONTENT_TYPE}, got {content_type or 'none'!r}")
+        raise HttpError(
+            415, f"content type must be {FORM_CONTENT_TYPE}, got {content_type or 'none'!r}"
+        )
     try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
-                          max_num_fields=64)
+        parsed = parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=bool(body),
+            max_num_fields=64,
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise HttpError(400, f"body is not a valid form: {exc}") from exc
     return {name: values[0] for name, values in parsed.items()}
@@ -139,9 +201,16 @@ def _slack_data(form: Mapping[str, str], hosts: frozenset[str]) -> dict[str, Any
         response_url = check_response_url(form.get("response_url"), hosts)
     except ResponseUrlRefused as exc:
         raise HttpError(400, str(exc)) from exc
-    return chat_command_data(user=user, channel=channel, text=text, response_url=response_url, source="slack",
-                             user_name=form.get("user_name", "")[:80], command=form.get("command", "")[:32],
-                             team=form.get("team_id", "")[:32])
+    return chat_command_data(
+        user=user,
+        channel=channel,
+        text=text,
+        response_url=response_url,
+        source="slack",
+        user_name=form.get("user_name", "")[:80],
+        command=form.get("command", "")[:32],
+        team=form.get("team_id", "")[:32],
+    )
 
 
 def _api_data(payload: Mapping[str, Any], hosts: frozenset[str]) -> dict[str, Any]:
@@ -155,7 +224,9 @@ def _api_data(payload: Mapping[str, Any], hosts: frozenset[str]) -> dict[str, An
             response_url = check_response_url(response_url, hosts)
         except ResponseUrlRefused as exc:
             raise HttpError(422, str(exc)) from exc
-    return chat_command_data(user=user, channel=channel, text=_text(text), response_url=response_url, source="api")
+    return chat_command_data(
+        user=user, channel=channel, text=_text(text), response_url=response_url, source="api"
+    )
 
 
 def _ids(user: Any, channel: Any) -> tuple[str, str]:

@@ -7,9 +7,9 @@ its resolution still resolves the incident.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping
 
 from pipeline.errors import InvalidInput
 
@@ -26,7 +26,9 @@ class Silence:
 
     def __post_init__(self) -> None:
         if self.alertname is None and self.service is None:
-            raise InvalidInput("a silence needs an alertname or a service: it would mute everything")
+            raise InvalidInput(
+                "a silence needs an alertname or a service: it would mute everything"
+            )
         if self.ends_at <= self.starts_at:
             raise InvalidInput("a silence must end after it starts")
 
@@ -36,11 +38,14 @@ class Silence:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """True when every field the silence names equals the alert's label."""
-        return ((self.alertname is None or labels.get("alertname") == self.alertname)
-                and (self.service is None or labels.get("service") == self.service))
+        return (self.alertname is None or labels.get("alertname") == self.alertname) and (
+            self.service is None or labels.get("service") == self.service
+        )
 
 
-def silencing(labels: Mapping[str, str], silences: Iterable[Silence], now: datetime) -> Silence | None:
+def silencing(
+    labels: Mapping[str, str], silences: Iterable[Silence], now: datetime
+) -> Silence | None:
     """The active silence that mutes an alert with these labels, if any (the one ending last)."""
     muting = [s for s in silences if s.active(now) and s.matches(labels)]
     return max(muting, key=lambda s: s.ends_at, default=None)

@@ -45,7 +45,9 @@ def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
         store=ChatStore(engine),
         contexts=context_store(settings),
         responder=SlackResponder(http, settings.response_url_hosts),
-        alertmanager=AlertmanagerSilences(http, settings.alertmanager_url) if settings.alertmanager_url else None,
+        alertmanager=AlertmanagerSilences(http, settings.alertmanager_url)
+        if settings.alertmanager_url
+        else None,
         context_ttl_s=settings.chat_context_ttl_s,
     )
 
@@ -55,4 +57,6 @@ def context_store(settings: Settings) -> ContextStore:
     url = chat_redis_url(settings)
     if url is None:
         return InMemoryContextStore(time.monotonic)
-    return RedisContextStore(redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0))
+    return RedisContextStore(
+        redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.broker import CeleryPublisher
@@ -21,7 +21,9 @@ def _handler() -> ChatHandler:
         from smartcloudops.chat_runtime import build_chat
 
         rt.chat = build_chat(rt.settings, rt.engine)
-    publisher = CeleryPublisher(app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s)
+    publisher = CeleryPublisher(
+        app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s
+    )
     return ChatHandler(rt.chat, rt.incidents, publisher.publish)
 
 
@@ -29,5 +31,9 @@ def _handler() -> ChatHandler:
 def handle_chat_command(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Answer one chat line; a redelivered line is answered again but acts only once."""
     command = ChatCommand.from_event(CloudEvent.from_dict(event))
-    answer = _handler().handle(command, datetime.now(timezone.utc))
-    return {"intent": answer.intent, "allowed": answer.allowed, "answered": command.response_url is not None}
+    answer = _handler().handle(command, datetime.now(UTC))
+    return {
+        "intent": answer.intent,
+        "allowed": answer.allowed,
+        "answered": command.response_url is not None,
+    }

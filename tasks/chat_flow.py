@@ -9,9 +9,10 @@ other request. Every entity used here is a catalog value or a strict pattern mat
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import structlog
 
@@ -23,8 +24,17 @@ from pipeline.nlu import ChatContext, Understanding, next_context, understand
 from pipeline.nlu.authz import Decision, authorize
 from pipeline.nlu.context import check_chat_id
 from pipeline.nlu.replies import (
-    ActionLine, IncidentLine, ScoreLine, acknowledgement_reply, error_reply, help_reply, history_reply,
-    incident_detail_reply, incident_list_reply, refusal_reply, status_reply,
+    ActionLine,
+    IncidentLine,
+    ScoreLine,
+    acknowledgement_reply,
+    error_reply,
+    help_reply,
+    history_reply,
+    incident_detail_reply,
+    incident_list_reply,
+    refusal_reply,
+    status_reply,
 )
 from smartcloudops.chat_runtime import ChatRuntime
 
@@ -64,9 +74,15 @@ class ChatCommand:
         response_url = data.get("response_url")
         if response_url is not None and not isinstance(response_url, str):
             raise InvalidInput("chat command response_url must be a string")
-        return cls(event_id=event.id, trace_id=event.traceid, user=check_chat_id("user", data.get("user")),
-                   channel=check_chat_id("channel", data.get("channel")), text=text[:2000],
-                   response_url=response_url, source=str(data.get("source") or "api")[:16])
+        return cls(
+            event_id=event.id,
+            trace_id=event.traceid,
+            user=check_chat_id("user", data.get("user")),
+            channel=check_chat_id("channel", data.get("channel")),
+            text=text[:2000],
+            response_url=response_url,
+            source=str(data.get("source") or "api")[:16],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +104,31 @@ class Turn:
         return f"chat:{self.command.user}"
 
     def store_command(self) -> Command:
-        return Command(self.command.event_id, self.command.user, self.command.channel, self.understanding.intent,
-                       self.command.trace_id, self.now)
+        return Command(
+            self.command.event_id,
+            self.command.user,
+            self.command.channel,
+            self.understanding.intent,
+            self.command.trace_id,
+            self.now,
+        )
 
     def record(self, kind: str, incident_id: int | None = None, **data: Any) -> AuditRecord:
-        base = {"intent": self.understanding.intent, "text": self.command.text[:200],
-                "role": self.decision.held_role.label if self.decision.held_role else None,
-                "channel": self.command.channel}
-        return AuditRecord(kind=kind, occurred_at=self.now, actor=self.actor, incident_id=incident_id,
-                           event_id=self.command.event_id, trace_id=self.command.trace_id, data={**base, **data})
+        base = {
+            "intent": self.understanding.intent,
+            "text": self.command.text[:200],
+            "role": self.decision.held_role.label if self.decision.held_role else None,
+            "channel": self.command.channel,
+        }
+        return AuditRecord(
+            kind=kind,
+            occurred_at=self.now,
+            actor=self.actor,
+            incident_id=incident_id,
+            event_id=self.command.event_id,
+            trace_id=self.command.trace_id,
+            data={**base, **data},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +162,27 @@ class ChatHandler:
         self.chat.contexts.put(command.user, command.channel, following, self.chat.context_ttl_s)
         if command.response_url:
             self.chat.responder.post(command.response_url, message)
-        log.info("chat.answered", intent=understanding.intent, source=understanding.source,
-                 allowed=decision.allowed, entities=sorted(understanding.entities))
+        log.info(
+            "chat.answered",
+            intent=understanding.intent,
+            source=understanding.source,
+            allowed=decision.allowed,
+            entities=sorted(understanding.entities),
+        )
         return Answer(message, following, understanding.intent, decision.allowed)
 
     def _refuse(self, turn: Turn) -> dict[str, Any]:
-        self.chat.store.record(turn.store_command(), [turn.record(
-            "chat.refused", _int(turn.entities.get("incident")), needed_role=turn.decision.needed_role.label,
-            reason=turn.decision.reason)])
+        self.chat.store.record(
+            turn.store_command(),
+            [
+                turn.record(
+                    "chat.refused",
+                    _int(turn.entities.get("incident")),
+                    needed_role=turn.decision.needed_role.label,
+                    reason=turn.decision.reason,
+                )
+            ],
+        )
         return refusal_reply(turn.decision, turn.understanding.intent)
 
     def _act(self, turn: Turn) -> dict[str, Any]:
@@ -162,9 +207,12 @@ class ChatHandler:
         open_incidents = self.incidents.list(status="open", service=service, limit=15)["items"]
         scores = self.chat.store.anomaly_scores(service, since=turn.now - SCORE_WINDOW)
         actions = self.chat.store.history(service=service, actions_only=True, limit=5)
-        return status_reply(service, [_incident_line(i) for i in open_incidents],
-                            [ScoreLine(series, score) for series, score in scores],
-                            [_action_line(row) for row in actions])
+        return status_reply(
+            service,
+            [_incident_line(i) for i in open_incidents],
+            [ScoreLine(series, score) for series, score in scores],
+            [_action_line(row) for row in actions],
+        )
 
     def _on_list_incidents(self, turn: Turn) -> dict[str, Any]:
         service = _str(turn.entities.get("service"))
@@ -187,7 +235,10 @@ class ChatHandler:
         incident_id = _int(turn.entities.get("incident"))
         service = _str(turn.entities.get("service"))
         if incident_id is not None:
-            rows, scope = self.chat.store.history(incident_id=incident_id), f"incident #{incident_id}"
+            rows, scope = (
+                self.chat.store.history(incident_id=incident_id),
+                f"incident #{incident_id}",
+            )
         elif service is not None:
             rows, scope = self.chat.store.history(service=service), service
         else:
@@ -202,8 +253,12 @@ class ChatHandler:
             return error_reply("Acknowledge which incident? Say `ack 42`.")
         done = self.chat.store.acknowledge(turn.store_command(), incident_id, turn.actor)
         if not done.first and done.by != turn.actor:
-            return acknowledgement_reply(f"Incident #{incident_id} was already acknowledged by {done.by}.")
-        return acknowledgement_reply(f"Incident #{incident_id} acknowledged by {turn.actor}.", in_channel=True)
+            return acknowledgement_reply(
+                f"Incident #{incident_id} was already acknowledged by {done.by}."
+            )
+        return acknowledgement_reply(
+            f"Incident #{incident_id} acknowledged by {turn.actor}.", in_channel=True
+        )
 
     def _on_escalate(self, turn: Turn) -> dict[str, Any]:
         incident_id = self._incident_of(turn)
@@ -211,30 +266,46 @@ class ChatHandler:
             return error_reply("Escalate which incident? Say `escalate 42 to @team`.")
         self.incidents.get(incident_id)  # NotFound answers politely
         target = _str(turn.entities.get("target")) or "the on-call escalation"
-        self.chat.store.record(turn.store_command(), [turn.record("incident.escalated", incident_id, target=target)])
-        return acknowledgement_reply(f"Incident #{incident_id} escalated to {target} by {turn.actor}.",
-                                     in_channel=True)
+        self.chat.store.record(
+            turn.store_command(), [turn.record("incident.escalated", incident_id, target=target)]
+        )
+        return acknowledgement_reply(
+            f"Incident #{incident_id} escalated to {target} by {turn.actor}.", in_channel=True
+        )
 
     def _on_silence(self, turn: Turn) -> dict[str, Any]:
-        alertname, service = _str(turn.entities.get("alertname")), _str(turn.entities.get("service"))
+        alertname, service = (
+            _str(turn.entities.get("alertname")),
+            _str(turn.entities.get("service")),
+        )
         if alertname is None and service is None:
             return error_reply("Silence what? Say `silence HighCPU on ledger for 2h`.")
         duration = _duration(turn.entities.get("duration_s"))
         silence = self.chat.store.create_silence(
-            turn.store_command(), alertname=alertname, service=service, ends_at=turn.now + duration,
-            actor=turn.actor, reason=turn.command.text[:200])
+            turn.store_command(),
+            alertname=alertname,
+            service=service,
+            ends_at=turn.now + duration,
+            actor=turn.actor,
+            reason=turn.command.text[:200],
+        )
         mirrored = self._mirror_silence(silence, turn)
         what = " on ".join(part for part in (alertname, service) if part)
         until = silence.ends_at.strftime("%Y-%m-%d %H:%M UTC")
-        return acknowledgement_reply(f"Silenced {what} until {until} ({_human(duration)}).{mirrored}",
-                                     in_channel=True)
+        return acknowledgement_reply(
+            f"Silenced {what} until {until} ({_human(duration)}).{mirrored}", in_channel=True
+        )
 
     def _on_unsilence(self, turn: Turn) -> dict[str, Any]:
-        alertname, service = _str(turn.entities.get("alertname")), _str(turn.entities.get("service"))
+        alertname, service = (
+            _str(turn.entities.get("alertname")),
+            _str(turn.entities.get("service")),
+        )
         if alertname is None and service is None:
             return error_reply("Unsilence what? Say `unsilence HighCPU on ledger`.")
-        ended = self.chat.store.end_silences(turn.store_command(), alertname=alertname, service=service,
-                                             actor=turn.actor)
+        ended = self.chat.store.end_silences(
+            turn.store_command(), alertname=alertname, service=service, actor=turn.actor
+        )
         for silence in ended:
             if silence.alertmanager_id and self.chat.alertmanager is not None:
                 self._quietly(self.chat.alertmanager.expire, silence.alertmanager_id)
@@ -248,19 +319,38 @@ class ChatHandler:
         if service is None or action is None:
             return error_reply("Remediate what? Say `restart checkout` or `scale web to 6`.")
         event_id = _derived_id(turn.command.event_id, REQUEST_REMEDIATION)
-        data = {"request_id": event_id.replace("-", "")[:32], "service": service, "action": action,
-                "instance": _str(turn.entities.get("instance")), "capacity": _int(turn.entities.get("capacity")),
-                "incident_id": _int(turn.entities.get("incident")), "requested_by": turn.command.user,
-                "source": "chat"}
-        self.chat.store.record(turn.store_command(), [turn.record("chat.remediation_requested",
-                                                                  data["incident_id"], request=data)])
-        self.publish(REQUEST_REMEDIATION, envelope(REMEDIATION_REQUESTED, CHAT_SOURCE, data, event_id=event_id,
-                                                   trace_id=turn.command.trace_id, now=turn.now))
+        data = {
+            "request_id": event_id.replace("-", "")[:32],
+            "service": service,
+            "action": action,
+            "instance": _str(turn.entities.get("instance")),
+            "capacity": _int(turn.entities.get("capacity")),
+            "incident_id": _int(turn.entities.get("incident")),
+            "requested_by": turn.command.user,
+            "source": "chat",
+        }
+        self.chat.store.record(
+            turn.store_command(),
+            [turn.record("chat.remediation_requested", data["incident_id"], request=data)],
+        )
+        self.publish(
+            REQUEST_REMEDIATION,
+            envelope(
+                REMEDIATION_REQUESTED,
+                CHAT_SOURCE,
+                data,
+                event_id=event_id,
+                trace_id=turn.command.trace_id,
+                now=turn.now,
+            ),
+        )
         target = f"{service} ({data['instance']})" if data["instance"] else service
         scale = f" to {data['capacity']}" if data["capacity"] is not None else ""
         return acknowledgement_reply(
             f"Asked for {action} of {target}{scale} (request {data['request_id'][:12]}). It goes through risk "
-            "scoring, guards, dry run and approval like any other request.", in_channel=True)
+            "scoring, guards, dry run and approval like any other request.",
+            in_channel=True,
+        )
 
     def _on_approve(self, turn: Turn) -> dict[str, Any]:
         return self._decide(turn, approve=True)
@@ -272,20 +362,41 @@ class ChatHandler:
         incident_id = self._incident_of(turn)
         verb = "approve" if approve else "deny"
         if incident_id is None:
-            return error_reply(f"{verb.capitalize()} which incident's remediation? Say `{verb} 42`.")
+            return error_reply(
+                f"{verb.capitalize()} which incident's remediation? Say `{verb} 42`."
+            )
         role = turn.decision.held_role.label if turn.decision.held_role else ""
-        data = {"incident_id": incident_id, "approve": approve, "decision": verb, "approver": turn.command.user,
-                "actor": turn.command.user, "role": role, "groups": [],
-                "reason": f"via chat: {turn.command.text[:200]}"}
-        self.chat.store.record(turn.store_command(), [turn.record("chat.decision_submitted", incident_id,
-                                                                  decision=verb)])
-        self.publish(DECIDE_REMEDIATION, envelope(DECISION_GIVEN, CHAT_SOURCE, data,
-                                                  event_id=_derived_id(turn.command.event_id, DECIDE_REMEDIATION),
-                                                  trace_id=turn.command.trace_id, now=turn.now))
+        data = {
+            "incident_id": incident_id,
+            "approve": approve,
+            "decision": verb,
+            "approver": turn.command.user,
+            "actor": turn.command.user,
+            "role": role,
+            "groups": [],
+            "reason": f"via chat: {turn.command.text[:200]}",
+        }
+        self.chat.store.record(
+            turn.store_command(),
+            [turn.record("chat.decision_submitted", incident_id, decision=verb)],
+        )
+        self.publish(
+            DECIDE_REMEDIATION,
+            envelope(
+                DECISION_GIVEN,
+                CHAT_SOURCE,
+                data,
+                event_id=_derived_id(turn.command.event_id, DECIDE_REMEDIATION),
+                trace_id=turn.command.trace_id,
+                now=turn.now,
+            ),
+        )
         done = "Approval" if approve else "Denial"
-        return acknowledgement_reply(f"{done} of the remediation for incident #{incident_id} sent by "
-                                     f"{turn.actor}; the remediation chain checks it and records the outcome.",
-                                     in_channel=True)
+        return acknowledgement_reply(
+            f"{done} of the remediation for incident #{incident_id} sent by "
+            f"{turn.actor}; the remediation chain checks it and records the outcome.",
+            in_channel=True,
+        )
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -301,8 +412,12 @@ class ChatHandler:
 
     def _detail(self, incident_id: int, *, with_evidence: bool) -> dict[str, Any]:
         incident = self.incidents.get(incident_id)
-        facts = {"Opened": _when(incident["opened_at"]), "Last seen": _when(incident["last_seen_at"]),
-                 "Firing alerts": str(incident["firing"]), "Alerts": str(incident["alert_count"])}
+        facts = {
+            "Opened": _when(incident["opened_at"]),
+            "Last seen": _when(incident["last_seen_at"]),
+            "Firing alerts": str(incident["firing"]),
+            "Alerts": str(incident["alert_count"]),
+        }
         if incident.get("resolved_at"):
             facts["Resolved"] = _when(incident["resolved_at"])
         factors: list[str] = []
@@ -313,28 +428,46 @@ class ChatHandler:
         if with_evidence:
             factors.extend(self._anomaly_lines(incident_id))
             if not factors:
-                factors.append("No risk assessment or anomaly evidence has been recorded for this incident yet.")
+                factors.append(
+                    "No risk assessment or anomaly evidence has been recorded for this incident yet."
+                )
         return incident_detail_reply(_incident_line(incident), facts, factors)
 
     def _anomaly_lines(self, incident_id: int) -> list[str]:
         evidence = self.chat.store.incident_anomaly(incident_id)
         if evidence is None:
             return []
-        lines = [f"Anomaly score up to {evidence['max_score']:.2f} (mean {evidence['mean_score']:.2f}); "
-                 f"{evidence['anomalous_points']} of {evidence['points']} points anomalous over "
-                 f"{evidence['series_count']} series"]
+        summary = (
+            f"Anomaly score up to {evidence['max_score']:.2f} (mean {evidence['mean_score']:.2f}); "
+            f"{evidence['anomalous_points']} of {evidence['points']} points anomalous over "
+            f"{evidence['series_count']} series"
+        )
+        lines = [summary]
         for series in list(evidence["top_series"] or [])[:3]:
             if isinstance(series, Mapping):
-                name = series.get("name") or series.get("series") or series.get("series_key") or "series"
-                lines.append(f"{name}: score {float(series.get('max_score', series.get('score', 0.0))):.2f}")
+                name = (
+                    series.get("name")
+                    or series.get("series")
+                    or series.get("series_key")
+                    or "series"
+                )
+                lines.append(
+                    f"{name}: score {float(series.get('max_score', series.get('score', 0.0))):.2f}"
+                )
         return lines
 
     def _mirror_silence(self, silence: Any, turn: Turn) -> str:
         if self.chat.alertmanager is None or silence.alertmanager_id:
             return ""
-        created = self._quietly(self.chat.alertmanager.create, alertname=silence.alertname, service=silence.service,
-                                starts_at=silence.starts_at, ends_at=silence.ends_at, created_by=turn.actor,
-                                comment=f"SmartCloudOps chat silence {silence.id}")
+        created = self._quietly(
+            self.chat.alertmanager.create,
+            alertname=silence.alertname,
+            service=silence.service,
+            starts_at=silence.starts_at,
+            ends_at=silence.ends_at,
+            created_by=turn.actor,
+            comment=f"SmartCloudOps chat silence {silence.id}",
+        )
         if created is None:
             return " Alertmanager could not be reached; the silence holds here only."
         self.chat.store.set_alertmanager_id(silence.id, created)
@@ -383,17 +516,26 @@ def _when(value: str | None) -> str:
 
 
 def _incident_line(incident: Mapping[str, Any]) -> IncidentLine:
-    return IncidentLine(id=incident["id"], title=incident["alertname"], severity=incident["severity"] or "none",
-                        state=incident["status"], service=incident["service"] or None,
-                        opened_at=_when(incident.get("opened_at")))
+    return IncidentLine(
+        id=incident["id"],
+        title=incident["alertname"],
+        severity=incident["severity"] or "none",
+        state=incident["status"],
+        service=incident["service"] or None,
+        opened_at=_when(incident.get("opened_at")),
+    )
 
 
 def _action_line(row: Mapping[str, Any]) -> ActionLine:
     data = row.get("data") or {}
     incident = row.get("incident_id")
     target = f"#{incident}" if incident else str(data.get("service") or data.get("alertname") or "")
-    return ActionLine(when=_when(row.get("occurred_at")), action=str(row.get("kind")), target=target,
-                      outcome=str(row.get("actor")))
+    return ActionLine(
+        when=_when(row.get("occurred_at")),
+        action=str(row.get("kind")),
+        target=target,
+        outcome=str(row.get("actor")),
+    )
 
 
 def _factor_lines(factors: Any) -> list[str]:
@@ -403,6 +545,9 @@ def _factor_lines(factors: Any) -> list[str]:
             name = factor.get("name", "factor")
             share = factor.get("contribution")
             explained = factor.get("explanation") or ""
-            lines.append(f"{name}" + (f" (+{float(share):.0f})" if share is not None else "")
-                         + (f": {explained}" if explained else ""))
+            lines.append(
+                f"{name}"
+                + (f" (+{float(share):.0f})" if share is not None else "")
+                + (f": {explained}" if explained else "")
+            )
     return lines

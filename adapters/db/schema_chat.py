@@ -9,7 +9,8 @@ from adapters.db.schema import BigId, Json, Time, metadata
 # Alert silences made from chat: a matcher (alertname and/or service; None matches any)
 # and a time range. Unsilencing ends a silence early (`ends_at` moves to that moment).
 silences = sa.Table(
-    "silences", metadata,
+    "silences",
+    metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("alertname", sa.String(256)),
     sa.Column("service", sa.String(256)),
@@ -27,7 +28,8 @@ silences = sa.Table(
 
 # Alerts that arrived while a silence matched them: kept, flagged, and out of correlation.
 silenced_alerts = sa.Table(
-    "silenced_alerts", metadata,
+    "silenced_alerts",
+    metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("silence_id", BigId, sa.ForeignKey("silences.id"), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
@@ -45,7 +47,8 @@ silenced_alerts = sa.Table(
 # One row per chat command whose side effects were committed: a redelivered message is then
 # answered again but acts only once.
 chat_commands = sa.Table(
-    "chat_commands", metadata,
+    "chat_commands",
+    metadata,
     sa.Column("event_id", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.String(128), nullable=False),
     sa.Column("channel_id", sa.String(128), nullable=False),

@@ -27,7 +27,7 @@ class ResponseSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 sink.answers.put((self.path, json.loads(self.rfile.read(length))))
                 self.send_response(200)
@@ -53,20 +53,48 @@ class ResponseSink:
 
 
 def chat_env(redis_url: str, pg_url: str) -> dict[str, str]:
-    return {"SCO_BROKER_URL": redis_url, "SCO_DATABASE_URL": pg_url, "SCO_SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SCO_CHAT_RESPONSE_URL_HOSTS": "hooks.slack.com,127.0.0.1", "SCO_LOG_LEVEL": "INFO"}
+    return {
+        "SCO_BROKER_URL": redis_url,
+        "SCO_DATABASE_URL": pg_url,
+        "SCO_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SCO_CHAT_RESPONSE_URL_HOSTS": "hooks.slack.com,127.0.0.1",
+        "SCO_LOG_LEVEL": "INFO",
+    }
 
 
-def slack_command(client: httpx.Client, text: str, *, user: str, response_url: str, channel: str = "C0OPS0001",
-                  trigger: str | None = None) -> httpx.Response:
+def slack_command(
+    client: httpx.Client,
+    text: str,
+    *,
+    user: str,
+    response_url: str,
+    channel: str = "C0OPS0001",
+    trigger: str | None = None,
+) -> httpx.Response:
     """POST a slash command signed like Slack signs it."""
-    body = urlencode({"token": "legacy", "team_id": "T0001", "channel_id": channel, "user_id": user,
-                      "user_name": user.lower(), "command": "/ops", "text": text, "response_url": response_url,
-                      "trigger_id": trigger or f"{time.time_ns()}.{user}"}).encode()
+    body = urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T0001",
+            "channel_id": channel,
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/ops",
+            "text": text,
+            "response_url": response_url,
+            "trigger_id": trigger or f"{time.time_ns()}.{user}",
+        }
+    ).encode()
     stamp = str(int(time.time()))
-    return client.post("/v1/chat/slack", content=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": expected_signature(SIGNING_SECRET.encode(), stamp, body)})
+    return client.post(
+        "/v1/chat/slack",
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": expected_signature(SIGNING_SECRET.encode(), stamp, body),
+        },
+    )
 
 
 def queued_events(redis_url: str, queue_name: str) -> list[tuple[str, dict[str, Any]]]:

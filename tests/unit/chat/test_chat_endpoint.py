@@ -27,8 +27,12 @@ def publisher():
 
 @pytest.fixture
 def client(publisher, tmp_path):
-    settings = load_settings(data_dir=tmp_path, webhook_token=TOKEN, slack_signing_secret=SECRET,
-                             chat_response_url_hosts="hooks.slack.com,127.0.0.1")
+    settings = load_settings(
+        data_dir=tmp_path,
+        webhook_token=TOKEN,
+        slack_signing_secret=SECRET,
+        chat_response_url_hosts="hooks.slack.com,127.0.0.1",
+    )
     guard = InMemoryReplayGuard(time.time)
     deps = ApiDeps(settings=settings, publisher=publisher, extras={"chat_replay_guard": guard})
     with TestClient(create_app(deps)) as test_client:
@@ -36,22 +40,38 @@ def client(publisher, tmp_path):
 
 
 def slash_form(**overrides: str) -> bytes:
-    fields = {"token": "legacy", "team_id": "T0001", "channel_id": "C0CHAN01", "user_id": "U03BOB00003",
-              "user_name": "bob", "command": "/ops", "text": "restart checkout", "response_url": RESPONSE_URL,
-              "trigger_id": "13345224609.738474920.8088930838d88f008e0"}
+    fields = {
+        "token": "legacy",
+        "team_id": "T0001",
+        "channel_id": "C0CHAN01",
+        "user_id": "U03BOB00003",
+        "user_name": "bob",
+        "command": "/ops",
+        "text": "restart checkout",
+        "response_url": RESPONSE_URL,
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+    }
     fields.update(overrides)
     return urlencode(fields).encode()
 
 
-def signed_post(client, body: bytes, *, timestamp: int | None = None, secret: str = SECRET, headers=None):
+def signed_post(
+    client, body: bytes, *, timestamp: int | None = None, secret: str = SECRET, headers=None
+):
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    sent = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": expected_signature(secret.encode(), stamp, body), **(headers or {})}
+    sent = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": expected_signature(secret.encode(), stamp, body),
+        **(headers or {}),
+    }
     return client.post("/v1/chat/slack", content=body, headers=sent)
 
 
 class TestSlackSignature:
-    def test_a_correctly_signed_command_is_acknowledged_at_once_and_queued_as_one_event(self, client, publisher):
+    def test_a_correctly_signed_command_is_acknowledged_at_once_and_queued_as_one_event(
+        self, client, publisher
+    ):
         response = signed_post(client, slash_form())
 
         assert response.status_code == 200
@@ -61,9 +81,16 @@ class TestSlackSignature:
         [(task, event)] = publisher.sent
         assert task == HANDLE_CHAT_COMMAND
         assert event.type == CHAT_COMMAND_RECEIVED
-        assert event.data == {"user": "U03BOB00003", "channel": "C0CHAN01", "text": "restart checkout",
-                              "response_url": RESPONSE_URL, "source": "slack", "user_name": "bob",
-                              "command": "/ops", "team": "T0001"}
+        assert event.data == {
+            "user": "U03BOB00003",
+            "channel": "C0CHAN01",
+            "text": "restart checkout",
+            "response_url": RESPONSE_URL,
+            "source": "slack",
+            "user_name": "bob",
+            "command": "/ops",
+            "team": "T0001",
+        }
 
     def test_a_signature_made_with_another_secret_is_refused_with_401(self, client, publisher):
         response = signed_post(client, slash_form(), secret="not-the-signing-secret")
@@ -75,9 +102,15 @@ class TestSlackSignature:
     def test_a_body_changed_after_signing_is_refused(self, client, publisher):
         stamp = str(int(time.time()))
         signature = expected_signature(SECRET.encode(), stamp, slash_form())
-        response = client.post("/v1/chat/slack", content=slash_form(text="approve 42"), headers={
-            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": signature})
+        response = client.post(
+            "/v1/chat/slack",
+            content=slash_form(text="approve 42"),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": signature,
+            },
+        )
 
         assert response.status_code == 401
         assert publisher.sent == []
@@ -101,16 +134,24 @@ class TestSlackSignature:
         assert len(publisher.sent) == 1
 
     def test_missing_signature_headers_are_refused(self, client, publisher):
-        response = client.post("/v1/chat/slack", content=slash_form(),
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = client.post(
+            "/v1/chat/slack",
+            content=slash_form(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
 
         assert response.status_code == 401
         assert "X-Slack-Request-Timestamp" in response.json()["error"]
 
-    def test_without_a_signing_secret_every_slack_request_is_refused_with_503(self, publisher, tmp_path):
+    def test_without_a_signing_secret_every_slack_request_is_refused_with_503(
+        self, publisher, tmp_path
+    ):
         settings = load_settings(data_dir=tmp_path, webhook_token=TOKEN)
-        deps = ApiDeps(settings=settings, publisher=publisher,
-                       extras={"chat_replay_guard": InMemoryReplayGuard(time.time)})
+        deps = ApiDeps(
+            settings=settings,
+            publisher=publisher,
+            extras={"chat_replay_guard": InMemoryReplayGuard(time.time)},
+        )
         with TestClient(create_app(deps)) as unconfigured:
             response = signed_post(unconfigured, slash_form())
 
@@ -119,9 +160,13 @@ class TestSlackSignature:
 
 
 class TestSlackForm:
-    def test_plus_signs_and_percent_escapes_are_decoded_like_slack_sends_them(self, client, publisher):
-        body = b"user_id=U1&channel_id=C1&text=silence+HighCPU+on+ledger+for+2h%3B+rm+-rf+%2F&response_url=" \
-               + b"https%3A%2F%2Fhooks.slack.com%2Fcommands%2Fx&command=%2Fops"
+    def test_plus_signs_and_percent_escapes_are_decoded_like_slack_sends_them(
+        self, client, publisher
+    ):
+        body = (
+            b"user_id=U1&channel_id=C1&text=silence+HighCPU+on+ledger+for+2h%3B+rm+-rf+%2F&response_url="
+            + b"https%3A%2F%2Fhooks.slack.com%2Fcommands%2Fx&command=%2Fops"
+        )
 
         assert signed_post(client, body).status_code == 200
         assert publisher.sent[0][1].data["text"] == "silence HighCPU on ledger for 2h; rm -rf /"
@@ -133,7 +178,9 @@ class TestSlackForm:
         assert publisher.sent[0][1].data["text"] == ""
 
     def test_a_form_without_a_user_id_is_a_422_naming_the_field(self, client, publisher):
-        body = urlencode({"channel_id": "C1", "text": "status", "response_url": RESPONSE_URL}).encode()
+        body = urlencode(
+            {"channel_id": "C1", "text": "status", "response_url": RESPONSE_URL}
+        ).encode()
 
         response = signed_post(client, body)
 
@@ -148,7 +195,9 @@ class TestSlackForm:
         assert "not a plain id" in response.json()["error"]
 
     def test_a_json_body_on_the_slack_endpoint_is_a_415(self, client):
-        response = signed_post(client, b'{"text": "status"}', headers={"Content-Type": "application/json"})
+        response = signed_post(
+            client, b'{"text": "status"}', headers={"Content-Type": "application/json"}
+        )
 
         assert response.status_code == 415
 
@@ -163,7 +212,9 @@ class TestSlackForm:
         assert response.status_code == 422
         assert "longer than 2000" in response.json()["error"]
 
-    def test_when_the_broker_is_down_slack_gets_an_ephemeral_explanation_not_a_5xx(self, client, publisher):
+    def test_when_the_broker_is_down_slack_gets_an_ephemeral_explanation_not_a_5xx(
+        self, client, publisher
+    ):
         publisher.down = True
 
         response = signed_post(client, slash_form())
@@ -174,15 +225,20 @@ class TestSlackForm:
 
 
 class TestResponseUrlAllowlist:
-    @pytest.mark.parametrize("url", [
-        "https://evil.example.com/steal",
-        "http://hooks.slack.com/commands/x",          # plain http off loopback
-        "https://hooks.slack.com.evil.example/x",     # a suffix is not the host
-        "https://user:pw@hooks.slack.com/x",          # credentials in the URL
-        "file:///etc/passwd",
-        "",
-    ])
-    def test_a_response_url_off_the_allowlist_is_refused_before_anything_is_queued(self, client, publisher, url):
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://evil.example.com/steal",
+            "http://hooks.slack.com/commands/x",  # plain http off loopback
+            "https://hooks.slack.com.evil.example/x",  # a suffix is not the host
+            "https://user:pw@hooks.slack.com/x",  # credentials in the URL
+            "file:///etc/passwd",
+            "",
+        ],
+    )
+    def test_a_response_url_off_the_allowlist_is_refused_before_anything_is_queued(
+        self, client, publisher, url
+    ):
         response = signed_post(client, slash_form(response_url=url))
 
         assert response.status_code == 400
@@ -198,11 +254,16 @@ class TestResponseUrlAllowlist:
 
 class TestGenericCommand:
     def post(self, client, payload, token=TOKEN):
-        return client.post("/v1/chat/command", content=json.dumps(payload),
-                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        return client.post(
+            "/v1/chat/command",
+            content=json.dumps(payload),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
 
     def test_a_command_is_queued_and_answered_202_with_its_event_id(self, client, publisher):
-        response = self.post(client, {"user": "alice@example.com", "channel": "ops", "text": "status of web"})
+        response = self.post(
+            client, {"user": "alice@example.com", "channel": "ops", "text": "status of web"}
+        )
 
         assert response.status_code == 202
         [(task, event)] = publisher.sent
@@ -218,12 +279,23 @@ class TestGenericCommand:
         assert response.status_code == 401
         assert publisher.sent == []
 
-    @pytest.mark.parametrize(("payload", "message"), [
-        ({"channel": "c", "text": "status"}, "field 'user' is required"),
-        ({"user": "u", "channel": "c", "text": 7}, "field 'text' must be a string"),
-        ({"user": "u", "channel": "c", "text": "x", "response_url": "https://evil.example/x"}, "not allowed"),
-        (["not", "an", "object"], "must be a JSON object"),
-    ])
+    @pytest.mark.parametrize(
+        ("payload", "message"),
+        [
+            ({"channel": "c", "text": "status"}, "field 'user' is required"),
+            ({"user": "u", "channel": "c", "text": 7}, "field 'text' must be a string"),
+            (
+                {
+                    "user": "u",
+                    "channel": "c",
+                    "text": "x",
+                    "response_url": "https://evil.example/x",
+                },
+                "not allowed",
+            ),
+            (["not", "an", "object"], "must be a JSON object"),
+        ],
+    )
     def test_bad_input_is_a_422_that_says_what_is_wrong(self, client, payload, message):
         response = self.post(client, payload)
 
@@ -231,8 +303,11 @@ class TestGenericCommand:
         assert message in response.json()["error"]
 
     def test_a_broken_json_body_is_a_400(self, client):
-        response = client.post("/v1/chat/command", content=b"{not json",
-                               headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        response = client.post(
+            "/v1/chat/command",
+            content=b"{not json",
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
 
         assert response.status_code == 400
 

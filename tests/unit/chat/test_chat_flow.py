@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import sqlalchemy as sa
-from conftest import APPROVER, NOW, OPERATOR, RESPONSE_URL, VIEWER
+from chat_bench import APPROVER, NOW, OPERATOR, RESPONSE_URL, VIEWER
 
 from adapters.db.alert_store import AlertStore
 from adapters.db.schema import audit_log
@@ -18,17 +18,29 @@ from pipeline.nlu import EMPTY_CONTEXT
 
 def audit(bench, kind=None):
     with bench.engine.connect() as conn:
-        rows = [json.loads(b) for b in conn.execute(sa.select(audit_log.c.body).order_by(audit_log.c.seq)).scalars()]
+        rows = [
+            json.loads(b)
+            for b in conn.execute(sa.select(audit_log.c.body).order_by(audit_log.c.seq)).scalars()
+        ]
     return [row for row in rows if kind is None or row["kind"] == kind]
 
 
 def open_incident(bench, alertname="HighCPU", service="checkout", minutes_ago=5):
-    alert = AlertReceived(event_id=f"ev-{alertname}-{service}", fingerprint=f"fp-{alertname}-{service}",
-                          status="firing", labels={"alertname": alertname, "service": service}, annotations={},
-                          starts_at=NOW - timedelta(minutes=minutes_ago), ends_at=None, generator_url="",
-                          group_key="g", receiver="r")
+    alert = AlertReceived(
+        event_id=f"ev-{alertname}-{service}",
+        fingerprint=f"fp-{alertname}-{service}",
+        status="firing",
+        labels={"alertname": alertname, "service": service},
+        annotations={},
+        starts_at=NOW - timedelta(minutes=minutes_ago),
+        ends_at=None,
+        generator_url="",
+        group_key="g",
+        receiver="r",
+    )
     outcome = AlertStore(bench.engine, CorrelationPolicy()).record_batch(
-        AlertBatch((alert,), "g", "r", 0, ""), trace_id="t", now=NOW)
+        AlertBatch((alert,), "g", "r", 0, ""), trace_id="t", now=NOW
+    )
     return outcome.opened[0] if outcome.opened else None
 
 
@@ -62,11 +74,17 @@ class TestContextAcrossTurns:
         [(task, event)] = bench.published
         assert task == "remediation.decide"
         assert event.data["incident_id"] == incident_id
-        assert (event.data["approve"], event.data["approver"], event.data["role"]) == (False, APPROVER, "approver")
+        assert (event.data["approve"], event.data["approver"], event.data["role"]) == (
+            False,
+            APPROVER,
+            "approver",
+        )
 
 
 class TestRoles:
-    def test_a_viewer_asking_for_a_restart_is_refused_politely_audited_and_nothing_is_published(self, bench):
+    def test_a_viewer_asking_for_a_restart_is_refused_politely_audited_and_nothing_is_published(
+        self, bench
+    ):
         answer = bench.say("restart checkout", user=VIEWER)
 
         assert not answer.allowed
@@ -88,8 +106,16 @@ class TestRoles:
 
         [(task, event)] = bench.published
         assert task == "remediation.decide"
-        assert event.data == {"incident_id": 42, "approve": True, "decision": "approve", "approver": APPROVER,
-                              "actor": APPROVER, "role": "approver", "groups": [], "reason": "via chat: approve 42"}
+        assert event.data == {
+            "incident_id": 42,
+            "approve": True,
+            "decision": "approve",
+            "approver": APPROVER,
+            "actor": APPROVER,
+            "role": "approver",
+            "groups": [],
+            "reason": "via chat: approve 42",
+        }
         assert [row["incident_id"] for row in audit(bench, "chat.decision_submitted")] == [42]
 
 
@@ -135,8 +161,9 @@ class TestWrites:
         bench.say(f"ack {incident_id}", user=APPROVER)
 
         with bench.engine.connect() as conn:
-            by = conn.execute(sa.text("SELECT acknowledged_by FROM incidents WHERE id = :i"),
-                              {"i": incident_id}).scalar_one()
+            by = conn.execute(
+                sa.text("SELECT acknowledged_by FROM incidents WHERE id = :i"), {"i": incident_id}
+            ).scalar_one()
         assert by == f"chat:{OPERATOR}"
         assert f"already acknowledged by chat:{OPERATOR}" in bench.last_text()
         [row] = audit(bench, "incident.acknowledged")
@@ -174,7 +201,9 @@ class TestSilences:
         [active] = bench.store.active_silences(NOW + timedelta(minutes=59))
         assert active.ends_at - NOW == timedelta(hours=1)
 
-    def test_when_alertmanager_is_down_the_silence_still_holds_here_and_the_answer_says_so(self, bench):
+    def test_when_alertmanager_is_down_the_silence_still_holds_here_and_the_answer_says_so(
+        self, bench
+    ):
         bench.alertmanager.down = True
         bench.say("silence HighCPU on checkout for 30m")
 

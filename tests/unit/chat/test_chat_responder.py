@@ -26,7 +26,9 @@ def responder(statuses, delays=None, attempts=3):
 
     client = httpx.Client(transport=httpx.MockTransport(handle))
     sleeps = delays if delays is not None else []
-    return SlackResponder(client, ["hooks.slack.com"], attempts=attempts, sleep=sleeps.append), calls
+    return SlackResponder(
+        client, ["hooks.slack.com"], attempts=attempts, sleep=sleeps.append
+    ), calls
 
 
 def test_a_2xx_delivers_the_message_as_json_in_one_attempt():
@@ -79,7 +81,9 @@ def test_loopback_hosts_on_the_allowlist_may_use_http(url):
     assert check_response_url(url, ["localhost", "127.0.0.1", "::1"]) == url
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.5/x", "https://127.0.0.1:notaport/x", "gopher://127.0.0.1/x", 42])
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.5/x", "https://127.0.0.1:notaport/x", "gopher://127.0.0.1/x", 42]
+)
 def test_other_schemes_private_hosts_and_malformed_urls_are_refused(url):
     with pytest.raises(ResponseUrlRefused):
         check_response_url(url, ["10.0.0.5", "127.0.0.1"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,10 +17,10 @@ from pipeline.errors import InvalidInput
 from pipeline.events import AlertBatch, AlertReceived
 from pipeline.silences import Silence, silencing
 
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def silence(alertname="HighCPU", service="ledger", hours=2, id=1):  # noqa: A002
+def silence(alertname="HighCPU", service="ledger", hours=2, id=1):
     return Silence(id, alertname, service, T0, T0 + timedelta(hours=hours))
 
 
@@ -50,9 +50,18 @@ class TestMatching:
 
 
 def firing(fingerprint, alertname="HighCPU", service="ledger", status="firing", starts_at=T0):
-    return AlertReceived(event_id=f"{fingerprint}-{status}", fingerprint=fingerprint, status=status,
-                         labels={"alertname": alertname, "service": service}, annotations={}, starts_at=starts_at,
-                         ends_at=None, generator_url="", group_key="g", receiver="r")
+    return AlertReceived(
+        event_id=f"{fingerprint}-{status}",
+        fingerprint=fingerprint,
+        status=status,
+        labels={"alertname": alertname, "service": service},
+        annotations={},
+        starts_at=starts_at,
+        ends_at=None,
+        generator_url="",
+        group_key="g",
+        receiver="r",
+    )
 
 
 @pytest.fixture
@@ -63,22 +72,34 @@ def engine(sqlite_url):
 
 
 def record(engine, *alerts, now):
-    return AlertStore(engine, CorrelationPolicy()).record_batch(AlertBatch(tuple(alerts), "g", "r", 0, ""),
-                                                               trace_id="t", now=now)
+    return AlertStore(engine, CorrelationPolicy()).record_batch(
+        AlertBatch(tuple(alerts), "g", "r", 0, ""), trace_id="t", now=now
+    )
 
 
 def silence_ledger(engine, until):
-    ChatStore(engine).create_silence(Command("c1", "U1", "C1", "silence", "t", T0), alertname="HighCPU",
-                                     service="ledger", ends_at=until, actor="chat:U1", reason="")
+    ChatStore(engine).create_silence(
+        Command("c1", "U1", "C1", "silence", "t", T0),
+        alertname="HighCPU",
+        service="ledger",
+        ends_at=until,
+        actor="chat:U1",
+        reason="",
+    )
 
 
 class TestRecordingHonoursSilences:
     def test_an_alert_firing_before_the_silence_still_resolves_its_incident(self, engine):
-        [incident_id] = record(engine, firing("fp1", starts_at=T0 - timedelta(minutes=5)), now=T0).opened
+        [incident_id] = record(
+            engine, firing("fp1", starts_at=T0 - timedelta(minutes=5)), now=T0
+        ).opened
         silence_ledger(engine, T0 + timedelta(hours=2))
 
-        outcome = record(engine, firing("fp1", status="resolved", starts_at=T0 - timedelta(minutes=5)),
-                         now=T0 + timedelta(minutes=1))
+        outcome = record(
+            engine,
+            firing("fp1", status="resolved", starts_at=T0 - timedelta(minutes=5)),
+            now=T0 + timedelta(minutes=1),
+        )
 
         assert outcome.resolved == (incident_id,)
 
@@ -100,11 +121,18 @@ class TestRecordingHonoursSilences:
         record(engine, firing("fp3"), now=T0 + timedelta(minutes=2))
 
         with engine.connect() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(silenced_alerts)).scalar_one() == 1
+            assert (
+                conn.execute(sa.select(sa.func.count()).select_from(silenced_alerts)).scalar_one()
+                == 1
+            )
 
     def test_after_the_silence_ends_a_new_alert_opens_an_incident_again(self, engine):
         silence_ledger(engine, T0 + timedelta(minutes=30))
 
-        outcome = record(engine, firing("fp4", starts_at=T0 + timedelta(minutes=31)), now=T0 + timedelta(minutes=31))
+        outcome = record(
+            engine,
+            firing("fp4", starts_at=T0 + timedelta(minutes=31)),
+            now=T0 + timedelta(minutes=31),
+        )
 
         assert len(outcome.opened) == 1
