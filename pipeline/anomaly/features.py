@@ -135,7 +135,7 @@ def _accepted(
     values: np.ndarray, times: np.ndarray, present: np.ndarray, last_timestamp: np.ndarray
 ) -> np.ndarray:
     """Points with a usable value and a timestamp after every earlier usable point of the series."""
-    usable = present & np.isfinite(values) & ~np.isnan(times)
+    usable = present & np.isfinite(values) & np.isfinite(times)
     usable_times = np.where(usable, times, -np.inf)
     latest_before = np.maximum.accumulate(
         np.concatenate([last_timestamp[:, None], usable_times], axis=1), axis=1
