@@ -37,8 +37,9 @@ _MAX_FEATURE = 89.0
 class Featurized:
     """New states (one per series), features (one row per input point) and which points counted.
 
-    A point is ignored (features 0, state untouched) when its value is not finite or its
-    timestamp is not after the series' last accepted one, so a redelivered batch is a no-op.
+    A point is ignored (features 0, state untouched) when its value or timestamp is not
+    finite, or its timestamp is not after the series' last accepted one, so a redelivered
+    batch is a no-op.
     """
 
     states: StateBatch
