@@ -7,7 +7,7 @@ and writes. The approver's role is checked here (403 at once) and again by the w
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -36,11 +36,19 @@ MAX_BODY = 16 * 1024
 def routes(deps: Any) -> list[Route]:
     """The remediation routes; `deps` is the app's ApiDeps (`extras["roles"]` may carry a RoleBook)."""
     auth = api_credentials(deps.settings)
-    roles: RoleBook = deps.extras.get("roles") or load_roles(deps.settings.roles_path or DEFAULT_ROLES_FILE)
+    roles: RoleBook = deps.extras.get("roles") or load_roles(
+        deps.settings.roles_path or DEFAULT_ROLES_FILE
+    )
 
     async def publish(task: str, event_type: str, data: dict[str, Any], trace_id: str) -> str:
-        event = envelope(event_type, SOURCE, data, event_id=new_trace_id(), trace_id=trace_id,
-                         now=datetime.now(timezone.utc))
+        event = envelope(
+            event_type,
+            SOURCE,
+            data,
+            event_id=new_trace_id(),
+            trace_id=trace_id,
+            now=datetime.now(UTC),
+        )
         try:
             await run_in_threadpool(deps.publisher.publish, task, event)
         except TransientError as exc:
@@ -55,19 +63,40 @@ def routes(deps: Any) -> list[Route]:
             require(request, auth)
             incident_id = _incident_id(request.path_params["incident_id"])
             body = await _json_body(request)
-            approver, reason = _text(body, "approver", 128, required=True), _text(body, "reason", 1000)
+            approver, reason = (
+                _text(body, "approver", 128, required=True),
+                _text(body, "reason", 1000),
+            )
             # Roles come from roles.yaml by the approver's id only: a caller cannot claim a group here.
             verdict = authorize(approver, (), verb, roles)
             if not verdict.allowed:
                 raise HttpError(403, f"{approver} may not {verb}: {verdict.reason}")
             trace_id = trace_id_of(request)
-            data = {"incident_id": incident_id, "approve": approve, "approver": approver, "groups": [],
-                    "reason": reason}
+            data = {
+                "incident_id": incident_id,
+                "approve": approve,
+                "approver": approver,
+                "groups": [],
+                "reason": reason,
+            }
             event_id = await publish(DECIDE, DECISION_GIVEN, data, trace_id)
-            log.info("remediation.decision_accepted", incident_id=incident_id, approve=approve, approver=approver,
-                     trace_id=trace_id)
-            return JSONResponse({"accepted": True, "decision": verb, "incident_id": incident_id,
-                                 "event_id": event_id, "trace_id": trace_id}, status_code=202)
+            log.info(
+                "remediation.decision_accepted",
+                incident_id=incident_id,
+                approve=approve,
+                approver=approver,
+                trace_id=trace_id,
+            )
+            return JSONResponse(
+                {
+                    "accepted": True,
+                    "decision": verb,
+                    "incident_id": incident_id,
+                    "event_id": event_id,
+                    "trace_id": trace_id,
+                },
+                status_code=202,
+            )
 
         decide.__name__ = f"{verb}_remediation"
         return decide
@@ -81,15 +110,23 @@ def routes(deps: Any) -> list[Route]:
             raise HttpError(422, "engaged must be true or false")
         actor, reason = _text(body, "actor", 128, required=True), _text(body, "reason", 1000)
         trace_id = trace_id_of(request)
-        event_id = await publish(KILL_SWITCH, KILL_SWITCH_SET,
-                                 {"engaged": engaged, "actor": actor, "reason": reason}, trace_id)
+        event_id = await publish(
+            KILL_SWITCH,
+            KILL_SWITCH_SET,
+            {"engaged": engaged, "actor": actor, "reason": reason},
+            trace_id,
+        )
         guards = deps.extras.get("remediation_guards")
         if guards is not None:
             # Take effect now rather than when a worker reaches the command; the worker audits it.
             await run_in_threadpool(guards.set_kill_switch, engaged)
-        log.warning("remediation.kill_switch_requested", engaged=engaged, actor=actor, trace_id=trace_id)
-        return JSONResponse({"accepted": True, "engaged": engaged, "event_id": event_id, "trace_id": trace_id},
-                            status_code=202)
+        log.warning(
+            "remediation.kill_switch_requested", engaged=engaged, actor=actor, trace_id=trace_id
+        )
+        return JSONResponse(
+            {"accepted": True, "engaged": engaged, "event_id": event_id, "trace_id": trace_id},
+            status_code=202,
+        )
 
     return [
         Route("/v1/incidents/{incident_id}/approve", decision_endpoint(True), methods=["POST"]),

@@ -46,8 +46,13 @@ class RemediationRuntime:
         return self.mode != "execute"
 
 
-def build_remediation(settings: Settings, engine: Engine, *, guards: GuardStore | None = None,
-                      session: boto3.Session | None = None) -> RemediationRuntime:
+def build_remediation(
+    settings: Settings,
+    engine: Engine,
+    *,
+    guards: GuardStore | None = None,
+    session: boto3.Session | None = None,
+) -> RemediationRuntime:
     """Load and check the operator's files and build the real adapters (no connection is opened)."""
     catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
     return RemediationRuntime(
@@ -57,8 +62,12 @@ def build_remediation(settings: Settings, engine: Engine, *, guards: GuardStore 
         store=RemediationStore(engine),
         queries=RemediationQueries(engine),
         guards=guards or guard_store(settings),
-        actions=build_actions(AwsClients(session or boto3.Session(region_name=settings.aws_region),
-                                         endpoint_url=settings.aws_endpoint_url)),
+        actions=build_actions(
+            AwsClients(
+                session or boto3.Session(region_name=settings.aws_region),
+                endpoint_url=settings.aws_endpoint_url,
+            )
+        ),
         mode=settings.remediation_mode,
         verify_timeout_s=settings.remediation_verify_timeout_s,
         verify_poll_s=settings.remediation_verify_poll_s,
@@ -69,9 +78,16 @@ def build_remediation(settings: Settings, engine: Engine, *, guards: GuardStore 
 def guard_store(settings: Settings) -> GuardStore:
     """Redis when configured; acting for real without it would let each process keep its own limits."""
     if settings.redis_url:
-        return RedisGuardStore(redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5))
+        return RedisGuardStore(
+            redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        )
     if settings.remediation_mode == "execute":
-        raise ConfigurationError("SCO_REDIS_URL: required when SCO_REMEDIATION_MODE=execute "
-                                 "(rate limits, cooldowns and the breaker must be shared by every worker)")
-    log.warning("remediation.guards_in_memory", reason="SCO_REDIS_URL unset; dry run keeps guard state per process")
+        raise ConfigurationError(
+            "SCO_REDIS_URL: required when SCO_REMEDIATION_MODE=execute "
+            "(rate limits, cooldowns and the breaker must be shared by every worker)"
+        )
+    log.warning(
+        "remediation.guards_in_memory",
+        reason="SCO_REDIS_URL unset; dry run keeps guard state per process",
+    )
     return InMemoryGuardStore()

@@ -8,7 +8,7 @@ A stopped run (a refused guard, a failed step, a denial) makes the rest of its c
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -45,7 +45,7 @@ STEP_DUE = "dev.smartcloudops.remediation.step.due"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _remediation() -> RemediationRuntime:
@@ -64,22 +64,34 @@ def _id_field(data: Any, name: str) -> int:
 
 def assessment_event(incident_id: int, trace_id: str) -> CloudEvent:
     """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
-    return envelope(ASSESSMENT_REQUESTED, SOURCE, {"incident_id": incident_id},
-                    event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"assess|{incident_id}")), trace_id=trace_id,
-                    now=_now())
+    return envelope(
+        ASSESSMENT_REQUESTED,
+        SOURCE,
+        {"incident_id": incident_id},
+        event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"assess|{incident_id}")),
+        trace_id=trace_id,
+        now=_now(),
+    )
 
 
 def step_event(run_id: int, index: int, stage: str, trace_id: str) -> CloudEvent:
-    return envelope(STEP_DUE, SOURCE, {"run_id": run_id, "step_index": index},
-                    event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}|{run_id}|{index}")), trace_id=trace_id,
-                    now=_now())
+    return envelope(
+        STEP_DUE,
+        SOURCE,
+        {"run_id": run_id, "step_index": index},
+        event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}|{run_id}|{index}")),
+        trace_id=trace_id,
+        now=_now(),
+    )
 
 
 def publish_assessments(incident_ids: list[int] | tuple[int, ...], trace_id: str) -> None:
     """After an alert batch committed: one assessment request per incident it opened."""
     if not incident_ids:
         return
-    publisher = CeleryPublisher(app, runtime().settings.queues, timeout_s=runtime().settings.broker_publish_timeout_s)
+    publisher = CeleryPublisher(
+        app, runtime().settings.queues, timeout_s=runtime().settings.broker_publish_timeout_s
+    )
     for incident_id in incident_ids:
         publisher.publish(ASSESS_INCIDENT, assessment_event(incident_id, trace_id))
 
@@ -90,9 +102,14 @@ def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None
         return
     queue = runtime().settings.queues.remediation
     signatures = [
-        app.signature(stage, args=[step_event(run_id, index, stage, trace_id).to_dict()], immutable=True,
-                      queue=queue)
-        for index in range(first_step, steps) for stage in STEP_STAGES
+        app.signature(
+            stage,
+            args=[step_event(run_id, index, stage, trace_id).to_dict()],
+            immutable=True,
+            queue=queue,
+        )
+        for index in range(first_step, steps)
+        for stage in STEP_STAGES
     ]
     chain(*signatures).apply_async()
     log.info("remediation.chain_started", run_id=run_id, first_step=first_step, steps=steps)
@@ -112,8 +129,13 @@ def _start_if_running(started: RunStarted, trace_id: str) -> dict[str, Any]:
 def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Score an incident, plan its remediation, and start the chain when the decision is auto."""
     envelope_ = CloudEvent.from_dict(event)
-    started = flow.assess_incident(_remediation(), incident_id=_id_field(envelope_.data, "incident_id"),
-                                   event_id=envelope_.id, trace_id=envelope_.traceid, now=_now())
+    started = flow.assess_incident(
+        _remediation(),
+        incident_id=_id_field(envelope_.data, "incident_id"),
+        event_id=envelope_.id,
+        trace_id=envelope_.traceid,
+        now=_now(),
+    )
     return _start_if_running(started, envelope_.traceid)
 
 
@@ -121,7 +143,9 @@ def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]
 def request_remediation(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """A person asked for an action (API or chat): validate and plan it like any other."""
     envelope_ = CloudEvent.from_dict(event)
-    started = flow.request_remediation(_remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now())
+    started = flow.request_remediation(
+        _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now()
+    )
     return _start_if_running(started, envelope_.traceid)
 
 
@@ -169,8 +193,14 @@ def record_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
 def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Approve or deny a waiting run; an approval resumes the chain at the paused step."""
     envelope_ = CloudEvent.from_dict(event)
-    outcome = flow.decide(_remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now())
-    if outcome.status == "approved" and outcome.run_id is not None and outcome.resume_from is not None:
+    outcome = flow.decide(
+        _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now()
+    )
+    if (
+        outcome.status == "approved"
+        and outcome.run_id is not None
+        and outcome.resume_from is not None
+    ):
         start_chain(outcome.run_id, outcome.resume_from, outcome.steps, envelope_.traceid)
     return {"run_id": outcome.run_id, "status": outcome.status}
 
@@ -183,6 +213,12 @@ def kill_switch(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     engaged = data.get("engaged")
     if not isinstance(engaged, bool):
         raise InvalidInput("engaged must be true or false")
-    flow.set_kill_switch(_remediation(), engaged=engaged, actor=str(data.get("actor") or "unknown")[:128],
-                         reason=str(data.get("reason") or "")[:1000], trace_id=envelope_.traceid, now=_now())
+    flow.set_kill_switch(
+        _remediation(),
+        engaged=engaged,
+        actor=str(data.get("actor") or "unknown")[:128],
+        reason=str(data.get("reason") or "")[:1000],
+        trace_id=envelope_.traceid,
+        now=_now(),
+    )
     return {"engaged": engaged}

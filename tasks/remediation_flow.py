@@ -40,24 +40,36 @@ class _Labels:
 # ---------------------------------------------------------------------- planning
 
 
-def assess_incident(rt: RemediationRuntime, *, incident_id: int, event_id: str, trace_id: str,
-                    now: datetime) -> RunStarted:
+def assess_incident(
+    rt: RemediationRuntime, *, incident_id: int, event_id: str, trace_id: str, now: datetime
+) -> RunStarted:
     """Score an open incident with its factors, plan from policy, store both (once per event)."""
     incident = rt.store.incident(incident_id)
     if incident.status != "open" or not incident.firing_labels:
         log.info("risk.skipped", incident_id=incident_id, status=incident.status)
         return RunStarted(None, "not_open")
-    facts = IncidentFacts.from_alerts(rt.catalog, incident_id=str(incident_id),
-                                      alerts=[_Labels(labels) for labels in incident.firing_labels])
+    facts = IncidentFacts.from_alerts(
+        rt.catalog,
+        incident_id=str(incident_id),
+        alerts=[_Labels(labels) for labels in incident.firing_labels],
+    )
     risk = rt.policy.risk
     since = now - timedelta(seconds=max(risk.flapping_window_s, risk.failure_lookback_s))
-    history = rt.store.target_history(_history_targets(facts, rt.catalog.service(facts.service)), since)
+    history = rt.store.target_history(
+        _history_targets(facts, rt.catalog.service(facts.service)), since
+    )
     assessment = assess(facts, history, rt.policy, now)
     outcome = plan(facts, assessment, rt.catalog, rt.policy)
-    return rt.store.record_assessment(incident_id=incident_id, event_id=event_id, assessment=assessment,
-                                      outcome=outcome, mode=rt.mode,
-                                      approval_timeout_s=rt.policy.approvals.timeout_s, now=now,
-                                      trace_id=trace_id or incident.trace_id)
+    return rt.store.record_assessment(
+        incident_id=incident_id,
+        event_id=event_id,
+        assessment=assessment,
+        outcome=outcome,
+        mode=rt.mode,
+        approval_timeout_s=rt.policy.approvals.timeout_s,
+        now=now,
+        trace_id=trace_id or incident.trace_id,
+    )
 
 
 def _history_targets(facts: IncidentFacts, service: Service | None) -> list[str]:
@@ -74,27 +86,49 @@ def _history_targets(facts: IncidentFacts, service: Service | None) -> list[str]
     return targets
 
 
-REQUEST_FIELDS = ("request_id", "service", "action", "requested_by", "instance", "capacity", "incident_id")
+REQUEST_FIELDS = (
+    "request_id",
+    "service",
+    "action",
+    "requested_by",
+    "instance",
+    "capacity",
+    "incident_id",
+)
 
 
-def request_remediation(rt: RemediationRuntime, *, data: Mapping[str, Any], trace_id: str,
-                        now: datetime) -> RunStarted:
+def request_remediation(
+    rt: RemediationRuntime, *, data: Mapping[str, Any], trace_id: str, now: datetime
+) -> RunStarted:
     """Plan what a person asked for through the same validation as alert-driven plans, and store it."""
     asked = {name: data.get(name) for name in REQUEST_FIELDS}
     incident_id = asked["incident_id"]
-    if incident_id is not None and (not isinstance(incident_id, int) or isinstance(incident_id, bool)):
+    if incident_id is not None and (
+        not isinstance(incident_id, int) or isinstance(incident_id, bool)
+    ):
         raise InvalidInput("incident_id must be an integer")
     capacity = asked["capacity"]
     if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
         raise InvalidInput("capacity must be an integer")
     request = RemediationRequested(
-        request_id=str(asked["request_id"] or ""), service=str(asked["service"] or ""),
-        action=str(asked["action"] or ""), requested_by=str(asked["requested_by"] or ""),
-        instance=None if asked["instance"] is None else str(asked["instance"]), capacity=capacity,
-        incident_id=None if incident_id is None else str(incident_id))
+        request_id=str(asked["request_id"] or ""),
+        service=str(asked["service"] or ""),
+        action=str(asked["action"] or ""),
+        requested_by=str(asked["requested_by"] or ""),
+        instance=None if asked["instance"] is None else str(asked["instance"]),
+        capacity=capacity,
+        incident_id=None if incident_id is None else str(incident_id),
+    )
     outcome = plan_request(request, rt.catalog, rt.policy)
-    return rt.store.record_request(incident_id=incident_id, outcome=outcome, request=_shown(asked), mode=rt.mode,
-                                   approval_timeout_s=rt.policy.approvals.timeout_s, now=now, trace_id=trace_id)
+    return rt.store.record_request(
+        incident_id=incident_id,
+        outcome=outcome,
+        request=_shown(asked),
+        mode=rt.mode,
+        approval_timeout_s=rt.policy.approvals.timeout_s,
+        now=now,
+        trace_id=trace_id,
+    )
 
 
 def _shown(asked: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,7 +150,9 @@ def guard(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -> 
     try:
         # The catalog may have changed since planning: check the parameters against it again.
         check_against_catalog(step.params, rt.catalog, rt.policy)
-        decision = guard_step(rt.guards, run.plan, step, rt.catalog, rt.policy, approved=run.approved, now=now)
+        decision = guard_step(
+            rt.guards, run.plan, step, rt.catalog, rt.policy, approved=run.approved, now=now
+        )
     except RefusedParameter as refused:
         decision = GuardDecision(False, refused.code, refused.detail)
     rt.store.step_guarded(run, index, decision, now=now)
@@ -137,8 +173,9 @@ def execute(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -
         return _duplicate(rt, rt.store.run(run_id), index, "execute", now)
     step = run.plan.steps[index]
     try:
-        result = rt.actions[step.action].execute(step.params, _dry(rt, run),
-                                                 idempotency_key=step.idempotency_key)
+        result = rt.actions[step.action].execute(
+            step.params, _dry(rt, run), idempotency_key=step.idempotency_key
+        )
     except AwsOutcomeUnknown:
         raise  # the call may have acted: stay `executing`, so the retry recovers and verifies
     except TransientError as exc:
@@ -175,8 +212,13 @@ def verify(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) ->
     step = run.plan.steps[index]
     executed = _action_result(stored.result or {})
     try:
-        result = rt.actions[step.action].verify(step.params, executed, timeout_s=rt.verify_timeout_s,
-                                                poll_s=rt.verify_poll_s, settle_s=rt.verify_settle_s)
+        result = rt.actions[step.action].verify(
+            step.params,
+            executed,
+            timeout_s=rt.verify_timeout_s,
+            poll_s=rt.verify_poll_s,
+            settle_s=rt.verify_settle_s,
+        )
     except PermanentError as exc:
         _failed(rt, run, index, str(exc), now)
         return "failed"
@@ -202,11 +244,15 @@ def _failed(rt: RemediationRuntime, run: StoredRun, index: int, error: str, now:
         _feed_breaker(rt, run, index, succeeded=False, now=now)
 
 
-def _feed_breaker(rt: RemediationRuntime, run: StoredRun, index: int, *, succeeded: bool, now: datetime) -> None:
+def _feed_breaker(
+    rt: RemediationRuntime, run: StoredRun, index: int, *, succeeded: bool, now: datetime
+) -> None:
     if _dry(rt, run):
         return  # a dry run acted on nothing: it says nothing about the action's health
     action = run.plan.steps[index].action
-    snapshot = rt.guards.record_outcome(action.value, succeeded, rt.policy.guards.for_action(action), now)
+    snapshot = rt.guards.record_outcome(
+        action.value, succeeded, rt.policy.guards.for_action(action), now
+    )
     rt.store.breaker_recorded(run, snapshot, now=now)
 
 
@@ -215,24 +261,34 @@ def _running(rt: RemediationRuntime, run_id: int, index: int, stage: str) -> Sto
     run.step(index)  # NotFound for a step that is not in the plan
     if run.state != "running":
         # Stopped (failed, denied, expired) or already done: the rest of the chain does nothing.
-        log.info("remediation.step_not_run", run_id=run_id, step=index, stage=stage, run_state=run.state)
+        log.info(
+            "remediation.step_not_run", run_id=run_id, step=index, stage=stage, run_state=run.state
+        )
         return None
     return run
 
 
-def _duplicate(rt: RemediationRuntime, run: StoredRun, index: int, stage: str, now: datetime) -> str:
+def _duplicate(
+    rt: RemediationRuntime, run: StoredRun, index: int, stage: str, now: datetime
+) -> str:
     state = run.step(index).state
     if state in STEP_ORDER and STEP_ORDER.index(state) < STEP_ORDER.index(_expected(stage)):
         # Earlier than this stage expects: its predecessor did not finish; nothing to do or to claim.
-        log.warning("remediation.step_out_of_order", run_id=run.id, step=index, stage=stage, state=state)
+        log.warning(
+            "remediation.step_out_of_order", run_id=run.id, step=index, stage=stage, state=state
+        )
         return "out_of_order"
     rt.store.step_duplicate(run, index, stage, now=now)
-    log.info("remediation.step_skipped_duplicate", run_id=run.id, step=index, stage=stage, state=state)
+    log.info(
+        "remediation.step_skipped_duplicate", run_id=run.id, step=index, stage=stage, state=state
+    )
     return "duplicate"
 
 
 def _expected(stage: str) -> str:
-    return {"guard": "pending", "execute": "guarded", "verify": "executed", "record": "verified"}[stage]
+    return {"guard": "pending", "execute": "guarded", "verify": "executed", "record": "verified"}[
+        stage
+    ]
 
 
 def _dry(rt: RemediationRuntime, run: StoredRun) -> bool:
@@ -241,9 +297,12 @@ def _dry(rt: RemediationRuntime, run: StoredRun) -> bool:
 
 
 def _action_result(stored: Mapping[str, Any]) -> ActionResult:
-    return ActionResult(called=str(stored.get("called", "")), request=dict(stored.get("request") or {}),
-                        response_summary=dict(stored.get("response_summary") or {}),
-                        dry_run=bool(stored.get("dry_run", True)))
+    return ActionResult(
+        called=str(stored.get("called", "")),
+        request=dict(stored.get("request") or {}),
+        response_summary=dict(stored.get("response_summary") or {}),
+        dry_run=bool(stored.get("dry_run", True)),
+    )
 
 
 # ---------------------------------------------------------------------- humans
@@ -259,28 +318,45 @@ class DecisionOutcome:
     steps: int = 0
 
 
-def decide(rt: RemediationRuntime, *, data: Mapping[str, Any], trace_id: str, now: datetime) -> DecisionOutcome:
+def decide(
+    rt: RemediationRuntime, *, data: Mapping[str, Any], trace_id: str, now: datetime
+) -> DecisionOutcome:
     """Approve (resume from the paused step) or deny a waiting run; the approver's role is checked."""
     approve, actor, reason = _decision_fields(data)
     groups = tuple(str(g) for g in data.get("groups") or ())
     incident_id = data.get("incident_id")
-    run_id = data.get("run_id") or (rt.store.awaiting_run_of(int(incident_id)) if incident_id else None)
+    run_id = data.get("run_id") or (
+        rt.store.awaiting_run_of(int(incident_id)) if incident_id else None
+    )
     run = rt.store.run(int(run_id)) if run_id else None
     if run is None or run.state != "awaiting_approval":
-        rt.store.refuse_decision(run, incident_id=incident_id, actor=actor, now=now, trace_id=trace_id,
-                                 why="no remediation waits for an approval")
+        rt.store.refuse_decision(
+            run,
+            incident_id=incident_id,
+            actor=actor,
+            now=now,
+            trace_id=trace_id,
+            why="no remediation waits for an approval",
+        )
         return DecisionOutcome("nothing_waiting", run.id if run else None)
     if run.approval_deadline is not None and now >= run.approval_deadline:
         rt.store.expire(run, now=now)
         return DecisionOutcome("expired", run.id)
     verdict = authorize(actor, groups, "approve" if approve else "deny", rt.roles)
     if not verdict.allowed:
-        rt.store.refuse_decision(run, incident_id=run.incident_id, actor=actor, why=verdict.reason, now=now,
-                                 trace_id=trace_id)
+        rt.store.refuse_decision(
+            run,
+            incident_id=run.incident_id,
+            actor=actor,
+            why=verdict.reason,
+            now=now,
+            trace_id=trace_id,
+        )
         return DecisionOutcome("forbidden", run.id)
     roles = [verdict.held_role.label if verdict.held_role else "", *groups]
-    if not rt.store.decide(run, approved=approve, actor=actor, roles=roles, reason=reason, now=now,
-                           trace_id=trace_id):
+    if not rt.store.decide(
+        run, approved=approve, actor=actor, roles=roles, reason=reason, now=now, trace_id=trace_id
+    ):
         return DecisionOutcome("nothing_waiting", run.id)
     if not approve:
         return DecisionOutcome("denied", run.id)
@@ -307,8 +383,11 @@ def expire_due(rt: RemediationRuntime, *, now: datetime) -> list[int]:
     return expired
 
 
-def set_kill_switch(rt: RemediationRuntime, *, engaged: bool, actor: str, reason: str, trace_id: str,
-                    now: datetime) -> None:
+def set_kill_switch(
+    rt: RemediationRuntime, *, engaged: bool, actor: str, reason: str, trace_id: str, now: datetime
+) -> None:
     """Engage or release the global kill switch, and audit who did it and why."""
     rt.guards.set_kill_switch(engaged)
-    rt.store.record_kill_switch(engaged=engaged, by=actor, reason=reason, now=now, trace_id=trace_id)
+    rt.store.record_kill_switch(
+        engaged=engaged, by=actor, reason=reason, now=now, trace_id=trace_id
+    )

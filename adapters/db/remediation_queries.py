@@ -8,7 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.db.schema_remediation import approvals, remediation_runs, remediation_steps, risk_assessments
+from adapters.db.schema_remediation import (
+    approvals,
+    remediation_runs,
+    remediation_steps,
+    risk_assessments,
+)
 from pipeline.events import to_utc
 
 
@@ -22,22 +27,44 @@ class RemediationQueries:
         """Everything remediation knows about one incident; empty lists when nothing happened yet."""
         with self._engine.connect() as conn:
             assessments = conn.execute(
-                sa.select(risk_assessments).where(risk_assessments.c.incident_id == incident_id)
-                .order_by(risk_assessments.c.id)).all()
+                sa.select(risk_assessments)
+                .where(risk_assessments.c.incident_id == incident_id)
+                .order_by(risk_assessments.c.id)
+            ).all()
             runs = conn.execute(
-                sa.select(remediation_runs).where(remediation_runs.c.incident_id == incident_id)
-                .order_by(remediation_runs.c.id)).all()
+                sa.select(remediation_runs)
+                .where(remediation_runs.c.incident_id == incident_id)
+                .order_by(remediation_runs.c.id)
+            ).all()
             run_ids = [run.id for run in runs]
-            steps = conn.execute(
-                sa.select(remediation_steps).where(remediation_steps.c.run_id.in_(run_ids))
-                .order_by(remediation_steps.c.run_id, remediation_steps.c.step_index)).all() if run_ids else []
-            decisions = conn.execute(
-                sa.select(approvals).where(approvals.c.run_id.in_(run_ids))
-                .order_by(approvals.c.id)).all() if run_ids else []
+            steps = (
+                conn.execute(
+                    sa.select(remediation_steps)
+                    .where(remediation_steps.c.run_id.in_(run_ids))
+                    .order_by(remediation_steps.c.run_id, remediation_steps.c.step_index)
+                ).all()
+                if run_ids
+                else []
+            )
+            decisions = (
+                conn.execute(
+                    sa.select(approvals)
+                    .where(approvals.c.run_id.in_(run_ids))
+                    .order_by(approvals.c.id)
+                ).all()
+                if run_ids
+                else []
+            )
         return {
             "risk": [_assessment(row) for row in assessments],
-            "remediation": [_run(run, [s for s in steps if s.run_id == run.id],
-                                 [a for a in decisions if a.run_id == run.id]) for run in runs],
+            "remediation": [
+                _run(
+                    run,
+                    [s for s in steps if s.run_id == run.id],
+                    [a for a in decisions if a.run_id == run.id],
+                )
+                for run in runs
+            ],
         }
 
 
@@ -46,27 +73,57 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _assessment(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "score": round(row.score, 2), "decision": row.decision, "factors": row.factors,
-            "freeze_window": row.freeze_window, "assessed_at": _time(row.assessed_at)}
+    return {
+        "id": row.id,
+        "score": round(row.score, 2),
+        "decision": row.decision,
+        "factors": row.factors,
+        "freeze_window": row.freeze_window,
+        "assessed_at": _time(row.assessed_at),
+    }
 
 
 def _run(row: Any, steps: list[Any], decisions: list[Any]) -> dict[str, Any]:
     return {
-        "id": row.id, "plan_id": row.plan_id, "state": row.state, "decision": row.decision, "mode": row.mode,
-        "rule": row.rule, "service": row.service, "flagged": row.flagged, "reason": row.reason,
-        "requested_by": row.requested_by, "approval_deadline": _time(row.approval_deadline),
-        "plan": row.plan, "created_at": _time(row.created_at), "updated_at": _time(row.updated_at),
+        "id": row.id,
+        "plan_id": row.plan_id,
+        "state": row.state,
+        "decision": row.decision,
+        "mode": row.mode,
+        "rule": row.rule,
+        "service": row.service,
+        "flagged": row.flagged,
+        "reason": row.reason,
+        "requested_by": row.requested_by,
+        "approval_deadline": _time(row.approval_deadline),
+        "plan": row.plan,
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.updated_at),
         "steps": [_step(step) for step in steps],
         "approvals": [_approval(a) for a in decisions],
     }
 
 
 def _step(row: Any) -> dict[str, Any]:
-    return {"index": row.step_index, "action": row.action, "target": row.target, "params": row.params,
-            "idempotency_key": row.idempotency_key, "state": row.state, "result": row.result,
-            "observed": row.observed, "reason": row.reason, "updated_at": _time(row.updated_at)}
+    return {
+        "index": row.step_index,
+        "action": row.action,
+        "target": row.target,
+        "params": row.params,
+        "idempotency_key": row.idempotency_key,
+        "state": row.state,
+        "result": row.result,
+        "observed": row.observed,
+        "reason": row.reason,
+        "updated_at": _time(row.updated_at),
+    }
 
 
 def _approval(row: Any) -> dict[str, Any]:
-    return {"decision": row.decision, "actor": row.actor, "role": row.role, "reason": row.reason,
-            "at": _time(row.at)}
+    return {
+        "decision": row.decision,
+        "actor": row.actor,
+        "role": row.role,
+        "reason": row.reason,
+        "at": _time(row.at),
+    }

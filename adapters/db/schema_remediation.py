@@ -8,13 +8,31 @@ from adapters.db.schema import BigId, Json, Time, metadata
 
 # A run's life: planned -> (awaiting_approval ->) running -> succeeded | failed;
 # awaiting_approval -> denied | expired; a notify-only plan is stored and never runs.
-RUN_STATES = ("planned", "awaiting_approval", "running", "succeeded", "failed", "denied", "expired",
-              "notify_only")
+RUN_STATES = (
+    "planned",
+    "awaiting_approval",
+    "running",
+    "succeeded",
+    "failed",
+    "denied",
+    "expired",
+    "notify_only",
+)
 # A step's life: pending -> guarded -> executing -> executed -> verified -> succeeded, or failed/refused.
-STEP_STATES = ("pending", "guarded", "executing", "executed", "verified", "succeeded", "failed", "refused")
+STEP_STATES = (
+    "pending",
+    "guarded",
+    "executing",
+    "executed",
+    "verified",
+    "succeeded",
+    "failed",
+    "refused",
+)
 
 risk_assessments = sa.Table(
-    "risk_assessments", metadata,
+    "risk_assessments",
+    metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id")),
     sa.Column("event_id", sa.String(64), nullable=False),
@@ -28,7 +46,8 @@ risk_assessments = sa.Table(
 )
 
 remediation_runs = sa.Table(
-    "remediation_runs", metadata,
+    "remediation_runs",
+    metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("plan_id", sa.String(64), nullable=False),
     sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id")),
@@ -53,7 +72,8 @@ remediation_runs = sa.Table(
 )
 
 remediation_steps = sa.Table(
-    "remediation_steps", metadata,
+    "remediation_steps",
+    metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("run_id", BigId, sa.ForeignKey("remediation_runs.id"), nullable=False),
     sa.Column("step_index", sa.Integer, nullable=False),
@@ -73,7 +93,8 @@ remediation_steps = sa.Table(
 )
 
 approvals = sa.Table(
-    "approvals", metadata,
+    "approvals",
+    metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("run_id", BigId, sa.ForeignKey("remediation_runs.id"), nullable=False),
     sa.Column("decision", sa.String(16), nullable=False),  # approved | denied | expired

@@ -19,7 +19,14 @@ from remediation_stack import Stack, build_estate, in_process_api, stack_env
 
 from adapters.db.engine import create_engine
 from adapters.db.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, REDIS_HOST, REDIS_PORT, free_port, port_open, server_missing
+from tests.conftest import (
+    PG_ADMIN_URL,
+    REDIS_HOST,
+    REDIS_PORT,
+    free_port,
+    port_open,
+    server_missing,
+)
 from tests.processes import Pipeline
 
 
@@ -75,21 +82,28 @@ def _redis_db(number: int) -> Iterator[str]:
 
 
 @contextmanager
-def running_stack(moto: str, workdir: Path, *, mode: str, redis_db: int,
-                  extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    moto: str, workdir: Path, *, mode: str, redis_db: int, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """A fresh database, Redis database and emulated estate, and a worker on them."""
     request = urllib.request.Request(f"{moto}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 200
     with _database() as pg_url, _redis_db(redis_db) as redis_url:
         estate = build_estate(moto, workdir)
-        env = {**stack_env(pg_url=pg_url, redis_url=redis_url, moto_url=moto, estate=estate, mode=mode),
-               **(extra_env or {})}
+        env = {
+            **stack_env(
+                pg_url=pg_url, redis_url=redis_url, moto_url=moto, estate=estate, mode=mode
+            ),
+            **(extra_env or {}),
+        }
         pipeline = Pipeline(env=env, workdir=workdir)
         engine = create_engine(pg_url)
         api, publisher = in_process_api(pipeline.env, engine, workdir)
         try:
-            worker = pipeline.start_worker("--queues", "events,risk,remediation", "--concurrency", "2")
+            worker = pipeline.start_worker(
+                "--queues", "events,risk,remediation", "--concurrency", "2"
+            )
             yield Stack(pipeline, engine, api, estate, worker, publisher)
         finally:
             pipeline.stop_all()
@@ -100,14 +114,18 @@ def running_stack(moto: str, workdir: Path, *, mode: str, redis_db: int,
 @pytest.fixture(scope="module")
 def execute_stack(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack acting for real (on moto) for a whole module."""
-    with running_stack(moto_url, tmp_path_factory.mktemp("execute"), mode="execute", redis_db=12) as stack:
+    with running_stack(
+        moto_url, tmp_path_factory.mktemp("execute"), mode="execute", redis_db=12
+    ) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
 def dry_run_stack(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack in the default mode, dry run, for a whole module."""
-    with running_stack(moto_url, tmp_path_factory.mktemp("dry"), mode="dry_run", redis_db=13) as stack:
+    with running_stack(
+        moto_url, tmp_path_factory.mktemp("dry"), mode="dry_run", redis_db=13
+    ) as stack:
         yield stack
 
 

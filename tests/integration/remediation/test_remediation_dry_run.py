@@ -31,19 +31,28 @@ def test_dry_run_records_the_exact_call_and_leaves_the_instance_as_it_was(dry_ru
 
     assert (run.state, run.mode) == ("succeeded", "dry_run"), run.reason
     [step] = stack.steps(run.id)
-    assert step.result == {"called": "ec2:StartInstances", "request": {"InstanceIds": [stopped]},
-                           "response_summary": {"before": {"state": "stopped"}}, "dry_run": True}
+    assert step.result == {
+        "called": "ec2:StartInstances",
+        "request": {"InstanceIds": [stopped]},
+        "response_summary": {"before": {"state": "stopped"}},
+        "dry_run": True,
+    }
     [dry] = [row for row in stack.audit(incident_id) if row["kind"] == "remediation.step_dry_run"]
     assert (dry["data"]["called"], dry["data"]["request"], dry["data"]["mode"]) == (
-        "ec2:StartInstances", {"InstanceIds": [stopped]}, "dry_run")
+        "ec2:StartInstances",
+        {"InstanceIds": [stopped]},
+        "dry_run",
+    )
     assert "remediation.step_executed" not in stack.kinds(incident_id)
     assert instance_state(stack, stopped) == "stopped"  # StartInstances was never sent
 
 
 def test_the_kill_switch_refuses_every_step_until_released_and_is_audited(dry_run_stack) -> None:
     stack, instance = dry_run_stack, dry_run_stack.estate.search[1]
-    engaged = stack.api.post("/v1/killswitch", json={"engaged": True, "actor": "U01ADMIN001",
-                                                     "reason": "bad deploy, hands off"})
+    engaged = stack.api.post(
+        "/v1/killswitch",
+        json={"engaged": True, "actor": "U01ADMIN001", "reason": "bad deploy, hands off"},
+    )
     assert engaged.status_code == 202
     stack.wait_audit("remediation.kill_switch", count=1)
 
@@ -54,7 +63,9 @@ def test_the_kill_switch_refuses_every_step_until_released_and_is_audited(dry_ru
     assert "kill_switch" in stopped_run.reason
     assert [s.state for s in stack.steps(stopped_run.id)] == ["refused"]
 
-    released = stack.api.post("/v1/killswitch", json={"engaged": False, "actor": "U01ADMIN001", "reason": "fixed"})
+    released = stack.api.post(
+        "/v1/killswitch", json={"engaged": False, "actor": "U01ADMIN001", "reason": "fixed"}
+    )
     assert released.status_code == 202
     stack.wait_audit("remediation.kill_switch", count=2)
     stack.post_alerts(alert("InstanceDown", instance, at=at(3)))
@@ -63,7 +74,9 @@ def test_the_kill_switch_refuses_every_step_until_released_and_is_audited(dry_ru
 
     switches = [row for row in stack.audit() if row["kind"] == "remediation.kill_switch"]
     assert [(r["actor"], r["data"]["engaged"], r["data"]["reason"]) for r in switches] == [
-        ("U01ADMIN001", True, "bad deploy, hands off"), ("U01ADMIN001", False, "fixed")]
+        ("U01ADMIN001", True, "bad deploy, hands off"),
+        ("U01ADMIN001", False, "fixed"),
+    ]
 
 
 def test_the_kill_switch_needs_an_actor_and_a_boolean(dry_run_stack) -> None:
