@@ -44,7 +44,7 @@ def redis_url() -> Iterator[str]:
 
     if not port_open(REDIS_HOST, REDIS_PORT):
         server_missing("Redis", f"nothing listens on {REDIS_HOST}:{REDIS_PORT}")
-    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/11"
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{os.environ.get('SCO_TEST_REDIS_DB', '11')}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url

@@ -32,7 +32,7 @@ def build_api():  # type: ignore[no-untyped-def]
 
     from prometheus_client import REGISTRY
 
-    from adapters.broker import CeleryPublisher, QueueDepthCollector
+    from adapters.broker import QueueDepthCollector, publisher_for
     from consumers.app import ApiDeps, create_app
     from smartcloudops.bootstrap import bootstrap
     from tasks.app import app as celery_app
@@ -43,7 +43,8 @@ def build_api():  # type: ignore[no-untyped-def]
         with runtime.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
-    publisher = CeleryPublisher(celery_app, runtime.settings.queues, timeout_s=runtime.settings.broker_publish_timeout_s)
+    publisher = publisher_for(celery_app, runtime.settings.queues, runtime.settings.broker,
+                              runtime.settings.broker_publish_timeout_s)
     REGISTRY.register(QueueDepthCollector(celery_app, runtime.settings.queues))
     return create_app(ApiDeps(settings=runtime.settings, publisher=publisher, incidents=runtime.incidents,
                               database_ping=database_ping))
