@@ -22,7 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 from adapters.db import audit_writer
 from adapters.db.engine import is_postgres
 from adapters.db.schema import alerts, audit_log, incidents
+from adapters.db.schema_anomaly import anomaly_scores, anomaly_series, incident_anomaly
 from adapters.db.schema_chat import chat_commands, incident_acks, silenced_alerts, silences
+from adapters.db.schema_remediation import risk_assessments
 from pipeline.audit import AuditRecord
 from pipeline.errors import NotFound
 from pipeline.events import AlertBatch, AlertReceived, to_utc
@@ -40,29 +42,6 @@ ACTION_KIND_PREFIXES = (
     "approval.",
     "step.",
     "run.",
-)
-
-
-# Lightweight views of other capabilities' tables, read only when they exist in this database.
-_anomaly_scores = sa.table(
-    "anomaly_scores", sa.column("series_key"), sa.column("ts"), sa.column("score")
-)
-_anomaly_series = sa.table(
-    "anomaly_series",
-    sa.column("series_key"),
-    sa.column("name"),
-    sa.column("instance"),
-    sa.column("service"),
-)
-_incident_anomaly = sa.table(
-    "incident_anomaly",
-    sa.column("incident_id"),
-    sa.column("max_score"),
-    sa.column("mean_score"),
-    sa.column("points"),
-    sa.column("anomalous_points"),
-    sa.column("series_count"),
-    sa.column("top_series"),
 )
 
 
@@ -284,15 +263,7 @@ class ChatStore:
         """The newest risk assessment of an incident, when risk scoring's tables exist."""
         if "risk_assessments" not in self._known_tables():
             return None
-        table = sa.table(
-            "risk_assessments",
-            sa.column("incident_id"),
-            sa.column("id"),
-            sa.column("score"),
-            sa.column("decision"),
-            sa.column("factors"),
-            sa.column("assessed_at"),
-        )
+        table = risk_assessments
         with self._engine.connect() as conn:
             row = conn.execute(
                 sa.select(table.c.score, table.c.decision, table.c.factors, table.c.assessed_at)
@@ -302,7 +273,7 @@ class ChatStore:
             ).first()
         if row is None:
             return None
-        factors = row.factors if not isinstance(row.factors, str) else json.loads(row.factors)
+        factors = row.factors
         return {
             "score": float(row.score),
             "decision": row.decision,
@@ -316,19 +287,17 @@ class ChatStore:
         """Each series' highest anomaly score since `since`, highest first, when the anomaly tables exist."""
         if not {"anomaly_scores", "anomaly_series"} <= self._known_tables():
             return []
-        best = sa.func.max(_anomaly_scores.c.score).label("score")
+        best = sa.func.max(anomaly_scores.c.score).label("score")
         query = (
-            sa.select(_anomaly_series.c.name, _anomaly_series.c.instance, best)
-            .join(_anomaly_series, _anomaly_series.c.series_key == _anomaly_scores.c.series_key)
-            .where(_anomaly_scores.c.ts >= since)
-            .group_by(
-                _anomaly_series.c.series_key, _anomaly_series.c.name, _anomaly_series.c.instance
-            )
+            sa.select(anomaly_series.c.name, anomaly_series.c.instance, best)
+            .join(anomaly_series, anomaly_series.c.series_key == anomaly_scores.c.series_key)
+            .where(anomaly_scores.c.ts >= since)
+            .group_by(anomaly_series.c.series_key, anomaly_series.c.name, anomaly_series.c.instance)
             .order_by(best.desc())
             .limit(limit)
         )
         if service is not None:
-            query = query.where(_anomaly_series.c.service == service)
+            query = query.where(anomaly_series.c.service == service)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
@@ -342,11 +311,11 @@ class ChatStore:
             return None
         with self._engine.connect() as conn:
             row = conn.execute(
-                sa.select(_incident_anomaly).where(_incident_anomaly.c.incident_id == incident_id)
+                sa.select(incident_anomaly).where(incident_anomaly.c.incident_id == incident_id)
             ).first()
         if row is None:
             return None
-        top = row.top_series if not isinstance(row.top_series, str) else json.loads(row.top_series)
+        top = row.top_series
         return {
             "max_score": float(row.max_score),
             "mean_score": float(row.mean_score),

@@ -226,3 +226,120 @@ class TestSilences:
         assert open_incident(bench, "HighCPU", "payments", minutes_ago=0) is not None
         [row] = audit(bench, "alert.silenced")
         assert row["data"]["service"] == "checkout" and row["data"]["silence_id"] == 1
+
+
+class TestEvidence:
+    def test_why_shows_the_risk_factors_and_the_anomaly_evidence_from_the_store(self, bench):
+        from adapters.db.schema_anomaly import incident_anomaly
+        from adapters.db.schema_remediation import risk_assessments
+
+        incident_id = open_incident(bench)
+        factors = [
+            {
+                "name": "severity",
+                "value": 1.0,
+                "weight": 3.0,
+                "contribution": 30.0,
+                "explanation": "critical alert",
+            },
+            {
+                "name": "tier",
+                "value": 1.0,
+                "weight": 2.0,
+                "contribution": 20.0,
+                "explanation": "tier 1 service",
+            },
+        ]
+        top = [{"series_key": "k1", "name": "node_cpu_seconds_total", "max_score": 0.97}]
+        with bench.engine.begin() as conn:
+            conn.execute(
+                risk_assessments.insert().values(
+                    incident_id=incident_id,
+                    event_id="risk-1",
+                    score=50.0,
+                    decision="needs_approval",
+                    factors=factors,
+                    assessed_at=NOW,
+                )
+            )
+            conn.execute(
+                incident_anomaly.insert().values(
+                    incident_id=incident_id,
+                    max_score=0.97,
+                    mean_score=0.41,
+                    points=120,
+                    anomalous_points=9,
+                    series_count=2,
+                    top_series=top,
+                    window_start=NOW,
+                    window_end=NOW,
+                    digest="d",
+                    updated_at=NOW,
+                )
+            )
+
+        answer = bench.say(f"why {incident_id}", user=VIEWER)
+
+        text = json.dumps(answer.message)
+        assert "50/100 (needs_approval)" in text
+        assert "severity (+30): critical alert" in text and "tier (+20): tier 1 service" in text
+        assert (
+            "Anomaly score up to 0.97 (mean 0.41); 9 of 120 points anomalous over 2 series" in text
+        )
+        assert "node_cpu_seconds_total: score 0.97" in text
+
+    def test_status_lists_the_highest_recent_anomaly_score_of_each_series_of_the_service(
+        self, bench
+    ):
+        from adapters.db.schema_anomaly import anomaly_scores, anomaly_series
+
+        with bench.engine.begin() as conn:
+            conn.execute(
+                anomaly_series.insert(),
+                [
+                    {
+                        "series_key": "a",
+                        "name": "latency",
+                        "instance": "i-1",
+                        "service": "checkout",
+                        "labels": {},
+                        "first_seen_at": NOW,
+                    },
+                    {
+                        "series_key": "b",
+                        "name": "cpu",
+                        "instance": None,
+                        "service": "payments",
+                        "labels": {},
+                        "first_seen_at": NOW,
+                    },
+                ],
+            )
+            conn.execute(
+                anomaly_scores.insert(),
+                [
+                    {
+                        "series_key": key,
+                        "ts": NOW - timedelta(minutes=minutes),
+                        "value": 1.0,
+                        "score": score,
+                        "is_anomaly": False,
+                        "model_version": "m",
+                        "labels": {},
+                    }
+                    for key, minutes, score in (
+                        ("a", 5, 0.3),
+                        ("a", 10, 0.8),
+                        ("a", 90, 0.99),
+                        ("b", 5, 0.9),
+                    )
+                ],
+            )
+
+        answer = bench.say("status of checkout", user=VIEWER)
+
+        text = json.dumps(answer.message)
+        assert (
+            "`latency{i-1}` 0.80" in text
+        )  # the 0.99 is older than an hour; payments' cpu is not shown
+        assert "cpu" not in text
