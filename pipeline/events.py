@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -152,14 +153,25 @@ class AlertBatch:
 
 
 def alert_event_id(fingerprint: str, status: str, starts_at: datetime) -> str:
-    """Deterministic event id: the same alert, status and start is the same event."""
-    key = f"{fingerprint}|{status}|{to_utc(starts_at).isoformat()}"
-    return str(uuid.uuid5(EVENT_NAMESPACE, key))
+    """Deterministic event id: the same alert, status and start is the same event (a UUIDv5)."""
+    return _uuid5(f"{fingerprint}|{status}|{to_utc(starts_at).isoformat()}")
+
+
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+
+
+def _uuid5(name: str) -> str:
+    """uuid.uuid5(EVENT_NAMESPACE, name) as a string, without the UUID object (it is on the webhook's hot path)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def batch_event_id(alerts: tuple[AlertReceived, ...]) -> str:
     """Deterministic id of a whole batch, derived from the ids of its alerts."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, ",".join(sorted(a.event_id for a in alerts))))
+    return _uuid5(",".join(sorted(a.event_id for a in alerts)))
 
 
 def envelope(event_type: str, source: str, data: Mapping[str, Any], *, event_id: str, trace_id: str,
@@ -176,6 +188,8 @@ def new_trace_id() -> str:
 
 def to_utc(moment: datetime) -> datetime:
     """Aware UTC datetime; naive input is taken as UTC (as SQLite returns it)."""
+    if moment.tzinfo is timezone.utc:
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)

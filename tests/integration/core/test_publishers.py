@@ -50,7 +50,7 @@ def test_fast_path_message_matches_kombus(redis_url, celery_app):
             "keys": sorted(message), "content-type": message["content-type"]}
 
     assert shape(by_fast_path) == shape(by_kombu)
-    assert base64.b64decode(by_fast_path["body"]) == base64.b64decode(by_kombu["body"])
+    assert json.loads(base64.b64decode(by_fast_path["body"])) == json.loads(base64.b64decode(by_kombu["body"]))
     assert by_fast_path["headers"]["id"] == by_fast_path["properties"]["correlation_id"]
 
 

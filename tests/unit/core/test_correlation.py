@@ -113,3 +113,13 @@ def test_correlate_does_not_mutate_the_book():
     book = IncidentBook()
     correlate(batch(make_alert()), book, POLICY)
     assert book.alerts == {} and book.open_by_key == {}
+
+
+def test_alert_event_id_is_the_rfc_4122_uuid5_of_the_alert_identity():
+    import uuid
+
+    from pipeline.events import EVENT_NAMESPACE, alert_event_id
+
+    expected = uuid.uuid5(EVENT_NAMESPACE, f"abc|firing|{T0.isoformat()}")
+    assert alert_event_id("abc", "firing", T0) == str(expected)
+    assert alert_event_id("abc", "resolved", T0) != str(expected)
