@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from adapters.db.schema import audit_head, audit_log
 from pipeline.audit import GENESIS_HASH, AuditRecord, ChainedRow, VerifyReport, chain, verify
@@ -23,8 +23,26 @@ def append(conn: Connection, records: Sequence[AuditRecord]) -> list[ChainedRow]
     ).one()
     rows = chain(records, head.seq, head.hash)
     conn.execute(audit_log.insert(), [_row_values(row, record) for row, record in zip(rows, records)])
+    conn.info.setdefault(_PENDING_KINDS, []).extend(record.kind for record in records)
     conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=rows[-1].seq, hash=rows[-1].hash))
     return rows
+
+
+_PENDING_KINDS = "smartcloudops.audit_kinds"
+
+
+@sa.event.listens_for(Engine, "commit")
+def _count_committed_rows(conn: Connection) -> None:
+    """Count audit rows once their transaction committed (rolled-back rows were never written)."""
+    from smartcloudops.observability import metrics
+
+    for kind in conn.info.pop(_PENDING_KINDS, ()):
+        metrics.audit_rows.labels(kind).inc()
+
+
+@sa.event.listens_for(Engine, "rollback")
+def _forget_rolled_back_rows(conn: Connection) -> None:
+    conn.info.pop(_PENDING_KINDS, None)
 
 
 def verify_chain(conn: Connection, after: tuple[int, str] = (0, GENESIS_HASH)) -> VerifyReport:

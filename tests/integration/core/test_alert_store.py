@@ -15,7 +15,7 @@ from adapters.db.alert_store import AlertStore
 from adapters.db.engine import create_engine
 from adapters.db.queries import IncidentQueries
 from adapters.db.schema import alerts, audit_log, incidents
-from pipeline.audit import verify
+from pipeline.audit import AuditRecord, verify
 from pipeline.correlation import CorrelationPolicy
 from tests.factories import T0, batch, make_alert, resolved
 
@@ -192,3 +192,17 @@ def test_chain_monitor_verifies_incrementally_and_notices_tampering(engine, stor
     report = monitor.run_once()  # third run is a full one again
     assert not report.ok and report.first_bad_seq == 2
     assert metrics.audit_chain_ok._value.get() == 0
+
+
+def test_audit_rows_are_counted_once_committed(engine, store):
+    from smartcloudops.observability import metrics
+
+    counter = metrics.audit_rows.labels("alert.firing")
+    before = counter._value.get()
+    store.record_batch(batch(make_alert(instance="i-0000000000000001"), make_alert(instance="i-0000000000000002")),
+                       trace_id="t", now=NOW)
+    assert counter._value.get() == before + 2
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        audit_writer.append(conn, [AuditRecord("alert.firing", NOW, "test")])
+        raise RuntimeError("the transaction rolls back")
+    assert counter._value.get() == before + 2
