@@ -8,6 +8,7 @@ only on the state it expects; anything else is a redelivery or a stopped run, an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +53,7 @@ def assess_incident(
         rt.catalog,
         incident_id=str(incident_id),
         alerts=[_Labels(labels) for labels in incident.firing_labels],
+        anomaly_scores=anomaly_scores(incident.anomaly),
     )
     risk = rt.policy.risk
     since = now - timedelta(seconds=max(risk.flapping_window_s, risk.failure_lookback_s))
@@ -70,6 +72,19 @@ def assess_incident(
         now=now,
         trace_id=trace_id or incident.trace_id,
     )
+
+
+def anomaly_scores(evidence: tuple[float, float] | None) -> tuple[float, ...]:
+    """Scores whose peak and mean are the stored evidence's (the risk factor reads only those two)."""
+    if evidence is None:
+        return ()
+    peak, mean = evidence
+    if peak <= 0 or mean >= peak:
+        return (peak,)
+    # One peak plus k-1 equal scores x with (peak + (k-1)x) / k = mean; k >= peak/mean keeps x >= 0.
+    k = min(1000, max(2, math.ceil(peak / mean))) if mean > 0 else 1000
+    rest = max(0.0, (k * mean - peak) / (k - 1))
+    return (peak, *([rest] * (k - 1)))
 
 
 def _history_targets(facts: IncidentFacts, service: Service | None) -> list[str]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters.db import audit_writer
 from adapters.db.schema import alerts, incidents
+from adapters.db.schema_anomaly import incident_anomaly
 from adapters.db.schema_remediation import (
     approvals,
     remediation_runs,
@@ -92,6 +93,8 @@ class IncidentSnapshot:
     alertname: str
     firing_labels: tuple[Mapping[str, str], ...]
     trace_id: str
+    # Peak and mean anomaly score attached when the alerts arrived (None: nothing was scored).
+    anomaly: tuple[float, float] | None = None
 
 
 def plan_from_dict(data: Mapping[str, Any]) -> RemediationPlan:
@@ -135,9 +138,15 @@ class RemediationStore:
                 .where(alerts.c.incident_id == incident_id)
                 .order_by(alerts.c.id)
             ).all()
+            evidence = conn.execute(
+                sa.select(incident_anomaly.c.max_score, incident_anomaly.c.mean_score).where(
+                    incident_anomaly.c.incident_id == incident_id, incident_anomaly.c.points > 0
+                )
+            ).first()
         firing = [r.labels for r in rows if r.status == "firing"] or [r.labels for r in rows]
+        anomaly = (evidence.max_score, evidence.mean_score) if evidence else None
         return IncidentSnapshot(
-            row.id, row.status, row.service, row.alertname, tuple(firing), row.trace_id
+            row.id, row.status, row.service, row.alertname, tuple(firing), row.trace_id, anomaly
         )
 
     def target_history(self, targets: Iterable[str], since: datetime) -> TargetHistory:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from remediation_tasks_support import INSTANCE, NOW, open_incident
 
 from adapters.aws.errors import AwsOutcomeUnknown, AwsRequestRejected, AwsTransientError
 from adapters.db.schema import audit_log, incidents
+from adapters.db.schema_anomaly import incident_anomaly
 from tasks import remediation_flow as flow
 
 
@@ -186,3 +188,43 @@ def test_history_of_acted_steps_feeds_flapping(make_runtime) -> None:
     history = rt.store.target_history([f"ec2:{INSTANCE}"], NOW - timedelta(hours=1))
 
     assert [(a.action, a.succeeded) for a in history.actions] == [("ec2_reboot", True)]
+
+
+@pytest.mark.parametrize(
+    ("peak", "mean"), [(0.9, 0.4), (0.8, 0.8), (0.95, 0.01), (0.5, 0.0), (0.0, 0.0)]
+)
+def test_anomaly_evidence_reaches_the_score_with_its_peak_and_mean(
+    peak: float, mean: float
+) -> None:
+    scores = flow.anomaly_scores((peak, mean))
+    assert max(scores) == pytest.approx(peak)
+    assert sum(scores) / len(scores) == pytest.approx(mean, abs=1e-3)
+
+
+def test_an_incident_with_anomaly_evidence_is_scored_with_the_anomaly_factor(make_runtime) -> None:
+    rt = make_runtime()
+    incident_id = open_incident(rt)
+    with rt.store._engine.begin() as conn:
+        conn.execute(
+            incident_anomaly.insert().values(
+                incident_id=incident_id,
+                max_score=0.9,
+                mean_score=0.5,
+                points=30,
+                anomalous_points=4,
+                series_count=2,
+                top_series=[],
+                window_start=NOW,
+                window_end=NOW,
+                digest="d" * 64,
+                updated_at=NOW,
+            )
+        )
+
+    flow.assess_incident(rt, incident_id=incident_id, event_id="a", trace_id="t", now=NOW)
+
+    [risk] = rt.queries.for_incident(incident_id)["risk"]
+    [anomaly] = [f for f in risk["factors"] if f["name"] == "anomaly"]
+    assert anomaly["value"] == pytest.approx(
+        0.6 * 0.9 + 0.4 * 0.5, abs=1e-3
+    )  # anomaly_max_share 0.6
