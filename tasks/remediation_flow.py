@@ -122,6 +122,10 @@ def request_remediation(
         not isinstance(incident_id, int) or isinstance(incident_id, bool)
     ):
         raise InvalidInput("incident_id must be an integer")
+    if incident_id is not None:
+        rt.store.incident(
+            incident_id
+        )  # NotFound (permanent: dead-lettered, audited) when there is none
     capacity = asked["capacity"]
     if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
         raise InvalidInput("capacity must be an integer")

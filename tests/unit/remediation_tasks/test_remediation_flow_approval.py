@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from remediation_tasks_support import APPROVER, NOW, OPERATOR, open_incident
 
 from adapters.db.schema import audit_log
-from pipeline.errors import InvalidInput
+from pipeline.errors import InvalidInput, NotFound
 from tasks import remediation_flow as flow
 
 
@@ -128,3 +128,40 @@ def test_a_decision_without_an_approver_is_invalid(make_runtime) -> None:
         flow.decide(
             rt, data={"incident_id": 1, "approve": True, "approver": " "}, trace_id="t", now=NOW
         )
+
+
+def test_a_chat_request_tied_to_an_incident_waits_and_an_approval_of_that_incident_runs_it(
+    make_runtime,
+) -> None:
+    rt = make_runtime()
+    incident_id = open_incident(rt, "HighLatency")  # no rule: nothing planned from the alert itself
+    request = {
+        "request_id": "r1",
+        "service": "search",
+        "action": "reboot",
+        "requested_by": "U03BOB00003",
+        "instance": "i-0b1b2c3d4e5f60011",
+        "capacity": None,
+        "incident_id": incident_id,
+        "source": "chat",
+    }
+
+    started = flow.request_remediation(rt, data=request, trace_id="t", now=NOW)
+
+    assert started.state == "awaiting_approval"
+    outcome = flow.decide(rt, data=decision(incident_id, APPROVER), trace_id="t", now=NOW)
+    assert (outcome.status, outcome.run_id) == ("approved", started.run_id)
+
+
+def test_a_request_naming_an_unknown_incident_is_refused(make_runtime) -> None:
+    rt = make_runtime()
+    request = {
+        "request_id": "r2",
+        "service": "search",
+        "action": "reboot",
+        "requested_by": "U03BOB00003",
+        "instance": "i-0b1b2c3d4e5f60011",
+        "incident_id": 999,
+    }
+    with pytest.raises(NotFound):
+        flow.request_remediation(rt, data=request, trace_id="t", now=NOW)
