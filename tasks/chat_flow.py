@@ -315,7 +315,8 @@ class ChatHandler:
         return acknowledgement_reply(f"Ended {len(ended)} silence(s) on {what}.", in_channel=True)
 
     def _on_remediate(self, turn: Turn) -> dict[str, Any]:
-        service, action = _str(turn.entities.get("service")), _str(turn.entities.get("action"))
+        service, incident_id = self._remediation_subject(turn)
+        action = _str(turn.entities.get("action"))
         if service is None or action is None:
             return error_reply("Remediate what? Say `restart checkout` or `scale web to 6`.")
         event_id = _derived_id(turn.command.event_id, REQUEST_REMEDIATION)
@@ -325,7 +326,7 @@ class ChatHandler:
             "action": action,
             "instance": _str(turn.entities.get("instance")),
             "capacity": _int(turn.entities.get("capacity")),
-            "incident_id": _int(turn.entities.get("incident")),
+            "incident_id": incident_id,
             "requested_by": turn.command.user,
             "source": "chat",
         }
@@ -351,6 +352,31 @@ class ChatHandler:
             "scoring, guards, dry run and approval like any other request.",
             in_channel=True,
         )
+
+    def _remediation_subject(self, turn: Turn) -> tuple[str | None, int | None]:
+        """The service to act on and the incident the request answers, from the line or the context.
+
+        `restart it` after `show incident 42` restarts incident 42's service; a restart of the
+        service the user last looked at an incident of is tied to that incident, so `approve 42`
+        finds it.
+        """
+        service = _str(turn.entities.get("service"))
+        incident_id = _int(turn.entities.get("incident"))
+        if incident_id is None and turn.context.last_incident is not None and service is not None:
+            candidate = self._open_incident(turn.context.last_incident)
+            if candidate is not None and candidate["service"] == service:
+                incident_id = candidate["id"]
+        if service is None and incident_id is not None:
+            incident = self._open_incident(incident_id)
+            service = _str(incident["service"]) if incident is not None else None
+        return service, incident_id
+
+    def _open_incident(self, incident_id: int) -> Mapping[str, Any] | None:
+        try:
+            incident = self.incidents.get(incident_id)
+        except NotFound:
+            return None
+        return incident if incident["status"] == "open" else None
 
     def _on_approve(self, turn: Turn) -> dict[str, Any]:
         return self._decide(turn, approve=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,9 @@ from adapters.db.schema_chat import chat_commands, silenced_alerts, silences
 from pipeline.correlation import CorrelationPolicy
 from pipeline.events import AlertBatch
 from smartcloudops.demo_payloads import alert, webhook
+from tests.conftest import server_missing
 from tests.integration.chat.chat_harness import ResponseSink, chat_env, queued_events, slack_command
-from tests.processes import Pipeline
+from tests.processes import Pipeline, RedisServer
 
 OPERATOR, VIEWER, APPROVER = "U03BOB00003", "U09VIEWER09", "U02ALICE002"  # per config/roles.yaml
 
@@ -34,6 +36,17 @@ def store(pg_url):
     engine = create_engine(pg_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A private redis-server: the shared test database is flushed by other suites running at the same time."""
+    if shutil.which("redis-server") is None:
+        server_missing("redis-server", "the binary is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture
@@ -184,3 +197,68 @@ def webhook_data(one_alert):
     from consumers.alertmanager import parse_webhook
 
     return parse_webhook(json.dumps(webhook([one_alert])).encode()).to_data()
+
+
+@pytest.fixture
+def full_pipeline(redis_url, pg_url, tmp_path, request):
+    """Chat and remediation workers: chat's commands run through the real remediation chain."""
+    pipe = Pipeline(env=chat_env(redis_url, pg_url), workdir=tmp_path)
+    pipe.start_server()
+    pipe.start_worker("--queues", "chat,remediation", "--concurrency", "1", "--pool", "solo")
+    yield pipe
+    request.node.add_report_section("call", "processes", pipe.logs())
+    pipe.stop_all()
+
+
+def test_a_scale_asked_in_chat_is_stored_as_a_run_awaiting_approval_and_approved_from_chat(
+    full_pipeline, sink, store
+):
+    from adapters.db.schema_remediation import approvals, remediation_runs
+    from tests.processes import wait_for
+
+    now = datetime.now(UTC)
+    recorder = AlertStore(store, CorrelationPolicy())
+    batch = AlertBatch.from_data(
+        webhook_data(
+            alert(
+                "HighCPU",
+                "checkout",
+                "i-0a1b2c3d4e5f60001",
+                status="firing",
+                starts_at=now - timedelta(minutes=3),
+            )
+        )
+    )
+    [incident_id] = recorder.record_batch(batch, trace_id="t1", now=now).opened
+
+    ask(full_pipeline, sink, f"show incident {incident_id}", OPERATOR, "show")
+    ask(full_pipeline, sink, "scale it to 6", OPERATOR, "scale")
+
+    def run_row():
+        with store.connect() as conn:
+            return conn.execute(
+                sa.select(remediation_runs).where(remediation_runs.c.incident_id == incident_id)
+            ).first()
+
+    wait_for(
+        lambda: run_row() is not None, 45, f"no remediation run was stored\n{full_pipeline.logs()}"
+    )
+    run = run_row()
+    assert (run.service, run.requested_by, run.state) == ("checkout", OPERATOR, "awaiting_approval")
+    assert run.mode == "dry_run"
+
+    approved = ask(full_pipeline, sink, f"approve {incident_id}", APPROVER, "approve")
+
+    assert f"Approval of the remediation for incident #{incident_id}" in approved["text"]
+
+    def approval_row():
+        with store.connect() as conn:
+            return conn.execute(sa.select(approvals).where(approvals.c.run_id == run.id)).first()
+
+    wait_for(
+        lambda: approval_row() is not None,
+        45,
+        f"the approval was not recorded\n{full_pipeline.logs()}",
+    )
+    decision = approval_row()
+    assert (decision.decision, decision.actor) == ("approved", APPROVER)

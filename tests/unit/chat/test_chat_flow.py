@@ -343,3 +343,21 @@ class TestEvidence:
             "`latency{i-1}` 0.80" in text
         )  # the 0.99 is older than an hour; payments' cpu is not shown
         assert "cpu" not in text
+
+
+class TestRemediationSubject:
+    def test_restart_it_after_showing_an_incident_restarts_its_service_for_that_incident(self, bench):
+        incident_id = open_incident(bench, service="payments")
+        bench.say(f"show incident {incident_id}")
+        bench.say("restart it")
+
+        [(_, event)] = bench.published
+        assert (event.data["service"], event.data["incident_id"]) == ("payments", incident_id)
+
+    def test_a_restart_of_another_service_is_not_tied_to_the_incident_looked_at(self, bench):
+        incident_id = open_incident(bench, service="payments")
+        bench.say(f"show incident {incident_id}")
+        bench.say("restart checkout")
+
+        [(_, event)] = bench.published
+        assert (event.data["service"], event.data["incident_id"]) == ("checkout", None)
