@@ -18,7 +18,7 @@ import structlog
 
 from adapters.db.chat_store import Command
 from pipeline.audit import AuditRecord
-from pipeline.errors import InvalidInput, NotFound
+from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
 from pipeline.nlu.authz import Decision, authorize
@@ -161,7 +161,7 @@ class ChatHandler:
             message, following = self._refuse(turn), context
         self.chat.contexts.put(command.user, command.channel, following, self.chat.context_ttl_s)
         if command.response_url:
-            self.chat.responder.post(command.response_url, message)
+            self._deliver(command.response_url, message)
         log.info(
             "chat.answered",
             intent=understanding.intent,
@@ -170,6 +170,14 @@ class ChatHandler:
             entities=sorted(understanding.entities),
         )
         return Answer(message, following, understanding.intent, decision.allowed)
+
+    def _deliver(self, response_url: str, message: dict[str, Any]) -> None:
+        try:
+            self.chat.responder.post(response_url, message)
+        except PermanentError as exc:
+            # Slack refused (the URL expired or was used up): the command's effects are committed
+            # and retrying cannot deliver, so it is logged, not dead-lettered.
+            log.warning("chat.reply_undeliverable", error=str(exc))
 
     def _refuse(self, turn: Turn) -> dict[str, Any]:
         self.chat.store.record(

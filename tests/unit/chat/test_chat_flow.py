@@ -346,7 +346,9 @@ class TestEvidence:
 
 
 class TestRemediationSubject:
-    def test_restart_it_after_showing_an_incident_restarts_its_service_for_that_incident(self, bench):
+    def test_restart_it_after_showing_an_incident_restarts_its_service_for_that_incident(
+        self, bench
+    ):
         incident_id = open_incident(bench, service="payments")
         bench.say(f"show incident {incident_id}")
         bench.say("restart it")
@@ -361,3 +363,17 @@ class TestRemediationSubject:
 
         [(_, event)] = bench.published
         assert (event.data["service"], event.data["incident_id"]) == ("checkout", None)
+
+
+class TestDelivery:
+    def test_an_expired_response_url_is_logged_and_the_command_still_counts(self, bench):
+        from pipeline.errors import PermanentError
+
+        def refuse(url, message):
+            raise PermanentError("response_url refused the answer: HTTP 404")
+
+        bench.responder.post = refuse
+        answer = bench.say("silence HighCPU on checkout for 2h")
+
+        assert answer.intent == "silence"
+        assert len(bench.store.active_silences(NOW)) == 1
