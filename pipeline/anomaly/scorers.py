@@ -1,9 +1,13 @@
 """Backends that turn feature rows into IsolationForest `score_samples` (lower: more anomalous)."""
 
-from typing import Protocol
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
+
+if TYPE_CHECKING:  # workers score with onnxruntime and never pay scikit-learn's import
+    from sklearn.ensemble import IsolationForest
 
 
 class Scorer(Protocol):

@@ -16,11 +16,14 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Protocol
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy import sparse
-from sklearn.svm import LinearSVC
 
 from pipeline.nlu.corpus import training_examples
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 _LOCK = threading.Lock()
 # Decision values of a linear SVM are margins, not probabilities; a softmax with this
@@ -86,6 +89,8 @@ class FeatureSpace:
 
     def matrix(self, documents: list[Counter[str]]) -> sparse.csr_matrix:
         """The documents as rows of a sparse matrix (computed in bulk: training is timed)."""
+        from scipy import sparse  # imported on first training, not when a process starts
+
         columns, counts, lengths = [], [], []
         for grams in documents:
             kept = [(self.index[g], c) for g, c in grams.items() if g in self.index]
@@ -109,6 +114,8 @@ class IntentClassifier:
     def __init__(self, texts: list[str], intents: list[str]) -> None:
         documents = [ngrams(text) for text in texts]
         self._space = FeatureSpace(documents)
+        from sklearn.svm import LinearSVC  # scikit-learn is seconds of import: pay it on first use only
+
         model = LinearSVC(C=1.0, class_weight="balanced")
         model.fit(self._space.matrix(documents), intents)
         self._classes = [str(label) for label in model.classes_]
