@@ -14,7 +14,7 @@ from pipeline.errors import ConfigurationError
 COMMANDS = {
     "serve": "runtime", "worker": "runtime", "up": "runtime", "flower": "runtime",
     "db": "db", "audit": "audit", "demo": "demo",
-    "model": "model", "evaluate": "model", "nlu": "nlu",
+    "model": "model", "evaluate": "model", "nlu": "nlu", "remediation": "remediation",
 }
 
 

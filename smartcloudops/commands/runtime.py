@@ -47,7 +47,18 @@ def build_api():  # type: ignore[no-untyped-def]
                               runtime.settings.broker_publish_timeout_s)
     REGISTRY.register(QueueDepthCollector(celery_app, runtime.settings.queues))
     return create_app(ApiDeps(settings=runtime.settings, publisher=publisher, incidents=runtime.incidents,
-                              database_ping=database_ping))
+                              database_ping=database_ping, extras=_api_extras(runtime)))
+
+
+def _api_extras(runtime) -> dict:  # type: ignore[no-untyped-def]
+    """Read ports and role books of the capabilities, for their routes."""
+    extras: dict = {}
+    if runtime.remediation is not None:
+        extras["remediation"] = runtime.remediation.queries
+        extras["roles"] = runtime.remediation.roles
+        if runtime.settings.redis_url:  # shared guard state; an in-process store would be the API's alone
+            extras["remediation_guards"] = runtime.remediation.guards
+    return extras
 
 
 def serve_command(_: argparse.Namespace) -> int:
