@@ -356,8 +356,9 @@ class ChatHandler:
         target = f"{service} ({data['instance']})" if data["instance"] else service
         scale = f" to {data['capacity']}" if data["capacity"] is not None else ""
         return acknowledgement_reply(
-            f"Asked for {action} of {target}{scale} (request {data['request_id'][:12]}). It goes through risk "
-            "scoring, guards, dry run and approval like any other request.",
+            f"Asked for {action} of {target}{scale} (request {data['request_id'][:12]}). It goes through "
+            "validation, risk scoring, guards, dry run and approval like any other request; "
+            f"`history {service}` shows what became of it.",
             in_channel=True,
         )
 
