@@ -27,7 +27,7 @@ import numpy as np
 import structlog
 
 from adapters.db.alert_store import AlertStore
-from adapters.db.anomaly_store import AnomalyScoreStore, SeriesRef
+from adapters.db.anomaly_store import AnomalyScoreStore, ScoreColumns, SeriesRef
 from adapters.series_state import SeriesStateStore
 from pipeline.anomaly.detector import EncodedScores, StreamingDetector
 from pipeline.anomaly_episodes import (
@@ -75,36 +75,44 @@ class MetricScorer:
         values = [np.asarray(s.values, dtype=np.float64) for s in batch.series]
         result = self._detector.score_encoded([state for _, state in records], [t / 1000.0 for t in timestamps],
                                               values)
-        rows, alerts, episodes, anomalous = self._outcomes(batch.series, records, timestamps, values, result)
+        alerts, episodes = self._episodes(batch.series, records, timestamps, result)
+        columns = self._columns(batch.series, timestamps, values, result)
         new_series = [SeriesRef(s.key, s.labels) for s, (_, state) in zip(batch.series, records) if state is None]
-        self._scores.record(rows, new_series, now)
+        self._scores.record(columns, new_series, now)
         opened = self._record_alerts(alerts, trace_id, now)
         # Conditional: if another process saved any of these series meanwhile, StateConflict (transient)
         # retries the message from the newer state, and its score rows are overwritten.
         self._states.save({s.key: pack_record(episode, state)
                            for s, episode, state in zip(batch.series, episodes, result.states)},
                           expected={s.key: data for s, data in zip(batch.series, loaded)})
-        scored = len(rows)
-        return ScoringOutcome(len(batch.series), scored, batch.sample_count - scored, anomalous, tuple(alerts),
-                              opened)
+        return ScoringOutcome(len(batch.series), len(columns), batch.sample_count - len(columns),
+                              int(columns.anomalous.sum()), tuple(alerts), opened)
 
-    def _outcomes(self, series: tuple[SeriesSamples, ...], records, timestamps, values,
-                  result: EncodedScores):  # type: ignore[no-untyped-def]
-        rows: list[dict[str, Any]] = []
+    def _columns(self, series: tuple[SeriesSamples, ...], timestamps: list[np.ndarray], values: list[np.ndarray],
+                 result: EncodedScores) -> ScoreColumns:
+        """The accepted points of every series, column-wise, ready for one bulk write."""
+        accepted = np.concatenate(result.accepted)
+        scores = np.concatenate(result.scores)
+        index = np.repeat(np.arange(len(series)), [len(t) for t in timestamps])
+        return ScoreColumns(
+            keys=[s.key for s in series], labels=[s.labels for s in series], series=index[accepted],
+            ts_ms=np.concatenate(timestamps)[accepted], values=np.concatenate(values)[accepted],
+            scores=scores[accepted], anomalous=self._detector.is_anomalous(scores)[accepted],
+            model_version=self._detector.model_version)
+
+    def _episodes(self, series: tuple[SeriesSamples, ...], records, timestamps: list[np.ndarray],
+                  result: EncodedScores) -> tuple[list[AlertReceived], list[EpisodeState]]:  # type: ignore[no-untyped-def]
+        """Each series' episode advanced over its new points, and the alerts of what changed."""
         alerts: list[AlertReceived] = []
         episodes: list[EpisodeState] = []
-        anomalous_total = 0
         version = self._detector.model_version
-        for one, (episode, _), ts, vals, scores, accepted in zip(
-                series, records, timestamps, values, result.scores, result.accepted):
+        for one, (episode, _), ts, scores, accepted in zip(series, records, timestamps, result.scores,
+                                                           result.accepted):
             anomalous = self._detector.is_anomalous(scores) & accepted
-            anomalous_total += int(anomalous.sum())
-            rows.extend(_score_rows(one, ts[accepted], vals[accepted], scores[accepted], anomalous[accepted],
-                                    version))
             episode, changes = advance(episode, ts, scores, accepted, anomalous, self._resolve_after)
             episodes.append(episode)
             alerts.extend(anomaly_alert(one.key, one.labels, change, version) for change in changes)
-        return rows, alerts, episodes, anomalous_total
+        return alerts, episodes
 
     def _record_alerts(self, alerts: list[AlertReceived], trace_id: str, now: datetime) -> tuple[int, ...]:
         if not alerts:
@@ -115,14 +123,6 @@ class MetricScorer:
         if self._on_recorded is not None:
             self._on_recorded(batch, trace_id, now)
         return outcome.opened
-
-
-def _score_rows(series: SeriesSamples, ts_ms: np.ndarray, values: np.ndarray, scores: np.ndarray,
-                anomalous: np.ndarray, model_version: str) -> list[dict[str, Any]]:
-    labels = dict(series.labels)
-    return [{"series_key": series.key, "ts": datetime.fromtimestamp(t / 1000, tz=timezone.utc), "value": v,
-             "score": s, "is_anomaly": a, "model_version": model_version, "labels": labels}
-            for t, v, s, a in zip(ts_ms.tolist(), values.tolist(), scores.tolist(), anomalous.tolist())]
 
 
 def metric_scorer() -> MetricScorer:

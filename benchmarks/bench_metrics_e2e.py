@@ -1,0 +1,256 @@
+"""End to end metric scoring: samples/s from Prometheus remote write to scores stored in PostgreSQL.
+
+Real processes on 127.0.0.1: `smartcloudops serve` and one `smartcloudops worker --queues metrics`
+(the documented deployment: one process keeps each series in order), Redis as broker and series
+state store, a fresh PostgreSQL database. Shards (like Prometheus' remote-write shards: each owns
+its series and sends its requests one after another) post snappy protobuf WriteRequests; the clock
+stops when the last score row is in PostgreSQL. Bounded by --samples and --timeout.
+
+Two baselines put the figure in context:
+- intake: the rate at which the server answered 204 (samples/s on the broker, nothing scored yet);
+- row by row: the same scorer in-process, storing each score in its own transaction, against the
+  one multi-row insert per message that the worker does (ratio printed).
+
+    python -m benchmarks.bench_metrics_e2e [--samples 400000] [--series-per-request 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cramjam
+import httpx
+import numpy as np
+import redis
+import sqlalchemy as sa
+
+from benchmarks.machine import describe
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token-0123456789"
+REDIS_URL = "redis://127.0.0.1:6379/12"
+PG_ADMIN_URL = os.environ.get("SCO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+STEP_MS = 15_000
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "snappy",
+           "Content-Type": "application/x-protobuf", "X-Prometheus-Remote-Write-Version": "0.1.0"}
+
+
+def create_database() -> tuple[str, str]:
+    from adapters.db.engine import create_engine
+    from adapters.db.migrate import upgrade
+
+    name = f"sco_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as handle:
+        return subprocess.Popen([sys.executable, "-m", "smartcloudops", *args], env=env, cwd=ROOT,
+                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"timed out: {what}")
+
+
+def request_body(shard: int, series: int, samples: int, round_: int, t0_ms: int) -> bytes:
+    """One WriteRequest: `series` series of this shard, `samples` consecutive points each."""
+    from consumers.remote_write_pb import WriteRequest
+
+    rng = np.random.default_rng(shard * 1_000_003 + round_)
+    request = WriteRequest()
+    base = round_ * samples
+    for i in range(series):
+        entry = request.timeseries.add()
+        for name, value in (("__name__", "node_cpu_seconds_total"), ("job", f"svc-{i % 20}"),
+                            ("instance", f"host-{shard}-{i}:9100")):
+            entry.labels.add(name=name, value=value)
+        values = 50 + 10 * np.sin((base + np.arange(samples)) / 30.0) + rng.normal(0, 1, samples)
+        for k in range(samples):
+            entry.samples.add(timestamp=t0_ms + (base + k) * STEP_MS, value=float(values[k]))
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+
+
+def run_shards(base_url: str, bodies: list[list[bytes]]) -> float:
+    """Each shard posts its bodies in order; returns the seconds until the last 204."""
+    errors: list[str] = []
+
+    def shard(own: list[bytes]) -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            for body in own:
+                answer = client.post("/api/v1/write", content=body, headers=HEADERS)
+                if answer.status_code != 204:
+                    errors.append(f"{answer.status_code} {answer.text[:200]}")
+                    return
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=shard, args=(own,)) for own in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise SystemExit(f"remote write failed: {errors[0]}")
+    return time.perf_counter() - started
+
+
+def score_count(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM anomaly_scores")).scalar_one()
+
+
+def end_to_end(args: argparse.Namespace, pg_url: str, workdir: Path) -> dict:
+    from adapters.db.engine import create_engine
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    port = free_port()
+    env = {**os.environ, "SCO_BROKER_URL": REDIS_URL, "SCO_REDIS_URL": REDIS_URL, "SCO_DATABASE_URL": pg_url,
+           "SCO_WEBHOOK_TOKEN": TOKEN, "SCO_HTTP_PORT": str(port), "SCO_DATA_DIR": str(workdir),
+           "SCO_WORKER_METRICS_PORT": "0", "SCO_WORKER_PREFETCH": "4"}
+    rounds = max(1, args.samples // (args.shards * args.series_per_request * args.samples_per_series))
+    t0_ms = int(time.time() * 1000) - rounds * args.samples_per_series * STEP_MS
+    bodies = [[request_body(s, args.series_per_request, args.samples_per_series, r, t0_ms) for r in range(rounds)]
+              for s in range(args.shards)]
+    total = rounds * args.shards * args.series_per_request * args.samples_per_series
+    server = start(["serve"], env, workdir / "serve.log")
+    worker = start(["worker", "--queues", "metrics", "--concurrency", str(args.concurrency)], env,
+                   workdir / "worker.log")
+    engine = create_engine(pg_url)
+    try:
+        wait_until(lambda: _healthy(port), 60, "server start")
+        wait_until(lambda: "ready" in (workdir / "worker.log").read_text(), 60, "worker start")
+        started = time.perf_counter()
+        intake_s = run_shards(f"http://127.0.0.1:{port}", bodies)
+        wait_until(lambda: score_count(engine) >= total, args.timeout, f"{total} scores stored")
+        elapsed = time.perf_counter() - started
+    finally:
+        engine.dispose()
+        stop(worker)
+        stop(server)
+    return {"samples": total, "requests": rounds * args.shards, "seconds": round(elapsed, 2),
+            "samples_per_s": round(total / elapsed), "intake_samples_per_s": round(total / intake_s)}
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def row_by_row_ratio(pg_url: str, samples: int) -> dict:
+    """The same scorer in-process: one insert per message vs one transaction per score row."""
+    from adapters.db.alert_store import AlertStore
+    from adapters.db.anomaly_store import AnomalyScoreStore
+    from adapters.db.engine import create_engine
+    from adapters.series_state import InMemorySeriesStateStore
+    from pipeline.anomaly.store import load_detector
+    from pipeline.correlation import CorrelationPolicy
+    from pipeline.metric_events import merge_series
+    from tasks.metrics import MetricScorer
+
+    class RowByRow(AnomalyScoreStore):
+        """The same COPY path, one point per transaction."""
+
+        def record(self, scores, new_series, now):  # type: ignore[no-untyped-def]
+            super().record(replace(scores, series=scores.series[:0], ts_ms=scores.ts_ms[:0]), new_series, now)
+            for i in range(len(scores)):
+                one = slice(i, i + 1)
+                super().record(replace(scores, series=scores.series[one], ts_ms=scores.ts_ms[one],
+                                       values=scores.values[one], scores=scores.scores[one],
+                                       anomalous=scores.anomalous[one]), [], now)
+
+    engine = create_engine(pg_url)
+    detector = load_detector()
+    t0_ms = int(time.time() * 1000) - 10**9
+    rates = {}
+    for label, store, offset in (("batched", AnomalyScoreStore(engine), 0), ("row_by_row", RowByRow(engine), 1)):
+        parts = [({"__name__": "bench", "mode": label, "i": str(i)},
+                  [t0_ms + k * STEP_MS for k in range(samples // 100)], [float(k % 7) for k in range(samples // 100)])
+                 for i in range(100)]
+        scorer = MetricScorer(detector, InMemorySeriesStateStore(), store, AlertStore(engine, CorrelationPolicy()), 10)
+        started = time.perf_counter()
+        scorer.score(merge_series(parts), trace_id="bench", now=datetime.now(timezone.utc))
+        rates[label] = round(samples / (time.perf_counter() - started))
+    engine.dispose()
+    return {"in_process_batched_samples_per_s": rates["batched"],
+            "in_process_row_by_row_samples_per_s": rates["row_by_row"],
+            "batched_over_row_by_row": round(rates["batched"] / rates["row_by_row"], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=400_000, help="samples to send end to end (bounded)")
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--series-per-request", type=int, default=500)
+    parser.add_argument("--samples-per-series", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=1, help="metrics worker processes")
+    parser.add_argument("--row-samples", type=int, default=5_000, help="samples for the row-by-row baseline")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    import tempfile
+
+    name, pg_url = create_database()
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            result = end_to_end(args, pg_url, Path(workdir))
+        result.update(row_by_row_ratio(pg_url, args.row_samples))
+    finally:
+        drop_database(name)
+    result["machine"] = describe(("onnxruntime", "psycopg", "redis", "celery"))
+    result["load_average"] = os.getloadavg()
+    result["settings"] = {k: getattr(args, k) for k in ("shards", "series_per_request", "samples_per_series",
+                                                         "concurrency")}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
