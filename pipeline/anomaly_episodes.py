@@ -8,7 +8,8 @@ have deterministic event ids (fingerprint = series key, status, start), so a res
 redelivered batch yields the same alerts and correlation records them once.
 
 The episode bookkeeping travels with the detector's state in one stored record per series:
-a small versioned header, then the detector's bytes.
+a small versioned header (with a write counter, so any rewrite changes the header), then the
+detector's bytes.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from pipeline.events import AlertReceived, alert_event_id
 
 ANOMALY_ALERTNAME = "AnomalyDetected"
 ANOMALY_RECEIVER = "smartcloudops-anomaly"
-_HEADER = struct.Struct("<4sBqqI")  # magic, open flag, started_ms, normal_since_ms, normal_run
-_MAGIC = b"SCE1"
+_HEADER = struct.Struct("<4sQBqqI")  # magic, generation, open flag, started_ms, normal_since_ms, normal_run
+_MAGIC = b"SCE2"
+RECORD_HEADER_BYTES = _HEADER.size  # a record's header differs after every write (its generation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +55,28 @@ class EpisodeEnded:
 EpisodeChange = EpisodeStarted | EpisodeEnded
 
 
-def pack_record(episode: EpisodeState, detector_state: bytes) -> bytes:
-    """One stored record: the episode header, then the detector's state bytes."""
-    header = _HEADER.pack(_MAGIC, episode.open, episode.started_ms, episode.normal_since_ms, episode.normal_run)
-    return header + detector_state
+@dataclass(frozen=True, slots=True)
+class SeriesRecord:
+    """What is stored per series: the episode, the detector's state bytes and a write counter."""
+
+    episode: EpisodeState = EpisodeState()
+    detector_state: bytes | None = None
+    generation: int = 0
+
+    def successor(self, episode: EpisodeState, detector_state: bytes) -> bytes:
+        """The encoded record that replaces this one."""
+        header = _HEADER.pack(_MAGIC, self.generation + 1, episode.open, episode.started_ms,
+                              episode.normal_since_ms, episode.normal_run)
+        return header + detector_state
 
 
-def unpack_record(data: bytes | None) -> tuple[EpisodeState, bytes | None]:
-    """Split a stored record; absent or foreign bytes give no episode and no detector state."""
+def unpack_record(data: bytes | None) -> SeriesRecord:
+    """Decode a stored record; absent or foreign bytes give a fresh one."""
     if data is None or len(data) < _HEADER.size or data[:4] != _MAGIC:
-        return EpisodeState(), None
-    _, is_open, started_ms, normal_since_ms, normal_run = _HEADER.unpack_from(data)
-    return EpisodeState(bool(is_open), started_ms, normal_since_ms, normal_run), data[_HEADER.size:]
+        return SeriesRecord()
+    _, generation, is_open, started_ms, normal_since_ms, normal_run = _HEADER.unpack_from(data)
+    episode = EpisodeState(bool(is_open), started_ms, normal_since_ms, normal_run)
+    return SeriesRecord(episode, data[_HEADER.size:], generation)
 
 
 def advance(state: EpisodeState, timestamps_ms: np.ndarray, scores: np.ndarray, accepted: np.ndarray,

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from pipeline.errors import InvalidInput
 
 METRIC_SAMPLES_RECEIVED = "dev.smartcloudops.metrics.samples.received"
@@ -31,14 +33,17 @@ MIN_TIMESTAMP_MS = 0
 MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: datetime's upper bound
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SeriesSamples:
-    """One series' samples of one request: sorted by time, unique timestamps, finite values."""
+    """One series' samples of one request: sorted by time, unique timestamps, finite values.
+
+    The intake builds tuples; a worker decodes the message straight into numpy arrays.
+    """
 
     key: str
     labels: Mapping[str, str]
-    timestamps_ms: tuple[int, ...]
-    values: tuple[float, ...]
+    timestamps_ms: Sequence[int]
+    values: Sequence[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,7 @@ class SampleBatch:
     def to_data(self) -> dict[str, Any]:
         """The compact JSON-ready form of the message."""
         return {
-            "series": [{"key": s.key, "labels": dict(s.labels), "t": list(s.timestamps_ms), "v": list(s.values)}
+            "series": [{"key": s.key, "labels": dict(s.labels), "t": _plain(s.timestamps_ms), "v": _plain(s.values)}
                        for s in self.series],
             "dropped": {"non_finite": self.dropped.non_finite, "duplicate": self.dropped.duplicate},
         }
@@ -83,11 +88,16 @@ class SampleBatch:
 
 
 def _series_from_data(item: Mapping[str, Any]) -> SeriesSamples:
-    timestamps, values = item["t"], item["v"]
-    if len(timestamps) != len(values):
-        raise ValueError(f"series {item['key']} has {len(timestamps)} timestamps and {len(values)} values")
-    return SeriesSamples(str(item["key"]), {str(k): str(v) for k, v in item["labels"].items()},
-                         tuple(int(t) for t in timestamps), tuple(float(v) for v in values))
+    # numpy converts (and type-checks) the whole column at once: no Python object per sample.
+    timestamps = np.asarray(item["t"], dtype=np.int64)
+    values = np.asarray(item["v"], dtype=np.float64)
+    if timestamps.ndim != 1 or timestamps.shape != values.shape:
+        raise ValueError(f"series {item['key']} has {timestamps.shape} timestamps and {values.shape} values")
+    return SeriesSamples(str(item["key"]), {str(k): str(v) for k, v in item["labels"].items()}, timestamps, values)
+
+
+def _plain(column: Sequence[Any]) -> list[Any]:
+    return column.tolist() if isinstance(column, np.ndarray) else list(column)
 
 
 def series_key(labels: Mapping[str, str]) -> str:

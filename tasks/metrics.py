@@ -31,7 +31,7 @@ from adapters.db.anomaly_store import AnomalyScoreStore, ScoreColumns, SeriesRef
 from adapters.series_state import SeriesStateStore
 from pipeline.anomaly.detector import EncodedScores, StreamingDetector
 from pipeline.anomaly_episodes import (
-    ANOMALY_RECEIVER, EpisodeState, advance, anomaly_alert, pack_record, unpack_record,
+    ANOMALY_RECEIVER, EpisodeState, SeriesRecord, advance, anomaly_alert, unpack_record,
 )
 from pipeline.events import AlertBatch, AlertReceived, CloudEvent
 from pipeline.metric_events import SampleBatch, SeriesSamples
@@ -73,17 +73,17 @@ class MetricScorer:
         records = [unpack_record(data) for data in loaded]
         timestamps = [np.asarray(s.timestamps_ms, dtype=np.int64) for s in batch.series]
         values = [np.asarray(s.values, dtype=np.float64) for s in batch.series]
-        result = self._detector.score_encoded([state for _, state in records], [t / 1000.0 for t in timestamps],
+        result = self._detector.score_encoded([r.detector_state for r in records], [t / 1000.0 for t in timestamps],
                                               values)
         alerts, episodes = self._episodes(batch.series, records, timestamps, result)
         columns = self._columns(batch.series, timestamps, values, result)
-        new_series = [SeriesRef(s.key, s.labels) for s, (_, state) in zip(batch.series, records) if state is None]
+        new_series = [SeriesRef(s.key, s.labels) for s, r in zip(batch.series, records) if r.detector_state is None]
         self._scores.record(columns, new_series, now)
         opened = self._record_alerts(alerts, trace_id, now)
         # Conditional: if another process saved any of these series meanwhile, StateConflict (transient)
         # retries the message from the newer state, and its score rows are overwritten.
-        self._states.save({s.key: pack_record(episode, state)
-                           for s, episode, state in zip(batch.series, episodes, result.states)},
+        self._states.save({s.key: record.successor(episode, state)
+                           for s, record, episode, state in zip(batch.series, records, episodes, result.states)},
                           expected={s.key: data for s, data in zip(batch.series, loaded)})
         return ScoringOutcome(len(batch.series), len(columns), batch.sample_count - len(columns),
                               int(columns.anomalous.sum()), tuple(alerts), opened)
@@ -100,16 +100,15 @@ class MetricScorer:
             scores=scores[accepted], anomalous=self._detector.is_anomalous(scores)[accepted],
             model_version=self._detector.model_version)
 
-    def _episodes(self, series: tuple[SeriesSamples, ...], records, timestamps: list[np.ndarray],
-                  result: EncodedScores) -> tuple[list[AlertReceived], list[EpisodeState]]:  # type: ignore[no-untyped-def]
+    def _episodes(self, series: tuple[SeriesSamples, ...], records: list[SeriesRecord], timestamps: list[np.ndarray],
+                  result: EncodedScores) -> tuple[list[AlertReceived], list[EpisodeState]]:
         """Each series' episode advanced over its new points, and the alerts of what changed."""
         alerts: list[AlertReceived] = []
         episodes: list[EpisodeState] = []
         version = self._detector.model_version
-        for one, (episode, _), ts, scores, accepted in zip(series, records, timestamps, result.scores,
-                                                           result.accepted):
+        for one, record, ts, scores, accepted in zip(series, records, timestamps, result.scores, result.accepted):
             anomalous = self._detector.is_anomalous(scores) & accepted
-            episode, changes = advance(episode, ts, scores, accepted, anomalous, self._resolve_after)
+            episode, changes = advance(record.episode, ts, scores, accepted, anomalous, self._resolve_after)
             episodes.append(episode)
             alerts.extend(anomaly_alert(one.key, one.labels, change, version) for change in changes)
         return alerts, episodes

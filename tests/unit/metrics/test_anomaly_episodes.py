@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from pipeline.anomaly_episodes import (
-    EpisodeEnded, EpisodeStarted, EpisodeState, advance, anomaly_alert, pack_record, unpack_record,
+    RECORD_HEADER_BYTES, EpisodeEnded, EpisodeStarted, EpisodeState, SeriesRecord, advance, anomaly_alert,
+    unpack_record,
 )
 
 
@@ -41,9 +42,16 @@ def test_points_the_detector_did_not_accept_do_not_count():
 
 def test_record_round_trips_and_foreign_bytes_start_fresh():
     episode = EpisodeState(True, 123, 456, 2)
-    assert unpack_record(pack_record(episode, b"detector")) == (episode, b"detector")
-    assert unpack_record(b"old detector bytes without header") == (EpisodeState(), None)
-    assert unpack_record(None) == (EpisodeState(), None)
+    first = SeriesRecord().successor(episode, b"detector")
+    assert unpack_record(first) == SeriesRecord(episode, b"detector", 1)
+    assert unpack_record(b"old detector bytes without header") == SeriesRecord()
+    assert unpack_record(None) == SeriesRecord()
+
+
+def test_every_rewrite_changes_the_header_even_with_the_same_content():
+    first = SeriesRecord().successor(EpisodeState(), b"same")
+    second = unpack_record(first).successor(EpisodeState(), b"same")
+    assert first[:RECORD_HEADER_BYTES] != second[:RECORD_HEADER_BYTES]
 
 
 def test_anomaly_alert_takes_service_from_job_and_has_deterministic_ids():

@@ -61,8 +61,8 @@ def test_remote_write_is_one_message_with_every_series_and_answers_204(client, p
     assert answer.status_code == 204 and answer.content == b""
     [batch] = sent_batches(publisher)
     by_key = {s.key: s for s in batch.series}
-    assert by_key[series_key(UP)].timestamps_ms == (1000, 2000)
-    assert by_key[series_key(UP)].values == (1.0, 0.0)
+    assert by_key[series_key(UP)].timestamps_ms.tolist() == [1000, 2000]
+    assert by_key[series_key(UP)].values.tolist() == [1.0, 0.0]
     assert dict(by_key[series_key(other)].labels) == other
     assert publisher.sent[0][1].type == "dev.smartcloudops.metrics.samples.received"
 
@@ -86,14 +86,14 @@ def test_staleness_markers_are_dropped_samples_sorted_and_duplicates_keep_the_fi
     assert remote_write(client, write_request((UP, samples))).status_code == 204
     [batch] = sent_batches(publisher)
     [series] = batch.series
-    assert series.timestamps_ms == (1000, 3000) and series.values == (1.0, 3.0)
+    assert series.timestamps_ms.tolist() == [1000, 3000] and series.values.tolist() == [1.0, 3.0]
     assert (batch.dropped.non_finite, batch.dropped.duplicate) == (2, 1)
 
 
 def test_entries_with_the_same_labels_are_merged_into_one_series(client, publisher):
     remote_write(client, write_request((UP, [(2000, 2.0)]), (dict(reversed(UP.items())), [(1000, 1.0)])))
     [batch] = sent_batches(publisher)
-    assert [s.timestamps_ms for s in batch.series] == [(1000, 2000)]
+    assert [s.timestamps_ms.tolist() for s in batch.series] == [[1000, 2000]]
 
 
 def test_a_large_request_is_cut_into_messages_and_answered_once_all_are_on_the_broker(client, publisher):
@@ -170,7 +170,7 @@ def test_json_samples_become_one_message_in_milliseconds(client, publisher):
     assert answer.json()["accepted"] == 2 and answer.json()["series"] == 1
     assert answer.json()["event_ids"] == [publisher.sent[0][1].id]
     [batch] = sent_batches(publisher)
-    assert batch.series[0].timestamps_ms == (1000, 2500) and batch.series[0].values == (6.0, 7.0)
+    assert batch.series[0].timestamps_ms.tolist() == [1000, 2500] and batch.series[0].values.tolist() == [6.0, 7.0]
 
 
 def test_json_nan_value_is_dropped_and_counted(client, publisher):
@@ -196,3 +196,17 @@ def test_bad_json_samples_are_refused_with_a_clear_message(client, publisher, bo
 def test_json_intake_needs_the_json_content_type_and_credentials(client, publisher):
     assert post_json(client, [], **{"Content-Type": "text/plain"}).status_code == 415
     assert post_json(client, [], Authorization="Bearer nope").status_code == 401
+
+
+@pytest.mark.parametrize("data", [
+    {"series": [{"key": "k", "labels": {}, "t": [1, 2], "v": [1.0]}]},
+    {"series": [{"key": "k", "labels": {}, "t": ["x"], "v": [1.0]}]},
+    {"series": [{"key": "k", "labels": {}, "t": [[1]], "v": [[1.0]]}]},
+    {"series": [{"key": "k", "t": [1], "v": [1.0]}]},
+    {"nothing": []},
+])
+def test_a_malformed_broker_message_is_invalid_input_not_a_crash(data):
+    from pipeline.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        SampleBatch.from_data(data)
