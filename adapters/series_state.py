@@ -1,4 +1,4 @@
-"""Per-series streaming state (opaque bytes, bounded size) with expiry of series that stop reporting.
+"""Per-series streaming state (opaque bytes, bounded size); series that stop reporting expire.
 
 One port, three implementations honouring the same contract (tests/unit/metrics run it on all):
 Redis in production (one MGET to load a batch, one pipeline of SET ... EX to save it), a SQLite
@@ -14,8 +14,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from pipeline.errors import TransientError
 
@@ -31,13 +32,15 @@ class StateConflict(TransientError):
 
 
 class SeriesStateStore(Protocol):
-    """Loads and saves the state bytes of many series at once; a series silent for the TTL is gone."""
+    """Loads and saves the state bytes of many series at once; silent series expire (TTL)."""
 
     def load(self, keys: Sequence[str]) -> list[bytes | None]:
         """The stored bytes of each key, in order; None for unknown or expired series."""
         ...
 
-    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
+    def save(
+        self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None
+    ) -> None:
         """Store each series' bytes, restarting its time to live.
 
         With `expected` (the bytes `load` returned), all or nothing: StateConflict when any
@@ -58,11 +61,13 @@ class RedisSeriesStateStore:
             return []
         try:
             return list(self._client.mget([KEY_PREFIX + key for key in keys]))
-        except Exception as exc:  # noqa: BLE001 - redis' errors are mapped just below
+        except Exception as exc:
             _raise_transient_if_unreachable(exc)
             raise
 
-    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
+    def save(
+        self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None
+    ) -> None:
         if not states:
             return
         try:
@@ -72,7 +77,7 @@ class RedisSeriesStateStore:
                 self._write_if_unchanged(states, expected)
         except StateConflict:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _raise_transient_if_unreachable(exc)
             raise
 
@@ -81,7 +86,9 @@ class RedisSeriesStateStore:
             pipe.set(KEY_PREFIX + key, data, ex=self._ttl_s)
         pipe.execute()
 
-    def _write_if_unchanged(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None]) -> None:
+    def _write_if_unchanged(
+        self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None]
+    ) -> None:
         import redis
 
         keys = [KEY_PREFIX + key for key in states]
@@ -96,8 +103,11 @@ class RedisSeriesStateStore:
                 raise StateConflict("series state changed while it was being saved") from exc
 
 
-def _changed(states: Mapping[str, bytes], expected: Mapping[str, bytes | None],
-             current: Sequence[bytes | None]) -> bool:
+def _changed(
+    states: Mapping[str, bytes],
+    expected: Mapping[str, bytes | None],
+    current: Sequence[bytes | None],
+) -> bool:
     return any(expected.get(key) != now for key, now in zip(states, current))
 
 
@@ -121,12 +131,18 @@ class SqliteSeriesStateStore:
         # Opened on first use, so building a runtime (the HTTP server does too) creates no file.
         if self._connection is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self._path), timeout=30, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(
+                str(self._path), timeout=30, check_same_thread=False, isolation_level=None
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS series_state "
-                         "(key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL)")
-            conn.execute("CREATE INDEX IF NOT EXISTS ix_series_state_expiry ON series_state (expires_at)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS series_state "
+                "(key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL)"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS ix_series_state_expiry ON series_state (expires_at)"
+            )
             self._connection = conn
         return self._connection
 
@@ -137,22 +153,32 @@ class SqliteSeriesStateStore:
     def _load_unlocked(self, keys: Sequence[str], now: float) -> list[bytes | None]:
         found: dict[str, bytes] = {}
         for start in range(0, len(keys), SQLITE_MAX_PARAMS):
-            chunk = list(keys[start:start + SQLITE_MAX_PARAMS])
+            chunk = list(keys[start : start + SQLITE_MAX_PARAMS])
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT key, data FROM series_state WHERE key IN ({marks}) AND expires_at > ?", [*chunk, now])
+                f"SELECT key, data FROM series_state WHERE key IN ({marks}) AND expires_at > ?",
+                [*chunk, now],
+            )
             found.update((key, bytes(data)) for key, data in rows)
         return [found.get(key) for key in keys]
 
-    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
+    def save(
+        self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None
+    ) -> None:
         now = self._clock()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")  # the write lock also makes the check below atomic
+            self._conn.execute(
+                "BEGIN IMMEDIATE"
+            )  # the write lock also makes the check below atomic
             try:
-                if expected is not None and _changed(states, expected, self._load_unlocked(list(states), now)):
+                if expected is not None and _changed(
+                    states, expected, self._load_unlocked(list(states), now)
+                ):
                     raise StateConflict("series state changed since it was loaded")
-                self._conn.executemany("INSERT OR REPLACE INTO series_state (key, data, expires_at) VALUES (?, ?, ?)",
-                                       [(key, data, now + self._ttl_s) for key, data in states.items()])
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO series_state (key, data, expires_at) VALUES (?, ?, ?)",
+                    [(key, data, now + self._ttl_s) for key, data in states.items()],
+                )
                 # Expired rows go as writes come: the table stays the size of the live series.
                 self._conn.execute("DELETE FROM series_state WHERE expires_at <= ?", (now,))
                 self._conn.execute("COMMIT")
@@ -183,19 +209,27 @@ class InMemorySeriesStateStore:
         entries = [self._data.get(key) for key in keys]
         return [entry[0] if entry and entry[1] > now else None for entry in entries]
 
-    def save(self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None) -> None:
+    def save(
+        self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None
+    ) -> None:
         expires_at = self._clock() + self._ttl_s
         with self._lock:
-            if expected is not None and _changed(states, expected, self._load_unlocked(list(states))):
+            if expected is not None and _changed(
+                states, expected, self._load_unlocked(list(states))
+            ):
                 raise StateConflict("series state changed since it was loaded")
             self._data.update({key: (bytes(data), expires_at) for key, data in states.items()})
 
 
 def series_state_store(settings: Settings) -> SeriesStateStore:
-    """Redis when SCO_REDIS_URL is set (or the broker is Redis), else a SQLite file in the data dir."""
-    url = settings.redis_url or (settings.broker_url if (settings.broker_url or "").startswith("redis") else None)
+    """Redis when SCO_REDIS_URL is set (or the broker is Redis), else SQLite in the data dir."""
+    url = settings.redis_url or (
+        settings.broker_url if (settings.broker_url or "").startswith("redis") else None
+    )
     if url is None:
-        return SqliteSeriesStateStore(settings.resolved_data_dir / "series_state.sqlite", settings.series_state_ttl_s)
+        return SqliteSeriesStateStore(
+            settings.resolved_data_dir / "series_state.sqlite", settings.series_state_ttl_s
+        )
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0)

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cramjam
@@ -40,10 +40,16 @@ from benchmarks.machine import describe
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"
 REDIS_URL = "redis://127.0.0.1:6379/12"
-PG_ADMIN_URL = os.environ.get("SCO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SCO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 STEP_MS = 15_000
-HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "snappy",
-           "Content-Type": "application/x-protobuf", "X-Prometheus-Remote-Write-Version": "0.1.0"}
+HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "Content-Encoding": "snappy",
+    "Content-Type": "application/x-protobuf",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
 
 
 def create_database() -> tuple[str, str]:
@@ -79,8 +85,14 @@ def free_port() -> int:
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("w") as handle:
-        return subprocess.Popen([sys.executable, "-m", "smartcloudops", *args], env=env, cwd=ROOT,
-                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "smartcloudops", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -110,8 +122,11 @@ def request_body(shard: int, series: int, samples: int, round_: int, t0_ms: int)
     base = round_ * samples
     for i in range(series):
         entry = request.timeseries.add()
-        for name, value in (("__name__", "node_cpu_seconds_total"), ("job", f"svc-{i % 20}"),
-                            ("instance", f"host-{shard}-{i}:9100")):
+        for name, value in (
+            ("__name__", "node_cpu_seconds_total"),
+            ("job", f"svc-{i % 20}"),
+            ("instance", f"host-{shard}-{i}:9100"),
+        ):
             entry.labels.add(name=name, value=value)
         values = 50 + 10 * np.sin((base + np.arange(samples)) / 30.0) + rng.normal(0, 1, samples)
         for k in range(samples):
@@ -152,17 +167,35 @@ def end_to_end(args: argparse.Namespace, pg_url: str, workdir: Path) -> dict:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     port = free_port()
-    env = {**os.environ, "SCO_BROKER_URL": REDIS_URL, "SCO_REDIS_URL": REDIS_URL, "SCO_DATABASE_URL": pg_url,
-           "SCO_WEBHOOK_TOKEN": TOKEN, "SCO_HTTP_PORT": str(port), "SCO_DATA_DIR": str(workdir),
-           "SCO_WORKER_METRICS_PORT": "0", "SCO_WORKER_PREFETCH": "4"}
-    rounds = max(1, args.samples // (args.shards * args.series_per_request * args.samples_per_series))
+    env = {
+        **os.environ,
+        "SCO_BROKER_URL": REDIS_URL,
+        "SCO_REDIS_URL": REDIS_URL,
+        "SCO_DATABASE_URL": pg_url,
+        "SCO_WEBHOOK_TOKEN": TOKEN,
+        "SCO_HTTP_PORT": str(port),
+        "SCO_DATA_DIR": str(workdir),
+        "SCO_WORKER_METRICS_PORT": "0",
+        "SCO_WORKER_PREFETCH": "4",
+    }
+    rounds = max(
+        1, args.samples // (args.shards * args.series_per_request * args.samples_per_series)
+    )
     t0_ms = int(time.time() * 1000) - rounds * args.samples_per_series * STEP_MS
-    bodies = [[request_body(s, args.series_per_request, args.samples_per_series, r, t0_ms) for r in range(rounds)]
-              for s in range(args.shards)]
+    bodies = [
+        [
+            request_body(s, args.series_per_request, args.samples_per_series, r, t0_ms)
+            for r in range(rounds)
+        ]
+        for s in range(args.shards)
+    ]
     total = rounds * args.shards * args.series_per_request * args.samples_per_series
     server = start(["serve"], env, workdir / "serve.log")
-    worker = start(["worker", "--queues", "metrics", "--concurrency", str(args.concurrency)], env,
-                   workdir / "worker.log")
+    worker = start(
+        ["worker", "--queues", "metrics", "--concurrency", str(args.concurrency)],
+        env,
+        workdir / "worker.log",
+    )
     engine = create_engine(pg_url)
     try:
         wait_until(lambda: _healthy(port), 60, "server start")
@@ -175,8 +208,13 @@ def end_to_end(args: argparse.Namespace, pg_url: str, workdir: Path) -> dict:
         engine.dispose()
         stop(worker)
         stop(server)
-    return {"samples": total, "requests": rounds * args.shards, "seconds": round(elapsed, 2),
-            "samples_per_s": round(total / elapsed), "intake_samples_per_s": round(total / intake_s)}
+    return {
+        "samples": total,
+        "requests": rounds * args.shards,
+        "seconds": round(elapsed, 2),
+        "samples_per_s": round(total / elapsed),
+        "intake_samples_per_s": round(total / intake_s),
+    }
 
 
 def _healthy(port: int) -> bool:
@@ -201,39 +239,63 @@ def row_by_row_ratio(pg_url: str, samples: int) -> dict:
         """The same COPY path, one point per transaction."""
 
         def record(self, scores, new_series, now):  # type: ignore[no-untyped-def]
-            super().record(replace(scores, series=scores.series[:0], ts_ms=scores.ts_ms[:0]), new_series, now)
+            super().record(
+                replace(scores, series=scores.series[:0], ts_ms=scores.ts_ms[:0]), new_series, now
+            )
             for i in range(len(scores)):
                 one = slice(i, i + 1)
-                super().record(replace(scores, series=scores.series[one], ts_ms=scores.ts_ms[one],
-                                       values=scores.values[one], scores=scores.scores[one],
-                                       anomalous=scores.anomalous[one]), [], now)
+                super().record(
+                    replace(
+                        scores,
+                        series=scores.series[one],
+                        ts_ms=scores.ts_ms[one],
+                        values=scores.values[one],
+                        scores=scores.scores[one],
+                        anomalous=scores.anomalous[one],
+                    ),
+                    [],
+                    now,
+                )
 
     engine = create_engine(pg_url)
     detector = load_detector()
     t0_ms = int(time.time() * 1000) - 10**9
     rates = {}
-    for label, store, offset in (("batched", AnomalyScoreStore(engine), 0), ("row_by_row", RowByRow(engine), 1)):
-        parts = [({"__name__": "bench", "mode": label, "i": str(i)},
-                  [t0_ms + k * STEP_MS for k in range(samples // 100)], [float(k % 7) for k in range(samples // 100)])
-                 for i in range(100)]
-        scorer = MetricScorer(detector, InMemorySeriesStateStore(), store, AlertStore(engine, CorrelationPolicy()), 10)
+    for label, store in (("batched", AnomalyScoreStore(engine)), ("row_by_row", RowByRow(engine))):
+        parts = [
+            (
+                {"__name__": "bench", "mode": label, "i": str(i)},
+                [t0_ms + k * STEP_MS for k in range(samples // 100)],
+                [float(k % 7) for k in range(samples // 100)],
+            )
+            for i in range(100)
+        ]
+        scorer = MetricScorer(
+            detector, InMemorySeriesStateStore(), store, AlertStore(engine, CorrelationPolicy()), 10
+        )
         started = time.perf_counter()
-        scorer.score(merge_series(parts), trace_id="bench", now=datetime.now(timezone.utc))
+        scorer.score(merge_series(parts), trace_id="bench", now=datetime.now(UTC))
         rates[label] = round(samples / (time.perf_counter() - started))
     engine.dispose()
-    return {"in_process_batched_samples_per_s": rates["batched"],
-            "in_process_row_by_row_samples_per_s": rates["row_by_row"],
-            "batched_over_row_by_row": round(rates["batched"] / rates["row_by_row"], 1)}
+    return {
+        "in_process_batched_samples_per_s": rates["batched"],
+        "in_process_row_by_row_samples_per_s": rates["row_by_row"],
+        "batched_over_row_by_row": round(rates["batched"] / rates["row_by_row"], 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=400_000, help="samples to send end to end (bounded)")
+    parser.add_argument(
+        "--samples", type=int, default=400_000, help="samples to send end to end (bounded)"
+    )
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--series-per-request", type=int, default=500)
     parser.add_argument("--samples-per-series", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=1, help="metrics worker processes")
-    parser.add_argument("--row-samples", type=int, default=5_000, help="samples for the row-by-row baseline")
+    parser.add_argument(
+        "--row-samples", type=int, default=5_000, help="samples for the row-by-row baseline"
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     import tempfile
@@ -247,8 +309,10 @@ def main() -> None:
         drop_database(name)
     result["machine"] = describe(("onnxruntime", "psycopg", "redis", "celery"))
     result["load_average"] = os.getloadavg()
-    result["settings"] = {k: getattr(args, k) for k in ("shards", "series_per_request", "samples_per_series",
-                                                         "concurrency")}
+    result["settings"] = {
+        k: getattr(args, k)
+        for k in ("shards", "series_per_request", "samples_per_series", "concurrency")
+    }
     print(json.dumps(result, indent=2))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import cramjam
@@ -37,7 +37,13 @@ from consumers.remote_write_pb import WriteRequest
 from pipeline.errors import InvalidInput, TransientError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.metric_events import (
-    METRIC_SAMPLES_RECEIVED, SampleBatch, check_labels, check_timestamp_ms, merge_series, seconds_to_ms, split,
+    METRIC_SAMPLES_RECEIVED,
+    SampleBatch,
+    check_labels,
+    check_timestamp_ms,
+    merge_series,
+    seconds_to_ms,
+    split,
 )
 from smartcloudops.observability import metrics
 
@@ -86,8 +92,13 @@ def decode_json_samples(body: bytes) -> SampleBatch:
     parts = []
     for item in items:
         labels = check_labels(list(item.labels.items()))
-        parts.append((labels, [seconds_to_ms(ts, labels) for ts, _ in item.samples],
-                      [value for _, value in item.samples]))
+        parts.append(
+            (
+                labels,
+                [seconds_to_ms(ts, labels) for ts, _ in item.samples],
+                [value for _, value in item.samples],
+            )
+        )
     return merge_series(parts)
 
 
@@ -99,7 +110,9 @@ def _decompress(body: bytes, max_decoded_bytes: int) -> bytes:
     try:
         declared = cramjam.snappy.decompress_raw_len(body)
         if declared > max_decoded_bytes:
-            raise BodyTooLarge(f"snappy body decodes to {declared} bytes, above the limit of {max_decoded_bytes}")
+            raise BodyTooLarge(
+                f"snappy body decodes to {declared} bytes, above the limit of {max_decoded_bytes}"
+            )
         return bytes(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as exc:
         raise InvalidInput(f"body is not snappy block-compressed data: {exc}") from exc
@@ -125,9 +138,16 @@ def routes(deps) -> list[Route]:  # type: ignore[no-untyped-def]  # consumers.ap
             log.warning("metrics.broker_unavailable", trace_id=trace_id, error=str(exc))
             raise HttpError(503, "broker unavailable, retry later", {"Retry-After": "5"}) from exc
         metrics.events_published.labels(METRIC_SAMPLES_RECEIVED, queue).inc(len(events))
-        log.info("metrics.accepted", trace_id=trace_id, source=source, series=len(batch.series),
-                 samples=batch.sample_count, messages=len(events), dropped_non_finite=batch.dropped.non_finite,
-                 dropped_duplicate=batch.dropped.duplicate)
+        log.info(
+            "metrics.accepted",
+            trace_id=trace_id,
+            source=source,
+            series=len(batch.series),
+            samples=batch.sample_count,
+            messages=len(events),
+            dropped_non_finite=batch.dropped.non_finite,
+            dropped_duplicate=batch.dropped.duplicate,
+        )
         return [event.id for event in events]
 
     @endpoint
@@ -135,7 +155,9 @@ def routes(deps) -> list[Route]:  # type: ignore[no-untyped-def]  # consumers.ap
         require(request, auth)
         _require_remote_write_headers(request)
         body = await read_body(request, settings.metrics_max_body_bytes)
-        batch = _decoded(lambda: decode_remote_write(body, settings.metrics_max_decoded_bytes), malformed=400)
+        batch = _decoded(
+            lambda: decode_remote_write(body, settings.metrics_max_decoded_bytes), malformed=400
+        )
         await publish(batch, REMOTE_WRITE_SOURCE, body, trace_id_of(request))
         return Response(status_code=204)
 
@@ -147,13 +169,24 @@ def routes(deps) -> list[Route]:  # type: ignore[no-untyped-def]  # consumers.ap
         batch = _decoded(lambda: decode_json_samples(body), malformed=422)
         trace_id = trace_id_of(request)
         event_ids = await publish(batch, JSON_SOURCE, body, trace_id)
-        return JSONResponse({"accepted": batch.sample_count, "series": len(batch.series),
-                             "dropped": {"non_finite": batch.dropped.non_finite,
-                                         "duplicate": batch.dropped.duplicate},
-                             "event_ids": event_ids, "trace_id": trace_id}, status_code=202)
+        return JSONResponse(
+            {
+                "accepted": batch.sample_count,
+                "series": len(batch.series),
+                "dropped": {
+                    "non_finite": batch.dropped.non_finite,
+                    "duplicate": batch.dropped.duplicate,
+                },
+                "event_ids": event_ids,
+                "trace_id": trace_id,
+            },
+            status_code=202,
+        )
 
-    return [Route("/api/v1/write", remote_write, methods=["POST"]),
-            Route("/v1/metrics", json_samples, methods=["POST"])]
+    return [
+        Route("/api/v1/write", remote_write, methods=["POST"]),
+        Route("/v1/metrics", json_samples, methods=["POST"]),
+    ]
 
 
 def _decoded(decode, *, malformed: int) -> SampleBatch:  # type: ignore[no-untyped-def]
@@ -176,10 +209,14 @@ def _require_remote_write_headers(request: Request) -> None:
         raise HttpError(415, f"Content-Type must be {PROTOBUF}, got {media.strip() or 'none'!r}")
     proto = dict(_param(p) for p in params.split(";") if "=" in p).get("proto")
     if proto not in (None, "prometheus.WriteRequest"):
-        raise HttpError(415, f"only remote write 1.0 (prometheus.WriteRequest) is accepted, got proto={proto}")
+        raise HttpError(
+            415, f"only remote write 1.0 (prometheus.WriteRequest) is accepted, got proto={proto}"
+        )
     version = request.headers.get("x-prometheus-remote-write-version")
     if version is not None and not version.strip().startswith(SUPPORTED_RW_VERSION_PREFIX):
-        raise HttpError(415, f"remote write version {version!r} is not supported; send 0.1.0 (remote write 1.0)")
+        raise HttpError(
+            415, f"remote write version {version!r} is not supported; send 0.1.0 (remote write 1.0)"
+        )
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -187,11 +224,20 @@ def _param(text: str) -> tuple[str, str]:
     return name.strip().lower(), value.strip().strip('"')
 
 
-def _events(batch: SampleBatch, source: str, body: bytes, trace_id: str, max_samples: int) -> list[CloudEvent]:
+def _events(
+    batch: SampleBatch, source: str, body: bytes, trace_id: str, max_samples: int
+) -> list[CloudEvent]:
     # The same body gives the same ids, so a retried request is recognisable in logs and traces.
     digest = hashlib.sha256(body).hexdigest()
-    now = datetime.now(timezone.utc)
-    return [envelope(METRIC_SAMPLES_RECEIVED, source, chunk.to_data(),
-                     event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"metrics|{digest}|{index}")),
-                     trace_id=trace_id, now=now)
-            for index, chunk in enumerate(split(batch, max_samples))]
+    now = datetime.now(UTC)
+    return [
+        envelope(
+            METRIC_SAMPLES_RECEIVED,
+            source,
+            chunk.to_data(),
+            event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"metrics|{digest}|{index}")),
+            trace_id=trace_id,
+            now=now,
+        )
+        for index, chunk in enumerate(split(batch, max_samples))
+    ]

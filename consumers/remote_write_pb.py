@@ -39,7 +39,16 @@ def _metric_metadata() -> descriptor_pb2.DescriptorProto:
         _field("help", 4, _F.TYPE_STRING),
         _field("unit", 5, _F.TYPE_STRING),
     )
-    kinds = ("UNKNOWN", "COUNTER", "GAUGE", "HISTOGRAM", "GAUGEHISTOGRAM", "SUMMARY", "INFO", "STATESET")
+    kinds = (
+        "UNKNOWN",
+        "COUNTER",
+        "GAUGE",
+        "HISTOGRAM",
+        "GAUGEHISTOGRAM",
+        "SUMMARY",
+        "INFO",
+        "STATESET",
+    )
     enum = message.enum_type.add(name="MetricType")
     for number, kind in enumerate(kinds):
         enum.value.add(name=kind, number=number)
@@ -48,25 +57,31 @@ def _metric_metadata() -> descriptor_pb2.DescriptorProto:
 
 def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
     proto = descriptor_pb2.FileDescriptorProto(name=_FILE, package=_PACKAGE, syntax="proto3")
-    proto.message_type.extend([
-        _message("Sample", _field("value", 1, _F.TYPE_DOUBLE), _field("timestamp", 2, _F.TYPE_INT64)),
-        _message("Label", _field("name", 1, _F.TYPE_STRING), _field("value", 2, _F.TYPE_STRING)),
-        _message(
-            "TimeSeries",
-            _field("labels", 1, _F.TYPE_MESSAGE, label=_REPEATED, type_name="Label"),
-            _field("samples", 2, _F.TYPE_MESSAGE, label=_REPEATED, type_name="Sample"),
-        ),
-        _metric_metadata(),
-        _message(
-            "WriteRequest",
-            _field("timeseries", 1, _F.TYPE_MESSAGE, label=_REPEATED, type_name="TimeSeries"),
-            _field("metadata", 3, _F.TYPE_MESSAGE, label=_REPEATED, type_name="MetricMetadata"),
-        ),
-    ])
+    proto.message_type.extend(
+        [
+            _message(
+                "Sample", _field("value", 1, _F.TYPE_DOUBLE), _field("timestamp", 2, _F.TYPE_INT64)
+            ),
+            _message(
+                "Label", _field("name", 1, _F.TYPE_STRING), _field("value", 2, _F.TYPE_STRING)
+            ),
+            _message(
+                "TimeSeries",
+                _field("labels", 1, _F.TYPE_MESSAGE, label=_REPEATED, type_name="Label"),
+                _field("samples", 2, _F.TYPE_MESSAGE, label=_REPEATED, type_name="Sample"),
+            ),
+            _metric_metadata(),
+            _message(
+                "WriteRequest",
+                _field("timeseries", 1, _F.TYPE_MESSAGE, label=_REPEATED, type_name="TimeSeries"),
+                _field("metadata", 3, _F.TYPE_MESSAGE, label=_REPEATED, type_name="MetricMetadata"),
+            ),
+        ]
+    )
     return proto
 
 
-# A private pool: another module declaring `prometheus.*` (a real prompb) cannot clash with this one.
+# A private pool: another module declaring `prometheus.*` (a real prompb) cannot clash with it.
 _POOL = descriptor_pool.DescriptorPool()
 _POOL.Add(_file_descriptor())
 

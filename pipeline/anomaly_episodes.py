@@ -15,9 +15,9 @@ detector's bytes.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -25,7 +25,9 @@ from pipeline.events import AlertReceived, alert_event_id
 
 ANOMALY_ALERTNAME = "AnomalyDetected"
 ANOMALY_RECEIVER = "smartcloudops-anomaly"
-_HEADER = struct.Struct("<4sQBqqI")  # magic, generation, open flag, started_ms, normal_since_ms, normal_run
+_HEADER = struct.Struct(
+    "<4sQBqqI"
+)  # magic, generation, open flag, started_ms, normal_since_ms, normal_run
 _MAGIC = b"SCE2"
 RECORD_HEADER_BYTES = _HEADER.size  # a record's header differs after every write (its generation)
 
@@ -65,8 +67,14 @@ class SeriesRecord:
 
     def successor(self, episode: EpisodeState, detector_state: bytes) -> bytes:
         """The encoded record that replaces this one."""
-        header = _HEADER.pack(_MAGIC, self.generation + 1, episode.open, episode.started_ms,
-                              episode.normal_since_ms, episode.normal_run)
+        header = _HEADER.pack(
+            _MAGIC,
+            self.generation + 1,
+            episode.open,
+            episode.started_ms,
+            episode.normal_since_ms,
+            episode.normal_run,
+        )
         return header + detector_state
 
 
@@ -76,23 +84,42 @@ def unpack_record(data: bytes | None) -> SeriesRecord:
         return SeriesRecord()
     _, generation, is_open, started_ms, normal_since_ms, normal_run = _HEADER.unpack_from(data)
     episode = EpisodeState(bool(is_open), started_ms, normal_since_ms, normal_run)
-    return SeriesRecord(episode, data[_HEADER.size:], generation)
+    return SeriesRecord(episode, data[_HEADER.size :], generation)
 
 
-def advance(state: EpisodeState, timestamps_ms: np.ndarray, scores: np.ndarray, accepted: np.ndarray,
-            anomalous: np.ndarray, resolve_after: int) -> tuple[EpisodeState, list[EpisodeChange]]:
-    """Walk a series' newly scored points through its episode; return the new state and what changed."""
+def advance(
+    state: EpisodeState,
+    timestamps_ms: np.ndarray,
+    scores: np.ndarray,
+    accepted: np.ndarray,
+    anomalous: np.ndarray,
+    resolve_after: int,
+) -> tuple[EpisodeState, list[EpisodeChange]]:
+    """Walk a series' newly scored points through its episode: the new state and what changed."""
     counted = np.flatnonzero(accepted)
     if not state.open and not anomalous[counted].any():
         return state, []  # the common case: a normal series stays normal, no per-point work
     changes: list[EpisodeChange] = []
     for i in counted:
-        state = _step(state, int(timestamps_ms[i]), float(scores[i]), bool(anomalous[i]), resolve_after, changes)
+        state = _step(
+            state,
+            int(timestamps_ms[i]),
+            float(scores[i]),
+            bool(anomalous[i]),
+            resolve_after,
+            changes,
+        )
     return state, changes
 
 
-def _step(state: EpisodeState, ts_ms: int, score: float, anomalous: bool, resolve_after: int,
-          changes: list[EpisodeChange]) -> EpisodeState:
+def _step(
+    state: EpisodeState,
+    ts_ms: int,
+    score: float,
+    anomalous: bool,
+    resolve_after: int,
+    changes: list[EpisodeChange],
+) -> EpisodeState:
     if anomalous:
         if not state.open:
             changes.append(EpisodeStarted(ts_ms, score))
@@ -108,8 +135,9 @@ def _step(state: EpisodeState, ts_ms: int, score: float, anomalous: bool, resolv
     return EpisodeState(True, state.started_ms, since, run)
 
 
-def anomaly_alert(series_key: str, labels: Mapping[str, str], change: EpisodeChange,
-                  model_version: str) -> AlertReceived:
+def anomaly_alert(
+    series_key: str, labels: Mapping[str, str], change: EpisodeChange, model_version: str
+) -> AlertReceived:
     """The `AnomalyDetected` alert (firing or resolved) of an episode change of one series."""
     alert_labels = {**labels, "alertname": ANOMALY_ALERTNAME}
     if not alert_labels.get("service") and labels.get("job"):
@@ -117,17 +145,25 @@ def anomaly_alert(series_key: str, labels: Mapping[str, str], change: EpisodeCha
     starts_at = _utc(change.started_ms)
     firing = isinstance(change, EpisodeStarted)
     status = "firing" if firing else "resolved"
-    annotations = {"summary": f"{labels.get('__name__', 'series')} behaves unlike its recent history",
-                   "model_version": model_version}
+    annotations = {
+        "summary": f"{labels.get('__name__', 'series')} behaves unlike its recent history",
+        "model_version": model_version,
+    }
     if firing:
         annotations["anomaly_score"] = f"{change.score:.4f}"
     return AlertReceived(
-        event_id=alert_event_id(series_key, status, starts_at), fingerprint=series_key, status=status,
-        labels=alert_labels, annotations=annotations, starts_at=starts_at,
-        ends_at=None if firing else _utc(change.ended_ms), generator_url="",
-        group_key=f"anomaly:{series_key}", receiver=ANOMALY_RECEIVER,
+        event_id=alert_event_id(series_key, status, starts_at),
+        fingerprint=series_key,
+        status=status,
+        labels=alert_labels,
+        annotations=annotations,
+        starts_at=starts_at,
+        ends_at=None if firing else _utc(change.ended_ms),
+        generator_url="",
+        group_key=f"anomaly:{series_key}",
+        receiver=ANOMALY_RECEIVER,
     )
 
 
 def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -1,8 +1,8 @@
-"""Metric samples as they travel from the intake to the scoring workers: normalised, compact, batched.
+"""Metric samples on their way from the intake to the scoring workers: normalised, compact, batched.
 
 Rules every intake applies (remote write and JSON alike), so a worker sees one shape:
 - a series needs a non-empty `__name__` and valid Prometheus label names; bad ones are refused;
-- timestamps are integer milliseconds in [1970, 9999]; NaN, infinite or out-of-range ones are refused;
+- timestamps are integer milliseconds in [1970, 9999]; NaN, infinite or out-of-range: refused;
 - NaN values are dropped and counted (Prometheus marks a stale series with a NaN sample), and so
   are infinite ones (JSON cannot carry them and the model cannot score them);
 - samples of a series are sorted by time; an exact-duplicate timestamp keeps its first sample;
@@ -17,8 +17,9 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,15 @@ class SampleBatch:
     def to_data(self) -> dict[str, Any]:
         """The compact JSON-ready form of the message."""
         return {
-            "series": [{"key": s.key, "labels": dict(s.labels), "t": _plain(s.timestamps_ms), "v": _plain(s.values)}
-                       for s in self.series],
+            "series": [
+                {
+                    "key": s.key,
+                    "labels": dict(s.labels),
+                    "t": _plain(s.timestamps_ms),
+                    "v": _plain(s.values),
+                }
+                for s in self.series
+            ],
             "dropped": {"non_finite": self.dropped.non_finite, "duplicate": self.dropped.duplicate},
         }
 
@@ -82,7 +90,10 @@ class SampleBatch:
         try:
             series = tuple(_series_from_data(item) for item in data["series"])
             dropped = data.get("dropped") or {}
-            return cls(series, DropCounts(int(dropped.get("non_finite", 0)), int(dropped.get("duplicate", 0))))
+            return cls(
+                series,
+                DropCounts(int(dropped.get("non_finite", 0)), int(dropped.get("duplicate", 0))),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"metric sample batch is malformed: {exc!r}") from exc
 
@@ -92,8 +103,12 @@ def _series_from_data(item: Mapping[str, Any]) -> SeriesSamples:
     timestamps = np.asarray(item["t"], dtype=np.int64)
     values = np.asarray(item["v"], dtype=np.float64)
     if timestamps.ndim != 1 or timestamps.shape != values.shape:
-        raise ValueError(f"series {item['key']} has {timestamps.shape} timestamps and {values.shape} values")
-    return SeriesSamples(str(item["key"]), {str(k): str(v) for k, v in item["labels"].items()}, timestamps, values)
+        raise ValueError(
+            f"series {item['key']} has {timestamps.shape} timestamps and {values.shape} values"
+        )
+    return SeriesSamples(
+        str(item["key"]), {str(k): str(v) for k, v in item["labels"].items()}, timestamps, values
+    )
 
 
 def _plain(column: Sequence[Any]) -> list[Any]:
@@ -107,7 +122,7 @@ def series_key(labels: Mapping[str, str]) -> str:
 
 
 def check_labels(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """The label set as a dict; InvalidInput names the problem (no `__name__`, bad or repeated names)."""
+    """The label set as a dict; InvalidInput names the problem (no `__name__`, bad names)."""
     if len(pairs) > MAX_LABELS:
         raise InvalidInput(f"series has {len(pairs)} labels, at most {MAX_LABELS} are accepted")
     labels: dict[str, str] = {}
@@ -126,28 +141,37 @@ def check_labels(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
 
 def check_timestamp_ms(timestamp_ms: int, labels: Mapping[str, str]) -> int:
     if not MIN_TIMESTAMP_MS <= timestamp_ms <= MAX_TIMESTAMP_MS:
-        raise InvalidInput(f"series {_describe(labels)}: timestamp {timestamp_ms} ms is outside 1970..9999")
+        raise InvalidInput(
+            f"series {_describe(labels)}: timestamp {timestamp_ms} ms is outside 1970..9999"
+        )
     return timestamp_ms
 
 
 def seconds_to_ms(seconds: float, labels: Mapping[str, str]) -> int:
     """A JSON timestamp in seconds as integer milliseconds; NaN or infinite is an InvalidInput."""
     if not math.isfinite(seconds):
-        raise InvalidInput(f"series {_describe(labels)}: timestamp {seconds!r} is not a finite number")
+        raise InvalidInput(
+            f"series {_describe(labels)}: timestamp {seconds!r} is not a finite number"
+        )
     return check_timestamp_ms(round(seconds * 1000), labels)
 
 
-def normalise(labels: dict[str, str], timestamps_ms: Sequence[int],
-              values: Sequence[float]) -> tuple[SeriesSamples, DropCounts]:
+def normalise(
+    labels: dict[str, str], timestamps_ms: Sequence[int], values: Sequence[float]
+) -> tuple[SeriesSamples, DropCounts]:
     """Sort, drop non-finite values and repeated timestamps (first wins), and key one series."""
     finite = [(t, v) for t, v in zip(timestamps_ms, values) if math.isfinite(v)]
-    finite.sort(key=lambda pair: pair[0])  # stable: among equal timestamps the first sent stays first
+    finite.sort(
+        key=lambda pair: pair[0]
+    )  # stable: among equal timestamps the first sent stays first
     kept: list[tuple[int, float]] = []
     for pair in finite:
         if not kept or pair[0] != kept[-1][0]:
             kept.append(pair)
     dropped = DropCounts(non_finite=len(values) - len(finite), duplicate=len(finite) - len(kept))
-    return SeriesSamples(series_key(labels), labels, tuple(t for t, _ in kept), tuple(v for _, v in kept)), dropped
+    return SeriesSamples(
+        series_key(labels), labels, tuple(t for t, _ in kept), tuple(v for _, v in kept)
+    ), dropped
 
 
 def merge_series(parts: Iterable[tuple[dict[str, str], list[int], list[float]]]) -> SampleBatch:
@@ -170,7 +194,7 @@ def merge_series(parts: Iterable[tuple[dict[str, str], list[int], list[float]]])
 
 
 def split(batch: SampleBatch, max_samples: int) -> list[SampleBatch]:
-    """Cut a batch into messages of at most `max_samples` samples (a longer series travels alone)."""
+    """Cut a batch into messages of at most `max_samples` samples (a longer series goes alone)."""
     chunks: list[list[SeriesSamples]] = [[]]
     size = 0
     for series in batch.series:
@@ -179,8 +203,11 @@ def split(batch: SampleBatch, max_samples: int) -> list[SampleBatch]:
             size = 0
         chunks[-1].append(series)
         size += len(series.timestamps_ms)
-    return [SampleBatch(tuple(chunk), batch.dropped if i == 0 else DropCounts())
-            for i, chunk in enumerate(chunks) if chunk]
+    return [
+        SampleBatch(tuple(chunk), batch.dropped if i == 0 else DropCounts())
+        for i, chunk in enumerate(chunks)
+        if chunk
+    ]
 
 
 def _describe(labels: Mapping[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""The alert-enrichment hook: attach recent anomaly scores to the incidents of a recorded alert batch."""
+"""The alert-enrichment hook: attach recent anomaly scores to a recorded alert batch's incidents."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Scoring metric sample batches: one state MGET, one detector call, one insert and one pipelined save per message.
+"""Scoring sample batches: per message one MGET, one detector call, one COPY, one pipelined save.
 
 Order of effects, chosen so a redelivered message (worker killed, ack lost) changes nothing:
 1. load every series' record (episode header + detector state) in one MGET;
 2. score all points of all series in one detector (ONNX) call;
-3. upsert the accepted points' scores (keyed by series and timestamp) and new series in one transaction;
-4. record episode starts/ends as `AnomalyDetected` alerts through the alert store (deterministic ids);
+3. write the accepted points' scores (keyed by series and time) and new series in one transaction;
+4. record episode starts/ends as `AnomalyDetected` alerts through the alert store (stable ids);
 5. save the new records in one pipeline, only if no other process changed them since 1.
 A crash before 5 leaves the old states, so the retry recomputes the same scores and alerts,
 which 3 and 4 recognise. Samples at or before a series' last scored timestamp are not
@@ -19,9 +19,10 @@ the `metrics` queue on one worker process.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import structlog
@@ -31,7 +32,12 @@ from adapters.db.anomaly_store import AnomalyScoreStore, ScoreColumns, SeriesRef
 from adapters.series_state import SeriesStateStore
 from pipeline.anomaly.detector import EncodedScores, StreamingDetector
 from pipeline.anomaly_episodes import (
-    ANOMALY_RECEIVER, EpisodeState, SeriesRecord, advance, anomaly_alert, unpack_record,
+    ANOMALY_RECEIVER,
+    EpisodeState,
+    SeriesRecord,
+    advance,
+    anomaly_alert,
+    unpack_record,
 )
 from pipeline.events import AlertBatch, AlertReceived, CloudEvent
 from pipeline.metric_events import SampleBatch, SeriesSamples
@@ -58,9 +64,15 @@ class ScoringOutcome:
 class MetricScorer:
     """Scores a SampleBatch against stored series state and persists scores, alerts and state."""
 
-    def __init__(self, detector: StreamingDetector, states: SeriesStateStore, scores: AnomalyScoreStore,
-                 alerts: AlertStore, resolve_after: int,
-                 on_recorded: Callable[[AlertBatch, str, datetime], object] | None = None) -> None:
+    def __init__(
+        self,
+        detector: StreamingDetector,
+        states: SeriesStateStore,
+        scores: AnomalyScoreStore,
+        alerts: AlertStore,
+        resolve_after: int,
+        on_recorded: Callable[[AlertBatch, str, datetime], object] | None = None,
+    ) -> None:
         self._detector, self._states, self._scores, self._alerts = detector, states, scores, alerts
         self._resolve_after = resolve_after
         self._on_recorded = on_recorded
@@ -73,51 +85,92 @@ class MetricScorer:
         records = [unpack_record(data) for data in loaded]
         timestamps = [np.asarray(s.timestamps_ms, dtype=np.int64) for s in batch.series]
         values = [np.asarray(s.values, dtype=np.float64) for s in batch.series]
-        result = self._detector.score_encoded([r.detector_state for r in records], [t / 1000.0 for t in timestamps],
-                                              values)
+        result = self._detector.score_encoded(
+            [r.detector_state for r in records], [t / 1000.0 for t in timestamps], values
+        )
         alerts, episodes = self._episodes(batch.series, records, timestamps, result)
         columns = self._columns(batch.series, timestamps, values, result)
-        new_series = [SeriesRef(s.key, s.labels) for s, r in zip(batch.series, records) if r.detector_state is None]
+        new_series = [
+            SeriesRef(s.key, s.labels)
+            for s, r in zip(batch.series, records)
+            if r.detector_state is None
+        ]
         self._scores.record(columns, new_series, now)
         opened = self._record_alerts(alerts, trace_id, now)
-        # Conditional: if another process saved any of these series meanwhile, StateConflict (transient)
+        # Conditional: if another process saved any of these series meanwhile, StateConflict
         # retries the message from the newer state, and its score rows are overwritten.
-        self._states.save({s.key: record.successor(episode, state)
-                           for s, record, episode, state in zip(batch.series, records, episodes, result.states)},
-                          expected={s.key: data for s, data in zip(batch.series, loaded)})
-        return ScoringOutcome(len(batch.series), len(columns), batch.sample_count - len(columns),
-                              int(columns.anomalous.sum()), tuple(alerts), opened)
+        self._states.save(
+            {
+                s.key: record.successor(episode, state)
+                for s, record, episode, state in zip(batch.series, records, episodes, result.states)
+            },
+            expected={s.key: data for s, data in zip(batch.series, loaded)},
+        )
+        return ScoringOutcome(
+            len(batch.series),
+            len(columns),
+            batch.sample_count - len(columns),
+            int(columns.anomalous.sum()),
+            tuple(alerts),
+            opened,
+        )
 
-    def _columns(self, series: tuple[SeriesSamples, ...], timestamps: list[np.ndarray], values: list[np.ndarray],
-                 result: EncodedScores) -> ScoreColumns:
+    def _columns(
+        self,
+        series: tuple[SeriesSamples, ...],
+        timestamps: list[np.ndarray],
+        values: list[np.ndarray],
+        result: EncodedScores,
+    ) -> ScoreColumns:
         """The accepted points of every series, column-wise, ready for one bulk write."""
         accepted = np.concatenate(result.accepted)
         scores = np.concatenate(result.scores)
         index = np.repeat(np.arange(len(series)), [len(t) for t in timestamps])
         return ScoreColumns(
-            keys=[s.key for s in series], labels=[s.labels for s in series], series=index[accepted],
-            ts_ms=np.concatenate(timestamps)[accepted], values=np.concatenate(values)[accepted],
-            scores=scores[accepted], anomalous=self._detector.is_anomalous(scores)[accepted],
-            model_version=self._detector.model_version)
+            keys=[s.key for s in series],
+            labels=[s.labels for s in series],
+            series=index[accepted],
+            ts_ms=np.concatenate(timestamps)[accepted],
+            values=np.concatenate(values)[accepted],
+            scores=scores[accepted],
+            anomalous=self._detector.is_anomalous(scores)[accepted],
+            model_version=self._detector.model_version,
+        )
 
-    def _episodes(self, series: tuple[SeriesSamples, ...], records: list[SeriesRecord], timestamps: list[np.ndarray],
-                  result: EncodedScores) -> tuple[list[AlertReceived], list[EpisodeState]]:
+    def _episodes(
+        self,
+        series: tuple[SeriesSamples, ...],
+        records: list[SeriesRecord],
+        timestamps: list[np.ndarray],
+        result: EncodedScores,
+    ) -> tuple[list[AlertReceived], list[EpisodeState]]:
         """Each series' episode advanced over its new points, and the alerts of what changed."""
         alerts: list[AlertReceived] = []
         episodes: list[EpisodeState] = []
         version = self._detector.model_version
-        for one, record, ts, scores, accepted in zip(series, records, timestamps, result.scores, result.accepted):
+        for one, record, ts, scores, accepted in zip(
+            series, records, timestamps, result.scores, result.accepted
+        ):
             anomalous = self._detector.is_anomalous(scores) & accepted
-            episode, changes = advance(record.episode, ts, scores, accepted, anomalous, self._resolve_after)
+            episode, changes = advance(
+                record.episode, ts, scores, accepted, anomalous, self._resolve_after
+            )
             episodes.append(episode)
             alerts.extend(anomaly_alert(one.key, one.labels, change, version) for change in changes)
         return alerts, episodes
 
-    def _record_alerts(self, alerts: list[AlertReceived], trace_id: str, now: datetime) -> tuple[int, ...]:
+    def _record_alerts(
+        self, alerts: list[AlertReceived], trace_id: str, now: datetime
+    ) -> tuple[int, ...]:
         if not alerts:
             return ()
-        batch = AlertBatch(alerts=tuple(alerts), group_key="anomaly", receiver=ANOMALY_RECEIVER,
-                           truncated_alerts=0, external_url="")
+        batch = AlertBatch(
+            alerts=tuple(alerts),
+            group_key="anomaly",
+            receiver=ANOMALY_RECEIVER,
+            truncated_alerts=0,
+            external_url="",
+        )
         outcome = self._alerts.record_batch(batch, trace_id=trace_id, now=now)
         if self._on_recorded is not None:
             self._on_recorded(batch, trace_id, now)
@@ -127,8 +180,14 @@ class MetricScorer:
 def metric_scorer() -> MetricScorer:
     """This process's scorer, from its runtime (the detector is loaded once per process)."""
     rt = runtime()
-    return MetricScorer(rt.anomaly_detector(), rt.series_states, rt.anomaly_scores, rt.alert_store,
-                        rt.settings.anomaly_resolve_after_points, on_recorded=attach_anomaly_evidence)
+    return MetricScorer(
+        rt.anomaly_detector(),
+        rt.series_states,
+        rt.anomaly_scores,
+        rt.alert_store,
+        rt.settings.anomaly_resolve_after_points,
+        on_recorded=attach_anomaly_evidence,
+    )
 
 
 @app.task(name="metrics.score_batch", base=PipelineTask, bind=True, max_retries=None)
@@ -136,9 +195,23 @@ def score_metric_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
     """Score every sample of one intake message; a redelivered message changes nothing."""
     envelope = CloudEvent.from_dict(event)
     batch = SampleBatch.from_data(envelope.data)
-    outcome = metric_scorer().score(batch, trace_id=envelope.traceid, now=datetime.now(timezone.utc))
-    log.info("metrics.scored", series=outcome.series, scored=outcome.scored, dropped_stale=outcome.dropped_stale,
-             dropped_non_finite=batch.dropped.non_finite, dropped_duplicate=batch.dropped.duplicate,
-             anomalous=outcome.anomalous, alerts=len(outcome.alerts), opened=list(outcome.opened))
-    return {"series": outcome.series, "scored": outcome.scored, "dropped_stale": outcome.dropped_stale,
-            "anomalous": outcome.anomalous, "alerts": len(outcome.alerts), "opened": list(outcome.opened)}
+    outcome = metric_scorer().score(batch, trace_id=envelope.traceid, now=datetime.now(UTC))
+    log.info(
+        "metrics.scored",
+        series=outcome.series,
+        scored=outcome.scored,
+        dropped_stale=outcome.dropped_stale,
+        dropped_non_finite=batch.dropped.non_finite,
+        dropped_duplicate=batch.dropped.duplicate,
+        anomalous=outcome.anomalous,
+        alerts=len(outcome.alerts),
+        opened=list(outcome.opened),
+    )
+    return {
+        "series": outcome.series,
+        "scored": outcome.scored,
+        "dropped_stale": outcome.dropped_stale,
+        "anomalous": outcome.anomalous,
+        "alerts": len(outcome.alerts),
+        "opened": list(outcome.opened),
+    }

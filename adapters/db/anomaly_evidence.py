@@ -1,4 +1,4 @@
-"""Attaching recent anomaly scores to the incidents of an alert batch: `incident_anomaly` + an audit row.
+"""Attaching recent anomaly scores to an alert batch's incidents: `incident_anomaly` + an audit row.
 
 For each incident holding a firing alert of the batch, the series the alerts are about
 (`anomaly_queries.matching_series`) are summarised over [earliest alert start - lookback, now].
@@ -20,7 +20,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.db import audit_writer
-from adapters.db.anomaly_queries import TOP_SERIES, SeriesScoreSummary, matching_series, series_summaries
+from adapters.db.anomaly_queries import (
+    TOP_SERIES,
+    SeriesScoreSummary,
+    matching_series,
+    series_summaries,
+)
 from adapters.db.schema import alerts
 from adapters.db.schema_anomaly import incident_anomaly
 from pipeline.audit import AuditRecord
@@ -46,10 +51,18 @@ class Evidence:
             "points": points,
             "anomalous_points": sum(s.anomalous_points for s in self.series),
             "series_count": len(self.series),
-            "top_series": [{"series_key": s.series_key, "name": s.name, "labels": dict(s.labels),
-                            "max_score": s.max_score, "mean_score": s.score_sum / s.points,
-                            "anomalous_points": s.anomalous_points, "last_ts": s.last_ts.isoformat()}
-                           for s in self.series[:TOP_SERIES]],
+            "top_series": [
+                {
+                    "series_key": s.series_key,
+                    "name": s.name,
+                    "labels": dict(s.labels),
+                    "max_score": s.max_score,
+                    "mean_score": s.score_sum / s.points,
+                    "anomalous_points": s.anomalous_points,
+                    "last_ts": s.last_ts.isoformat(),
+                }
+                for s in self.series[:TOP_SERIES]
+            ],
         }
 
 
@@ -63,22 +76,30 @@ class AnomalyEvidenceRecorder:
         self._upsert = dialect.insert(incident_anomaly)
 
     def record(self, batch: AlertBatch, trace_id: str, now: datetime) -> list[int]:
-        """Attach evidence to each incident of the batch's firing alerts; return the incidents updated."""
+        """Attach evidence to the incidents of the batch's firing alerts; return those updated."""
         firing = [a for a in batch.alerts if a.status == "firing"]
         if not firing:
             return []
         with self._engine.begin() as conn:
-            gathered = [self._gather(conn, incident_id, alert_rows, now)
-                        for incident_id, alert_rows in _alerts_by_incident(conn, firing).items()]
-            changed = [(evidence, summary) for evidence, summary in filter(None, gathered)
-                       if _stored_digest(conn, evidence.incident_id) != _digest(evidence, summary)]
+            gathered = [
+                self._gather(conn, incident_id, alert_rows, now)
+                for incident_id, alert_rows in _alerts_by_incident(conn, firing).items()
+            ]
+            changed = [
+                (evidence, summary)
+                for evidence, summary in filter(None, gathered)
+                if _stored_digest(conn, evidence.incident_id) != _digest(evidence, summary)
+            ]
             for evidence, summary in changed:
                 self._store(conn, evidence, summary, now)
-            audit_writer.append(conn, [_audit(evidence, summary, trace_id, now) for evidence, summary in changed])
+            audit_writer.append(
+                conn, [_audit(evidence, summary, trace_id, now) for evidence, summary in changed]
+            )
         return [evidence.incident_id for evidence, _ in changed]
 
-    def _gather(self, conn: Connection, incident_id: int, alert_rows: list[Any],
-                now: datetime) -> tuple[Evidence, dict[str, Any]] | None:
+    def _gather(
+        self, conn: Connection, incident_id: int, alert_rows: list[Any], now: datetime
+    ) -> tuple[Evidence, dict[str, Any]] | None:
         keys = sorted({key for row in alert_rows for key in matching_series(conn, row.labels)})
         since = min(to_utc(row.starts_at) for row in alert_rows) - self._lookback
         series = series_summaries(conn, keys, since, now)
@@ -87,19 +108,31 @@ class AnomalyEvidenceRecorder:
         evidence = Evidence(incident_id, since, now, tuple(series))
         return evidence, evidence.summary()
 
-    def _store(self, conn: Connection, evidence: Evidence, summary: dict[str, Any], now: datetime) -> None:
-        values = {**summary, "incident_id": evidence.incident_id, "window_start": evidence.window_start,
-                  "window_end": evidence.window_end, "digest": _digest(evidence, summary), "updated_at": now}
+    def _store(
+        self, conn: Connection, evidence: Evidence, summary: dict[str, Any], now: datetime
+    ) -> None:
+        values = {
+            **summary,
+            "incident_id": evidence.incident_id,
+            "window_start": evidence.window_start,
+            "window_end": evidence.window_end,
+            "digest": _digest(evidence, summary),
+            "updated_at": now,
+        }
         update = {k: v for k, v in values.items() if k != "incident_id"}
-        conn.execute(self._upsert.values(**values).on_conflict_do_update(
-            index_elements=[incident_anomaly.c.incident_id], set_=update))
+        conn.execute(
+            self._upsert.values(**values).on_conflict_do_update(
+                index_elements=[incident_anomaly.c.incident_id], set_=update
+            )
+        )
 
 
 def _alerts_by_incident(conn: Connection, firing: list) -> dict[int, list[Any]]:  # type: ignore[type-arg]
     identities = {(a.fingerprint, to_utc(a.starts_at)) for a in firing}
     rows = conn.execute(
-        sa.select(alerts.c.incident_id, alerts.c.fingerprint, alerts.c.starts_at, alerts.c.labels)
-        .where(alerts.c.fingerprint.in_(sorted({a.fingerprint for a in firing})))
+        sa.select(
+            alerts.c.incident_id, alerts.c.fingerprint, alerts.c.starts_at, alerts.c.labels
+        ).where(alerts.c.fingerprint.in_(sorted({a.fingerprint for a in firing})))
     ).all()
     grouped: dict[int, list[Any]] = {}
     for row in rows:
@@ -115,12 +148,24 @@ def _digest(evidence: Evidence, summary: dict[str, Any]) -> str:
 
 
 def _stored_digest(conn: Connection, incident_id: int) -> str | None:
-    return conn.execute(sa.select(incident_anomaly.c.digest)
-                        .where(incident_anomaly.c.incident_id == incident_id)).scalar_one_or_none()
+    return conn.execute(
+        sa.select(incident_anomaly.c.digest).where(incident_anomaly.c.incident_id == incident_id)
+    ).scalar_one_or_none()
 
 
-def _audit(evidence: Evidence, summary: dict[str, Any], trace_id: str, now: datetime) -> AuditRecord:
-    data = {**summary, "window_start": evidence.window_start.isoformat(),
-            "window_end": evidence.window_end.isoformat()}
-    return AuditRecord(kind="incident.anomaly_evidence", occurred_at=now, actor=ACTOR,
-                       incident_id=evidence.incident_id, trace_id=trace_id, data=data)
+def _audit(
+    evidence: Evidence, summary: dict[str, Any], trace_id: str, now: datetime
+) -> AuditRecord:
+    data = {
+        **summary,
+        "window_start": evidence.window_start.isoformat(),
+        "window_end": evidence.window_end.isoformat(),
+    }
+    return AuditRecord(
+        kind="incident.anomaly_evidence",
+        occurred_at=now,
+        actor=ACTOR,
+        incident_id=evidence.incident_id,
+        trace_id=trace_id,
+        data=data,
+    )

@@ -1,4 +1,4 @@
-"""Writing scored samples: one transaction and one bulk write per broker message, never a row per commit.
+"""Writing scored samples: one transaction and one bulk write per message, never a row per commit.
 
 PostgreSQL: COPY straight into `anomaly_scores` (the fast path: a message's points are new).
 When some rows already exist (a redelivered message, or a retry after a state conflict), the
@@ -9,9 +9,10 @@ INSERT ... SELECT ... ON CONFLICT DO UPDATE. SQLite (the embedded default): one 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -55,16 +56,27 @@ class ScoreColumns:
         return len(self.ts_ms)
 
     def rows(self, labels: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-        """One tuple per point, in SCORE_COLUMNS order, with `labels[i]` standing for series i's labels."""
-        for index, ts_ms, value, score, anomalous in zip(self.series.tolist(), self.ts_ms.tolist(),
-                                                         self.values.tolist(), self.scores.tolist(),
-                                                         self.anomalous.tolist()):
-            yield (self.keys[index], datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc), value, score,
-                   anomalous, self.model_version, labels[index])
+        """One tuple per point in SCORE_COLUMNS order; `labels[i]` stands for series i's labels."""
+        for index, ts_ms, value, score, anomalous in zip(
+            self.series.tolist(),
+            self.ts_ms.tolist(),
+            self.values.tolist(),
+            self.scores.tolist(),
+            self.anomalous.tolist(),
+        ):
+            yield (
+                self.keys[index],
+                datetime.fromtimestamp(ts_ms / 1000, tz=UTC),
+                value,
+                score,
+                anomalous,
+                self.model_version,
+                labels[index],
+            )
 
 
 class AnomalyScoreStore:
-    """Stores a message's scores and its new series in one transaction; a redelivery adds no row twice."""
+    """Stores a message's scores and new series in one transaction; no row is ever added twice."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -83,11 +95,16 @@ class AnomalyScoreStore:
             with self._engine.begin() as conn:
                 _insert_series(conn, new_series, now)
                 _copy(conn, "anomaly_scores", scores)
-        except (sa.exc.IntegrityError, UniqueViolation):  # COPY's error comes from the driver, unwrapped
+        except (
+            sa.exc.IntegrityError,
+            UniqueViolation,
+        ):  # COPY's error comes from the driver, unwrapped
             with self._engine.begin() as conn:
                 _insert_series(conn, new_series, now)
-                conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS anomaly_score_load "
-                                     "(LIKE anomaly_scores INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+                conn.exec_driver_sql(
+                    "CREATE TEMP TABLE IF NOT EXISTS anomaly_score_load "
+                    "(LIKE anomaly_scores INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
                 _copy(conn, "anomaly_score_load", scores)
                 conn.exec_driver_sql(_UPSERT_FROM_LOAD)
 
@@ -104,17 +121,22 @@ def _copy(conn: Connection, table: str, scores: ScoreColumns) -> None:
 
 
 def copy_text(scores: ScoreColumns) -> str:
-    """The rows in COPY's text format, built column-wise (a per-row writer costs more than the insert)."""
+    """The rows in COPY's text format, built column-wise (a per-row writer costs more than COPY)."""
     # Keys are hex and the version is ours; JSON text only needs COPY's backslash escaping.
     prefix = [f"{key}\t" for key in scores.keys]
     version = _copy_escape(scores.model_version)
-    suffix = [f"\t{version}\t{_copy_escape(json.dumps(dict(labels), sort_keys=True))}\n" for labels in scores.labels]
+    suffix = [
+        f"\t{version}\t{_copy_escape(json.dumps(dict(labels), sort_keys=True))}\n"
+        for labels in scores.labels
+    ]
     stamps = np.datetime_as_string(scores.ts_ms.astype("datetime64[ms]"), unit="ms").tolist()
     flags = np.where(scores.anomalous, "t", "f").tolist()
     return "".join(
         f"{prefix[i]}{stamp}+00\t{value!r}\t{score!r}\t{flag}{suffix[i]}"
-        for i, stamp, value, score, flag in zip(scores.series.tolist(), stamps, scores.values.tolist(),
-                                                scores.scores.tolist(), flags))
+        for i, stamp, value, score, flag in zip(
+            scores.series.tolist(), stamps, scores.values.tolist(), scores.scores.tolist(), flags
+        )
+    )
 
 
 def _copy_escape(text: str) -> str:
@@ -127,7 +149,11 @@ def _upsert_rows(conn: Connection, scores: ScoreColumns) -> None:
     insert = sqlite.insert(anomaly_scores)
     statement = insert.on_conflict_do_update(
         index_elements=[anomaly_scores.c.series_key, anomaly_scores.c.ts],
-        set_={name: insert.excluded[name] for name in ("value", "score", "is_anomaly", "model_version")})
+        set_={
+            name: insert.excluded[name]
+            for name in ("value", "score", "is_anomaly", "model_version")
+        },
+    )
     labels = [dict(labels) for labels in scores.labels]
     conn.execute(statement, [dict(zip(SCORE_COLUMNS, row)) for row in scores.rows(labels)])
 
@@ -136,15 +162,23 @@ def _insert_series(conn: Connection, new_series: Sequence[SeriesRef], now: datet
     if not new_series:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(anomaly_series).on_conflict_do_nothing(),
-                 [_series_row(ref, now) for ref in new_series])
+    conn.execute(
+        dialect.insert(anomaly_series).on_conflict_do_nothing(),
+        [_series_row(ref, now) for ref in new_series],
+    )
 
 
 def _series_row(ref: SeriesRef, now: datetime) -> dict[str, Any]:
     labels = ref.labels
-    return {"series_key": ref.key, "name": labels.get("__name__", "")[:256], "labels": dict(labels),
-            "instance": _label(labels, "instance"), "job": _label(labels, "job"),
-            "service": _label(labels, "service"), "first_seen_at": now}
+    return {
+        "series_key": ref.key,
+        "name": labels.get("__name__", "")[:256],
+        "labels": dict(labels),
+        "instance": _label(labels, "instance"),
+        "job": _label(labels, "job"),
+        "service": _label(labels, "service"),
+        "first_seen_at": now,
+    }
 
 
 def _label(labels: Mapping[str, str], name: str) -> str | None:

@@ -11,7 +11,8 @@ LABEL_VALUE = sa.String(256)
 
 # One row per scored sample; (series, timestamp) is unique, so a redelivered batch adds nothing.
 anomaly_scores = sa.Table(
-    "anomaly_scores", metadata,
+    "anomaly_scores",
+    metadata,
     sa.Column("series_key", SERIES_KEY, primary_key=True),
     sa.Column("ts", Time, primary_key=True),
     sa.Column("value", sa.Float(precision=53), nullable=False),
@@ -23,7 +24,8 @@ anomaly_scores = sa.Table(
 
 # The label set of every series once, with the labels alerts are matched on as indexed columns.
 anomaly_series = sa.Table(
-    "anomaly_series", metadata,
+    "anomaly_series",
+    metadata,
     sa.Column("series_key", SERIES_KEY, primary_key=True),
     sa.Column("name", LABEL_VALUE, nullable=False),
     sa.Column("instance", LABEL_VALUE),
@@ -38,8 +40,11 @@ anomaly_series = sa.Table(
 
 # The anomaly evidence attached to an incident when its alerts arrived: what the risk scorer reads.
 incident_anomaly = sa.Table(
-    "incident_anomaly", metadata,
-    sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id"), primary_key=True, autoincrement=False),
+    "incident_anomaly",
+    metadata,
+    sa.Column(
+        "incident_id", BigId, sa.ForeignKey("incidents.id"), primary_key=True, autoincrement=False
+    ),
     sa.Column("max_score", sa.Float(precision=53), nullable=False),
     sa.Column("mean_score", sa.Float(precision=53), nullable=False),
     sa.Column("points", sa.Integer, nullable=False),

@@ -1,8 +1,8 @@
-"""Remote write from real protobuf bytes, through real Redis and a real worker, to scores and incidents in PostgreSQL."""
+"""Remote write from real protobuf bytes through Redis and a real worker to scores and incidents."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import cramjam
 import numpy as np
@@ -21,15 +21,27 @@ from tests.processes import Pipeline, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-LABELS = {"__name__": "checkout_latency_ms", "job": "checkout", "service": "checkout", "instance": "web-1:9100"}
+LABELS = {
+    "__name__": "checkout_latency_ms",
+    "job": "checkout",
+    "service": "checkout",
+    "instance": "web-1:9100",
+}
 POINTS, JUMP_AT, JUMP_LEN, STEP_S = 400, 300, 10, 15
 
 
 @pytest.fixture
 def pipeline(redis_url, pg_url, tmp_path):
-    pipe = Pipeline(env={"SCO_BROKER_URL": redis_url, "SCO_DATABASE_URL": pg_url, "SCO_REDIS_URL": redis_url,
-                         "SCO_ANOMALY_RESOLVE_AFTER_POINTS": "5", "SCO_BROKER_VISIBILITY_TIMEOUT_S": "10"},
-                    workdir=tmp_path)
+    pipe = Pipeline(
+        env={
+            "SCO_BROKER_URL": redis_url,
+            "SCO_DATABASE_URL": pg_url,
+            "SCO_REDIS_URL": redis_url,
+            "SCO_ANOMALY_RESOLVE_AFTER_POINTS": "5",
+            "SCO_BROKER_VISIBILITY_TIMEOUT_S": "10",
+        },
+        workdir=tmp_path,
+    )
     yield pipe
     pipe.stop_all()
 
@@ -42,21 +54,23 @@ def store(pg_url):
 
 
 def start_workers(pipeline: Pipeline) -> None:
-    """The documented deployment: the metrics queue on one process, so each series is scored in order."""
+    """The documented deployment: the metrics queue on one process keeps each series in order."""
     pipeline.start_worker("--queues", "metrics", "--concurrency", "1")
     pipeline.start_worker("--queues", "events", "--concurrency", "1")
 
 
 def count(engine, table, *where):
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(*where)
+        ).scalar_one()
 
 
 def flat_then_jump(end: datetime) -> tuple[list[int], list[float]]:
     """Four hundred calm points ending now, with a tenfold jump for ten points at 300."""
     start_ms = int(end.timestamp() * 1000) - POINTS * STEP_S * 1000
     values = 10 + 0.5 * np.sin(np.arange(POINTS) / 5.0)
-    values[JUMP_AT:JUMP_AT + JUMP_LEN] = 100.0
+    values[JUMP_AT : JUMP_AT + JUMP_LEN] = 100.0
     return [start_ms + i * STEP_S * 1000 for i in range(POINTS)], values.tolist()
 
 
@@ -71,32 +85,58 @@ def remote_write_body(labels, timestamps, values) -> bytes:
 
 
 def send_like_prometheus(client, timestamps, values, per_request=100) -> None:
-    headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
-               "X-Prometheus-Remote-Write-Version": "0.1.0"}
+    headers = {
+        "Content-Encoding": "snappy",
+        "Content-Type": "application/x-protobuf",
+        "X-Prometheus-Remote-Write-Version": "0.1.0",
+    }
     for start in range(0, len(timestamps), per_request):
-        body = remote_write_body(LABELS, timestamps[start:start + per_request], values[start:start + per_request])
+        body = remote_write_body(
+            LABELS, timestamps[start : start + per_request], values[start : start + per_request]
+        )
         answer = client.post("/api/v1/write", content=body, headers=headers)
         assert answer.status_code == 204, answer.text
 
 
-def test_remote_write_is_scored_into_postgres_and_the_jump_becomes_an_incident(pipeline, store, redis_url):
+def test_remote_write_is_scored_into_postgres_and_the_jump_becomes_an_incident(
+    pipeline, store, redis_url
+):
     pipeline.start_server()
     start_workers(pipeline)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     timestamps, values = flat_then_jump(now)
     with pipeline.client() as client:
         send_like_prometheus(client, timestamps, values)
-    wait_for(lambda: count(store, anomaly_scores) == POINTS, 90,
-             f"{count(store, anomaly_scores)} of {POINTS} scores stored\n{pipeline.logs()}")
-    wait_for(lambda: count(store, incidents, incidents.c.alertname == "AnomalyDetected") == 1, 30,
-             f"no anomaly incident\n{pipeline.logs()}")
-    jump_start = datetime.fromtimestamp(timestamps[JUMP_AT] / 1000, tz=timezone.utc)
+    wait_for(
+        lambda: count(store, anomaly_scores) == POINTS,
+        90,
+        f"{count(store, anomaly_scores)} of {POINTS} scores stored\n{pipeline.logs()}",
+    )
+    wait_for(
+        lambda: count(store, incidents, incidents.c.alertname == "AnomalyDetected") == 1,
+        30,
+        f"no anomaly incident\n{pipeline.logs()}",
+    )
+    jump_start = datetime.fromtimestamp(timestamps[JUMP_AT] / 1000, tz=UTC)
     with store.connect() as conn:
-        flagged = conn.execute(sa.select(anomaly_scores.c.ts).where(anomaly_scores.c.is_anomaly)).scalars().all()
-        incident = conn.execute(sa.select(incidents).where(incidents.c.alertname == "AnomalyDetected")).one()
+        flagged = (
+            conn.execute(sa.select(anomaly_scores.c.ts).where(anomaly_scores.c.is_anomaly))
+            .scalars()
+            .all()
+        )
+        incident = conn.execute(
+            sa.select(incidents).where(incidents.c.alertname == "AnomalyDetected")
+        ).one()
         anomaly = conn.execute(sa.select(alerts).where(alerts.c.incident_id == incident.id)).one()
-        kinds = conn.execute(sa.select(audit_log.c.kind).where(audit_log.c.incident_id == incident.id)
-                             .order_by(audit_log.c.seq)).scalars().all()
+        kinds = (
+            conn.execute(
+                sa.select(audit_log.c.kind)
+                .where(audit_log.c.incident_id == incident.id)
+                .order_by(audit_log.c.seq)
+            )
+            .scalars()
+            .all()
+        )
         labels = conn.execute(sa.select(anomaly_series.c.labels)).scalar_one()
     assert flagged and min(flagged) == jump_start
     assert max(flagged) < jump_start + timedelta(seconds=STEP_S * JUMP_LEN)
@@ -110,25 +150,41 @@ def test_remote_write_is_scored_into_postgres_and_the_jump_becomes_an_incident(p
 def test_an_alert_on_the_instance_gets_its_recent_anomaly_scores_attached(pipeline, store):
     pipeline.start_server()
     start_workers(pipeline)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     timestamps, values = flat_then_jump(now)
     with pipeline.client() as client:
         send_like_prometheus(client, timestamps, values, per_request=400)
-        wait_for(lambda: count(store, anomaly_scores) == POINTS, 90, f"scores not stored\n{pipeline.logs()}")
-        # The alert fires two minutes into the anomaly: the evidence covers the 15 minutes before it, and after.
-        starts_at = datetime.fromtimestamp(timestamps[JUMP_AT + 8] / 1000, tz=timezone.utc)
-        firing = alert("HighLatency", "checkout", "web-1:9100", status="firing", starts_at=starts_at)
+        wait_for(
+            lambda: count(store, anomaly_scores) == POINTS,
+            90,
+            f"scores not stored\n{pipeline.logs()}",
+        )
+        # The alert fires two minutes into the anomaly: evidence covers the 15 minutes before it on.
+        starts_at = datetime.fromtimestamp(timestamps[JUMP_AT + 8] / 1000, tz=UTC)
+        firing = alert(
+            "HighLatency", "checkout", "web-1:9100", status="firing", starts_at=starts_at
+        )
         assert client.post("/v1/alerts/alertmanager", json=webhook([firing])).status_code == 202
-        wait_for(lambda: count(store, incident_anomaly) == 2, 60, f"no evidence attached\n{pipeline.logs()}")
+        wait_for(
+            lambda: count(store, incident_anomaly) == 2,
+            60,
+            f"no evidence attached\n{pipeline.logs()}",
+        )
         with store.connect() as conn:
-            incident_id = conn.execute(sa.select(incidents.c.id)
-                                       .where(incidents.c.alertname == "HighLatency")).scalar_one()
-            evidence = conn.execute(sa.select(incident_anomaly)
-                                    .where(incident_anomaly.c.incident_id == incident_id)).one()
+            incident_id = conn.execute(
+                sa.select(incidents.c.id).where(incidents.c.alertname == "HighLatency")
+            ).scalar_one()
+            evidence = conn.execute(
+                sa.select(incident_anomaly).where(incident_anomaly.c.incident_id == incident_id)
+            ).one()
         timeline = client.get(f"/v1/incidents/{incident_id}").json()["timeline"]
     lookback_points = 15 * 60 // STEP_S
     assert evidence.points == POINTS - (JUMP_AT + 8 - lookback_points)
     assert evidence.anomalous_points >= 1 and evidence.max_score >= 0.5
     assert evidence.top_series[0]["series_key"] == series_key(LABELS)
     # Recorded before any follow-up (risk assessment) is published for the incident.
-    assert [row["kind"] for row in timeline][:3] == ["incident.opened", "alert.firing", "incident.anomaly_evidence"]
+    assert [row["kind"] for row in timeline][:3] == [
+        "incident.opened",
+        "alert.firing",
+        "incident.anomaly_evidence",
+    ]

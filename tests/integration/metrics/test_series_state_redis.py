@@ -1,4 +1,4 @@
-"""The Redis series state store against a real Redis: bulk load order, TTL, conditional save under a race."""
+"""The Redis series state store on a real Redis: bulk load order, TTL, a conditional save race."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def test_conditional_save_loses_to_a_concurrent_writer_and_writes_nothing(client
     store = RedisSeriesStateStore(client, ttl_s=120)
     store.save({"a": b"1", "b": b"1"})
     loaded = dict(zip("ab", store.load(["a", "b"])))
-    RedisSeriesStateStore(redis.Redis(connection_pool=client.connection_pool), 120).save({"b": b"other"})
+    RedisSeriesStateStore(redis.Redis(connection_pool=client.connection_pool), 120).save(
+        {"b": b"other"}
+    )
     with pytest.raises(StateConflict):
         store.save({"a": b"mine", "b": b"mine"}, expected=loaded)
     assert store.load(["a", "b"]) == [b"1", b"other"]

@@ -1,16 +1,23 @@
-"""Anomaly episodes: start at the first anomalous point, end after N normal ones, alerts with stable ids."""
+"""Anomaly episodes start at the first anomalous point, end after N normal ones; stable ids."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from pipeline.anomaly_episodes import (
-    RECORD_HEADER_BYTES, EpisodeEnded, EpisodeStarted, EpisodeState, SeriesRecord, advance, anomaly_alert,
+    RECORD_HEADER_BYTES,
+    EpisodeEnded,
+    EpisodeStarted,
+    EpisodeState,
+    SeriesRecord,
+    advance,
+    anomaly_alert,
     unpack_record,
 )
 
 
-def run(flags, state=EpisodeState(), accepted=None, resolve_after=3, t0=1000):
+def run(flags, state=None, accepted=None, resolve_after=3, t0=1000):
+    state = state or EpisodeState()
     flags = np.array(flags, dtype=bool)
     timestamps = np.arange(len(flags)) * 1000 + t0
     scores = np.where(flags, 0.9, 0.1)
@@ -59,14 +66,19 @@ def test_anomaly_alert_takes_service_from_job_and_has_deterministic_ids():
     firing = anomaly_alert("k" * 40, labels, EpisodeStarted(1_000_000, 0.93), "m1")
     resolved = anomaly_alert("k" * 40, labels, EpisodeEnded(1_000_000, 1_060_000), "m1")
     assert firing.labels == {**labels, "alertname": "AnomalyDetected", "service": "checkout"}
-    assert firing.starts_at == resolved.starts_at == datetime(1970, 1, 1, 0, 16, 40, tzinfo=timezone.utc)
-    assert resolved.ends_at == datetime(1970, 1, 1, 0, 17, 40, tzinfo=timezone.utc)
+    assert firing.starts_at == resolved.starts_at == datetime(1970, 1, 1, 0, 16, 40, tzinfo=UTC)
+    assert resolved.ends_at == datetime(1970, 1, 1, 0, 17, 40, tzinfo=UTC)
     assert (firing.status, resolved.status) == ("firing", "resolved")
     assert firing.annotations["anomaly_score"] == "0.9300" and firing.fingerprint == "k" * 40
-    assert firing.event_id == anomaly_alert("k" * 40, labels, EpisodeStarted(1_000_000, 0.5), "m2").event_id
+    assert (
+        firing.event_id
+        == anomaly_alert("k" * 40, labels, EpisodeStarted(1_000_000, 0.5), "m2").event_id
+    )
     assert firing.event_id != resolved.event_id
 
 
 def test_series_service_label_wins_over_job():
-    alert = anomaly_alert("k", {"__name__": "x", "job": "node", "service": "payments"}, EpisodeStarted(0, 1.0), "m")
+    alert = anomaly_alert(
+        "k", {"__name__": "x", "job": "node", "service": "payments"}, EpisodeStarted(0, 1.0), "m"
+    )
     assert alert.service == "payments"

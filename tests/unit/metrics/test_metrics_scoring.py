@@ -1,6 +1,6 @@
-"""Batched scoring: scores stored once, anomaly episodes become AnomalyDetected incidents, redelivery is a no-op."""
+"""Batched scoring: scores stored once, episodes become AnomalyDetected incidents, no redo."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ from pipeline.correlation import CorrelationPolicy
 from pipeline.metric_events import SampleBatch, merge_series
 from tasks.metrics import MetricScorer
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 T0_MS = 1_790_000_000_000
 STEP_MS = 15_000
 JUMP_AT, JUMP_LEN = 300, 10
@@ -52,14 +52,20 @@ def scorer(detector, engine, states):
 
 def make_scorer(detector, engine, states):
     recorder = AnomalyEvidenceRecorder(engine, timedelta(minutes=15))
-    return MetricScorer(detector, states, AnomalyScoreStore(engine), AlertStore(engine, CorrelationPolicy()),
-                        resolve_after=5, on_recorded=recorder.record)
+    return MetricScorer(
+        detector,
+        states,
+        AnomalyScoreStore(engine),
+        AlertStore(engine, CorrelationPolicy()),
+        resolve_after=5,
+        on_recorded=recorder.record,
+    )
 
 
 def flat_then_jump(n=400):
     """A calm periodic series that jumps tenfold for ten points, then returns."""
     values = 10 + 0.5 * np.sin(np.arange(n) / 5.0)
-    values[JUMP_AT:JUMP_AT + JUMP_LEN] = 100.0
+    values[JUMP_AT : JUMP_AT + JUMP_LEN] = 100.0
     return [T0_MS + i * STEP_MS for i in range(n)], values.tolist()
 
 
@@ -69,7 +75,9 @@ def batch_of(labels, timestamps, values) -> SampleBatch:
 
 def count(engine, table, *where):
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(*where)
+        ).scalar_one()
 
 
 def test_every_sample_is_scored_once_and_the_jump_opens_an_anomaly_incident(scorer, engine):
@@ -78,16 +86,28 @@ def test_every_sample_is_scored_once_and_the_jump_opens_an_anomaly_incident(scor
     assert (outcome.series, outcome.scored, outcome.dropped_stale) == (1, 400, 0)
     assert count(engine, anomaly_scores) == 400 and count(engine, anomaly_series) == 1
     with engine.connect() as conn:
-        flagged = conn.execute(sa.select(anomaly_scores.c.ts).where(anomaly_scores.c.is_anomaly)
-                               .order_by(anomaly_scores.c.ts)).scalars().all()
+        flagged = (
+            conn.execute(
+                sa.select(anomaly_scores.c.ts)
+                .where(anomaly_scores.c.is_anomaly)
+                .order_by(anomaly_scores.c.ts)
+            )
+            .scalars()
+            .all()
+        )
         incident = conn.execute(sa.select(incidents)).one()
         alert = conn.execute(sa.select(alerts)).one()
-    first = datetime.fromtimestamp((T0_MS + JUMP_AT * STEP_MS) / 1000, tz=timezone.utc)
-    assert flagged and flagged[0].replace(tzinfo=timezone.utc) == first
-    assert all(first <= ts.replace(tzinfo=timezone.utc) < first + timedelta(seconds=15 * JUMP_LEN)
-               for ts in flagged)
-    assert (incident.alertname, incident.service, incident.status) == ("AnomalyDetected", "checkout", "resolved")
-    assert alert.starts_at.replace(tzinfo=timezone.utc) == first and alert.status == "resolved"
+    first = datetime.fromtimestamp((T0_MS + JUMP_AT * STEP_MS) / 1000, tz=UTC)
+    assert flagged and flagged[0].replace(tzinfo=UTC) == first
+    assert all(
+        first <= ts.replace(tzinfo=UTC) < first + timedelta(seconds=15 * JUMP_LEN) for ts in flagged
+    )
+    assert (incident.alertname, incident.service, incident.status) == (
+        "AnomalyDetected",
+        "checkout",
+        "resolved",
+    )
+    assert alert.starts_at.replace(tzinfo=UTC) == first and alert.status == "resolved"
     assert alert.labels == {**LABELS, "alertname": "AnomalyDetected", "service": "checkout"}
 
 
@@ -101,8 +121,13 @@ def test_episode_resolves_after_five_normal_points_and_is_audited(scorer, engine
     with engine.connect() as conn:
         kinds = conn.execute(sa.select(audit_log.c.kind).order_by(audit_log.c.seq)).scalars().all()
         report = verify(audit_writer.read_chain(conn), audit_writer.read_head(conn))
-    assert kinds == ["incident.opened", "alert.firing", "incident.anomaly_evidence", "alert.resolved",
-                     "incident.resolved"]
+    assert kinds == [
+        "incident.opened",
+        "alert.firing",
+        "incident.anomaly_evidence",
+        "alert.resolved",
+        "incident.resolved",
+    ]
     assert report.ok
 
 
@@ -126,18 +151,29 @@ def test_crash_before_the_state_save_is_retried_into_the_same_result(detector, e
     batch = batch_of(LABELS, timestamps, values)
     with pytest.raises(ConnectionError):
         make_scorer(detector, engine, StateSaveFails()).score(batch, trace_id="t-1", now=NOW)
-    retried = make_scorer(detector, engine, InMemorySeriesStateStore()).score(batch, trace_id="t-1", now=NOW)
+    retried = make_scorer(detector, engine, InMemorySeriesStateStore()).score(
+        batch, trace_id="t-1", now=NOW
+    )
     assert retried.scored == 400  # recomputed; the rows were already there and stay single
-    assert count(engine, anomaly_scores) == 400 and count(engine, incidents) == 1 and count(engine, alerts) == 1
+    assert (
+        count(engine, anomaly_scores) == 400
+        and count(engine, incidents) == 1
+        and count(engine, alerts) == 1
+    )
 
 
 def test_many_series_share_one_message_and_keep_separate_windows(scorer, engine, states):
     timestamps, values = flat_then_jump(200)
-    parts = [({"__name__": "cpu", "instance": f"i-{n}"}, timestamps, [v + n for v in values]) for n in range(50)]
+    parts = [
+        ({"__name__": "cpu", "instance": f"i-{n}"}, timestamps, [v + n for v in values])
+        for n in range(50)
+    ]
     outcome = scorer.score(merge_series(parts), trace_id="t", now=NOW)
     assert (outcome.series, outcome.scored) == (50, 50 * 200)
     assert count(engine, anomaly_series) == 50
-    assert all(state is not None for state in states.load([s.key for s in merge_series(parts).series]))
+    assert all(
+        state is not None for state in states.load([s.key for s in merge_series(parts).series])
+    )
 
 
 def test_samples_older_than_the_last_scored_one_are_dropped_and_counted(scorer, engine):
@@ -157,7 +193,7 @@ def test_alert_for_an_instance_gets_the_recent_scores_of_its_series_as_evidence(
 
 
 class LoadsAnOlderState(InMemorySeriesStateStore):
-    """Hands out a state another worker has since replaced: the race of two processes on one series."""
+    """Hands out a state another worker has since replaced: two processes racing on one series."""
 
     def __init__(self, older):
         super().__init__()
@@ -173,12 +209,17 @@ class LoadsAnOlderState(InMemorySeriesStateStore):
 def scores_by_ts(engine):
     with engine.connect() as conn:
         rows = conn.execute(sa.select(anomaly_scores.c.ts, anomaly_scores.c.score)).all()
-    return {ts.replace(tzinfo=timezone.utc): score for ts, score in rows}
+    return {ts.replace(tzinfo=UTC): score for ts, score in rows}
 
 
-def test_a_state_conflict_retries_from_the_newer_state_and_rewrites_the_scores(detector, engine, tmp_path):
+def test_a_state_conflict_retries_from_the_newer_state_and_rewrites_the_scores(
+    detector, engine, tmp_path
+):
     timestamps, values = flat_then_jump()
-    parts = [batch_of(LABELS, timestamps[a:b], values[a:b]) for a, b in ((0, 200), (200, 280), (280, 400))]
+    parts = [
+        batch_of(LABELS, timestamps[a:b], values[a:b])
+        for a, b in ((0, 200), (200, 280), (280, 400))
+    ]
     states = LoadsAnOlderState(None)
     scorer = make_scorer(detector, engine, states)
     scorer.score(parts[0], trace_id="t", now=NOW)
@@ -192,6 +233,7 @@ def test_a_state_conflict_retries_from_the_newer_state_and_rewrites_the_scores(d
     reference_engine = create_engine(f"sqlite:///{tmp_path / 'reference.sqlite'}")
     upgrade(reference_engine)
     make_scorer(detector, reference_engine, InMemorySeriesStateStore()).score(
-        batch_of(LABELS, timestamps, values), trace_id="t", now=NOW)
+        batch_of(LABELS, timestamps, values), trace_id="t", now=NOW
+    )
     assert scores_by_ts(engine) == scores_by_ts(reference_engine)
     reference_engine.dispose()

@@ -1,10 +1,14 @@
-"""Every SeriesStateStore honours one contract: ordered bulk load, overwrite, expiry of silent series."""
+"""Every SeriesStateStore honours one contract: ordered bulk load, overwrite, expiry."""
 
 import fakeredis
 import pytest
 
 from adapters.series_state import (
-    KEY_PREFIX, InMemorySeriesStateStore, RedisSeriesStateStore, SqliteSeriesStateStore, StateConflict,
+    KEY_PREFIX,
+    InMemorySeriesStateStore,
+    RedisSeriesStateStore,
+    SqliteSeriesStateStore,
+    StateConflict,
 )
 from pipeline.errors import TransientError
 
@@ -60,8 +64,11 @@ def test_many_series_load_in_one_call(store):
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_a_series_silent_for_the_ttl_expires_and_a_write_restarts_its_ttl(kind, tmp_path, clock):
-    store = (InMemorySeriesStateStore(TTL, clock) if kind == "memory"
-             else SqliteSeriesStateStore(tmp_path / "s.sqlite", TTL, clock))
+    store = (
+        InMemorySeriesStateStore(TTL, clock)
+        if kind == "memory"
+        else SqliteSeriesStateStore(tmp_path / "s.sqlite", TTL, clock)
+    )
     store.save({"quiet": b"q", "busy": b"b"})
     clock.now += TTL - 1
     store.save({"busy": b"b2"})
@@ -102,3 +109,22 @@ def test_conditional_save_writes_nothing_when_another_writer_got_there_first(sto
         store.save({"a": b"mine", "b": b"mine"}, expected=loaded)
     assert store.load(["a", "b"]) == [b"v1", b"other worker"]
     assert issubclass(StateConflict, TransientError)
+
+
+def test_the_store_is_redis_when_configured_else_sqlite_in_the_data_dir(tmp_path):
+    from adapters.series_state import series_state_store
+    from config.settings import load_settings
+
+    embedded = series_state_store(load_settings(data_dir=tmp_path))
+    assert isinstance(embedded, SqliteSeriesStateStore)
+    embedded.save({"a": b"x"})
+    assert (tmp_path / "series_state.sqlite").is_file()
+    embedded.close()
+    assert isinstance(
+        series_state_store(load_settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")),
+        RedisSeriesStateStore,
+    )
+    assert isinstance(
+        series_state_store(load_settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:1/0")),
+        RedisSeriesStateStore,
+    )

@@ -45,7 +45,13 @@ def upgrade() -> None:
         op.create_index(f"ix_anomaly_series_{column}", "anomaly_series", [column])
     op.create_table(
         "incident_anomaly",
-        sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id"), primary_key=True, autoincrement=False),
+        sa.Column(
+            "incident_id",
+            BigId,
+            sa.ForeignKey("incidents.id"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("max_score", Double, nullable=False),
         sa.Column("mean_score", Double, nullable=False),
         sa.Column("points", sa.Integer, nullable=False),
