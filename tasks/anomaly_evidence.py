@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Collection
 
 import structlog
 
@@ -13,8 +14,10 @@ from tasks.runtime import runtime
 log = structlog.get_logger("tasks.anomaly_evidence")
 
 
-def attach_anomaly_evidence(batch: AlertBatch, trace_id: str, now: datetime) -> list[int]:
-    """Record anomaly evidence for the batch's incidents; call it after the batch is recorded.
+def attach_anomaly_evidence(
+    batch: AlertBatch, trace_id: str, now: datetime, only: Collection[int] | None = None
+) -> list[int]:
+    """Record anomaly evidence for the batch's incidents (or `only` these); call it after recording.
 
     A transient failure propagates (the task retries, and the recorder's digest makes the retry
     write once). A permanent one is logged and swallowed: enrichment must never dead-letter an
@@ -24,7 +27,7 @@ def attach_anomaly_evidence(batch: AlertBatch, trace_id: str, now: datetime) -> 
     if recorder is None:
         return []
     try:
-        updated = recorder.record(batch, trace_id, now)
+        updated = recorder.record(batch, trace_id, now, only)
     except Exception as exc:
         if is_transient(exc):
             raise

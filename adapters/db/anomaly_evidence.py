@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Collection
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -75,15 +75,19 @@ class AnomalyEvidenceRecorder:
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._upsert = dialect.insert(incident_anomaly)
 
-    def record(self, batch: AlertBatch, trace_id: str, now: datetime) -> list[int]:
-        """Attach evidence to the incidents of the batch's firing alerts; return those updated."""
+    def record(
+        self, batch: AlertBatch, trace_id: str, now: datetime, only: Collection[int] | None = None
+    ) -> list[int]:
+        """Attach evidence to the incidents of the batch's firing alerts (or `only` those of
+        them); return the incidents updated."""
         firing = [a for a in batch.alerts if a.status == "firing"]
-        if not firing:
+        if not firing or (only is not None and not only):
             return []
         with self._engine.begin() as conn:
             gathered = [
                 self._gather(conn, incident_id, alert_rows, now)
                 for incident_id, alert_rows in _alerts_by_incident(conn, firing).items()
+                if only is None or incident_id in only
             ]
             changed = [
                 (evidence, summary)
