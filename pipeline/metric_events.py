@@ -157,20 +157,22 @@ def seconds_to_ms(seconds: float, labels: Mapping[str, str]) -> int:
 
 
 def normalise(
-    labels: dict[str, str], timestamps_ms: Sequence[int], values: Sequence[float]
+    labels: dict[str, str],
+    timestamps_ms: Sequence[int],
+    values: Sequence[float],
+    key: str | None = None,
 ) -> tuple[SeriesSamples, DropCounts]:
     """Sort, drop non-finite values and repeated timestamps (first wins), and key one series."""
     finite = [(t, v) for t, v in zip(timestamps_ms, values) if math.isfinite(v)]
-    finite.sort(
-        key=lambda pair: pair[0]
-    )  # stable: among equal timestamps the first sent stays first
+    # Stable: among equal timestamps the first sent stays first.
+    finite.sort(key=lambda pair: pair[0])
     kept: list[tuple[int, float]] = []
     for pair in finite:
         if not kept or pair[0] != kept[-1][0]:
             kept.append(pair)
     dropped = DropCounts(non_finite=len(values) - len(finite), duplicate=len(finite) - len(kept))
     return SeriesSamples(
-        series_key(labels), labels, tuple(t for t, _ in kept), tuple(v for _, v in kept)
+        key or series_key(labels), labels, tuple(t for t, _ in kept), tuple(v for _, v in kept)
     ), dropped
 
 
@@ -185,8 +187,8 @@ def merge_series(parts: Iterable[tuple[dict[str, str], list[int], list[float]]])
         else:
             grouped[key] = (labels, list(timestamps), list(values))
     series, dropped = [], DropCounts()
-    for labels, timestamps, values in grouped.values():
-        one, drops = normalise(labels, timestamps, values)
+    for key, (labels, timestamps, values) in grouped.items():
+        one, drops = normalise(labels, timestamps, values, key)
         dropped += drops
         if one.timestamps_ms:
             series.append(one)
