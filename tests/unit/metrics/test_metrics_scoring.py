@@ -237,3 +237,55 @@ def test_a_state_conflict_retries_from_the_newer_state_and_rewrites_the_scores(
     )
     assert scores_by_ts(engine) == scores_by_ts(reference_engine)
     reference_engine.dispose()
+
+
+def test_the_risk_scorer_reads_an_incidents_anomaly_evidence(scorer, engine):
+    from adapters.db.anomaly_queries import AnomalyQueries
+
+    timestamps, values = flat_then_jump()
+    scorer.score(batch_of(LABELS, timestamps, values), trace_id="t", now=NOW)
+    with engine.connect() as conn:
+        incident_id = conn.execute(sa.select(incidents.c.id)).scalar_one()
+    evidence = AnomalyQueries(engine).recent_scores_for_incident(incident_id)
+    assert evidence["incident_id"] == incident_id and evidence["anomalous_points"] >= 1
+    assert 0 < evidence["mean_score"] < evidence["max_score"] <= 1
+    assert AnomalyQueries(engine).recent_scores_for_incident(incident_id + 1) is None
+    series = AnomalyQueries(engine).series_scores(
+        batch_of(LABELS, timestamps, values).series[0].key,
+        since=datetime.fromtimestamp(timestamps[JUMP_AT] / 1000, tz=UTC),
+        limit=3,
+    )
+    assert [row["value"] for row in series] == [100.0, 100.0, 100.0]
+    assert series[0]["is_anomaly"] and series[0]["score"] >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("alert_labels", "matches"),
+    [
+        ({"instance": "web-1:9100"}, {"web", "web-no-service"}),
+        ({"instance": "web-1:9100", "job": "checkout"}, {"web", "web-no-service"}),
+        ({"service": "checkout"}, {"web", "other-host"}),
+        ({"service": "checkout", "instance": "web-2:9100"}, {"other-host"}),
+        ({"job": "payments"}, set()),
+        ({"alertname": "Whatever"}, set()),
+    ],
+)
+def test_an_alert_matches_series_that_agree_on_every_shared_label(engine, alert_labels, matches):
+    from adapters.db.anomaly_queries import matching_series
+    from adapters.db.anomaly_store import SeriesRef, _insert_series
+
+    series = {
+        "web": {
+            "__name__": "m",
+            "instance": "web-1:9100",
+            "job": "checkout",
+            "service": "checkout",
+        },
+        "web-no-service": {"__name__": "m", "instance": "web-1:9100", "job": "checkout"},
+        "other-host": {"__name__": "m", "instance": "web-2:9100", "service": "checkout"},
+    }
+    keys = {name: name.ljust(40, "x") for name in series}
+    with engine.begin() as conn:
+        _insert_series(conn, [SeriesRef(keys[n], labels) for n, labels in series.items()], NOW)
+        found = set(matching_series(conn, alert_labels))
+    assert found == {keys[name] for name in matches}
