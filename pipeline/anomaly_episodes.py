@@ -29,6 +29,7 @@ _HEADER = struct.Struct(
     "<4sQBqqI"
 )  # magic, generation, open flag, started_ms, normal_since_ms, normal_run
 _MAGIC = b"SCE2"
+_INCIDENT_COLUMN_LIMITS = {"service": 256, "severity": 64}
 RECORD_HEADER_BYTES = _HEADER.size  # a record's header differs after every write (its generation)
 
 
@@ -142,6 +143,11 @@ def anomaly_alert(
     alert_labels = {**labels, "alertname": ANOMALY_ALERTNAME}
     if not alert_labels.get("service") and labels.get("job"):
         alert_labels["service"] = labels["job"]
+    # An incident keeps these labels in bounded columns: a long series label must not make
+    # the alert unstorable (and the whole message a dead letter).
+    for name, limit in _INCIDENT_COLUMN_LIMITS.items():
+        if name in alert_labels:
+            alert_labels[name] = alert_labels[name][:limit]
     starts_at = _utc(change.started_ms)
     firing = isinstance(change, EpisodeStarted)
     status = "firing" if firing else "resolved"

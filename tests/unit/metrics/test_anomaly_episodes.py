@@ -82,3 +82,10 @@ def test_series_service_label_wins_over_job():
         "k", {"__name__": "x", "job": "node", "service": "payments"}, EpisodeStarted(0, 1.0), "m"
     )
     assert alert.service == "payments"
+
+
+def test_labels_kept_in_bounded_incident_columns_are_cut_to_fit():
+    labels = {"__name__": "x", "service": "s" * 300, "severity": "v" * 100, "path": "p" * 1000}
+    alert = anomaly_alert("k", labels, EpisodeStarted(0, 1.0), "m")
+    assert len(alert.service) == 256 and len(alert.severity) == 64
+    assert alert.labels["path"] == "p" * 1000
