@@ -131,6 +131,8 @@ def check_labels(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
             raise InvalidInput(f"label name {name[:64]!r} is not a valid Prometheus label name")
         if name in labels:
             raise InvalidInput(f"label {name!r} appears twice in one series")
+        if "\x00" in value:  # PostgreSQL text and JSON cannot hold NUL: refuse it at the edge
+            raise InvalidInput(f"label {name!r} value contains a NUL character")
         if len(value) > MAX_LABEL_VALUE:
             raise InvalidInput(f"label {name!r} value is longer than {MAX_LABEL_VALUE} characters")
         labels[name] = value

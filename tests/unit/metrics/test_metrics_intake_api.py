@@ -162,6 +162,7 @@ def test_remote_write_header_problems_are_refused(client, publisher, headers, st
         (write_request(({"job": "node"}, [(1000, 1.0)])), "no __name__"),
         (write_request(({"__name__": "up", "bad-name": "x"}, [(1000, 1.0)])), "bad-name"),
         (write_request((UP, [(-5, 1.0)])), "outside 1970..9999"),
+    (write_request(({"__name__": "up", "path": "a\x00b"}, [(1000, 1.0)])), "NUL"),
     ],
 )
 def test_bad_remote_write_bodies_get_400_naming_the_problem(client, publisher, body, fragment):
