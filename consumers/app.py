@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -19,7 +20,7 @@ from consumers import chat, metrics_intake, remediation_api
 from consumers.alertmanager import MalformedJson, parse_webhook
 from consumers.auth import api_credentials, webhook_credentials
 from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require, require_json, trace_id_of
-from consumers.publisher import EventPublisher
+from consumers.publisher import EventPublisher, publish
 from pipeline.errors import InvalidInput, NotFound, TransientError
 from pipeline.events import ALERTMANAGER_BATCH, batch_event_id, envelope
 from smartcloudops.observability import metrics
@@ -69,7 +70,7 @@ def create_app(deps: ApiDeps) -> Starlette:
                          batch.to_data(), event_id=batch_event_id(batch.alerts), trace_id=trace_id,
                          now=datetime.now(timezone.utc))
         try:
-            await run_in_threadpool(deps.publisher.publish, RECORD_ALERT_BATCH, event)
+            await publish(deps.publisher, RECORD_ALERT_BATCH, event)
         except TransientError as exc:
             metrics.publish_failures.labels(queue).inc()
             log.warning("webhook.broker_unavailable", trace_id=trace_id, event_id=event.id, error=str(exc))
@@ -129,7 +130,14 @@ def create_app(deps: ApiDeps) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", prometheus_metrics, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={Exception: _internal_error})
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        aclose = getattr(deps.publisher, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    app = Starlette(routes=routes, exception_handlers={Exception: _internal_error}, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware)
     return app
 

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from adapters.replay_guard import replay_guard_for
 from adapters.slack_responder import ResponseUrlRefused, check_response_url
 from consumers.auth import api_credentials
+from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
 from consumers.slack_signature import ReplayGuard, SlackSignatureError, verify_slack_request
 from pipeline.errors import InvalidInput, TransientError
@@ -86,7 +87,7 @@ def routes(deps: ApiDeps) -> list[Route]:
 
     async def publish(event: CloudEvent) -> None:
         try:
-            await run_in_threadpool(deps.publisher.publish, HANDLE_CHAT_COMMAND, event)
+            await publish_event(deps.publisher, HANDLE_CHAT_COMMAND, event)
         except TransientError as exc:
             metrics.publish_failures.labels(queue).inc()
             log.warning("chat.broker_unavailable", event_id=event.id, error=str(exc))

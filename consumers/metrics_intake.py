@@ -25,13 +25,13 @@ import cramjam
 import structlog
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.alertmanager import describe_errors
 from consumers.auth import webhook_credentials
+from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
 from consumers.remote_write_pb import WriteRequest
 from pipeline.errors import InvalidInput, TransientError
@@ -132,7 +132,7 @@ def routes(deps) -> list[Route]:  # type: ignore[no-untyped-def]  # consumers.ap
         events = _events(batch, source, body, trace_id, settings.metrics_max_samples_per_message)
         try:
             for event in events:
-                await run_in_threadpool(deps.publisher.publish, SCORE_METRICS_BATCH, event)
+                await publish_event(deps.publisher, SCORE_METRICS_BATCH, event)
         except TransientError as exc:
             metrics.publish_failures.labels(queue).inc()
             log.warning("metrics.broker_unavailable", trace_id=trace_id, error=str(exc))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from starlette.concurrency import run_in_threadpool
+
 from pipeline.errors import TransientError
 from pipeline.events import CloudEvent
 
@@ -15,6 +17,15 @@ class EventPublisher(Protocol):
     def publish(self, task: str, event: CloudEvent) -> None: ...
 
     def ping(self) -> None: ...
+
+
+async def publish(publisher: EventPublisher, task: str, event: CloudEvent) -> None:
+    """Publish from a request handler: on the event loop when the publisher can, else on a worker thread."""
+    apublish = getattr(publisher, "apublish", None)
+    if apublish is not None:
+        await apublish(task, event)
+    else:
+        await run_in_threadpool(publisher.publish, task, event)
 
 
 class InMemoryPublisher:

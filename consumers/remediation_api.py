@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from config.roles import DEFAULT_ROLES_FILE, load_roles
 from consumers.auth import api_credentials
+from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
 from pipeline.errors import TransientError
 from pipeline.events import envelope, new_trace_id
@@ -50,7 +51,7 @@ def routes(deps: Any) -> list[Route]:
             now=datetime.now(UTC),
         )
         try:
-            await run_in_threadpool(deps.publisher.publish, task, event)
+            await publish_event(deps.publisher, task, event)
         except TransientError as exc:
             raise HttpError(503, "broker unavailable, retry later", {"Retry-After": "5"}) from exc
         return event.id

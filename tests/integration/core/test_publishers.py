@@ -54,6 +54,21 @@ def test_fast_path_message_matches_kombus(redis_url, celery_app):
     assert by_fast_path["headers"]["id"] == by_fast_path["properties"]["correlation_id"]
 
 
+def test_fast_path_publishes_from_the_event_loop_too(redis_url, celery_app):
+    import asyncio
+
+    publisher = RedisDirectPublisher.from_url(celery_app, QueueNames(), redis_url, 2.0)
+
+    async def publish_and_close() -> None:
+        await publisher.apublish("alerts.record_batch", EVENT)
+        await publisher.aclose()
+
+    asyncio.run(publish_and_close())
+    message = stored(redis_url)
+    assert message["headers"]["task"] == "alerts.record_batch"
+    assert json.loads(base64.b64decode(message["body"]))[0] == [EVENT.to_dict()]
+
+
 @pytest.mark.parametrize("kind", ["kombu", "fast", "memory"])
 def test_every_publisher_raises_transient_error_when_the_broker_is_down(kind):
     from celery import Celery
@@ -67,6 +82,17 @@ def test_every_publisher_raises_transient_error_when_the_broker_is_down(kind):
         publisher.down = True
     with pytest.raises(TransientError, match="broker unreachable"):
         publisher.publish("alerts.record_batch", EVENT)
+    if isinstance(publisher, RedisDirectPublisher):
+        import asyncio
+
+        async def publish_and_close() -> None:
+            try:
+                await publisher.apublish("alerts.record_batch", EVENT)
+            finally:
+                await publisher.aclose()
+
+        with pytest.raises(TransientError, match="broker unreachable"):
+            asyncio.run(publish_and_close())
     with pytest.raises(TransientError):
         publisher.ping()
     app.close()
