@@ -23,7 +23,8 @@ from adapters.db import audit_writer
 from adapters.db.anomaly_queries import (
     TOP_SERIES,
     SeriesScoreSummary,
-    matching_series,
+    candidate_series,
+    series_matching,
     series_summaries,
 )
 from adapters.db.schema import alerts
@@ -84,10 +85,13 @@ class AnomalyEvidenceRecorder:
         if not firing or (only is not None and not only):
             return []
         with self._engine.begin() as conn:
+            by_incident = {incident_id: rows for incident_id, rows in _alerts_by_incident(conn, firing).items()
+                           if only is None or incident_id in only}
+            # One query for the whole batch's candidate series, not one per alert.
+            candidates = candidate_series(conn, [row.labels for rows in by_incident.values() for row in rows])
             gathered = [
-                self._gather(conn, incident_id, alert_rows, now)
-                for incident_id, alert_rows in _alerts_by_incident(conn, firing).items()
-                if only is None or incident_id in only
+                self._gather(conn, incident_id, alert_rows, candidates, now)
+                for incident_id, alert_rows in by_incident.items()
             ]
             changed = [
                 (evidence, summary)
@@ -102,9 +106,11 @@ class AnomalyEvidenceRecorder:
         return [evidence.incident_id for evidence, _ in changed]
 
     def _gather(
-        self, conn: Connection, incident_id: int, alert_rows: list[Any], now: datetime
+        self, conn: Connection, incident_id: int, alert_rows: list[Any], candidates: list[Any], now: datetime
     ) -> tuple[Evidence, dict[str, Any]] | None:
-        keys = sorted({key for row in alert_rows for key in matching_series(conn, row.labels)})
+        if not candidates:
+            return None
+        keys = sorted({key for row in alert_rows for key in series_matching(row.labels, candidates)})
         since = min(to_utc(row.starts_at) for row in alert_rows) - self._lookback
         series = series_summaries(conn, keys, since, now)
         if not series:

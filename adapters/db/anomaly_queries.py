@@ -15,6 +15,7 @@ from pipeline.events import to_utc
 
 MATCH_LABELS = ("instance", "job", "service")
 MAX_MATCHED_SERIES = 500
+MAX_CANDIDATE_SERIES = 20_000
 TOP_SERIES = 5
 
 
@@ -39,19 +40,31 @@ def matching_series(conn: Connection, labels: Mapping[str, str]) -> list[str]:
     carry must be equal, and at least one must be carried by both. An alert with none of the
     three matches nothing (it names no place to look).
     """
-    carried = [
-        (getattr(anomaly_series.c, name), labels[name]) for name in MATCH_LABELS if labels.get(name)
-    ]
+    return series_matching(labels, candidate_series(conn, [labels]))
+
+
+def candidate_series(conn: Connection, label_sets: list[Mapping[str, str]]) -> list[Any]:
+    """Every series that shares an instance, job or service with any of the label sets: one query
+    for a whole alert batch, which `series_matching` then narrows per alert."""
+    wanted = {name: sorted({labels[name] for labels in label_sets if labels.get(name)}) for name in MATCH_LABELS}
+    conditions = [getattr(anomaly_series.c, name).in_(values) for name, values in wanted.items() if values]
+    if not conditions:
+        return []
+    columns = [anomaly_series.c.series_key, *(getattr(anomaly_series.c, name) for name in MATCH_LABELS)]
+    query = (sa.select(*columns).where(sa.or_(*conditions)).order_by(anomaly_series.c.series_key)
+             .limit(MAX_CANDIDATE_SERIES))
+    return list(conn.execute(query).all())
+
+
+def series_matching(labels: Mapping[str, str], candidates: list[Any]) -> list[str]:
+    """The candidates `matching_series`'s rule accepts for one alert's labels, by key, capped."""
+    carried = [(name, labels[name]) for name in MATCH_LABELS if labels.get(name)]
     if not carried:
         return []
-    query = (
-        sa.select(anomaly_series.c.series_key)
-        .where(*[sa.or_(column.is_(None), column == value) for column, value in carried])
-        .where(sa.or_(*[column == value for column, value in carried]))
-        .order_by(anomaly_series.c.series_key)
-        .limit(MAX_MATCHED_SERIES)
-    )
-    return list(conn.execute(query).scalars())
+    keys = [row.series_key for row in candidates
+            if all(getattr(row, name) in (None, value) for name, value in carried)
+            and any(getattr(row, name) == value for name, value in carried)]
+    return sorted(keys)[:MAX_MATCHED_SERIES]
 
 
 def series_summaries(
