@@ -152,11 +152,26 @@ def up_command(_: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     migrate_to_head(settings)
-    worker = subprocess.Popen([sys.executable, "-m", "smartcloudops", "worker"], preexec_fn=_die_with_parent)
+    queues = settings.queues
+    pipeline_queues = ",".join(q for q in queues.all() if q != queues.metrics)
+    # Metric windows are scored in order only if one process consumes the metrics queue: a later
+    # message scored first would make the earlier one's points stale (they are dropped and counted).
+    metrics_port = settings.worker_metrics_port + 1 if settings.worker_metrics_port else 0
+    workers = [
+        _start_worker(["--queues", pipeline_queues]),
+        _start_worker(["--queues", queues.metrics, "--concurrency", "1"],
+                      {"SCO_WORKER_METRICS_PORT": str(metrics_port)}),
+    ]
     try:
         return serve_command(argparse.Namespace())
     finally:
-        stop_process(worker)
+        for worker in workers:
+            stop_process(worker)
+
+
+def _start_worker(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "smartcloudops", "worker", *args],
+                            env={**os.environ, **(env or {})}, preexec_fn=_die_with_parent)
 
 
 def _die_with_parent() -> None:
