@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,15 +34,13 @@ from urllib.parse import urlencode
 
 import httpx
 import redis
-import sqlalchemy as sa
 
+from benchmarks.harness import drop_database, fresh_database, start
 from benchmarks.machine import describe
 from consumers.slack_signature import expected_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/13"
-PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
-PG_ADMIN = f"{PG_BASE}/postgres"
 TOKEN = "bench-chat-token-0123456789"
 SECRET = "bench-chat-signing-secret"
 USERS = ("U03BOB00003", "U02ALICE002", "U01ADMIN001", "U07VIEWER07")
@@ -96,22 +93,6 @@ class AnswerSink:
         raise SystemExit(
             f"only {len(self.arrived)} of {len(keys)} answers arrived in {timeout:.0f}s"
         )
-
-
-def fresh_database() -> str:
-    name = f"sco_bench_chat_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name
-
-
-def drop_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def seed_incidents(url: str, count: int = 5) -> list[int]:
@@ -224,18 +205,6 @@ def _p99(values: list[float]) -> float:
     return values[min(len(values) - 1, int(len(values) * 0.99))]
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    handle = log.open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "smartcloudops", *args],
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-
-
 def wait_healthy(base: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -256,8 +225,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
-    database = fresh_database()
-    url = f"{PG_BASE}/{database}"
+    database, url = fresh_database("sco_bench_chat")
     redis.Redis.from_url(REDIS_URL).flushdb()
     workdir = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     port = 18000 + os.getpid() % 1000

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,13 +31,13 @@ import httpx
 import redis
 import sqlalchemy as sa
 
+from benchmarks.harness import drop_database, fresh_database, start, stop
 from benchmarks.machine import describe
 from smartcloudops.demo_payloads import alert, webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"
 REDIS_URL = "redis://127.0.0.1:6379/12"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 class CommitWatcher:
@@ -124,36 +123,6 @@ async def post_all(base: str, bodies: list[tuple[str, bytes]], concurrency: int,
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
 
 
-def fresh_database() -> str:
-    name = f"sco_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name
-
-
-def drop_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "smartcloudops", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def run_throughput(base: str, url: str, n_alerts_total: int, per_request: int, tag: str) -> dict:
     n_requests = n_alerts_total // per_request
     bodies = [(f"{tag}-{k}", request_body(f"{tag}-{k}", per_request, f"svc-{tag}-{k % 50}")) for k in range(n_requests)]
@@ -192,8 +161,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     args = parser.parse_args()
     redis.Redis.from_url(REDIS_URL).flushdb()
-    database = fresh_database()
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+    database, url = fresh_database()
     work = Path(tempfile.mkdtemp(prefix="sco-bench-e2e-"))
     port = 18000 + os.getpid() % 1000
     env = {**os.environ, "SCO_BROKER_URL": REDIS_URL, "SCO_DATABASE_URL": url, "SCO_WEBHOOK_TOKEN": TOKEN,

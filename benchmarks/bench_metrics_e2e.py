@@ -19,12 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +31,7 @@ import numpy as np
 import redis
 import sqlalchemy as sa
 
+from benchmarks.harness import drop_database, free_port, fresh_database, start, stop
 from benchmarks.machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,58 +47,6 @@ HEADERS = {
     "Content-Type": "application/x-protobuf",
     "X-Prometheus-Remote-Write-Version": "0.1.0",
 }
-
-
-def create_database() -> tuple[str, str]:
-    from adapters.db.engine import create_engine
-    from adapters.db.migrate import upgrade
-
-    name = f"sco_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return name, url
-
-
-def drop_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("w") as handle:
-        return subprocess.Popen(
-            [sys.executable, "-m", "smartcloudops", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -300,7 +245,7 @@ def main() -> None:
     args = parser.parse_args()
     import tempfile
 
-    name, pg_url = create_database()
+    name, pg_url = fresh_database(migrate=True)
     try:
         with tempfile.TemporaryDirectory() as workdir:
             result = end_to_end(args, pg_url, Path(workdir))

@@ -1,0 +1,68 @@
+"""What the end-to-end benchmarks share: a fresh PostgreSQL database, and real processes started and stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("SCO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def fresh_database(prefix: str = "sco_bench", *, migrate: bool = False) -> tuple[str, str]:
+    """Create a database of its own (migrated when asked); return its name and URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    if migrate:
+        from adapters.db.engine import create_engine
+        from adapters.db.migrate import upgrade
+
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    """`smartcloudops ARGS` in its own process group, its output to `log` (or nowhere)."""
+    command = [sys.executable, "-m", "smartcloudops", *args]
+    if log is None:
+        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    with log.open("w") as handle:
+        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group, SIGKILL it if it lingers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
