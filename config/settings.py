@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     # boto3: region of calls that name none, and an emulator's endpoint (moto, LocalStack) when set.
     aws_region: str = Field(default="eu-west-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     aws_endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
+    # Let boto3 take credentials from the EC2 instance metadata service (workers on EC2 hosts).
+    aws_instance_metadata: bool = False
     # Verification polls inside a task: keep it under the broker's visibility timeout.
     remediation_verify_timeout_s: float = Field(default=240.0, gt=0)
     remediation_verify_poll_s: float = Field(default=10.0, gt=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,6 +57,10 @@ def build_remediation(
 ) -> RemediationRuntime:
     """Load and check the operator's files and build the real adapters (no connection is opened)."""
     catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    if not settings.aws_instance_metadata:
+        # botocore's last resort for credentials is the EC2 metadata service at 169.254.169.254;
+        # on Fargate, with environment credentials or a laptop it is never the right place to ask.
+        os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     return RemediationRuntime(
         catalog=catalog,
         policy=policy,

@@ -10,6 +10,9 @@ from typing import Iterator
 
 import pytest
 
+# No test may ask the EC2 metadata service (169.254.169.254) for credentials: only loopback is ours.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 PG_ADMIN_URL = os.environ.get("SCO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REPO_ROOT = Path(__file__).resolve().parent.parent

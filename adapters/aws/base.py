@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from botocore.exceptions import NoCredentialsError
+
 from adapters.aws.clients import AwsClients
 from adapters.aws.retry import Retrier
 from config.policy import ActionName
@@ -111,7 +113,13 @@ class AwsAction(ABC):
         """
         self._check_params(params)
         key = _checked_key(idempotency_key)
-        before = self.preflight(params)
+        try:
+            before = self.preflight(params)
+        except NoCredentialsError:
+            if not dry_run:
+                raise
+            # The call does not depend on what the target looks like: record it all the same.
+            before = {"not_inspected": "no AWS credentials; the target's state was not read"}
         call = self.call_for(params, before, key)
         if dry_run:
             return ActionResult(call.called, call.request, {"before": before}, dry_run=True)
