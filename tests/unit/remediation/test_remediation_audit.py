@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from conftest import SEARCH_INSTANCES
+from remediation_support import SEARCH_INSTANCES
 
 from pipeline.audit import GENESIS_HASH, chain, verify
 from pipeline.remediation import audit, guard_step, plan

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SEARCH_INSTANCES, FakeClock, make_policy
+from remediation_support import SEARCH_INSTANCES, FakeClock, make_policy
 
 from config.policy import Decision, GuardLimits
 from pipeline.remediation import GuardRequest, InMemoryGuardStore, RemediationPlan, guard_step, plan

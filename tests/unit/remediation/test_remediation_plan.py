@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import CHECKOUT_INSTANCE, SEARCH_INSTANCES, make_policy
+from remediation_support import CHECKOUT_INSTANCE, SEARCH_INSTANCES, make_policy
 
 from config.policy import ActionName, Decision
 from pipeline.remediation import (
