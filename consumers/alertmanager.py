@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from pipeline.errors import InvalidInput
 from pipeline.events import AlertBatch, AlertReceived, alert_event_id, to_utc
@@ -21,6 +21,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# Labels the store indexes in columns of bounded width; longer values are refused up front (422)
+# rather than failing in the worker.
+INDEXED_LABEL_LIMITS = {"alertname": 256, "service": 256, "severity": 64}
+
+
 class WebhookAlert(_Strict):
     status: Literal["firing", "resolved"]
     labels: dict[LabelName, LabelValue]
@@ -29,6 +34,14 @@ class WebhookAlert(_Strict):
     endsAt: datetime | None = None
     generatorURL: str = ""
     fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")] | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _indexed_labels_fit(cls, labels: dict[str, str]) -> dict[str, str]:
+        for name, limit in INDEXED_LABEL_LIMITS.items():
+            if len(labels.get(name, "")) > limit:
+                raise ValueError(f"label {name!r} is longer than {limit} characters")
+        return labels
 
 
 class WebhookPayload(_Strict):

@@ -107,6 +107,15 @@ def test_bad_field_value_gets_422_naming_it(client):
     assert answer.status_code == 422 and "alerts.1.status" in answer.json()["error"]
 
 
+def test_indexed_label_too_long_gets_422_naming_it(client, publisher):
+    body = payload()
+    body["alerts"][0]["labels"]["service"] = "s" * 300
+    answer = post(client, body)
+    assert answer.status_code == 422
+    assert "alerts.0.labels" in answer.json()["error"] and "'service'" in answer.json()["error"]
+    assert publisher.sent == []
+
+
 def test_wrong_version_gets_422(client):
     body = payload() | {"version": "3"}
     answer = post(client, body)
