@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import random
 import socket
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from celery import Celery
 import orjson
+from celery import Celery
 
 from config.settings import QueueNames
 from pipeline.errors import TransientError
 from pipeline.events import CloudEvent
 from tasks.errors import is_transient
 from tasks.routing import ROUTES
+
+
+@contextlib.contextmanager
+def broker_errors(*, every_error: bool = False) -> Iterator[None]:
+    """Turn the broker's connection faults (or, for a ping, any fault) into TransientError."""
+    try:
+        yield
+    except TransientError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - classified just below
+        if every_error or is_transient(exc) or isinstance(exc, OSError):
+            raise TransientError(f"broker unreachable: {exc}") from exc
+        raise
 
 
 class CeleryPublisher:
@@ -30,7 +45,7 @@ class CeleryPublisher:
     def publish(self, task: str, event: CloudEvent) -> None:
         """Publish and return only once the broker has the message."""
         queue = getattr(self._queues, ROUTES[task])
-        try:
+        with broker_errors():
             self._app.send_task(
                 task, args=[event.to_dict()],
                 # The default exchange delivers straight to the queue: no binding lookup per message.
@@ -40,20 +55,13 @@ class CeleryPublisher:
                 # Answer fast (503) and let the sender retry, rather than hang the request.
                 retry=False,
             )
-        except Exception as exc:  # noqa: BLE001 - classified just below
-            if is_transient(exc) or isinstance(exc, OSError):
-                raise TransientError(f"broker unreachable: {exc}") from exc
-            raise
 
     def ping(self) -> None:
         """Raise TransientError unless the broker answers within the timeout."""
-        try:
-            with self._app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2,
-                                             timeout=self._timeout_s)
-                connection.default_channel  # noqa: B018 - opening a channel proves the transport works
-        except Exception as exc:  # noqa: BLE001
-            raise TransientError(f"broker unreachable: {exc}") from exc
+        with broker_errors(every_error=True), self._app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2,
+                                         timeout=self._timeout_s)
+            connection.default_channel  # noqa: B018 - opening a channel proves the transport works
 
 
 class RedisDirectPublisher:
@@ -62,7 +70,8 @@ class RedisDirectPublisher:
     kombu's producer costs several times more per message than the LPUSH itself (pipeline objects,
     a binding lookup, connection-pool bookkeeping). The message is made by Celery's own
     `as_task_v2` and serialiser, and the envelope is the one kombu's Redis transport writes for
-    the default exchange at priority 0; a contract test holds the two byte-for-byte alike.
+    the default exchange at priority 0; a contract test holds the two alike (headers, properties
+    and decoded body).
     """
 
     def __init__(self, app: Celery, queues: QueueNames, client: Any, async_client: Any = None) -> None:
@@ -82,22 +91,14 @@ class RedisDirectPublisher:
         if self._async_client is None:
             raise TransientError("broker unreachable: no asynchronous Redis client configured")
         queue = getattr(self._queues, ROUTES[task])
-        try:
+        with broker_errors():
             await self._async_client.lpush(queue, self.encode(task, event, queue))
-        except Exception as exc:  # noqa: BLE001 - classified just below
-            if is_transient(exc) or isinstance(exc, OSError):
-                raise TransientError(f"broker unreachable: {exc}") from exc
-            raise
 
     def publish(self, task: str, event: CloudEvent) -> None:
         """LPUSH one Celery message onto the task's queue; TransientError when Redis cannot take it."""
         queue = getattr(self._queues, ROUTES[task])
-        try:
+        with broker_errors():
             self._client.lpush(queue, self.encode(task, event, queue))
-        except Exception as exc:  # noqa: BLE001 - classified just below
-            if is_transient(exc) or isinstance(exc, OSError):
-                raise TransientError(f"broker unreachable: {exc}") from exc
-            raise
 
     async def aclose(self) -> None:
         """Close the event loop's connections (at server shutdown)."""
@@ -127,10 +128,8 @@ class RedisDirectPublisher:
         return orjson.dumps(envelope)
 
     def ping(self) -> None:
-        try:
+        with broker_errors(every_error=True):
             self._client.ping()
-        except Exception as exc:  # noqa: BLE001
-            raise TransientError(f"broker unreachable: {exc}") from exc
 
 
 def fast_uuid4() -> str:
