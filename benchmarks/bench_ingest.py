@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from benchmarks.harness import free_port, stop
 from benchmarks.machine import describe
 from smartcloudops.demo_payloads import alert, webhook
 
@@ -39,14 +39,6 @@ def payload(n_alerts: int) -> dict:
                           starts_at=start + timedelta(seconds=i)) for i in range(n_alerts)])
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -59,14 +51,6 @@ def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
             time.sleep(0.2)
     proc.kill()
     raise SystemExit(f"server {cmd} did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wrk(port: int, body_file: Path, duration: int, connections: int) -> dict:
