@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install up bench clean
+.PHONY: demo test lint install up bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/smartcloudops demo
 
-test: $(VENV)/.installed
+test: lint
 	$(BIN)/python -m pytest
+
+# The layers of docs/architecture.md, kept by import-linter (.importlinter).
+lint: $(VENV)/.installed
+	$(BIN)/lint-imports
 
 up: $(VENV)/.installed
 	$(BIN)/smartcloudops up

@@ -17,8 +17,8 @@ from celery import Celery
 from config.settings import QueueNames
 from pipeline.errors import TransientError
 from pipeline.events import CloudEvent
-from tasks.errors import is_transient
-from tasks.routing import ROUTES
+from adapters.faults import is_transient
+from adapters.routing import ROUTES
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import time
 import redis
 
 from config.settings import Settings
-from consumers.slack_signature import InMemoryReplayGuard, ReplayGuard
+from services.ports import InMemoryReplayGuard, ReplayGuard
 from pipeline.errors import TransientError
 
 DEFAULT_PREFIX = "sco:chat:replay:"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,27 +17,18 @@ from starlette.routing import Route
 from config.settings import Settings
 from consumers import chat, metrics_intake, remediation_api
 from consumers.alertmanager import MalformedJson, parse_webhook
+from consumers.deps import ApiDeps
 from consumers.auth import api_credentials, webhook_credentials
 from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require, require_json, trace_id_of
 from consumers.publisher import EventPublisher, publish
+from services.ports import IncidentReads
 from pipeline.errors import InvalidInput, NotFound, TransientError
 from pipeline.events import ALERTMANAGER_BATCH, batch_event_id, envelope
-from smartcloudops.observability import metrics
+from adapters.observability import metrics
 
 log = structlog.get_logger("consumers")
 
 RECORD_ALERT_BATCH = "alerts.record_batch"
-
-
-@dataclass
-class ApiDeps:
-    """What the HTTP layer is given: it publishes and reads, never writes the store."""
-
-    settings: Settings
-    publisher: EventPublisher
-    incidents: object | None = None  # adapters.db.queries.IncidentQueries
-    database_ping: Callable[[], None] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # per-capability read ports, by name
 
 
 # Each capability's HTTP module contributes its routes: `routes(deps) -> list[Route]`.
@@ -102,9 +92,8 @@ def create_app(deps: ApiDeps) -> Starlette:
             incident = await run_in_threadpool(_queries(deps).get, incident_id)
         except NotFound as exc:
             raise HttpError(404, str(exc)) from exc
-        remediation = deps.extras.get("remediation")  # adapters.db.remediation_queries.RemediationQueries
-        if remediation is not None:
-            incident.update(await run_in_threadpool(remediation.for_incident, incident_id))
+        if deps.remediation is not None:
+            incident.update(await run_in_threadpool(deps.remediation.for_incident, incident_id))
         return JSONResponse(incident)
 
     async def healthz(_: Request) -> Response:
@@ -148,7 +137,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal error; the request was not accepted, retry later"}, status_code=500)
 
 
-def _queries(deps: ApiDeps):  # type: ignore[no-untyped-def]
+def _queries(deps: ApiDeps) -> IncidentReads:
     if deps.incidents is None:
         raise HttpError(503, "the read API has no database configured")
     return deps.incidents

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
@@ -22,20 +22,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.replay_guard import replay_guard_for
 from adapters.slack_responder import ResponseUrlRefused, check_response_url
 from consumers.auth import api_credentials
+from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
-from consumers.slack_signature import ReplayGuard, SlackSignatureError, verify_slack_request
+from consumers.slack_signature import SlackSignatureError, verify_slack_request
+from services.ports import ReplayGuard
 from pipeline.errors import InvalidInput, TransientError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu.context import check_chat_id
 from pipeline.nlu.replies import acknowledgement_reply, error_reply
-from smartcloudops.observability import metrics
+from adapters.observability import metrics
 
-if TYPE_CHECKING:
-    from consumers.app import ApiDeps
 
 log = structlog.get_logger("consumers.chat")
 
@@ -75,7 +74,7 @@ def chat_command_data(
 def routes(deps: ApiDeps) -> list[Route]:
     """`POST /v1/chat/slack` and `POST /v1/chat/command`."""
     settings = deps.settings
-    guard: ReplayGuard = deps.extras.get("chat_replay_guard") or replay_guard_for(settings)
+    guard = deps.chat_replay_guard
     secret = (
         settings.slack_signing_secret.get_secret_value().encode()
         if settings.slack_signing_secret

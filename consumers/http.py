@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consumers.auth import Credentials
 from pipeline.events import new_trace_id
-from smartcloudops.observability import metrics
+from adapters.observability import metrics
 
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 

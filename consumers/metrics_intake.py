@@ -45,7 +45,7 @@ from pipeline.metric_events import (
     seconds_to_ms,
     split,
 )
-from smartcloudops.observability import metrics
+from adapters.observability import metrics
 
 log = structlog.get_logger("consumers.metrics")
 

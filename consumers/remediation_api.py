@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from config.roles import DEFAULT_ROLES_FILE, load_roles
 from consumers.auth import api_credentials
+from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
 from pipeline.errors import TransientError
 from pipeline.events import envelope, new_trace_id
-from pipeline.nlu.authz import RoleBook, authorize
+from pipeline.nlu.authz import authorize
 
 log = structlog.get_logger("consumers.remediation")
 
@@ -34,12 +34,10 @@ KILL_SWITCH_SET = "dev.smartcloudops.remediation.kill_switch.set"
 MAX_BODY = 16 * 1024
 
 
-def routes(deps: Any) -> list[Route]:
-    """The remediation routes; `deps` is the app's ApiDeps (`extras["roles"]` may carry a RoleBook)."""
+def routes(deps: ApiDeps) -> list[Route]:
+    """The remediation routes: approve, deny and the kill switch."""
     auth = api_credentials(deps.settings)
-    roles: RoleBook = deps.extras.get("roles") or load_roles(
-        deps.settings.roles_path or DEFAULT_ROLES_FILE
-    )
+    roles = deps.roles
 
     async def publish(task: str, event_type: str, data: dict[str, Any], trace_id: str) -> str:
         event = envelope(
@@ -117,10 +115,9 @@ def routes(deps: Any) -> list[Route]:
             {"engaged": engaged, "actor": actor, "reason": reason},
             trace_id,
         )
-        guards = deps.extras.get("remediation_guards")
-        if guards is not None:
+        if deps.kill_switch is not None:
             # Take effect now rather than when a worker reaches the command; the worker audits it.
-            await run_in_threadpool(guards.set_kill_switch, engaged)
+            await run_in_threadpool(deps.kill_switch.set_kill_switch, engaged)
         log.warning(
             "remediation.kill_switch_requested", engaged=engaged, actor=actor, trace_id=trace_id
         )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Protocol
 
 from pipeline.errors import InvalidInput
+from services.ports import ReplayGuard
 
 SIGNATURE_VERSION = "v0"
 DEFAULT_TOLERANCE_S = 300
@@ -37,30 +37,6 @@ class BadSignature(SlackSignatureError):
 
 class ReplayedRequest(SlackSignatureError):
     """A correctly signed request that was already accepted."""
-
-
-class ReplayGuard(Protocol):
-    """Remembers accepted signatures for a while (Redis `SET key 1 NX EX ttl` in production)."""
-
-    def first_seen(self, signature: str, ttl_s: int) -> bool:
-        """Record `signature` for `ttl_s` seconds; False when it was already recorded."""
-
-
-class InMemoryReplayGuard:
-    """A ReplayGuard in a dict with expiry by an injected clock (tests, one process)."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._seen: dict[str, float] = {}
-
-    def first_seen(self, signature: str, ttl_s: int) -> bool:
-        """Record `signature` for `ttl_s` seconds; False when it was already recorded."""
-        now = self._clock()
-        self._seen = {sig: until for sig, until in self._seen.items() if until > now}
-        if signature in self._seen:
-            return False
-        self._seen[signature] = now + ttl_s
-        return True
 
 
 def verify_slack_signature(

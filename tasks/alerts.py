@@ -7,9 +7,10 @@ from typing import Any
 
 import structlog
 
+from celery import shared_task
+
 from pipeline.events import AlertBatch, CloudEvent
 from tasks.anomaly_evidence import attach_anomaly_evidence
-from tasks.app import app
 from tasks.base import PipelineTask
 from tasks.remediation import publish_assessments
 from tasks.runtime import runtime
@@ -17,7 +18,7 @@ from tasks.runtime import runtime
 log = structlog.get_logger("tasks.alerts")
 
 
-@app.task(name="alerts.record_batch", base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name="alerts.record_batch", base=PipelineTask, bind=True, max_retries=None)
 def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Record every alert of one webhook request; a redelivered batch is a no-op."""
     envelope = CloudEvent.from_dict(event)

@@ -8,7 +8,7 @@ from typing import Collection
 import structlog
 
 from pipeline.events import AlertBatch
-from tasks.errors import is_transient
+from adapters.faults import is_transient
 from tasks.runtime import runtime
 
 log = structlog.get_logger("tasks.anomaly_evidence")

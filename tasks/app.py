@@ -1,12 +1,18 @@
-"""The Celery application. Importing it opens no connection."""
+"""The Celery application. Importing it opens no connection and imports no task module.
+
+The worker imports the modules named in `include` when it starts, so no task module imports
+this one back. `smartcloudops.bootstrap` applies the settings (`celeryconfig.celery_settings`)
+and tells `tasks.runtime` how to build a process's runtime.
+"""
 
 from celery import Celery
 
-app = Celery("smartcloudops")
-app.config_from_object("celeryconfig")
+TASK_MODULES = (
+    "tasks.alerts",
+    "tasks.metrics",
+    "tasks.remediation",
+    "tasks.chat",
+    "tasks.signals",  # process hooks: runtime per child, logging, metrics
+)
 
-import tasks.alerts  # noqa: E402,F401  (registers the tasks on the app)
-import tasks.metrics  # noqa: E402,F401
-import tasks.remediation  # noqa: E402,F401
-import tasks.chat  # noqa: E402,F401
-import tasks.signals  # noqa: E402,F401  (process hooks: runtime per child, logging, metrics)
+app = Celery("smartcloudops", include=list(TASK_MODULES), set_as_current=True)

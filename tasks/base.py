@@ -12,8 +12,8 @@ from kombu import Producer
 
 from adapters.db import audit_writer
 from pipeline.audit import AuditRecord
-from tasks.errors import is_transient
-from tasks.routing import dead_letter_queue
+from adapters.faults import is_transient
+from adapters.routing import dead_letter_queue
 from tasks.runtime import runtime
 
 log = structlog.get_logger("tasks")

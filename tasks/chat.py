@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import current_app, shared_task
+
 from adapters.broker import CeleryPublisher
 from pipeline.events import CloudEvent
-from tasks.app import app
 from tasks.base import PipelineTask
-from tasks.chat_flow import ChatCommand, ChatHandler
+from services.chat import ChatCommand, ChatHandler
 from tasks.runtime import runtime
 
 HANDLE_CHAT_COMMAND = "chat.handle_command"
@@ -22,12 +23,12 @@ def _handler() -> ChatHandler:
 
         rt.chat = build_chat(rt.settings, rt.engine)
     publisher = CeleryPublisher(
-        app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s
+        current_app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s
     )
     return ChatHandler(rt.chat, rt.incidents, publisher.publish)
 
 
-@app.task(name=HANDLE_CHAT_COMMAND, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=HANDLE_CHAT_COMMAND, base=PipelineTask, bind=True, max_retries=None)
 def handle_chat_command(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Answer one chat line; a redelivered line is answered again but acts only once."""
     command = ChatCommand.from_event(CloudEvent.from_dict(event))

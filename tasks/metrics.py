@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import structlog
 
+from celery import shared_task
+
 from adapters.db.alert_store import AlertStore
 from adapters.db.anomaly_store import AnomalyScoreStore, ScoreColumns, SeriesRef
 from adapters.series_state import SeriesStateStore
@@ -42,7 +44,6 @@ from pipeline.anomaly_episodes import (
 from pipeline.events import AlertBatch, AlertReceived, CloudEvent
 from pipeline.metric_events import SampleBatch, SeriesSamples
 from tasks.anomaly_evidence import attach_anomaly_evidence
-from tasks.app import app
 from tasks.base import PipelineTask
 from tasks.runtime import runtime
 
@@ -192,7 +193,7 @@ def metric_scorer() -> MetricScorer:
     )
 
 
-@app.task(name="metrics.score_batch", base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name="metrics.score_batch", base=PipelineTask, bind=True, max_retries=None)
 def score_metric_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Score every sample of one intake message; a redelivered message changes nothing."""
     envelope = CloudEvent.from_dict(event)

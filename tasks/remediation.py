@@ -1,4 +1,4 @@
-"""Risk and remediation tasks: decode a CloudEvent, call the handler in `remediation_flow`, publish next.
+"""Risk and remediation tasks: decode a CloudEvent, call the handler in `services.remediation`, publish next.
 
 Each plan step runs as a Celery chain `guard -> execute -> verify -> record`; the steps of a run
 are one chain, started after the plan (or the approval) is committed. Messages carry ids only.
@@ -12,15 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from celery import chain
+from celery import chain, current_app, shared_task
 
 from adapters.broker import CeleryPublisher
 from adapters.db.remediation_store import RunStarted
 from pipeline.errors import InvalidInput
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from smartcloudops.remediation_runtime import RemediationRuntime
-from tasks import remediation_flow as flow
-from tasks.app import app
+from services import remediation as flow
 from tasks.base import PipelineTask
 from tasks.runtime import runtime
 
@@ -90,7 +89,7 @@ def publish_assessments(incident_ids: list[int] | tuple[int, ...], trace_id: str
     if not incident_ids:
         return
     publisher = CeleryPublisher(
-        app, runtime().settings.queues, timeout_s=runtime().settings.broker_publish_timeout_s
+        current_app, runtime().settings.queues, timeout_s=runtime().settings.broker_publish_timeout_s
     )
     for incident_id in incident_ids:
         publisher.publish(ASSESS_INCIDENT, assessment_event(incident_id, trace_id))
@@ -102,7 +101,7 @@ def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None
         return
     queue = runtime().settings.queues.remediation
     signatures = [
-        app.signature(
+        current_app.signature(
             stage,
             args=[step_event(run_id, index, stage, trace_id).to_dict()],
             immutable=True,
@@ -125,7 +124,7 @@ def _start_if_running(started: RunStarted, trace_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- planning tasks
 
 
-@app.task(name=ASSESS_INCIDENT, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=ASSESS_INCIDENT, base=PipelineTask, bind=True, max_retries=None)
 def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Score an incident, plan its remediation, and start the chain when the decision is auto."""
     envelope_ = CloudEvent.from_dict(event)
@@ -139,7 +138,7 @@ def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]
     return _start_if_running(started, envelope_.traceid)
 
 
-@app.task(name=REQUEST, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=REQUEST, base=PipelineTask, bind=True, max_retries=None)
 def request_remediation(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """A person asked for an action (API or chat): validate and plan it like any other."""
     envelope_ = CloudEvent.from_dict(event)
@@ -162,25 +161,25 @@ def _step_task(handler, event: dict[str, Any]) -> dict[str, Any]:  # type: ignor
     return {"run_id": run_id, "step_index": index, "outcome": outcome}
 
 
-@app.task(name=GUARD_STEP, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=GUARD_STEP, base=PipelineTask, bind=True, max_retries=None)
 def guard_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Kill switch, breaker, rate limit, cooldown, blast radius, freeze and approval before a step."""
     return _step_task(flow.guard, event)
 
 
-@app.task(name=EXECUTE_STEP, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=EXECUTE_STEP, base=PipelineTask, bind=True, max_retries=None)
 def execute_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Make the step's one AWS call (a dry run records it instead); never twice for one key."""
     return _step_task(flow.execute, event)
 
 
-@app.task(name=VERIFY_STEP, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=VERIFY_STEP, base=PipelineTask, bind=True, max_retries=None)
 def verify_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Poll AWS until the target is healthy, failed, or out of time."""
     return _step_task(flow.verify, event)
 
 
-@app.task(name=RECORD_STEP, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=RECORD_STEP, base=PipelineTask, bind=True, max_retries=None)
 def record_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Close the step (and the run after its last step); feed the breaker."""
     return _step_task(flow.record, event)
@@ -189,7 +188,7 @@ def record_step(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------- humans
 
 
-@app.task(name=DECIDE, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=DECIDE, base=PipelineTask, bind=True, max_retries=None)
 def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Approve or deny a waiting run; an approval resumes the chain at the paused step."""
     envelope_ = CloudEvent.from_dict(event)
@@ -205,7 +204,7 @@ def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": outcome.run_id, "status": outcome.status}
 
 
-@app.task(name=KILL_SWITCH, base=PipelineTask, bind=True, max_retries=None)
+@shared_task(name=KILL_SWITCH, base=PipelineTask, bind=True, max_retries=None)
 def kill_switch(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Engage or release the global kill switch and audit it."""
     envelope_ = CloudEvent.from_dict(event)

@@ -43,7 +43,7 @@ def _task_started(task_id: str | None = None, **_: object) -> None:
 @signals.task_postrun.connect
 def _task_finished(task_id: str | None = None, task: Any = None, retval: Any = None, state: str | None = None,
                    args: Any = None, **_: object) -> None:
-    from smartcloudops.observability import metrics
+    from adapters.observability import metrics
 
     started = _started.pop(task_id or "", None)
     if task is None:
@@ -65,7 +65,7 @@ def _task_finished(task_id: str | None = None, task: Any = None, retval: Any = N
 
 @signals.task_failure.connect
 def _task_failed(sender: Any = None, **_: object) -> None:
-    from smartcloudops.observability import metrics
+    from adapters.observability import metrics
 
     if sender is not None:
         metrics.task_failures.labels(sender.name, "permanent").inc()

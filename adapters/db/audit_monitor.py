@@ -25,7 +25,7 @@ class AuditChainMonitor:
 
     def run_once(self) -> VerifyReport:
         """Verify (incrementally, or fully every `full_every` runs) and set the gauges."""
-        from smartcloudops.observability import metrics
+        from adapters.observability import metrics
 
         start = (0, GENESIS_HASH) if self._runs % self._full_every == 0 else self._verified
         self._runs += 1

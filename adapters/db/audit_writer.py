@@ -34,7 +34,7 @@ _PENDING_KINDS = "smartcloudops.audit_kinds"
 @sa.event.listens_for(Engine, "commit")
 def _count_committed_rows(conn: Connection) -> None:
     """Count audit rows once their transaction committed (rolled-back rows were never written)."""
-    from smartcloudops.observability import metrics
+    from adapters.observability import metrics
 
     for kind in conn.info.pop(_PENDING_KINDS, ()):
         metrics.audit_rows.labels(kind).inc()

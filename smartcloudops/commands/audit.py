@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from config.settings import load_settings
+from smartcloudops.bootstrap import database, settings_from_environment
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,9 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def verify_command(args: argparse.Namespace) -> int:
     from adapters.db import audit_writer
-    from adapters.db.engine import create_engine
 
-    engine = create_engine(load_settings().database)
+    engine = database(settings_from_environment())
     with engine.connect() as conn:
         report = audit_writer.verify_chain(conn)
     engine.dispose()

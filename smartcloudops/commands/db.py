@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from config.settings import Settings, load_settings
+from config.settings import Settings
+from smartcloudops.bootstrap import database, settings_from_environment
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,10 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def migrate_to_head(settings: Settings, revision: str = "head") -> str | None:
-    from adapters.db.engine import create_engine
     from adapters.db.migrate import current_revision, upgrade
 
-    engine = create_engine(settings.database)
+    engine = database(settings)
     try:
         upgrade(engine, revision)
         return current_revision(engine)
@@ -30,17 +30,16 @@ def migrate_to_head(settings: Settings, revision: str = "head") -> str | None:
 
 
 def upgrade_command(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = settings_from_environment()
     revision = migrate_to_head(settings, args.revision)
     print(f"database at revision {revision}")
     return 0
 
 
 def current_command(_: argparse.Namespace) -> int:
-    from adapters.db.engine import create_engine
     from adapters.db.migrate import current_revision
 
-    engine = create_engine(load_settings().database)
+    engine = database(settings_from_environment())
     print(current_revision(engine) or "empty (run `smartcloudops db upgrade`)")
     engine.dispose()
     return 0

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from config.settings import load_settings
+from smartcloudops.bootstrap import settings_from_environment
 from smartcloudops.commands.runtime import stop_process
 
 READY_TIMEOUT_S = 90.0
@@ -31,7 +31,7 @@ def demo_command(_: argparse.Namespace) -> int:
     from smartcloudops.commands.db import migrate_to_head
     from smartcloudops.demo_payloads import demo_story
 
-    settings = load_settings()
+    settings = settings_from_environment()
     migrate_to_head(settings)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

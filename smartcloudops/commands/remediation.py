@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from config.settings import load_settings
+from smartcloudops.bootstrap import settings_from_environment
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def expire_command(_: argparse.Namespace) -> int:
     from smartcloudops.bootstrap import bootstrap
-    from tasks.remediation_flow import expire_due
+    from services.remediation import expire_due
 
-    runtime = bootstrap(load_settings())
+    runtime = bootstrap(settings_from_environment())
     try:
         expired = expire_due(runtime.remediation, now=datetime.now(UTC))
     finally:
@@ -43,9 +43,9 @@ def expire_command(_: argparse.Namespace) -> int:
 def killswitch_command(args: argparse.Namespace) -> int:
     from pipeline.events import new_trace_id
     from smartcloudops.bootstrap import bootstrap
-    from tasks.remediation_flow import set_kill_switch
+    from services.remediation import set_kill_switch
 
-    runtime = bootstrap(load_settings())
+    runtime = bootstrap(settings_from_environment())
     engaged = args.state == "engage"
     try:
         set_kill_switch(

@@ -8,8 +8,8 @@ import signal
 import subprocess
 import sys
 
-from config.settings import load_settings
-from smartcloudops.observability.logging import configure_logging
+from smartcloudops.bootstrap import settings_from_environment
+from adapters.observability.logging import configure_logging
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,63 +26,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     flower.set_defaults(func=flower_command)
 
 
-def build_api():  # type: ignore[no-untyped-def]
-    """The ASGI app wired to the real broker and store."""
-    import sqlalchemy as sa
-
-    from prometheus_client import REGISTRY
-
-    from adapters.broker import QueueDepthCollector, publisher_for
-    from consumers.app import ApiDeps, create_app
-    from smartcloudops.bootstrap import bootstrap
-    from tasks.app import app as celery_app
-
-    runtime = bootstrap()
-
-    def database_ping() -> None:
-        with runtime.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-
-    publisher = publisher_for(celery_app, runtime.settings.queues, runtime.settings.broker,
-                              runtime.settings.broker_publish_timeout_s)
-    REGISTRY.register(QueueDepthCollector(celery_app, runtime.settings.queues))
-    return create_app(ApiDeps(settings=runtime.settings, publisher=publisher, incidents=runtime.incidents,
-                              database_ping=database_ping, extras=_api_extras(runtime)))
-
-
-def _api_extras(runtime) -> dict:  # type: ignore[no-untyped-def]
-    """Read ports and role books of the capabilities, for their routes."""
-    extras: dict = {}
-    if runtime.remediation is not None:
-        extras["remediation"] = runtime.remediation.queries
-        extras["roles"] = runtime.remediation.roles
-        if runtime.settings.redis_url:  # shared guard state; an in-process store would be the API's alone
-            extras["remediation_guards"] = runtime.remediation.guards
-    return extras
-
-
 def serve_command(_: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = load_settings()
+    settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
     settings.webhook_secret()  # create the generated secret before serving, not on the first request
-    uvicorn.run(build_api(), host=settings.http_host, port=settings.http_port, log_config=None,
+    from smartcloudops.bootstrap import build_http_app
+
+    uvicorn.run(build_http_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
                 access_log=False, server_header=False, timeout_graceful_shutdown=10)
     return 0
 
 
 def worker_command(args: argparse.Namespace) -> int:
-    from smartcloudops.observability.worker_metrics import prepare_multiprocess_dir
+    from adapters.observability.worker_metrics import prepare_multiprocess_dir
 
-    settings = load_settings()
+    settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
     prepare_multiprocess_dir(settings.resolved_data_dir)  # before prometheus_client is first imported
-    from tasks.app import app
+    from smartcloudops.bootstrap import configure_worker, start_worker_services
 
-    _serve_worker_metrics(settings)
-    _publish_queue_depth(settings, app)
-    _monitor_audit_chain(settings)
+    app = configure_worker(settings)
+    start_worker_services(settings, app)
 
     queues = args.queues or ",".join(settings.queues.all())
     concurrency = args.concurrency or settings.worker_concurrency
@@ -90,7 +56,7 @@ def worker_command(args: argparse.Namespace) -> int:
     argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
             "--loglevel", settings.log_level, "--task-events", "--hostname", f"smartcloudops-{os.getpid()}@%h",
             "--without-mingle", "--without-gossip"]
-    from smartcloudops.observability import metrics
+    from adapters.observability import metrics
 
     for queue in queues.split(","):
         metrics.queue_consumers.labels(queue).set(1)
@@ -98,48 +64,12 @@ def worker_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_worker_metrics(settings) -> None:  # type: ignore[no-untyped-def]
-    import structlog
-
-    from smartcloudops.observability.worker_metrics import serve_worker_metrics
-
-    if not settings.worker_metrics_port:
-        return
-    try:
-        serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
-    except OSError as exc:  # another worker on this machine has the port: run without, say so
-        structlog.get_logger("worker").warning("worker.metrics_unavailable", port=settings.worker_metrics_port,
-                                                error=str(exc))
-
-
-def _monitor_audit_chain(settings) -> None:  # type: ignore[no-untyped-def]
-    if not settings.audit_verify_interval_s:
-        return
-    from adapters.db.audit_monitor import AuditChainMonitor
-    from adapters.db.engine import create_engine
-
-    AuditChainMonitor(create_engine(settings.database, pool_size=1), interval_s=settings.audit_verify_interval_s).start()
-
-
-def _publish_queue_depth(settings, app) -> None:  # type: ignore[no-untyped-def]
-    if not settings.cloudwatch_deployment:
-        return
-    import boto3
-
-    from adapters.broker import QueueDepthCollector
-    from adapters.cloudwatch import QueueDepthPublisher
-
-    client = boto3.client("cloudwatch", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-    QueueDepthPublisher(QueueDepthCollector(app, settings.queues).depths, client,
-                        namespace=settings.cloudwatch_namespace, deployment=settings.cloudwatch_deployment,
-                        queues=settings.queues.all(), interval_s=settings.cloudwatch_interval_s).start()
-
-
 def flower_command(_: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
-    from tasks.app import app
+    from smartcloudops.bootstrap import celery_app
 
+    app = celery_app(settings)
     app.start(["flower", f"--address={settings.flower_host}", f"--port={settings.flower_port}",
                f"--basic-auth={settings.flower_username}:{settings.flower_secret()}", "--persistent=False",
                "--purge_offline_workers=60"])
@@ -149,7 +79,7 @@ def flower_command(_: argparse.Namespace) -> int:
 def up_command(_: argparse.Namespace) -> int:
     from smartcloudops.commands.db import migrate_to_head
 
-    settings = load_settings()
+    settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
     migrate_to_head(settings)
     queues = settings.queues

@@ -180,7 +180,7 @@ def _as_attacker(engine, statement):
 
 def test_chain_monitor_verifies_incrementally_and_notices_tampering(engine, store):
     from adapters.db.audit_monitor import AuditChainMonitor
-    from smartcloudops.observability import metrics
+    from adapters.observability import metrics
 
     monitor = AuditChainMonitor(engine, interval_s=60, full_every=2)
     _four_alerts(store)
@@ -195,7 +195,7 @@ def test_chain_monitor_verifies_incrementally_and_notices_tampering(engine, stor
 
 
 def test_audit_rows_are_counted_once_committed(engine, store):
-    from smartcloudops.observability import metrics
+    from adapters.observability import metrics
 
     counter = metrics.audit_rows.labels("alert.firing")
     before = counter._value.get()

@@ -27,7 +27,8 @@ from adapters.db.schema import alerts, audit_log, incidents
 from adapters.db.schema_remediation import remediation_runs, remediation_steps
 from config.roles import load_roles
 from config.settings import load_settings
-from consumers.app import ApiDeps, create_app
+from consumers.app import create_app
+from consumers.deps import ApiDeps
 from tests.processes import Pipeline, Proc, wait_for
 
 REGION = "eu-west-1"
@@ -358,10 +359,8 @@ def in_process_api(
         settings=settings,
         publisher=publisher,
         incidents=IncidentQueries(engine),
-        extras={
-            "remediation": RemediationQueries(engine),
-            "roles": load_roles(settings.roles_path),
-        },
+        remediation=RemediationQueries(engine),
+        roles=load_roles(settings.roles_path),
     )
     client = TestClient(create_app(deps), headers={"Authorization": f"Bearer {TOKEN}"})
     return client, publisher

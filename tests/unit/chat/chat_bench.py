@@ -14,7 +14,7 @@ from config.roles import DEFAULT_ROLES_FILE, load_roles
 from pipeline.events import CloudEvent, envelope
 from pipeline.nlu import InMemoryContextStore, load_vocabulary
 from smartcloudops.chat_runtime import ChatRuntime
-from tasks.chat_flow import ChatCommand, ChatHandler
+from services.chat import ChatCommand, ChatHandler
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 RESPONSE_URL = "https://hooks.slack.com/commands/T1/1/x"

@@ -10,10 +10,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from config.settings import load_settings
-from consumers.app import ApiDeps, create_app
+from consumers.app import create_app
+from consumers.deps import ApiDeps
 from consumers.chat import CHAT_COMMAND_RECEIVED, HANDLE_CHAT_COMMAND
 from consumers.publisher import InMemoryPublisher
-from consumers.slack_signature import InMemoryReplayGuard, expected_signature
+from consumers.slack_signature import expected_signature
+from services.ports import InMemoryReplayGuard
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "api-token-for-chat-tests"
@@ -34,7 +36,7 @@ def client(publisher, tmp_path):
         chat_response_url_hosts="hooks.slack.com,127.0.0.1",
     )
     guard = InMemoryReplayGuard(time.time)
-    deps = ApiDeps(settings=settings, publisher=publisher, extras={"chat_replay_guard": guard})
+    deps = ApiDeps(settings=settings, publisher=publisher, chat_replay_guard=guard)
     with TestClient(create_app(deps)) as test_client:
         yield test_client
 
@@ -150,7 +152,7 @@ class TestSlackSignature:
         deps = ApiDeps(
             settings=settings,
             publisher=publisher,
-            extras={"chat_replay_guard": InMemoryReplayGuard(time.time)},
+            chat_replay_guard=InMemoryReplayGuard(time.time),
         )
         with TestClient(create_app(deps)) as unconfigured:
             response = signed_post(unconfigured, slash_form())

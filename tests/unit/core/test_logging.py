@@ -5,7 +5,7 @@ import logging
 
 import structlog
 
-from smartcloudops.observability.logging import REDACTED, configure_logging, redact_secrets
+from adapters.observability.logging import REDACTED, configure_logging, redact_secrets
 
 
 def test_secret_keys_are_redacted_recursively():

@@ -8,7 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from config.settings import load_settings
-from consumers.app import ApiDeps, create_app
+from consumers.app import create_app
+from consumers.deps import ApiDeps
 from consumers.metrics_intake import SCORE_METRICS_BATCH
 from consumers.publisher import InMemoryPublisher
 from consumers.remote_write_pb import WriteRequest

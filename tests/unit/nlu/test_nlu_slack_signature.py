@@ -9,7 +9,6 @@ import pytest
 
 from consumers.slack_signature import (
     BadSignature,
-    InMemoryReplayGuard,
     MissingSignatureHeader,
     ReplayedRequest,
     StaleTimestamp,
@@ -18,6 +17,7 @@ from consumers.slack_signature import (
     verify_slack_signature,
 )
 from pipeline.errors import InvalidInput
+from services.ports import InMemoryReplayGuard
 
 SECRET = b"8f742231b10e8888abcd99yyyzzz85a5"
 BODY = b"token=x&team_id=T1&user_id=U1&command=%2Fops&text=restart+billing"

@@ -6,7 +6,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from adapters.broker import QueueDepthCollector
 from config.settings import QueueNames
 from sco_metric_contract import CONTRACT
-from smartcloudops.observability import metrics
+from adapters.observability import metrics
 
 
 def instrumented() -> dict[str, tuple[str, frozenset[str]]]:

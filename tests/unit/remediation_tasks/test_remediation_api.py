@@ -8,7 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from config.settings import load_settings
-from consumers.app import ApiDeps, create_app
+from consumers.app import create_app
+from consumers.deps import ApiDeps
 from consumers.publisher import InMemoryPublisher
 from pipeline.nlu.authz import Role, RoleBook
 from pipeline.remediation import InMemoryGuardStore
@@ -35,7 +36,8 @@ def client(tmp_path: Path, publisher: InMemoryPublisher, guards: InMemoryGuardSt
     deps = ApiDeps(
         settings=settings,
         publisher=publisher,
-        extras={"roles": roles, "remediation_guards": guards},
+        roles=roles,
+        kill_switch=guards,
     )
     with TestClient(create_app(deps), headers={"Authorization": f"Bearer {TOKEN}"}) as test_client:
         yield test_client

@@ -11,7 +11,7 @@ from remediation_tasks_support import APPROVER, NOW, OPERATOR, open_incident
 
 from adapters.db.schema import audit_log
 from pipeline.errors import InvalidInput, NotFound
-from tasks import remediation_flow as flow
+from services import remediation as flow
 
 
 def waiting_run(rt):  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from remediation_tasks_support import INSTANCE, NOW, open_incident
 from adapters.aws.errors import AwsOutcomeUnknown, AwsRequestRejected, AwsTransientError
 from adapters.db.schema import audit_log, incidents
 from adapters.db.schema_anomaly import incident_anomaly
-from tasks import remediation_flow as flow
+from services import remediation as flow
 
 
 def kinds(rt) -> list[str]:  # type: ignore[no-untyped-def]

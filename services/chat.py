@@ -18,6 +18,7 @@ import structlog
 
 from adapters.db.chat_store import Command
 from pipeline.audit import AuditRecord
+from services.ports import IncidentReads
 from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
@@ -144,9 +145,9 @@ class Answer:
 class ChatHandler:
     """Serves one chat line against the store, the remediation commands and the responder."""
 
-    def __init__(self, chat: ChatRuntime, incidents: Any, publish: Publish) -> None:
+    def __init__(self, chat: ChatRuntime, incidents: IncidentReads, publish: Publish) -> None:
         self.chat = chat
-        self.incidents = incidents  # adapters.db.queries.IncidentQueries
+        self.incidents = incidents
         self.publish = publish
 
     def handle(self, command: ChatCommand, now: datetime) -> Answer:
@@ -194,11 +195,11 @@ class ChatHandler:
         return refusal_reply(turn.decision, turn.understanding.intent)
 
     def _act(self, turn: Turn) -> dict[str, Any]:
-        handler = getattr(self, f"_on_{turn.understanding.intent}", None)
+        handler = INTENT_HANDLERS.get(turn.understanding.intent)
         if handler is None:
             return help_reply()
         try:
-            return handler(turn)
+            return handler(self, turn)
         except NotFound as exc:
             return error_reply(str(exc).capitalize())
 
@@ -515,6 +516,27 @@ class ChatHandler:
         except Exception as exc:  # noqa: BLE001 - any failure of the mirror is answered the same way
             log.warning("chat.alertmanager_failed", error=repr(exc))
             return None
+
+
+
+
+# Which use case serves which intent: one explicit table (a test checks it covers every intent).
+INTENT_HANDLERS: Mapping[str, Callable[[ChatHandler, Turn], dict[str, Any]]] = {
+    "help": ChatHandler._on_help,
+    "unknown": ChatHandler._on_unknown,
+    "status": ChatHandler._on_status,
+    "list_incidents": ChatHandler._on_list_incidents,
+    "show_incident": ChatHandler._on_show_incident,
+    "explain": ChatHandler._on_explain,
+    "history": ChatHandler._on_history,
+    "ack": ChatHandler._on_ack,
+    "escalate": ChatHandler._on_escalate,
+    "silence": ChatHandler._on_silence,
+    "unsilence": ChatHandler._on_unsilence,
+    "remediate": ChatHandler._on_remediate,
+    "approve": ChatHandler._on_approve,
+    "deny": ChatHandler._on_deny,
+}
 
 
 def _derived_id(event_id: str, what: str) -> str:

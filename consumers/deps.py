@@ -1,0 +1,26 @@
+"""What the HTTP edge is given by the composition root: it publishes and reads, never writes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from config.settings import Settings
+from consumers.publisher import EventPublisher
+from pipeline.nlu.authz import RoleBook
+from services.ports import IncidentReads, InMemoryReplayGuard, KillSwitch, RemediationReads, ReplayGuard
+
+
+@dataclass
+class ApiDeps:
+    """The edge's dependencies, each typed; `smartcloudops.bootstrap.build_http_app` fills them."""
+
+    settings: Settings
+    publisher: EventPublisher
+    incidents: IncidentReads | None = None  # None: the read API answers 503
+    database_ping: Callable[[], None] | None = None
+    remediation: RemediationReads | None = None
+    roles: RoleBook = field(default_factory=RoleBook)  # empty: every role-checked route refuses
+    kill_switch: KillSwitch | None = None  # shared guard state, when the deployment has one
+    chat_replay_guard: ReplayGuard = field(default_factory=lambda: InMemoryReplayGuard(time.time))

@@ -1,0 +1,13 @@
+"""The chat use cases are chosen by one explicit table, not by names built at run time."""
+
+from pipeline.nlu import INTENTS
+from services.chat import INTENT_HANDLERS
+
+
+def test_every_intent_the_recogniser_can_return_has_exactly_one_handler():
+    assert set(INTENT_HANDLERS) == set(INTENTS)
+
+
+def test_the_table_names_only_callables_of_the_handler():
+    assert all(callable(handler) and handler.__qualname__.startswith("ChatHandler._on_")
+               for handler in INTENT_HANDLERS.values())
