@@ -16,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from pipeline.errors import TransientError
+from services.ports import SeriesStateStore
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -29,24 +30,6 @@ SQLITE_MAX_PARAMS = 500  # well under SQLite's bound on parameters per statement
 
 class StateConflict(TransientError):
     """Another writer changed a series' state since it was loaded; retry from a fresh load."""
-
-
-class SeriesStateStore(Protocol):
-    """Loads and saves the state bytes of many series at once; silent series expire (TTL)."""
-
-    def load(self, keys: Sequence[str]) -> list[bytes | None]:
-        """The stored bytes of each key, in order; None for unknown or expired series."""
-        ...
-
-    def save(
-        self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None
-    ) -> None:
-        """Store each series' bytes, restarting its time to live.
-
-        With `expected` (the bytes `load` returned), all or nothing: StateConflict when any
-        series no longer holds its expected bytes.
-        """
-        ...
 
 
 class RedisSeriesStateStore:

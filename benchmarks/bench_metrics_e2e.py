@@ -178,7 +178,7 @@ def row_by_row_ratio(pg_url: str, samples: int) -> dict:
     from pipeline.anomaly.store import load_detector
     from pipeline.correlation import CorrelationPolicy
     from pipeline.metric_events import merge_series
-    from tasks.metrics import MetricScorer
+    from services.metrics import MetricScorer
 
     class RowByRow(AnomalyScoreStore):
         """The same COPY path, one point per transaction."""

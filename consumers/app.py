@@ -14,13 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from config.settings import Settings
 from consumers import chat, metrics_intake, remediation_api
 from consumers.alertmanager import MalformedJson, parse_webhook
 from consumers.deps import ApiDeps
 from consumers.auth import api_credentials, webhook_credentials
 from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require, require_json, trace_id_of
-from consumers.publisher import EventPublisher, publish
+from consumers.publisher import publish
 from services.ports import IncidentReads
 from pipeline.errors import InvalidInput, NotFound, TransientError
 from pipeline.events import ALERTMANAGER_BATCH, batch_event_id, envelope

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
 
 from pipeline.errors import InvalidInput
 from services.ports import ReplayGuard

@@ -6,8 +6,12 @@ Adapters implement them (adapters/), in-memory fakes stand in for them in unit t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import numpy as np
 
 
 class ReplayGuard(Protocol):
@@ -53,3 +57,71 @@ class KillSwitch(Protocol):
     """The shared guard state's kill switch, set at once by the API (the worker audits it)."""
 
     def set_kill_switch(self, engaged: bool) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRef:
+    """A series as the store indexes it: its key and label set."""
+
+    key: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreColumns:
+    """A message's scored points, column-wise: `series` indexes into `keys`/`labels`."""
+
+    keys: Sequence[str]
+    labels: Sequence[Mapping[str, str]]
+    series: np.ndarray  # int, one per point
+    ts_ms: np.ndarray  # int64
+    values: np.ndarray
+    scores: np.ndarray
+    anomalous: np.ndarray  # bool
+    model_version: str
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    def rows(self, labels: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        """One tuple per point in SCORE_COLUMNS order; `labels[i]` stands for series i's labels."""
+        for index, ts_ms, value, score, anomalous in zip(
+            self.series.tolist(),
+            self.ts_ms.tolist(),
+            self.values.tolist(),
+            self.scores.tolist(),
+            self.anomalous.tolist(),
+        ):
+            yield (
+                self.keys[index],
+                datetime.fromtimestamp(ts_ms / 1000, tz=UTC),
+                value,
+                score,
+                anomalous,
+                self.model_version,
+                labels[index],
+            )
+
+
+class ScoreWriter(Protocol):
+    """Writes a message's scored points and its new series in one transaction (adapters.db.anomaly_store)."""
+
+    def record(self, scores: ScoreColumns, new_series: Sequence[SeriesRef], now: datetime) -> None: ...
+
+
+class SeriesStateStore(Protocol):
+    """Loads and saves the state bytes of many series at once; silent series expire (TTL)."""
+
+    def load(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The stored bytes of each key, in order; None for unknown or expired series."""
+        ...
+
+    def save(
+        self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None] | None = None
+    ) -> None:
+        """Store each series' bytes, restarting its time to live.
+
+        With `expected` (the bytes `load` returned), all or nothing: StateConflict when any
+        series no longer holds its expected bytes.
+        """
+        ...

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from services.alerts import BatchOutcome
 from adapters.db import audit_writer
 from adapters.db.chat_store import mute_silenced
 from adapters.db.engine import is_postgres
@@ -20,18 +21,6 @@ from pipeline.correlation import (
     identity,
 )
 from pipeline.events import AlertBatch, AlertReceived, to_utc
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    """What a batch changed; `opened`/`resolved` are incident ids, for follow-up messages."""
-
-    recorded: int = 0
-    duplicates: int = 0
-    opened: tuple[int, ...] = ()
-    resolved: tuple[int, ...] = ()
-    audit_rows: int = 0
-    touched: tuple[int, ...] = field(default=())
 
 
 class AlertStore:

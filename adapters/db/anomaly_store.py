@@ -9,9 +9,8 @@ INSERT ... SELECT ... ON CONFLICT DO UPDATE. SQLite (the embedded default): one 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series
+from services.ports import ScoreColumns, SeriesRef
 
 SCORE_COLUMNS = ("series_key", "ts", "value", "score", "is_anomaly", "model_version", "labels")
 _UPSERT_FROM_LOAD = """
@@ -29,50 +29,6 @@ SELECT series_key, ts, value, score, is_anomaly, model_version, labels FROM anom
 ON CONFLICT (series_key, ts) DO UPDATE SET value = excluded.value, score = excluded.score,
     is_anomaly = excluded.is_anomaly, model_version = excluded.model_version
 """
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesRef:
-    """A series as the store indexes it: its key and label set."""
-
-    key: str
-    labels: Mapping[str, str]
-
-
-@dataclass(frozen=True, eq=False)
-class ScoreColumns:
-    """A message's scored points, column-wise: `series` indexes into `keys`/`labels`."""
-
-    keys: Sequence[str]
-    labels: Sequence[Mapping[str, str]]
-    series: np.ndarray  # int, one per point
-    ts_ms: np.ndarray  # int64
-    values: np.ndarray
-    scores: np.ndarray
-    anomalous: np.ndarray  # bool
-    model_version: str
-
-    def __len__(self) -> int:
-        return len(self.ts_ms)
-
-    def rows(self, labels: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-        """One tuple per point in SCORE_COLUMNS order; `labels[i]` stands for series i's labels."""
-        for index, ts_ms, value, score, anomalous in zip(
-            self.series.tolist(),
-            self.ts_ms.tolist(),
-            self.values.tolist(),
-            self.scores.tolist(),
-            self.anomalous.tolist(),
-        ):
-            yield (
-                self.keys[index],
-                datetime.fromtimestamp(ts_ms / 1000, tz=UTC),
-                value,
-                score,
-                anomalous,
-                self.model_version,
-                labels[index],
-            )
 
 
 class AnomalyScoreStore:

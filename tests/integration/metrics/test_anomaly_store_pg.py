@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from adapters.db.anomaly_store import AnomalyScoreStore, ScoreColumns, SeriesRef
+from adapters.db.anomaly_store import AnomalyScoreStore
+from services.ports import ScoreColumns, SeriesRef
 from adapters.db.engine import create_engine
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series
 

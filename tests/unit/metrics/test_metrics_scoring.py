@@ -19,7 +19,7 @@ from pipeline.anomaly.store import load_detector
 from pipeline.audit import verify
 from pipeline.correlation import CorrelationPolicy
 from pipeline.metric_events import SampleBatch, merge_series
-from tasks.metrics import MetricScorer
+from services.metrics import MetricScorer
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 T0_MS = 1_790_000_000_000
@@ -272,7 +272,8 @@ def test_the_risk_scorer_reads_an_incidents_anomaly_evidence(scorer, engine):
 )
 def test_an_alert_matches_series_that_agree_on_every_shared_label(engine, alert_labels, matches):
     from adapters.db.anomaly_queries import matching_series
-    from adapters.db.anomaly_store import SeriesRef, _insert_series
+    from adapters.db.anomaly_store import _insert_series
+    from services.ports import SeriesRef
 
     series = {
         "web": {
