@@ -13,8 +13,8 @@ from datetime import datetime
 
 import redis
 
-from config.policy import GuardLimits
 from pipeline.errors import TransientError
+from pipeline.policy import GuardLimits
 from pipeline.remediation.guards import (
     BreakerSnapshot,
     BreakerState,

@@ -24,12 +24,14 @@ import statistics
 import time
 from pathlib import Path
 
+from config.labelled_lines import read_labelled_lines
+from config.vocabulary import load_vocabulary
 from pipeline.nlu.classifier import Prediction, intent_classifier
 from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext
 from pipeline.nlu.corpus import TEMPLATES
-from pipeline.nlu.evaluation import Recogniser, evaluate, read_labelled_lines
+from pipeline.nlu.evaluation import Recogniser, evaluate
 from pipeline.nlu.understanding import Understanding, understand
-from pipeline.nlu.vocabulary import Vocabulary, load_vocabulary
+from pipeline.nlu.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SET = ROOT / "tests/unit/nlu/data/heldout.jsonl"

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from config.catalog import Catalog
-from config.policy import Decision, DecisionThresholds, Policy, RiskPolicy
+from pipeline.catalog import Catalog
+from pipeline.policy import Decision, DecisionThresholds, Policy, RiskPolicy
 
 __all__ = [
     "Decision",

@@ -19,7 +19,7 @@ import structlog
 from adapters.aws import ActionResult
 from adapters.aws.errors import AwsOutcomeUnknown
 from adapters.db.remediation_store import RunStarted, StoredRun
-from config.catalog import Service
+from pipeline.catalog import Service
 from pipeline.errors import InvalidInput, PermanentError, TransientError
 from pipeline.nlu.authz import authorize
 from pipeline.remediation import RemediationRequested, guard_step, plan, plan_request

@@ -17,7 +17,8 @@ from adapters.slack_responder import Responder, SlackResponder
 from config.catalog import DEFAULT_CATALOG_PATH
 from config.roles import DEFAULT_ROLES_FILE, load_roles
 from config.settings import Settings
-from pipeline.nlu import ContextStore, InMemoryContextStore, Vocabulary, load_vocabulary
+from config.vocabulary import load_vocabulary
+from pipeline.nlu import ContextStore, InMemoryContextStore, Vocabulary
 from pipeline.nlu.authz import RoleBook
 
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)

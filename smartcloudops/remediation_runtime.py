@@ -16,12 +16,13 @@ from adapters.aws import AwsAction, AwsClients, build_actions
 from adapters.db.remediation_queries import RemediationQueries
 from adapters.db.remediation_store import RemediationStore
 from adapters.guard_store import RedisGuardStore
-from config.catalog import Catalog
-from config.policy import ActionName, Policy, load_remediation_config
+from config.policy import load_remediation_config
 from config.roles import DEFAULT_ROLES_FILE, load_roles
 from config.settings import Settings
+from pipeline.catalog import Catalog
 from pipeline.errors import ConfigurationError
 from pipeline.nlu.authz import RoleBook
+from pipeline.policy import ActionName, Policy
 from pipeline.remediation import GuardStore, InMemoryGuardStore
 
 log = structlog.get_logger("remediation")

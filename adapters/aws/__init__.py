@@ -12,7 +12,7 @@ from adapters.aws.ecs import EcsForceNewDeployment
 from adapters.aws.rds import RdsReboot
 from adapters.aws.retry import Retrier, RetryPolicy
 from adapters.aws.ssm import SsmRunCommand
-from config.policy import ActionName
+from pipeline.policy import ActionName
 
 ACTION_CLASSES: tuple[type[AwsAction], ...] = (
     Ec2Reboot,

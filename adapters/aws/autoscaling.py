@@ -6,7 +6,7 @@ from typing import Any
 
 from adapters.aws.base import ActionResult, AwsAction, Call, Observation
 from adapters.aws.errors import AwsRequestRejected, AwsResourceNotFound
-from config.policy import ActionName
+from pipeline.policy import ActionName
 from pipeline.remediation.params import AsgSetDesiredCapacityParams
 
 

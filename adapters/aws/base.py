@@ -13,8 +13,8 @@ from botocore.exceptions import NoCredentialsError
 
 from adapters.aws.clients import AwsClients
 from adapters.aws.retry import Retrier
-from config.policy import ActionName
 from pipeline.errors import InvalidInput
+from pipeline.policy import ActionName
 
 
 @dataclass(frozen=True)

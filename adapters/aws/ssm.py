@@ -6,8 +6,8 @@ from typing import Any
 
 from adapters.aws.base import ActionResult, AwsAction, Call, Observation
 from adapters.aws.errors import AwsResourceNotFound
-from config.policy import FORBIDDEN_SSM_DOCUMENTS, ActionName
 from pipeline.errors import InvalidInput
+from pipeline.policy import FORBIDDEN_SSM_DOCUMENTS, ActionName
 from pipeline.remediation.params import SsmRunCommandParams
 
 TERMINAL_FAILURES = frozenset(

@@ -24,10 +24,10 @@ from adapters.db.schema_remediation import (
     remediation_steps,
     risk_assessments,
 )
-from config.policy import ActionName, Decision
 from pipeline.audit import AuditRecord
 from pipeline.errors import NotFound
 from pipeline.events import to_utc
+from pipeline.policy import ActionName, Decision
 from pipeline.remediation import audit as records
 from pipeline.remediation.guards import BreakerSnapshot, GuardDecision
 from pipeline.remediation.params import parse_params

@@ -2,7 +2,7 @@
 
 One turn of a conversation, as the chat task runs it:
 
-    vocabulary = load_vocabulary("config/catalog.yaml")        # once per process
+    vocabulary = vocabulary_from_catalog(parsed_catalog)       # once per process
     context = store.get(user, channel)                           # a ContextStore
     understanding = understand(text, context, vocabulary)        # intent, entities, ...
     decision = authz.authorize(user, groups, understanding.intent, role_book)
@@ -22,7 +22,7 @@ from pipeline.nlu.understanding import (
     next_context,
     understand,
 )
-from pipeline.nlu.vocabulary import Vocabulary, load_vocabulary, vocabulary_from_catalog
+from pipeline.nlu.vocabulary import Vocabulary, vocabulary_from_catalog
 
 __all__ = [
     "ACTIONS",
@@ -34,7 +34,6 @@ __all__ = [
     "InMemoryContextStore",
     "Understanding",
     "Vocabulary",
-    "load_vocabulary",
     "next_context",
     "understand",
     "vocabulary_from_catalog",

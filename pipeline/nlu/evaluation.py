@@ -6,7 +6,6 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InvalidInput
@@ -63,13 +62,12 @@ class EvaluationReport:
         }
 
 
-def read_labelled_lines(path: str | Path) -> list[LabelledLine]:
-    """Parse a JSONL evaluation file; a bad line is reported with its number."""
+def parse_labelled_lines(raw_lines: Iterable[str], source: str) -> list[LabelledLine]:
+    """Parse the lines of a JSONL evaluation set; a bad line is reported as source:number."""
     lines = []
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                lines.append(_labelled(raw, f"{path}:{number}"))
+    for number, raw in enumerate(raw_lines, start=1):
+        if raw.strip():
+            lines.append(_labelled(raw, f"{source}:{number}"))
     return lines
 
 

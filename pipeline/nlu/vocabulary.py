@@ -1,14 +1,14 @@
-"""What the recogniser may name: services (canonical names and aliases) and alert names."""
+"""What the recogniser may name: services (canonical names and aliases) and alert names.
+
+Built from the parsed service catalog; config/vocabulary.py reads the file.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from pipeline.errors import ConfigurationError
 
@@ -56,21 +56,6 @@ def vocabulary_from_catalog(catalog: Mapping[str, Any]) -> Vocabulary:
         services[name] = aliases
     alerts = [_alert_name(entry, index) for index, entry in enumerate(catalog.get("alerts") or [])]
     return Vocabulary.build(services, alerts)
-
-
-def load_vocabulary(path: str | Path) -> Vocabulary:
-    """Read a service catalog YAML file into a Vocabulary; errors name the file."""
-    path = Path(path)
-    try:
-        catalog = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"{path}: cannot read service catalog: {exc}") from exc
-    if not isinstance(catalog, Mapping):
-        raise ConfigurationError(f"{path}: a service catalog must be a mapping")
-    try:
-        return vocabulary_from_catalog(catalog)
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{path}: {exc}") from exc
 
 
 def _service_entry(entry: Any, index: int) -> tuple[str, list[str]]:

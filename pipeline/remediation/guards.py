@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from config.catalog import Catalog
-from config.policy import ActionName, Decision, GuardLimits, Policy
+from pipeline.catalog import Catalog
+from pipeline.policy import ActionName, Decision, GuardLimits, Policy
 
 
 class Reason(StrEnum):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from config.catalog import (
+from pipeline.catalog import (
     ASG_NAME_PATTERN,
     ECS_NAME_PATTERN,
     INSTANCE_ID_PATTERN,
@@ -24,8 +24,8 @@ from config.catalog import (
     Catalog,
     Service,
 )
-from config.policy import SSM_DOCUMENT_PATTERN, ActionName, Policy
 from pipeline.errors import InvalidInput
+from pipeline.policy import SSM_DOCUMENT_PATTERN, ActionName, Policy
 
 SSM_PARAMETER_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from config.catalog import AwsResources, Catalog, Service
-from config.policy import (
+from pipeline.catalog import AwsResources, Catalog, Service
+from pipeline.policy import (
     ActionName,
     AsgScaleOutSpec,
     Decision,

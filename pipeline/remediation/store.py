@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 from typing import Protocol
 
-from config.policy import GuardLimits
+from pipeline.policy import GuardLimits
 from pipeline.remediation.guards import (
     BreakerSnapshot,
     BreakerState,

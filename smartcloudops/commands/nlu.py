@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 
+from config.labelled_lines import read_labelled_lines
+from config.vocabulary import load_vocabulary
 from pipeline.errors import SmartCloudOpsError
 from pipeline.nlu.context import EMPTY_CONTEXT
-from pipeline.nlu.evaluation import EvaluationReport, evaluate, read_labelled_lines
+from pipeline.nlu.evaluation import EvaluationReport, evaluate
 from pipeline.nlu.understanding import understand
-from pipeline.nlu.vocabulary import load_vocabulary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.policy import ActionName
+from pipeline.policy import ActionName
 from pipeline.remediation import RefusedParameter
 from pipeline.remediation.params import Ec2RebootParams, Ec2StartParams
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from aws_moto_support import REGION
 
-from config.catalog import Catalog
-from config.policy import ActionName, Decision, Policy
+from pipeline.catalog import Catalog
+from pipeline.policy import ActionName, Decision, Policy
 from pipeline.remediation import (
     InMemoryGuardStore,
     PlanRefused,

@@ -20,7 +20,7 @@ from adapters.aws.errors import (
     AwsRequestRejected,
     AwsTransientError,
 )
-from config.policy import ActionName
+from pipeline.policy import ActionName
 from pipeline.remediation.params import AsgSetDesiredCapacityParams, Ec2RebootParams
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from adapters.aws.errors import AwsRequestRejected
-from config.policy import ActionName
 from pipeline.errors import InvalidInput
+from pipeline.policy import ActionName
 from pipeline.remediation.params import (
     AsgSetDesiredCapacityParams,
     EcsForceNewDeploymentParams,

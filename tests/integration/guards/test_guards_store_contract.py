@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.guard_store import RedisGuardStore
-from config.policy import GuardLimits
+from pipeline.policy import GuardLimits
 from pipeline.remediation import GuardRequest, InMemoryGuardStore
 from pipeline.remediation.guards import BreakerPhase
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.guard_store import RedisGuardStore
-from config.policy import GuardLimits
+from pipeline.policy import GuardLimits
 from pipeline.remediation import GuardRequest, InMemoryGuardStore
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,9 @@ from adapters.db.queries import IncidentQueries
 from adapters.slack_responder import InMemoryResponder
 from config.catalog import DEFAULT_CATALOG_PATH
 from config.roles import DEFAULT_ROLES_FILE, load_roles
+from config.vocabulary import load_vocabulary
 from pipeline.events import CloudEvent, envelope
-from pipeline.nlu import InMemoryContextStore, load_vocabulary
+from pipeline.nlu import InMemoryContextStore
 from smartcloudops.chat_runtime import ChatRuntime
 from services.chat import ChatCommand, ChatHandler
 

@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from config.catalog import DEFAULT_CATALOG_PATH, load_catalog
-from config.policy import DEFAULT_POLICY_PATH, Decision, load_policy, load_remediation_config
+from config.policy import DEFAULT_POLICY_PATH, load_policy, load_remediation_config
 from pipeline.errors import ConfigurationError
+from pipeline.policy import Decision
 
 CHAT_CATALOG = Path("/work/shared/data/chat/catalog.yaml")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from config.vocabulary import load_vocabulary
 from pipeline.errors import ConfigurationError
-from pipeline.nlu.vocabulary import Vocabulary, load_vocabulary, squash, vocabulary_from_catalog
+from pipeline.nlu.vocabulary import Vocabulary, squash, vocabulary_from_catalog
 
 
 def test_squash_ignores_case_and_separators():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from remediation_support import CATALOG, FakeClock, make_policy
 
-from config.catalog import Catalog
-from config.policy import Policy
+from pipeline.catalog import Catalog
+from pipeline.policy import Policy
 from pipeline.remediation import InMemoryGuardStore
 
 

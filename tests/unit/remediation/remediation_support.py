@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from config.policy import Policy
+from pipeline.policy import Policy
 
 SEARCH_INSTANCES = (
     "i-0b1b2c3d4e5f60011",

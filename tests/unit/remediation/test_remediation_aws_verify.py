@@ -8,7 +8,7 @@ import pytest
 
 from adapters.aws import AwsClients, Retrier
 from adapters.aws.base import ActionResult, AwsAction, Call, Observation
-from config.policy import ActionName
+from pipeline.policy import ActionName
 from pipeline.remediation.params import Ec2RebootParams
 
 PARAMS = Ec2RebootParams(service="search", region="eu-west-1", instance_id="i-0123456789abcdef0")

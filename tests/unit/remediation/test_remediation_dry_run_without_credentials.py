@@ -5,7 +5,7 @@ import pytest
 from botocore.exceptions import NoCredentialsError
 
 from adapters.aws import AwsClients, build_actions
-from config.policy import ActionName
+from pipeline.policy import ActionName
 from pipeline.remediation.params import Ec2RebootParams
 
 KEY = "0123456789abcdef0123456789abcdef"

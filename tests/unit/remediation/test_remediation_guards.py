@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from remediation_support import SEARCH_INSTANCES, FakeClock, make_policy
 
-from config.policy import Decision, GuardLimits
+from pipeline.policy import Decision, GuardLimits
 from pipeline.remediation import GuardRequest, InMemoryGuardStore, RemediationPlan, guard_step, plan
 from pipeline.remediation.guards import BreakerPhase
 from pipeline.risk import IncidentFacts, RiskAssessment

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from remediation_support import CHECKOUT_INSTANCE, SEARCH_INSTANCES, make_policy
 
-from config.policy import ActionName, Decision
+from pipeline.policy import ActionName, Decision
 from pipeline.remediation import (
     PlanRefused,
     RemediationPlan,

@@ -8,9 +8,9 @@ from remediation_tasks_support import APPROVER, CATALOG, OPERATOR, POLICY, Scrip
 from adapters.db.engine import create_engine
 from adapters.db.remediation_queries import RemediationQueries
 from adapters.db.remediation_store import RemediationStore
-from config.catalog import Catalog
-from config.policy import ActionName, Policy
+from pipeline.catalog import Catalog
 from pipeline.nlu.authz import Role, RoleBook
+from pipeline.policy import ActionName, Policy
 from pipeline.remediation import InMemoryGuardStore
 from smartcloudops.remediation_runtime import RemediationRuntime
 

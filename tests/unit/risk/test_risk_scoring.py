@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.policy import Decision, Policy
+from pipeline.policy import Decision, Policy
 from pipeline.risk import IncidentFacts, PastAction, TargetHistory, assess
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
@@ -259,7 +259,7 @@ class _Alert:
 
 
 def test_facts_from_alerts_take_the_most_severe_level_and_every_named_instance() -> None:
-    from config.catalog import Catalog
+    from pipeline.catalog import Catalog
 
     catalog = Catalog.model_validate({"services": [{"name": "search", "tier": 2, "fleet_size": 6}]})
     facts = IncidentFacts.from_alerts(
@@ -291,7 +291,7 @@ def test_facts_from_alerts_take_the_most_severe_level_and_every_named_instance()
 
 
 def test_malformed_instance_labels_are_kept_so_planning_refuses_them() -> None:
-    from config.catalog import Catalog
+    from pipeline.catalog import Catalog
 
     catalog = Catalog.model_validate({"services": [{"name": "search"}]})
     facts = IncidentFacts.from_alerts(
@@ -305,7 +305,7 @@ def test_malformed_instance_labels_are_kept_so_planning_refuses_them() -> None:
 
 
 def test_unknown_service_is_scored_as_most_critical() -> None:
-    from config.catalog import Catalog
+    from pipeline.catalog import Catalog
 
     catalog = Catalog.model_validate({"services": [{"name": "search"}]})
     facts = IncidentFacts.from_catalog(
