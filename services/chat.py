@@ -181,7 +181,7 @@ class ChatHandler:
             log.warning("chat.reply_undeliverable", error=str(exc))
 
     def _refuse(self, turn: Turn) -> dict[str, Any]:
-        self.chat.store.record(
+        self.chat.commands.record(
             turn.store_command(),
             [
                 turn.record(
@@ -214,8 +214,8 @@ class ChatHandler:
     def _on_status(self, turn: Turn) -> dict[str, Any]:
         service = _str(turn.entities.get("service"))
         open_incidents = self.incidents.list(status="open", service=service, limit=15)["items"]
-        scores = self.chat.store.anomaly_scores(service, since=turn.now - SCORE_WINDOW)
-        actions = self.chat.store.history(service=service, actions_only=True, limit=5)
+        scores = self.chat.chat_queries.anomaly_scores(service, since=turn.now - SCORE_WINDOW)
+        actions = self.chat.chat_queries.history(service=service, actions_only=True, limit=5)
         return status_reply(
             service,
             [_incident_line(i) for i in open_incidents],
@@ -245,13 +245,13 @@ class ChatHandler:
         service = _str(turn.entities.get("service"))
         if incident_id is not None:
             rows, scope = (
-                self.chat.store.history(incident_id=incident_id),
+                self.chat.chat_queries.history(incident_id=incident_id),
                 f"incident #{incident_id}",
             )
         elif service is not None:
-            rows, scope = self.chat.store.history(service=service), service
+            rows, scope = self.chat.chat_queries.history(service=service), service
         else:
-            rows, scope = self.chat.store.history(actions_only=True), None
+            rows, scope = self.chat.chat_queries.history(actions_only=True), None
         return history_reply([_action_line(row) for row in rows], scope)
 
     # -- writes ---------------------------------------------------------------------------
@@ -260,7 +260,7 @@ class ChatHandler:
         incident_id = self._incident_of(turn)
         if incident_id is None:
             return error_reply("Acknowledge which incident? Say `ack 42`.")
-        done = self.chat.store.acknowledge(turn.store_command(), incident_id, turn.actor)
+        done = self.chat.commands.acknowledge(turn.store_command(), incident_id, turn.actor)
         if not done.first and done.by != turn.actor:
             return acknowledgement_reply(
                 f"Incident #{incident_id} was already acknowledged by {done.by}."
@@ -275,7 +275,7 @@ class ChatHandler:
             return error_reply("Escalate which incident? Say `escalate 42 to @team`.")
         self.incidents.get(incident_id)  # NotFound answers politely
         target = _str(turn.entities.get("target")) or "the on-call escalation"
-        self.chat.store.record(
+        self.chat.commands.record(
             turn.store_command(), [turn.record("incident.escalated", incident_id, target=target)]
         )
         return acknowledgement_reply(
@@ -290,7 +290,7 @@ class ChatHandler:
         if alertname is None and service is None:
             return error_reply("Silence what? Say `silence HighCPU on ledger for 2h`.")
         duration = _duration(turn.entities.get("duration_s"))
-        silence = self.chat.store.create_silence(
+        silence = self.chat.silences.create_silence(
             turn.store_command(),
             alertname=alertname,
             service=service,
@@ -312,7 +312,7 @@ class ChatHandler:
         )
         if alertname is None and service is None:
             return error_reply("Unsilence what? Say `unsilence HighCPU on ledger`.")
-        ended = self.chat.store.end_silences(
+        ended = self.chat.silences.end_silences(
             turn.store_command(), alertname=alertname, service=service, actor=turn.actor
         )
         for silence in ended:
@@ -339,7 +339,7 @@ class ChatHandler:
             "requested_by": turn.command.user,
             "source": "chat",
         }
-        self.chat.store.record(
+        self.chat.commands.record(
             turn.store_command(),
             [turn.record("chat.remediation_requested", data["incident_id"], request=data)],
         )
@@ -412,7 +412,7 @@ class ChatHandler:
             "groups": [],
             "reason": f"via chat: {turn.command.text[:200]}",
         }
-        self.chat.store.record(
+        self.chat.commands.record(
             turn.store_command(),
             [turn.record("chat.decision_submitted", incident_id, decision=verb)],
         )
@@ -457,7 +457,7 @@ class ChatHandler:
         if incident.get("resolved_at"):
             facts["Resolved"] = _when(incident["resolved_at"])
         factors: list[str] = []
-        risk = self.chat.store.latest_risk(incident_id)
+        risk = self.chat.chat_queries.latest_risk(incident_id)
         if risk is not None:
             facts["Risk"] = f"{risk['score']:.0f}/100 ({risk['decision']})"
             factors.extend(_factor_lines(risk["factors"]))
@@ -470,7 +470,7 @@ class ChatHandler:
         return incident_detail_reply(_incident_line(incident), facts, factors)
 
     def _anomaly_lines(self, incident_id: int) -> list[str]:
-        evidence = self.chat.store.incident_anomaly(incident_id)
+        evidence = self.chat.chat_queries.incident_anomaly(incident_id)
         if evidence is None:
             return []
         summary = (
@@ -506,7 +506,7 @@ class ChatHandler:
         )
         if created is None:
             return " Alertmanager could not be reached; the silence holds here only."
-        self.chat.store.set_alertmanager_id(silence.id, created)
+        self.chat.silences.set_alertmanager_id(silence.id, created)
         return " Also silenced in Alertmanager."
 
     def _quietly(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -18,7 +18,7 @@ import structlog
 
 from adapters.aws import ActionResult
 from adapters.aws.errors import AwsOutcomeUnknown
-from adapters.db.remediation_store import RunStarted, StoredRun
+from adapters.db.remediation_records import RunStarted, StoredRun
 from pipeline.catalog import Service
 from pipeline.errors import InvalidInput, PermanentError, TransientError
 from pipeline.nlu.authz import authorize
@@ -45,7 +45,7 @@ def assess_incident(
     rt: RemediationRuntime, *, incident_id: int, event_id: str, trace_id: str, now: datetime
 ) -> RunStarted:
     """Score an open incident with its factors, plan from policy, store both (once per event)."""
-    incident = rt.store.incident(incident_id)
+    incident = rt.incident_facts.incident(incident_id)
     if incident.status != "open" or not incident.firing_labels:
         log.info("risk.skipped", incident_id=incident_id, status=incident.status)
         return RunStarted(None, "not_open")
@@ -57,12 +57,12 @@ def assess_incident(
     )
     risk = rt.policy.risk
     since = now - timedelta(seconds=max(risk.flapping_window_s, risk.failure_lookback_s))
-    history = rt.store.target_history(
+    history = rt.incident_facts.target_history(
         _history_targets(facts, rt.catalog.service(facts.service)), since
     )
     assessment = assess(facts, history, rt.policy, now)
     outcome = plan(facts, assessment, rt.catalog, rt.policy)
-    return rt.store.record_assessment(
+    return rt.assessments.record_assessment(
         incident_id=incident_id,
         event_id=event_id,
         assessment=assessment,
@@ -123,7 +123,7 @@ def request_remediation(
     ):
         raise InvalidInput("incident_id must be an integer")
     if incident_id is not None:
-        rt.store.incident(
+        rt.incident_facts.incident(
             incident_id
         )  # NotFound (permanent: dead-lettered, audited) when there is none
     capacity = asked["capacity"]
@@ -139,7 +139,7 @@ def request_remediation(
         incident_id=None if incident_id is None else str(incident_id),
     )
     outcome = plan_request(request, rt.catalog, rt.policy)
-    return rt.store.record_request(
+    return rt.runs.record_request(
         incident_id=incident_id,
         outcome=outcome,
         request=_shown(asked),
@@ -174,7 +174,7 @@ def guard(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -> 
         )
     except RefusedParameter as refused:
         decision = GuardDecision(False, refused.code, refused.detail)
-    rt.store.step_guarded(run, index, decision, now=now)
+    rt.runs.step_guarded(run, index, decision, now=now)
     return decision.reason_code
 
 
@@ -188,8 +188,8 @@ def execute(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -
         return _recover(rt, run, index, now)
     if state != "guarded":
         return _duplicate(rt, run, index, "execute", now)
-    if not rt.store.step_executing(run, index, now=now):
-        return _duplicate(rt, rt.store.run(run_id), index, "execute", now)
+    if not rt.runs.step_executing(run, index, now=now):
+        return _duplicate(rt, rt.runs.run(run_id), index, "execute", now)
     step = run.plan.steps[index]
     try:
         result = rt.actions[step.action].execute(
@@ -198,12 +198,12 @@ def execute(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -
     except AwsOutcomeUnknown:
         raise  # the call may have acted: stay `executing`, so the retry recovers and verifies
     except TransientError as exc:
-        rt.store.step_not_sent(run, index, repr(exc), now=now)
+        rt.runs.step_not_sent(run, index, repr(exc), now=now)
         raise
     except PermanentError as exc:
         _failed(rt, run, index, str(exc), now)
         return "failed"
-    rt.store.step_executed(run, index, result.as_dict(), recovered=False, now=now)
+    rt.runs.step_executed(run, index, result.as_dict(), recovered=False, now=now)
     return "executed"
 
 
@@ -216,7 +216,7 @@ def _recover(rt: RemediationRuntime, run: StoredRun, index: int, now: datetime) 
     else:
         result = action.recover(step.params, step.idempotency_key)
     log.warning("remediation.step_recovered", run_id=run.id, step=index, key=step.idempotency_key)
-    rt.store.step_executed(run, index, result.as_dict(), recovered=True, now=now)
+    rt.runs.step_executed(run, index, result.as_dict(), recovered=True, now=now)
     return "recovered"
 
 
@@ -241,7 +241,7 @@ def verify(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) ->
     except PermanentError as exc:
         _failed(rt, run, index, str(exc), now)
         return "failed"
-    if rt.store.step_verified(run, index, result.as_dict(), now=now) and not result.ok:
+    if rt.runs.step_verified(run, index, result.as_dict(), now=now) and not result.ok:
         _feed_breaker(rt, run, index, succeeded=False, now=now)
     return "verified" if result.ok else "failed"
 
@@ -253,13 +253,13 @@ def record(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) ->
         return "skipped"
     if run.step(index).state != "verified":
         return _duplicate(rt, run, index, "record", now)
-    if rt.store.step_recorded(run, index, None, now=now):
+    if rt.runs.step_recorded(run, index, None, now=now):
         _feed_breaker(rt, run, index, succeeded=True, now=now)
     return "succeeded"
 
 
 def _failed(rt: RemediationRuntime, run: StoredRun, index: int, error: str, now: datetime) -> None:
-    if rt.store.step_failed(run, index, error, now=now):
+    if rt.runs.step_failed(run, index, error, now=now):
         _feed_breaker(rt, run, index, succeeded=False, now=now)
 
 
@@ -272,11 +272,11 @@ def _feed_breaker(
     snapshot = rt.guards.record_outcome(
         action.value, succeeded, rt.policy.guards.for_action(action), now
     )
-    rt.store.breaker_recorded(run, snapshot, now=now)
+    rt.runs.breaker_recorded(run, snapshot, now=now)
 
 
 def _running(rt: RemediationRuntime, run_id: int, index: int, stage: str) -> StoredRun | None:
-    run = rt.store.run(run_id)
+    run = rt.runs.run(run_id)
     run.step(index)  # NotFound for a step that is not in the plan
     if run.state != "running":
         # Stopped (failed, denied, expired) or already done: the rest of the chain does nothing.
@@ -297,7 +297,7 @@ def _duplicate(
             "remediation.step_out_of_order", run_id=run.id, step=index, stage=stage, state=state
         )
         return "out_of_order"
-    rt.store.step_duplicate(run, index, stage, now=now)
+    rt.runs.step_duplicate(run, index, stage, now=now)
     log.info(
         "remediation.step_skipped_duplicate", run_id=run.id, step=index, stage=stage, state=state
     )
@@ -345,11 +345,11 @@ def decide(
     groups = tuple(str(g) for g in data.get("groups") or ())
     incident_id = data.get("incident_id")
     run_id = data.get("run_id") or (
-        rt.store.awaiting_run_of(int(incident_id)) if incident_id else None
+        rt.runs.awaiting_run_of(int(incident_id)) if incident_id else None
     )
-    run = rt.store.run(int(run_id)) if run_id else None
+    run = rt.runs.run(int(run_id)) if run_id else None
     if run is None or run.state != "awaiting_approval":
-        rt.store.refuse_decision(
+        rt.approvals.refuse_decision(
             run,
             incident_id=incident_id,
             actor=actor,
@@ -359,11 +359,11 @@ def decide(
         )
         return DecisionOutcome("nothing_waiting", run.id if run else None)
     if run.approval_deadline is not None and now >= run.approval_deadline:
-        rt.store.expire(run, now=now)
+        rt.runs.expire(run, now=now)
         return DecisionOutcome("expired", run.id)
     verdict = authorize(actor, groups, "approve" if approve else "deny", rt.roles)
     if not verdict.allowed:
-        rt.store.refuse_decision(
+        rt.approvals.refuse_decision(
             run,
             incident_id=run.incident_id,
             actor=actor,
@@ -373,7 +373,7 @@ def decide(
         )
         return DecisionOutcome("forbidden", run.id)
     roles = [verdict.held_role.label if verdict.held_role else "", *groups]
-    if not rt.store.decide(
+    if not rt.approvals.decide(
         run, approved=approve, actor=actor, roles=roles, reason=reason, now=now, trace_id=trace_id
     ):
         return DecisionOutcome("nothing_waiting", run.id)
@@ -396,8 +396,8 @@ def _decision_fields(data: Mapping[str, Any]) -> tuple[bool, str, str]:
 def expire_due(rt: RemediationRuntime, *, now: datetime) -> list[int]:
     """End every run whose approval deadline has passed (the `remediation expire` command)."""
     expired = []
-    for run_id in rt.store.runs_past_deadline(now):
-        if rt.store.expire(rt.store.run(run_id), now=now):
+    for run_id in rt.runs.runs_past_deadline(now):
+        if rt.runs.expire(rt.runs.run(run_id), now=now):
             expired.append(run_id)
     return expired
 
@@ -407,6 +407,6 @@ def set_kill_switch(
 ) -> None:
     """Engage or release the global kill switch, and audit who did it and why."""
     rt.guards.set_kill_switch(engaged)
-    rt.store.record_kill_switch(
+    rt.kill_switch.record_kill_switch(
         engaged=engaged, by=actor, reason=reason, now=now, trace_id=trace_id
     )

@@ -1,4 +1,4 @@
-"""Wiring of chat: vocabulary from the catalog, roles, context store, chat store, responder, Alertmanager."""
+"""Wiring of chat: vocabulary from the catalog, roles, context store, chat stores and queries, responder, Alertmanager."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 
 from adapters.alertmanager_silences import AlertmanagerSilences
 from adapters.chat_context import RedisContextStore
-from adapters.db.chat_store import ChatStore
+from adapters.db.chat_queries import ChatQueries
+from adapters.db.chat_store import CommandStore
+from adapters.db.silence_store import SilenceStore
 from adapters.replay_guard import chat_redis_url
 from adapters.slack_responder import Responder, SlackResponder
 from config.catalog import DEFAULT_CATALOG_PATH
@@ -30,7 +32,9 @@ class ChatRuntime:
 
     vocabulary: Vocabulary
     roles: RoleBook
-    store: ChatStore
+    commands: CommandStore
+    silences: SilenceStore
+    chat_queries: ChatQueries
     contexts: ContextStore
     responder: Responder
     alertmanager: AlertmanagerSilences | None
@@ -43,7 +47,9 @@ def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
     return ChatRuntime(
         vocabulary=load_vocabulary(settings.catalog_path or DEFAULT_CATALOG_PATH),
         roles=load_roles(settings.roles_path or DEFAULT_ROLES_FILE),
-        store=ChatStore(engine),
+        commands=CommandStore(engine),
+        silences=SilenceStore(engine),
+        chat_queries=ChatQueries(engine),
         contexts=context_store(settings),
         responder=SlackResponder(http, settings.response_url_hosts),
         alertmanager=AlertmanagerSilences(http, settings.alertmanager_url)

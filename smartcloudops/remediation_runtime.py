@@ -1,4 +1,4 @@
-"""Wiring of risk scoring and remediation: operator files, guard store, AWS actions, store and queries."""
+"""Wiring of risk scoring and remediation: operator files, guard store, AWS actions, stores and queries."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from adapters.aws import AwsAction, AwsClients, build_actions
+from adapters.db.approval_store import ApprovalStore
+from adapters.db.assessment_store import AssessmentStore
+from adapters.db.incident_facts import IncidentFacts
+from adapters.db.kill_switch_store import KillSwitchStore
 from adapters.db.remediation_queries import RemediationQueries
-from adapters.db.remediation_store import RemediationStore
+from adapters.db.run_store import RunStore
 from adapters.guard_store import RedisGuardStore
 from config.policy import load_remediation_config
 from config.roles import DEFAULT_ROLES_FILE, load_roles
@@ -35,7 +39,11 @@ class RemediationRuntime:
     catalog: Catalog
     policy: Policy
     roles: RoleBook
-    store: RemediationStore
+    incident_facts: IncidentFacts
+    assessments: AssessmentStore
+    runs: RunStore
+    approvals: ApprovalStore
+    kill_switch: KillSwitchStore
     queries: RemediationQueries
     guards: GuardStore
     actions: Mapping[ActionName, AwsAction]
@@ -66,7 +74,11 @@ def build_remediation(
         catalog=catalog,
         policy=policy,
         roles=load_roles(settings.roles_path or DEFAULT_ROLES_FILE),
-        store=RemediationStore(engine),
+        incident_facts=IncidentFacts(engine),
+        assessments=AssessmentStore(engine),
+        runs=RunStore(engine),
+        approvals=ApprovalStore(engine),
+        kill_switch=KillSwitchStore(engine),
         queries=RemediationQueries(engine),
         guards=guards or guard_store(settings),
         actions=build_actions(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,6 +9,7 @@ import structlog
 from celery import Task
 from kombu import Producer
 
+from adapters.backoff import full_jitter
 from adapters.db import audit_writer
 from pipeline.audit import AuditRecord
 from adapters.faults import is_transient
@@ -20,11 +20,6 @@ log = structlog.get_logger("tasks")
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 60.0
-
-
-def backoff_with_jitter(retries: int) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**retries)]."""
-    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** retries))
 
 
 class PipelineTask(Task):
@@ -43,7 +38,7 @@ class PipelineTask(Task):
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             retries = self.request.retries
             if is_transient(exc) and retries < runtime().settings.task_max_retries:
-                delay = backoff_with_jitter(retries)
+                delay = full_jitter(retries, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
                 log.warning("task.retry", error=repr(exc), retries=retries, countdown=round(delay, 3))
                 raise self.retry(exc=exc, countdown=delay) from exc
             return self._dead_letter_or_retry(event, exc)

@@ -15,7 +15,7 @@ import structlog
 from celery import chain, current_app, shared_task
 
 from adapters.broker import CeleryPublisher
-from adapters.db.remediation_store import RunStarted
+from adapters.db.remediation_records import RunStarted
 from pipeline.errors import InvalidInput
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from smartcloudops.remediation_runtime import RemediationRuntime
@@ -116,7 +116,7 @@ def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None
 
 def _start_if_running(started: RunStarted, trace_id: str) -> dict[str, Any]:
     if started.run_id is not None and started.state == "running":
-        run = _remediation().store.run(started.run_id)
+        run = _remediation().runs.run(started.run_id)
         start_chain(run.id, started.next_step, len(run.steps), trace_id)
     return {"run_id": started.run_id, "state": started.state}
 

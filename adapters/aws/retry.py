@@ -29,6 +29,7 @@ from adapters.aws.errors import (
     AwsResourceNotFound,
     AwsTransientError,
 )
+from adapters.backoff import full_jitter
 
 T = TypeVar("T")
 
@@ -105,7 +106,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, draw: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)]."""
-        return draw() * min(self.max_delay_s, self.base_delay_s * (2**attempt))
+        return full_jitter(attempt, base_s=self.base_delay_s, cap_s=self.max_delay_s, draw=draw)
 
 
 class Retrier:

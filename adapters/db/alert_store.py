@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.alerts import BatchOutcome
 from adapters.db import audit_writer
-from adapters.db.chat_store import mute_silenced
+from adapters.db.silence_store import mute_silenced
 from adapters.db.engine import is_postgres
 from adapters.db.schema import alerts, incidents
 from pipeline.audit import AuditRecord

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
 
 
 def create_engine(url: str, *, pool_size: int = 5) -> Engine:
@@ -19,6 +21,15 @@ def create_engine(url: str, *, pool_size: int = 5) -> Engine:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def insert_ignoring_duplicates(
+    conn: Connection, table: sa.Table, values: dict[str, Any], returning: sa.Column
+):  # type: ignore[no-untyped-def]
+    """An INSERT that does nothing on a duplicate key; RETURNING tells whether the row went in."""
+    # RETURNING, because rowcount is not reliable for ON CONFLICT on every driver.
+    dialect = postgresql if is_postgres(conn.engine) else sqlite
+    return dialect.insert(table).values(**values).on_conflict_do_nothing().returning(returning)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

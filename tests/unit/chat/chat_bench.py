@@ -6,7 +6,9 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.db.chat_store import ChatStore
+from adapters.db.chat_queries import ChatQueries
+from adapters.db.chat_store import CommandStore
+from adapters.db.silence_store import SilenceStore
 from adapters.db.queries import IncidentQueries
 from adapters.slack_responder import InMemoryResponder
 from config.catalog import DEFAULT_CATALOG_PATH
@@ -47,11 +49,13 @@ class Bench:
         self.published: list[tuple[str, CloudEvent]] = []
         self.contexts = InMemoryContextStore(lambda: 0.0)
         self.alertmanager = alertmanager
-        self.store = ChatStore(engine)
+        self.silences = SilenceStore(engine)
         runtime = ChatRuntime(
             vocabulary=load_vocabulary(DEFAULT_CATALOG_PATH),
             roles=load_roles(DEFAULT_ROLES_FILE),
-            store=self.store,
+            commands=CommandStore(engine),
+            silences=self.silences,
+            chat_queries=ChatQueries(engine),
             contexts=self.contexts,
             responder=self.responder,
             alertmanager=alertmanager,

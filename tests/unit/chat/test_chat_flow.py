@@ -198,7 +198,7 @@ class TestSilences:
     def test_a_silence_without_a_duration_lasts_an_hour(self, bench):
         bench.say("silence HighCPU on checkout")
 
-        [active] = bench.store.active_silences(NOW + timedelta(minutes=59))
+        [active] = bench.silences.active_silences(NOW + timedelta(minutes=59))
         assert active.ends_at - NOW == timedelta(hours=1)
 
     def test_when_alertmanager_is_down_the_silence_still_holds_here_and_the_answer_says_so(
@@ -207,14 +207,14 @@ class TestSilences:
         bench.alertmanager.down = True
         bench.say("silence HighCPU on checkout for 30m")
 
-        assert len(bench.store.active_silences(NOW)) == 1
+        assert len(bench.silences.active_silences(NOW)) == 1
         assert "holds here only" in bench.last_text()
 
     def test_unsilence_ends_the_silence_here_and_in_alertmanager(self, bench):
         bench.say("silence HighCPU on checkout for 2h")
         bench.say("unsilence HighCPU on checkout", now=NOW + timedelta(minutes=10))
 
-        assert bench.store.active_silences(NOW + timedelta(minutes=11)) == []
+        assert bench.silences.active_silences(NOW + timedelta(minutes=11)) == []
         assert bench.alertmanager.expired == ["am-1"]
         assert "Ended 1 silence(s)" in bench.last_text()
         assert len(audit(bench, "silence.ended")) == 1
@@ -376,4 +376,4 @@ class TestDelivery:
         answer = bench.say("silence HighCPU on checkout for 2h")
 
         assert answer.intent == "silence"
-        assert len(bench.store.active_silences(NOW)) == 1
+        assert len(bench.silences.active_silences(NOW)) == 1

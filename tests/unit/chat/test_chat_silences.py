@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.db.alert_store import AlertStore
-from adapters.db.chat_store import ChatStore, Command
+from adapters.db.chat_store import Command
 from adapters.db.engine import create_engine
 from adapters.db.schema import incidents
 from adapters.db.schema_chat import silenced_alerts
+from adapters.db.silence_store import SilenceStore
 from pipeline.correlation import CorrelationPolicy
 from pipeline.errors import InvalidInput
 from pipeline.events import AlertBatch, AlertReceived
@@ -78,7 +79,7 @@ def record(engine, *alerts, now):
 
 
 def silence_ledger(engine, until):
-    ChatStore(engine).create_silence(
+    SilenceStore(engine).create_silence(
         Command("c1", "U1", "C1", "silence", "t", T0),
         alertname="HighCPU",
         service="ledger",

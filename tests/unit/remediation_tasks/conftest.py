@@ -6,8 +6,12 @@ import pytest
 from remediation_tasks_support import APPROVER, CATALOG, OPERATOR, POLICY, ScriptedAction
 
 from adapters.db.engine import create_engine
+from adapters.db.approval_store import ApprovalStore
+from adapters.db.assessment_store import AssessmentStore
+from adapters.db.incident_facts import IncidentFacts
+from adapters.db.kill_switch_store import KillSwitchStore
 from adapters.db.remediation_queries import RemediationQueries
-from adapters.db.remediation_store import RemediationStore
+from adapters.db.run_store import RunStore
 from pipeline.catalog import Catalog
 from pipeline.nlu.authz import Role, RoleBook
 from pipeline.policy import ActionName, Policy
@@ -33,7 +37,11 @@ def make_runtime(sqlite_url: str, action: ScriptedAction):
             roles=RoleBook(
                 users={APPROVER: Role.APPROVER, OPERATOR: Role.OPERATOR}, default=Role.VIEWER
             ),
-            store=RemediationStore(engine),
+            incident_facts=IncidentFacts(engine),
+            assessments=AssessmentStore(engine),
+            runs=RunStore(engine),
+            approvals=ApprovalStore(engine),
+            kill_switch=KillSwitchStore(engine),
             queries=RemediationQueries(engine),
             guards=InMemoryGuardStore(),
             actions={ActionName.EC2_REBOOT: action},

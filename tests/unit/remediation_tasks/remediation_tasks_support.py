@@ -85,7 +85,7 @@ class ScriptedAction:
 
 def open_incident(rt: RemediationRuntime, alertname: str = "InstanceDown") -> int:
     """Record one firing alert through the real alert store; the incident it opened."""
-    engine = rt.store._engine
+    engine = rt.runs._engine
     store = AlertStore(engine, CorrelationPolicy(labels=("alertname", "service")))
     outcome = store.record_batch(
         batch(make_alert(alertname, "search", INSTANCE, starts_at=NOW)), trace_id="t" * 32, now=NOW

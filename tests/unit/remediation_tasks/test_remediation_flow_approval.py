@@ -33,7 +33,7 @@ def decision(incident_id: int, approver: str, approve: bool = True) -> dict:
 
 
 def last_audit(rt) -> dict:  # type: ignore[no-untyped-def]
-    with rt.store._engine.connect() as conn:
+    with rt.runs._engine.connect() as conn:
         return json.loads(
             conn.execute(sa.select(audit_log.c.body).order_by(audit_log.c.seq.desc()))
             .scalars()
@@ -55,7 +55,7 @@ def test_an_approver_resumes_the_run_at_the_paused_step(make_runtime) -> None:
         0,
         1,
     )
-    run = rt.store.run(run_id)
+    run = rt.runs.run(run_id)
     assert (run.state, run.approved) == ("running", True)
     row = last_audit(rt)
     assert (row["kind"], row["actor"], row["data"]["roles"]) == (
@@ -73,7 +73,7 @@ def test_an_operator_may_not_approve_and_the_attempt_is_audited(make_runtime) ->
     outcome = flow.decide(rt, data=decision(incident_id, OPERATOR), trace_id="t", now=NOW)
 
     assert outcome.status == "forbidden"
-    assert rt.store.run(run_id).state == "awaiting_approval"
+    assert rt.runs.run(run_id).state == "awaiting_approval"
     row = last_audit(rt)
     assert (row["kind"], row["actor"]) == ("remediation.decision_refused", OPERATOR)
     assert row["data"]["reason"] == "approve needs approver; you hold operator"
@@ -94,7 +94,7 @@ def test_a_denial_ends_the_run_and_a_second_decision_changes_nothing(make_runtim
         == "nothing_waiting"
     )
 
-    run = rt.store.run(run_id)
+    run = rt.runs.run(run_id)
     assert run.state == "denied"
     assert flow.guard(rt, run_id=run_id, index=0, now=NOW) == "skipped"
 
@@ -109,7 +109,7 @@ def test_an_approval_after_the_deadline_expires_the_run_instead(make_runtime) ->
         == "expired"
     )
 
-    assert rt.store.run(run_id).state == "expired"
+    assert rt.runs.run(run_id).state == "expired"
     assert last_audit(rt)["kind"] == "remediation.approval_expired"
 
 
@@ -119,7 +119,7 @@ def test_the_expire_sweep_ends_only_runs_past_their_deadline(make_runtime) -> No
 
     assert flow.expire_due(rt, now=NOW + timedelta(seconds=10)) == []
     assert flow.expire_due(rt, now=NOW + timedelta(seconds=601)) == [run_id]
-    assert rt.store.run(run_id).state == "expired"
+    assert rt.runs.run(run_id).state == "expired"
 
 
 def test_a_decision_without_an_approver_is_invalid(make_runtime) -> None:

@@ -16,7 +16,7 @@ from services import remediation as flow
 
 
 def kinds(rt) -> list[str]:  # type: ignore[no-untyped-def]
-    with rt.store._engine.connect() as conn:
+    with rt.runs._engine.connect() as conn:
         return [
             json.loads(b)["kind"]
             for b in conn.execute(sa.select(audit_log.c.body).order_by(audit_log.c.seq)).scalars()
@@ -42,7 +42,7 @@ def test_an_auto_plan_runs_guard_execute_verify_record_and_closes(make_runtime, 
 
     assert run_step(rt, started.run_id) == ["allowed", "executed", "verified", "succeeded"]
 
-    run = rt.store.run(started.run_id)
+    run = rt.runs.run(started.run_id)
     assert (run.state, run.steps[0].state) == ("succeeded", "succeeded")
     assert action.calls == [("execute", False), ("verify", False)]
     assert rt.guards.breaker("ec2_reboot", rt.policy.guards, NOW).consecutive_failures == 0
@@ -78,7 +78,7 @@ def test_a_crash_after_marking_executing_recovers_and_verifies_instead_of_sendin
     _, started = planned_run(rt)
     flow.guard(rt, run_id=started.run_id, index=0, now=NOW)
     # The worker died after `executing` was committed: whether the call went out is unknown.
-    assert rt.store.step_executing(rt.store.run(started.run_id), 0, now=NOW)
+    assert rt.runs.step_executing(rt.runs.run(started.run_id), 0, now=NOW)
 
     assert flow.execute(rt, run_id=started.run_id, index=0, now=NOW) == "recovered"
     assert run_step(rt, started.run_id, ("verify", "record")) == ["verified", "succeeded"]
@@ -107,7 +107,7 @@ def test_a_call_that_never_left_is_sent_on_retry_but_a_lost_answer_is_recovered(
         else:
             raise AssertionError(f"{expected.__name__} was swallowed")
     assert (
-        rt.store.run(started.run_id).steps[0].state == "executing"
+        rt.runs.run(started.run_id).steps[0].state == "executing"
     )  # may have acted: never re-sent
     assert flow.execute(rt, run_id=started.run_id, index=0, now=NOW) == "recovered"
     assert [name for name, _ in action.calls] == ["execute", "execute", "recover"]
@@ -122,9 +122,9 @@ def test_a_rejected_call_fails_the_run_flags_the_incident_and_feeds_the_breaker(
 
     assert run_step(rt, started.run_id) == ["allowed", "failed", "skipped", "skipped"]
 
-    run = rt.store.run(started.run_id)
+    run = rt.runs.run(started.run_id)
     assert (run.state, run.steps[0].state) == ("failed", "failed")
-    with rt.store._engine.connect() as conn:
+    with rt.runs._engine.connect() as conn:
         assert (
             conn.execute(
                 sa.select(incidents.c.flagged).where(incidents.c.id == incident_id)
@@ -141,7 +141,7 @@ def test_a_failed_verification_stops_the_run(make_runtime, action) -> None:
     action.verify_ok = False
 
     assert run_step(rt, started.run_id) == ["allowed", "executed", "failed", "skipped"]
-    assert rt.store.run(started.run_id).state == "failed"
+    assert rt.runs.run(started.run_id).state == "failed"
 
 
 def test_dry_run_hands_the_adapter_dry_run_and_leaves_the_breaker_alone(
@@ -155,7 +155,7 @@ def test_dry_run_hands_the_adapter_dry_run_and_leaves_the_breaker_alone(
     assert action.calls == [("execute", True), ("verify", True)]
     assert action.sent == 0
     assert "remediation.breaker" not in kinds(rt)
-    assert rt.store.run(started.run_id).mode == "dry_run"
+    assert rt.runs.run(started.run_id).mode == "dry_run"
 
 
 def test_a_run_planned_dry_stays_dry_when_the_mode_later_becomes_execute(
@@ -175,7 +175,7 @@ def test_a_guard_refusal_stops_the_chain_and_records_why(make_runtime, action) -
 
     assert run_step(rt, started.run_id) == ["kill_switch", "skipped", "skipped", "skipped"]
 
-    run = rt.store.run(started.run_id)
+    run = rt.runs.run(started.run_id)
     assert run.state == "failed" and run.steps[0].state == "refused"
     assert action.calls == []
 
@@ -185,7 +185,7 @@ def test_history_of_acted_steps_feeds_flapping(make_runtime) -> None:
     _, started = planned_run(rt)
     run_step(rt, started.run_id)
 
-    history = rt.store.target_history([f"ec2:{INSTANCE}"], NOW - timedelta(hours=1))
+    history = rt.incident_facts.target_history([f"ec2:{INSTANCE}"], NOW - timedelta(hours=1))
 
     assert [(a.action, a.succeeded) for a in history.actions] == [("ec2_reboot", True)]
 
@@ -204,7 +204,7 @@ def test_anomaly_evidence_reaches_the_score_with_its_peak_and_mean(
 def test_an_incident_with_anomaly_evidence_is_scored_with_the_anomaly_factor(make_runtime) -> None:
     rt = make_runtime()
     incident_id = open_incident(rt)
-    with rt.store._engine.begin() as conn:
+    with rt.runs._engine.begin() as conn:
         conn.execute(
             incident_anomaly.insert().values(
                 incident_id=incident_id,
