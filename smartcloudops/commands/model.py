@@ -32,6 +32,13 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, required=True, metavar="DIR", help="model folder to write"
     )
     train.add_argument(
+        "--method",
+        choices=("novelty", "forest"),
+        default="novelty",
+        help="novelty: per-series novelty in time, only the threshold is fitted (default); "
+        "forest: the earlier IsolationForest on sample-count features, exported to ONNX",
+    )
+    train.add_argument(
         "--synthetic",
         type=int,
         default=0,
@@ -88,6 +95,12 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="model folder or .onnx file (default: the shipped model)",
     )
     nab.add_argument(
+        "--method",
+        choices=("novelty", "forest"),
+        default="novelty",
+        help="with --cv: which detector each fold fits (default novelty, the shipped one)",
+    )
+    nab.add_argument(
         "--name", default="smartcloudops", help="detector name used in result file names"
     )
     nab.set_defaults(func=evaluate_nab_command)
@@ -95,14 +108,22 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 def train_command(args: argparse.Namespace) -> int:
     from pipeline.anomaly import store
-    from pipeline.anomaly.training import ForestSettings, train
+    from pipeline.anomaly.training import (
+        ForestSettings,
+        fit_novelty,
+        read_training_series,
+        train,
+    )
 
     try:
-        model = train(
-            args.data,
-            settings=ForestSettings(random_state=args.seed),
-            synthetic_series=args.synthetic,
-        )
+        if args.method == "novelty":
+            model = fit_novelty(read_training_series(args.data))
+        else:
+            model = train(
+                args.data,
+                settings=ForestSettings(random_state=args.seed),
+                synthetic_series=args.synthetic,
+            )
     except (InvalidInput, NotFound) as error:
         print(f"smartcloudops model train: {error}", file=sys.stderr)
         return 1
@@ -120,7 +141,7 @@ def export_command(args: argparse.Namespace) -> int:
 
     try:
         model = store.load(args.model)
-    except NotFound as error:
+    except (NotFound, KeyError) as error:
         print(f"smartcloudops model export: {error}", file=sys.stderr)
         return 1
     out = store.export_onnx(model, args.out)
@@ -160,8 +181,9 @@ def cross_validate_command(args: argparse.Namespace) -> int:
 
     try:
         files = _labelled_corpus(args.data)
-        result = crossval.cross_validate(files, _fit_onnx_detector, by=args.cv)
-        optimistic = crossval.in_sample(files, _fit_onnx_detector)
+        fit = _fit_novelty_detector if args.method == "novelty" else _fit_onnx_detector
+        result = crossval.cross_validate(files, fit, by=args.cv)
+        optimistic = crossval.in_sample(files, fit)
     except (InvalidInput, NotFound) as error:
         print(f"smartcloudops evaluate nab: {error}", file=sys.stderr)
         return 1
@@ -216,6 +238,15 @@ def _labelled_corpus(data_dir: Path) -> list:
             )
         )
     return files
+
+
+def _fit_novelty_detector(files):  # type: ignore[no-untyped-def]
+    """The shipped method: only the threshold is fitted, on the files given."""
+    from pipeline.anomaly.training import TrainingSeries, fit_novelty
+
+    return fit_novelty(
+        [TrainingSeries(f.key, f.seconds, f.values, f.windows) for f in files]
+    ).detector()
 
 
 def _fit_onnx_detector(files):  # type: ignore[no-untyped-def]
