@@ -17,7 +17,13 @@ from pipeline.anomaly.calibration import Calibration
 from pipeline.anomaly.detector import StreamingDetector
 from pipeline.anomaly.onnx_forest import OnnxForestScorer, forest_to_onnx
 from pipeline.anomaly.spec import FeatureSpec
-from pipeline.anomaly.training import ForestSettings, TrainedModel
+from pipeline.anomaly.novelty import NoveltyDetector
+from pipeline.anomaly.training import (
+    ForestSettings,
+    NoveltyModel,
+    TrainedModel,
+    detector_from_sidecar,
+)
 from pipeline.errors import ConfigurationError, NotFound
 
 FOREST_FILE = "forest.joblib"
@@ -31,10 +37,13 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("pipeline.anomaly") / "default_model"))
 
 
-def save(model: TrainedModel, out_dir: Path, *, with_onnx: bool = True) -> Path:
+def save(model: TrainedModel | NoveltyModel, out_dir: Path, *, with_onnx: bool = True) -> Path:
     """Write the forest, the sidecar and (by default) the ONNX graph into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, NoveltyModel):  # nothing but the sidecar: there is no model to run
+        (out_dir / SIDECAR_FILE).write_text(json.dumps(model.sidecar(), indent=2) + "\n")
+        return out_dir
     joblib.dump(model.forest, out_dir / FOREST_FILE, compress=3)
     (out_dir / SIDECAR_FILE).write_text(json.dumps(sidecar(model), indent=2, sort_keys=True) + "\n")
     if with_onnx:
@@ -90,15 +99,17 @@ def export_onnx(model: TrainedModel, out_file: Path) -> Path:
     return out_file
 
 
-def load_detector(model_path: Path | None = None) -> StreamingDetector:
+def load_detector(model_path: Path | None = None) -> StreamingDetector | NoveltyDetector:
     """A detector scoring through onnxruntime; call once per worker process.
 
     `model_path` is a model folder (with `model.onnx` and `model.json`) or an exported
     `.onnx` file with its `.json` sidecar beside it; None means the shipped default.
     """
-    onnx_path, sidecar_path = _onnx_and_sidecar(
-        Path(model_path) if model_path else default_model_dir()
-    )
+    path = Path(model_path) if model_path else default_model_dir()
+    novelty = read_sidecar(path / SIDECAR_FILE if path.is_dir() else path.with_suffix(".json"))
+    if novelty.get("kind") == "novelty":
+        return detector_from_sidecar(novelty)
+    onnx_path, sidecar_path = _onnx_and_sidecar(path)
     meta = read_sidecar(sidecar_path)
     scorer = OnnxForestScorer(onnx_path.read_bytes())
     if scorer.model_version != meta["model_version"]:

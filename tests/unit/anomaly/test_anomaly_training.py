@@ -84,7 +84,7 @@ def test_exported_onnx_with_its_sidecar_scores_like_scikit_learn(csv_model, tmp_
 
 def test_the_default_model_loads_with_no_settings():
     detector = store.load_detector()
-    assert detector.model_version.startswith("iforest-")
+    assert detector.model_version.startswith("novelty-")
     assert 0 < detector.threshold < 1
 
 
