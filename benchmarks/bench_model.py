@@ -27,7 +27,8 @@ import sklearn
 import skl2onnx
 from sklearn.ensemble import IsolationForest
 
-from pipeline.anomaly.onnx_forest import OnnxForestScorer, forest_to_onnx
+from adapters.onnx_scorer import OnnxForestScorer
+from pipeline.anomaly.onnx_forest import forest_to_onnx
 
 BATCHES = (1, 16, 256, 4096)
 N_FEATURES = 8
@@ -210,7 +211,7 @@ def _compare_detectors(seconds_per_cell: float, rounds: int) -> int:
     """Points/s of score_encoded, states carried as bytes: the old forest vs the novelty detector."""
     import tempfile
 
-    from pipeline.anomaly import store
+    from adapters import anomaly_model as store
     from pipeline.anomaly.synthetic import synthetic_corpus
     from pipeline.anomaly.training import TrainingSeries, fit
 

@@ -3,7 +3,6 @@
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -16,8 +15,8 @@ from pipeline.anomaly.spec import FeatureSpec
 from pipeline.anomaly.state import StateBatch
 from pipeline.anomaly.synthetic import synthetic_corpus
 from pipeline.anomaly.novelty import NoveltyDetector, NoveltySpec
-from pipeline.errors import ConfigurationError, InvalidInput, NotFound
-from pipeline.nab import corpus, scoring
+from pipeline.errors import ConfigurationError, InvalidInput
+from pipeline.nab import scoring
 from pipeline.nab.profiles import STANDARD
 
 # Without labels the threshold is the score only this share of training points reaches:
@@ -76,23 +75,6 @@ class TrainedModel:
             self.threshold,
             self.model_version,
         )
-
-
-def train(
-    paths: Sequence[Path],
-    *,
-    spec: FeatureSpec = DEFAULT_SPEC,
-    calibration: Calibration = DEFAULT_CALIBRATION,
-    settings: ForestSettings = DEFAULT_SETTINGS,
-    synthetic_series: int = 0,
-) -> TrainedModel:
-    """Fit a model on CSV files of `timestamp,value` and/or NAB-layout folders."""
-    series = read_training_series(paths) + _synthetic(synthetic_series, settings.random_state)
-    if not series:
-        raise InvalidInput(
-            "no training series: give CSV files, folders of them, or synthetic series"
-        )
-    return fit(series, spec=spec, calibration=calibration, settings=settings)
 
 
 def fit(
@@ -181,47 +163,9 @@ def _threshold(
     ), f"score_quantile_{1 - UNLABELLED_ALERT_RATE}"
 
 
-def _synthetic(n_series: int, seed: int) -> list[TrainingSeries]:
+def generated_series(n_series: int, seed: int) -> list[TrainingSeries]:
     generated = synthetic_corpus(n_series, length=4032, seed=seed)
     return [TrainingSeries(g.name, g.timestamps, g.values) for g in generated]
-
-
-def read_training_series(paths: Sequence[Path]) -> list[TrainingSeries]:
-    """Every series under the paths: CSV files, NAB-layout folders (labelled), folders of CSVs."""
-    series: list[TrainingSeries] = []
-    for path in map(Path, paths):
-        if path.is_dir() and (path / "data").is_dir():
-            series.extend(_nab_series(path))
-        elif path.is_dir():
-            series.extend(
-                _csv_series(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*.csv"))
-            )
-        elif path.is_file():
-            series.append(_csv_series(path, path.name))
-        else:
-            raise NotFound(f"training data not found: {path}")
-    return series
-
-
-def _nab_series(root: Path) -> list[TrainingSeries]:
-    windows = corpus.read_windows(root) if (root / corpus.WINDOWS_FILE).is_file() else {}
-    series = []
-    for key in corpus.data_keys(root):
-        data = corpus.read_data_file(root, key)
-        spans = windows.get(key)
-        rows = corpus.windows_as_rows(data.timestamps, spans) if spans is not None else None
-        series.append(TrainingSeries(key, _seconds(data.timestamps), data.values, rows))
-    return series
-
-
-def _csv_series(path: Path, key: str) -> TrainingSeries:
-    frame = corpus.read_series_csv(path)
-    return TrainingSeries(key, _seconds(frame["timestamp"]), frame["value"].to_numpy(np.float64))
-
-
-def _seconds(timestamps) -> np.ndarray:
-    """Seconds since the epoch as float64, whatever the datetime resolution."""
-    return np.asarray(timestamps, dtype="datetime64[ns]").astype(np.int64) / 1e9
 
 
 def training_fingerprint(series: Sequence[TrainingSeries]) -> str:

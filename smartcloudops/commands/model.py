@@ -107,13 +107,9 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from pipeline.anomaly import store
-    from pipeline.anomaly.training import (
-        ForestSettings,
-        fit_novelty,
-        read_training_series,
-        train,
-    )
+    from adapters import anomaly_model as store
+    from adapters.anomaly_model import read_training_series, train
+    from pipeline.anomaly.training import ForestSettings, fit_novelty
 
     try:
         if args.method == "novelty":
@@ -137,7 +133,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from pipeline.anomaly import store
+    from adapters import anomaly_model as store
 
     try:
         model = store.load(args.model)
@@ -150,8 +146,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_nab_command(args: argparse.Namespace) -> int:
-    from pipeline.anomaly import store
-    from pipeline.nab.evaluate import AT_MODEL_THRESHOLD, evaluate_nab
+    from adapters import anomaly_model as store
+    from adapters.nab_evaluation import AT_MODEL_THRESHOLD, evaluate_nab
 
     if args.cv:
         return cross_validate_command(args)
@@ -176,7 +172,7 @@ def cross_validate_command(args: argparse.Namespace) -> int:
     """Fit on all folds but one, score the held-out one through ONNX; print CV beside in-sample."""
     import numpy as np
 
-    from pipeline.nab import crossval
+    from pipeline.anomaly import crossval
     from pipeline.nab.profiles import PROFILES
 
     try:
@@ -216,16 +212,17 @@ def _labelled_corpus(data_dir: Path) -> list:
 
     import numpy as np
 
+    from adapters import nab_files
     from pipeline.nab import corpus
-    from pipeline.nab.crossval import LabelledFile
-    from pipeline.nab.evaluate import seconds
+    from pipeline.anomaly.crossval import LabelledFile
+    from adapters.nab_evaluation import seconds
 
-    windows = corpus.read_windows(data_dir)
+    windows = nab_files.read_windows(data_dir)
     labels_path = Path(data_dir) / "labels" / "combined_labels.json"
     labels = json.loads(labels_path.read_text()) if labels_path.is_file() else {}
     files = []
-    for key in corpus.data_keys(data_dir):
-        data = corpus.read_data_file(data_dir, key)
+    for key in nab_files.data_keys(data_dir):
+        data = nab_files.read_data_file(data_dir, key)
         times = seconds(data.timestamps)
         label_times = seconds(np.array(labels.get(key, []), dtype="datetime64[ns]"))
         files.append(
@@ -251,7 +248,8 @@ def _fit_novelty_detector(files):  # type: ignore[no-untyped-def]
 
 def _fit_onnx_detector(files):  # type: ignore[no-untyped-def]
     """Fit a model on labelled files and score it through ONNX, as production does."""
-    from pipeline.anomaly.onnx_forest import OnnxForestScorer, forest_to_onnx
+    from adapters.onnx_scorer import OnnxForestScorer
+    from pipeline.anomaly.onnx_forest import forest_to_onnx
     from pipeline.anomaly.training import TrainingSeries, fit
 
     model = fit([TrainingSeries(f.key, f.seconds, f.values, f.windows) for f in files])

@@ -6,7 +6,7 @@ from anomaly_helpers import walk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.anomaly import store
+from adapters import anomaly_model as store
 from pipeline.anomaly.detector import SeriesPoints
 from pipeline.anomaly.synthetic import synthetic_corpus
 from pipeline.anomaly.training import TrainingSeries, fit

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.anomaly import store
+from adapters import anomaly_model as store
 from pipeline.anomaly.novelty import NoveltyDetector, NoveltySpec, record_dtype
 from pipeline.anomaly.training import TrainingSeries, fit_novelty
 

@@ -7,15 +7,14 @@ import pandas as pd
 import pytest
 from anomaly_helpers import SMALL_SPEC, walk
 
-from pipeline.anomaly import store
+from adapters import anomaly_model as store
 from pipeline.anomaly.training import (
     UNLABELLED_ALERT_RATE,
     TrainingSeries,
     fit,
-    read_training_series,
-    train,
     training_fingerprint,
 )
+from adapters.anomaly_model import read_training_series, train
 from pipeline.errors import ConfigurationError, InvalidInput, NotFound
 
 

@@ -15,7 +15,7 @@ from adapters.db.migrate import upgrade
 from adapters.db.schema import alerts, audit_log, incidents
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series, incident_anomaly
 from adapters.series_state import InMemorySeriesStateStore, StateConflict
-from pipeline.anomaly.store import load_detector
+from adapters.anomaly_model import load_detector
 from pipeline.audit import verify
 from pipeline.correlation import CorrelationPolicy
 from pipeline.metric_events import SampleBatch, merge_series

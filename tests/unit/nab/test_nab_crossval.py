@@ -5,7 +5,7 @@ import pytest
 
 from pipeline.anomaly.training import TrainingSeries, fit
 from pipeline.errors import InvalidInput
-from pipeline.nab import crossval
+from pipeline.anomaly import crossval
 from pipeline.nab.scoring import Window
 
 LENGTH = 700

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.anomaly.store import load_detector
+from adapters.anomaly_model import load_detector
 from pipeline.errors import InvalidInput
-from pipeline.nab.evaluate import evaluate_nab
+from adapters.nab_evaluation import evaluate_nab
 from pipeline.nab.scoring import scaled_sigmoid
 
 ROWS = 800

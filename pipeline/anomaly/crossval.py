@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.anomaly.detector import StreamingDetector
 from pipeline.nab import scoring
-from pipeline.nab.evaluate import replay_series
+from pipeline.anomaly.replay import replay_series
 from pipeline.nab.profiles import PROFILES, STANDARD, CostProfile
 from pipeline.errors import InvalidInput
 
