@@ -11,7 +11,7 @@ import functools
 import os
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import structlog
 
@@ -20,6 +20,7 @@ from config.settings import Settings, load_settings
 # Adapters are imported where they are built, so importing this module stays cheap and a
 # process loads only what it uses (the worker sets up prometheus_client before its first import).
 if TYPE_CHECKING:
+    import boto3
     from celery import Celery
     from sqlalchemy.engine import Engine
     from starlette.applications import Starlette
@@ -186,7 +187,8 @@ def _publish_queue_depth(settings: Settings, app: Celery) -> None:
 
 
 def build_remediation(
-    settings: Settings, engine: Engine, *, guards: GuardStore | None = None, session: Any = None
+    settings: Settings, engine: Engine, *, guards: GuardStore | None = None,
+    session: boto3.Session | None = None,
 ) -> RemediationRuntime:
     """Load and check the operator's files and build the real adapters (no connection is opened)."""
     import boto3

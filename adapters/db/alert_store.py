@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -107,8 +109,7 @@ class _DecisionWriter:
         self.truncated: dict[int, int] = {}
 
     def apply(self, decision: Decision) -> None:
-        handler = getattr(self, f"_on_{type(decision).__name__}")
-        handler(decision)
+        _DECISION_WRITERS[type(decision)](self, decision)
 
     def flush(self) -> None:
         """Write what the decisions collected: alerts, then incident counters, then closures."""
@@ -208,6 +209,18 @@ class _DecisionWriter:
     def _audit(self, kind: str, incident_id: int | None, event_id: str | None, data: dict) -> None:
         self.audit.append(AuditRecord(kind=kind, occurred_at=self.now, actor=self.actor, incident_id=incident_id,
                                       event_id=event_id, trace_id=self.trace_id, data=data))
+
+
+
+# Which write serves which correlation decision: one explicit table.
+_DECISION_WRITERS: dict[type, Callable[[_DecisionWriter, Any], None]] = {
+    AlertDeduplicated: _DecisionWriter._on_AlertDeduplicated,
+    IncidentOpened: _DecisionWriter._on_IncidentOpened,
+    AlertFired: _DecisionWriter._on_AlertFired,
+    AlertResolved: _DecisionWriter._on_AlertResolved,
+    IncidentResolved: _DecisionWriter._on_IncidentResolved,
+    TruncationRecorded: _DecisionWriter._on_TruncationRecorded,
+}
 
 
 @dataclass(slots=True)
