@@ -156,10 +156,7 @@ class AwsAction(ABC):
         """
         self._check_params(params)
         if executed.dry_run:
-            seen = self.observe(params, executed)
-            return VerifyResult(
-                True, seen.state, "dry run: nothing was changed, state observed once"
-            )
+            return self._verify_dry_run(params, executed)
         deadline = self._monotonic() + timeout_s
         if settle_s > 0:
             self._sleep(min(settle_s, timeout_s))
@@ -174,6 +171,18 @@ class AwsAction(ABC):
                     False, seen.state, f"timed out after {timeout_s:g}s: {seen.detail}", polls
                 )
             self._sleep(poll_s)
+
+    def _verify_dry_run(self, params: Any, executed: ActionResult) -> VerifyResult:
+        # Nothing was changed, so there is nothing to wait for: one look, for the record, when
+        # credentials allow it. A dry run must work without AWS credentials, like `execute`.
+        try:
+            seen = self.observe(params, executed)
+        except NoCredentialsError:
+            return VerifyResult(
+                True, {"not_inspected": "no AWS credentials"}, "dry run: nothing was changed; no AWS credentials to look",
+                polls=0,
+            )
+        return VerifyResult(True, seen.state, "dry run: nothing was changed, state observed once")
 
     def _check_params(self, params: Any) -> None:
         if type(params) is not self.params_type:
