@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     remediation_verify_timeout_s: float = Field(default=240.0, gt=0)
     remediation_verify_poll_s: float = Field(default=10.0, gt=0)
     # Wait before the first look after acting: right after a reboot the old "ok" can still show.
-    remediation_verify_settle_s: float = Field(default=0.0, ge=0)
+    # Unset: each action's own (EC2 reboot waits 30 s); a number applies to every action.
+    remediation_verify_settle_s: float | None = Field(default=None, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
