@@ -648,12 +648,24 @@ def _action_line(row: Mapping[str, Any]) -> ActionLine:
     data = row.get("data") or {}
     incident = row.get("incident_id")
     target = f"#{incident}" if incident else str(data.get("service") or data.get("alertname") or "")
+    why = _why(data)
     return ActionLine(
         when=_when(row.get("occurred_at")),
         action=str(row.get("kind")),
         target=target,
-        outcome=str(row.get("actor")),
+        outcome=str(row.get("actor")) + (f": {why}" if why else ""),
     )
+
+
+def _why(data: Mapping[str, Any]) -> str:
+    """The reason a refusal, failure or decision row carries (a refusal without it explains nothing)."""
+    for key in ("detail", "reason", "error", "why"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            code = data.get("reason_code")
+            return f"{code}: {value}"[:300] if isinstance(code, str) and code not in value else value[:300]
+    code = data.get("reason_code")
+    return code if isinstance(code, str) else ""
 
 
 def _factor_lines(factors: Any) -> list[str]:

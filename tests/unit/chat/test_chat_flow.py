@@ -441,3 +441,21 @@ class TestApprovalsInChat:
 
         assert bench.published == []
         assert f"No remediation of incident #{incident_id} waits for an approval" in bench.last_text()
+
+
+class TestRefusalsAreShown:
+    def test_history_shows_why_a_remediation_was_refused(self, bench):
+        """Issue 13 #4: `history checkout` listed `remediation.refused` without its reason."""
+        from adapters.db import audit_writer
+        from pipeline.audit import AuditRecord
+
+        refused = AuditRecord(
+            kind="remediation.refused", occurred_at=NOW, actor="U02OPS00002",
+            data={"reason_code": "no_target", "detail": "checkout has no ECS service", "service": "checkout"},
+        )
+        with bench.engine.begin() as conn:
+            audit_writer.append(conn, [refused])
+
+        bench.say("history checkout")
+
+        assert "checkout has no ECS service" in json.dumps(bench.responder.posted[-1][1])
