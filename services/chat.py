@@ -313,6 +313,11 @@ class ChatHandler:
             reason=turn.command.text[:200],
         )
         mirrored = self._mirror_silence(silence, turn)
+        if alertname is not None and alertname not in set(self.chat.vocabulary.alerts.values()):
+            mirrored += (
+                f" {alertname} is not in the catalog's alert list: kept as written, so only alerts "
+                "named exactly that are silenced."
+            )
         what = " on ".join(part for part in (alertname, service) if part)
         until = silence.ends_at.strftime("%Y-%m-%d %H:%M UTC")
         return acknowledgement_reply(

@@ -214,6 +214,16 @@ class TestSilences:
         assert "Also silenced in Alertmanager" in bench.last_text()
         assert audit(bench, "silence.created")[0]["data"]["silence_id"] == row.id
 
+    def test_a_silence_of_an_alert_the_catalog_does_not_list_is_kept_as_written(self, bench):
+        """Issue 13 #5: the unknown name was dropped and every checkout alert was muted."""
+        bench.say("silence HighQueueLatency on checkout for 2h")
+
+        with bench.engine.connect() as conn:
+            row = conn.execute(sa.select(silences)).one()
+        assert (row.alertname, row.service) == ("HighQueueLatency", "checkout")
+        assert "not in the catalog's alert list" in bench.last_text()
+        assert "only alerts named exactly that" in bench.last_text()
+
     def test_a_silence_without_a_duration_lasts_an_hour(self, bench):
         bench.say("silence HighCPU on checkout")
 
