@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     catalog_path: Path | None = None
     policy_path: Path | None = None
     roles_path: Path | None = None
+    # Escalation policies (config/escalation.yaml when unset: no policy, nobody is paged).
+    escalation_path: Path | None = None
     # boto3: region of calls that name none, and an emulator's endpoint (moto, LocalStack) when set.
     aws_region: str = Field(default="eu-west-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     aws_endpoint_url: str | None = Field(default=None, pattern=r"^https?://")

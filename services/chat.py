@@ -44,6 +44,8 @@ log = structlog.get_logger("tasks.chat")
 
 REQUEST_REMEDIATION = "remediation.request"
 DECIDE_REMEDIATION = "remediation.decide"
+ESCALATE = "escalation.page_tier"
+ESCALATION_REQUESTED = "dev.smartcloudops.escalation.requested"
 REMEDIATION_REQUESTED = "dev.smartcloudops.remediation.requested"
 DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
 CHAT_SOURCE = "urn:smartcloudops:chat"
@@ -288,12 +290,25 @@ class ChatHandler:
         if incident_id is None:
             return error_reply("Escalate which incident? Say `escalate 42 to @team`.")
         self.incidents.get(incident_id)  # NotFound answers politely
-        target = _str(turn.entities.get("target")) or "the on-call escalation"
+        target = _str(turn.entities.get("target")) or "the next escalation tier"
         self.chat.commands.record(
             turn.store_command(), [turn.record("incident.escalated", incident_id, target=target)]
         )
+        self.publish(
+            ESCALATE,
+            envelope(
+                ESCALATION_REQUESTED,
+                CHAT_SOURCE,
+                {"incident_id": incident_id, "tier": None, "by": turn.actor},
+                event_id=_derived_id(turn.command.event_id, ESCALATE),
+                trace_id=turn.command.trace_id,
+                now=turn.now,
+            ),
+        )
         return acknowledgement_reply(
-            f"Incident #{incident_id} escalated to {target} by {turn.actor}.", in_channel=True
+            f"Escalating incident #{incident_id} ({target}) for {turn.actor}: its policy's next tier "
+            f"is paged now; every page is in `history {incident_id}`.",
+            in_channel=True,
         )
 
     def _on_silence(self, turn: Turn) -> dict[str, Any]:

@@ -142,7 +142,18 @@ def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]
         trace_id=envelope_.traceid,
         now=_now(),
     )
+    if started.state != "not_open":
+        _start_escalation(_id_field(envelope_.data, "incident_id"), envelope_.traceid)
     return _start_if_running(started, envelope_.traceid)
+
+
+def _start_escalation(incident_id: int, trace_id: str) -> None:
+    # Every incident is assessed once (one event id per incident): the natural place to start
+    # its escalation clock. A redelivery schedules again; the tier claim keeps one page.
+    from tasks.escalation import start_escalation
+
+    incident = _remediation().incident_facts.incident(incident_id)
+    start_escalation(incident_id, incident.service, trace_id)
 
 
 @shared_task(name=REQUEST, base=PipelineTask, bind=True, max_retries=None)

@@ -200,6 +200,9 @@ class TestWrites:
 
         [row] = audit(bench, "incident.escalated")
         assert row["incident_id"] == incident_id and row["data"]["target"].lstrip("@") == "db-team"
+        [(task, event)] = bench.published  # issue 13 #8: escalate used to page no one
+        assert task == "escalation.page_tier"
+        assert event.data == {"incident_id": incident_id, "tier": None, "by": f"chat:{OPERATOR}"}
 
 
 class TestSilences:
