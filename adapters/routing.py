@@ -19,6 +19,7 @@ ROUTES: dict[str, str] = {
     "remediation.record_step": "remediation",
     "remediation.decide": "remediation",
     "remediation.kill_switch": "remediation",
+    "escalation.page_tier": "remediation",
 }
 
 

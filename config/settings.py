@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     catalog_path: Path | None = None
     policy_path: Path | None = None
     roles_path: Path | None = None
+    # Escalation policies (config/escalation.yaml when unset: no policy, nobody is paged).
+    escalation_path: Path | None = None
     # boto3: region of calls that name none, and an emulator's endpoint (moto, LocalStack) when set.
     aws_region: str = Field(default="eu-west-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     aws_endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
@@ -105,7 +107,8 @@ class Settings(BaseSettings):
     remediation_verify_timeout_s: float = Field(default=240.0, gt=0)
     remediation_verify_poll_s: float = Field(default=10.0, gt=0)
     # Wait before the first look after acting: right after a reboot the old "ok" can still show.
-    remediation_verify_settle_s: float = Field(default=0.0, ge=0)
+    # Unset: each action's own (EC2 reboot waits 30 s); a number applies to every action.
+    remediation_verify_settle_s: float | None = Field(default=None, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ import structlog
 
 from services.chat_records import Command
 from pipeline.audit import AuditRecord
-from services.ports import IncidentReads
+from services.ports import IncidentReads, RemediationReads
 from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
@@ -43,12 +44,17 @@ log = structlog.get_logger("tasks.chat")
 
 REQUEST_REMEDIATION = "remediation.request"
 DECIDE_REMEDIATION = "remediation.decide"
+ESCALATE = "escalation.page_tier"
+ESCALATION_REQUESTED = "dev.smartcloudops.escalation.requested"
 REMEDIATION_REQUESTED = "dev.smartcloudops.remediation.requested"
 DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
 CHAT_SOURCE = "urn:smartcloudops:chat"
 DEFAULT_SILENCE = timedelta(hours=1)
 MAX_SILENCE = timedelta(days=7)
 SCORE_WINDOW = timedelta(hours=1)
+# A line that only says yes ("sure", "ok do it"): it answers a question, so it needs one asked.
+_BARE_YES = re.compile(r"\s*(?:yes|yep|yeah|sure|ok|okay|do it|go ahead)(?:[\s,!.]+(?:do it|go ahead|please|approve))*[\s!.]*",
+                       re.IGNORECASE)
 
 Publish = Callable[[str, CloudEvent], None]
 
@@ -95,6 +101,9 @@ class Turn:
     decision: Decision
     context: ChatContext
     now: datetime
+    # What the handler resolved while answering (`why?` on a service names one incident):
+    # the next line's `it` must mean what this answer showed, not what the parser guessed.
+    shown: dict[str, int] = field(default_factory=dict)
 
     @property
     def entities(self) -> Mapping[str, str | int]:
@@ -145,10 +154,17 @@ class Answer:
 class ChatHandler:
     """Serves one chat line against the store, the remediation commands and the responder."""
 
-    def __init__(self, chat: ChatRuntime, incidents: IncidentReads, publish: Publish) -> None:
+    def __init__(
+        self,
+        chat: ChatRuntime,
+        incidents: IncidentReads,
+        publish: Publish,
+        remediation: RemediationReads | None = None,
+    ) -> None:
         self.chat = chat
         self.incidents = incidents
         self.publish = publish
+        self.remediation = remediation
 
     def handle(self, command: ChatCommand, now: datetime) -> Answer:
         """Understand, authorize, act, remember the context, and deliver the answer."""
@@ -157,7 +173,7 @@ class ChatHandler:
         decision = authorize(command.user, (), understanding.intent, self.chat.roles)
         turn = Turn(command, understanding, decision, context, now)
         if decision.allowed:
-            message, following = self._act(turn), next_context(context, understanding)
+            message, following = self._act(turn), _shown_context(next_context(context, understanding), turn)
         else:
             message, following = self._refuse(turn), context
         self.chat.contexts.put(command.user, command.channel, following, self.chat.context_ttl_s)
@@ -232,13 +248,13 @@ class ChatHandler:
         incident_id = self._incident_of(turn)
         if incident_id is None:
             return error_reply("Which incident? Say `show incident 42`.")
-        return self._detail(incident_id, with_evidence=False)
+        return self._detail(turn, incident_id, with_evidence=False)
 
     def _on_explain(self, turn: Turn) -> dict[str, Any]:
         incident_id = self._incident_of(turn)
         if incident_id is None:
             return error_reply("Explain which incident? Say `why 42`, or look at one first.")
-        return self._detail(incident_id, with_evidence=True)
+        return self._detail(turn, incident_id, with_evidence=True)
 
     def _on_history(self, turn: Turn) -> dict[str, Any]:
         incident_id = _int(turn.entities.get("incident"))
@@ -274,12 +290,25 @@ class ChatHandler:
         if incident_id is None:
             return error_reply("Escalate which incident? Say `escalate 42 to @team`.")
         self.incidents.get(incident_id)  # NotFound answers politely
-        target = _str(turn.entities.get("target")) or "the on-call escalation"
+        target = _str(turn.entities.get("target")) or "the next escalation tier"
         self.chat.commands.record(
             turn.store_command(), [turn.record("incident.escalated", incident_id, target=target)]
         )
+        self.publish(
+            ESCALATE,
+            envelope(
+                ESCALATION_REQUESTED,
+                CHAT_SOURCE,
+                {"incident_id": incident_id, "tier": None, "by": turn.actor},
+                event_id=_derived_id(turn.command.event_id, ESCALATE),
+                trace_id=turn.command.trace_id,
+                now=turn.now,
+            ),
+        )
         return acknowledgement_reply(
-            f"Incident #{incident_id} escalated to {target} by {turn.actor}.", in_channel=True
+            f"Escalating incident #{incident_id} ({target}) for {turn.actor}: its policy's next tier "
+            f"is paged now; every page is in `history {incident_id}`.",
+            in_channel=True,
         )
 
     def _on_silence(self, turn: Turn) -> dict[str, Any]:
@@ -299,6 +328,11 @@ class ChatHandler:
             reason=turn.command.text[:200],
         )
         mirrored = self._mirror_silence(silence, turn)
+        if alertname is not None and alertname not in set(self.chat.vocabulary.alerts.values()):
+            mirrored += (
+                f" {alertname} is not in the catalog's alert list: kept as written, so only alerts "
+                "named exactly that are silenced."
+            )
         what = " on ".join(part for part in (alertname, service) if part)
         until = silence.ends_at.strftime("%Y-%m-%d %H:%M UTC")
         return acknowledgement_reply(
@@ -395,11 +429,22 @@ class ChatHandler:
         return self._decide(turn, approve=False)
 
     def _decide(self, turn: Turn, *, approve: bool) -> dict[str, Any]:
-        incident_id = self._incident_of(turn)
         verb = "approve" if approve else "deny"
+        if approve and _BARE_YES.fullmatch(turn.command.text) and turn.context.pending_approval is None:
+            return error_reply(
+                "Nothing is waiting for your yes: I have not asked for an approval. "
+                "Say `approve 42` to approve incident 42's remediation."
+            )
+        incident_id = self._incident_of(turn)
         if incident_id is None:
             return error_reply(
                 f"{verb.capitalize()} which incident's remediation? Say `{verb} 42`."
+            )
+        waiting = self._waiting_run(incident_id) if self.remediation is not None else {}
+        if waiting is None:
+            return error_reply(
+                f"No remediation of incident #{incident_id} waits for an approval; nothing was "
+                f"{'approved' if approve else 'denied'}. `history {incident_id}` shows what happened."
             )
         role = turn.decision.held_role.label if turn.decision.held_role else ""
         data = {
@@ -412,6 +457,8 @@ class ChatHandler:
             "groups": [],
             "reason": f"via chat: {turn.command.text[:200]}",
         }
+        if turn.command.response_url:
+            data["reply_to"] = turn.command.response_url  # the worker posts what it decided
         self.chat.commands.record(
             turn.store_command(),
             [turn.record("chat.decision_submitted", incident_id, decision=verb)],
@@ -428,9 +475,15 @@ class ChatHandler:
             ),
         )
         done = "Approval" if approve else "Denial"
+        run = f"run #{waiting['id']} of " if waiting else ""
+        follow = (
+            "I will post here what it decided and how the run ends."
+            if turn.command.response_url
+            else f"`history {incident_id}` shows what it decided."
+        )
         return acknowledgement_reply(
-            f"{done} of the remediation for incident #{incident_id} sent by "
-            f"{turn.actor}; the remediation chain checks it and records the outcome.",
+            f"{done} of {run}incident #{incident_id}'s remediation submitted by {turn.actor}; "
+            f"the remediation worker re-checks it (role, deadline) before anything runs. {follow}",
             in_channel=True,
         )
 
@@ -438,15 +491,25 @@ class ChatHandler:
 
     def _incident_of(self, turn: Turn) -> int | None:
         incident_id = _int(turn.entities.get("incident"))
+        if incident_id is None:
+            service = _str(turn.entities.get("service"))
+            if service is None:
+                return None
+            latest = self.incidents.list(status="open", service=service, limit=1)["items"]
+            incident_id = latest[0]["id"] if latest else None
         if incident_id is not None:
-            return incident_id
-        service = _str(turn.entities.get("service"))
-        if service is None:
-            return None
-        latest = self.incidents.list(status="open", service=service, limit=1)["items"]
-        return latest[0]["id"] if latest else None
+            turn.shown["incident"] = incident_id
+        return incident_id
 
-    def _detail(self, incident_id: int, *, with_evidence: bool) -> dict[str, Any]:
+    def _waiting_run(self, incident_id: int) -> dict[str, Any] | None:
+        """The incident's run that waits for a human decision, if the read model knows one."""
+        if self.remediation is None:
+            return None
+        runs = self.remediation.for_incident(incident_id).get("remediation") or []
+        waiting = [run for run in runs if run.get("state") == "awaiting_approval"]
+        return waiting[-1] if waiting else None
+
+    def _detail(self, turn: Turn, incident_id: int, *, with_evidence: bool) -> dict[str, Any]:
         incident = self.incidents.get(incident_id)
         facts = {
             "Opened": _when(incident["opened_at"]),
@@ -467,6 +530,13 @@ class ChatHandler:
                 factors.append(
                     "No risk assessment or anomaly evidence has been recorded for this incident yet."
                 )
+        waiting = self._waiting_run(incident_id)
+        if waiting is not None:
+            # The question the next bare "yes" answers: it is asked here, and only here.
+            facts["Remediation"] = (
+                f"run #{waiting['id']} waits for approval: say `approve it` or `deny it`"
+            )
+            turn.shown["pending_approval"] = incident_id
         return incident_detail_reply(_incident_line(incident), facts, factors)
 
     def _anomaly_lines(self, incident_id: int) -> list[str]:
@@ -539,6 +609,17 @@ INTENT_HANDLERS: Mapping[str, Callable[[ChatHandler, Turn], dict[str, Any]]] = {
 }
 
 
+def _shown_context(context: ChatContext, turn: Turn) -> ChatContext:
+    """The next context points at what this answer showed; a question asked makes a yes meaningful."""
+    shown = turn.shown.get("incident")
+    if shown is not None:
+        context = replace(context, last_incident=shown, focus="incident")
+    pending = turn.shown.get("pending_approval")
+    if pending is not None:
+        context = context.awaiting_approval(pending)
+    return context
+
+
 def _derived_id(event_id: str, what: str) -> str:
     # The same chat message always publishes the same follow-up id, so a redelivery is one command.
     return str(uuid.uuid5(EVENT_NAMESPACE, f"{what}|{event_id}"))
@@ -587,12 +668,24 @@ def _action_line(row: Mapping[str, Any]) -> ActionLine:
     data = row.get("data") or {}
     incident = row.get("incident_id")
     target = f"#{incident}" if incident else str(data.get("service") or data.get("alertname") or "")
+    why = _why(data)
     return ActionLine(
         when=_when(row.get("occurred_at")),
         action=str(row.get("kind")),
         target=target,
-        outcome=str(row.get("actor")),
+        outcome=str(row.get("actor")) + (f": {why}" if why else ""),
     )
+
+
+def _why(data: Mapping[str, Any]) -> str:
+    """The reason a refusal, failure or decision row carries (a refusal without it explains nothing)."""
+    for key in ("detail", "reason", "error", "why"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            code = data.get("reason_code")
+            return f"{code}: {value}"[:300] if isinstance(code, str) and code not in value else value[:300]
+    code = data.get("reason_code")
+    return code if isinstance(code, str) else ""
 
 
 def _factor_lines(factors: Any) -> list[str]:

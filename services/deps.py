@@ -43,7 +43,7 @@ class RemediationRuntime:
     mode: str
     verify_timeout_s: float
     verify_poll_s: float
-    verify_settle_s: float = 0.0
+    verify_settle_s: float | None = None  # None: each action's own settle (EC2 reboot: 30 s)
 
     @property
     def dry_run(self) -> bool:

@@ -19,6 +19,7 @@ the `metrics` queue on one worker process.)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,10 @@ class ScoringOutcome:
     anomalous: int
     alerts: tuple[AlertReceived, ...]
     opened: tuple[int, ...] = ()
+    # The one detector call: how many points it scored and how long it took (for its metrics).
+    inference_points: int = 0
+    inference_s: float = 0.0
+    scores: tuple[float, ...] = ()  # the accepted points' scores
 
 
 class MetricScorer:
@@ -79,9 +84,11 @@ class MetricScorer:
         records = [unpack_record(data) for data in loaded]
         timestamps = [np.asarray(s.timestamps_ms, dtype=np.int64) for s in batch.series]
         values = [np.asarray(s.values, dtype=np.float64) for s in batch.series]
+        started = time.perf_counter()
         result = self._detector.score_encoded(
             [r.detector_state for r in records], [t / 1000.0 for t in timestamps], values
         )
+        inference_s = time.perf_counter() - started
         alerts, episodes = self._episodes(batch.series, records, timestamps, result)
         columns = self._columns(batch.series, timestamps, values, result)
         new_series = [
@@ -107,6 +114,9 @@ class MetricScorer:
             int(columns.anomalous.sum()),
             tuple(alerts),
             opened,
+            inference_points=batch.sample_count,
+            inference_s=inference_s,
+            scores=tuple(float(score) for score in columns.scores),
         )
 
     def _columns(

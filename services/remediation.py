@@ -240,9 +240,32 @@ def verify(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) ->
     except PermanentError as exc:
         _failed(rt, run, index, str(exc), now)
         return "failed"
-    if rt.runs.step_verified(run, index, result.as_dict(), now=now) and not result.ok:
+    verification = {**result.as_dict(), "alert": _alert_state(rt, run)}
+    if rt.runs.step_verified(run, index, verification, now=now) and not result.ok:
         _feed_breaker(rt, run, index, succeeded=False, now=now)
     return "verified" if result.ok else "failed"
+
+
+def _alert_state(rt: RemediationRuntime, run: StoredRun) -> str:
+    """Whether the incident the run answers has resolved, said plainly (or why it cannot be told).
+
+    Alertmanager reports a resolution after its `resolve_timeout` and the rule's `for`, so a
+    still-firing alert right after the action is recorded, not failed: the incident's own
+    state (and the escalation that follows it) is the judge of recovery.
+    """
+    if run.incident_id is None:
+        return "not checked: the run answers no incident"
+    try:
+        incident = rt.incident_facts.incident(run.incident_id)
+    except Exception as exc:  # noqa: BLE001 - a read failure must not fail a verified step
+        return f"could not be checked: {type(exc).__name__}"
+    if incident.status != "open":
+        return f"resolved: incident #{run.incident_id} is {incident.status}"
+    if not incident.firing_labels:
+        return f"no alert: incident #{run.incident_id} was opened by a request"
+    names = sorted({str(labels.get("alertname", "?")) for labels in incident.firing_labels})
+    dry = " (a dry run changed nothing)" if _dry(rt, run) else ""
+    return f"still firing at verification: {', '.join(names)}{dry}"
 
 
 def record(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -> str:

@@ -12,6 +12,7 @@ TASK_MODULES = (
     "tasks.metrics",
     "tasks.remediation",
     "tasks.chat",
+    "tasks.escalation",
     "tasks.signals",  # process hooks: runtime per child, logging, metrics
 )
 

@@ -24,7 +24,9 @@ def _handler() -> ChatHandler:
     publisher = CeleryPublisher(
         current_app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s
     )
-    return ChatHandler(rt.chat, rt.incidents, publisher.publish)
+    from adapters.db.remediation_queries import RemediationQueries
+
+    return ChatHandler(rt.chat, rt.incidents, publisher.publish, RemediationQueries(rt.engine))
 
 
 @shared_task(name=HANDLE_CHAT_COMMAND, base=PipelineTask, bind=True, max_retries=None)

@@ -37,6 +37,7 @@ def score_metric_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
     envelope = CloudEvent.from_dict(event)
     batch = SampleBatch.from_data(envelope.data)
     outcome = metric_scorer().score(batch, trace_id=envelope.traceid, now=datetime.now(UTC))
+    _observe_inference(outcome)
     log.info(
         "metrics.scored",
         series=outcome.series,
@@ -56,3 +57,14 @@ def score_metric_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
         "alerts": len(outcome.alerts),
         "opened": list(outcome.opened),
     }
+
+
+def _observe_inference(outcome) -> None:  # type: ignore[no-untyped-def]
+    """The detector call's size, time and scores, once the message's scores are stored."""
+    from adapters.observability import metrics
+
+    if outcome.inference_points:
+        metrics.inference_batch_size.observe(outcome.inference_points)
+        metrics.inference_duration.observe(outcome.inference_s)
+    for score in outcome.scores:
+        metrics.anomaly_score.observe(score)

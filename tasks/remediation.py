@@ -73,11 +73,16 @@ def assessment_event(incident_id: int, trace_id: str) -> CloudEvent:
     )
 
 
-def step_event(run_id: int, index: int, stage: str, trace_id: str) -> CloudEvent:
+def step_event(
+    run_id: int, index: int, stage: str, trace_id: str, reply_to: str | None = None
+) -> CloudEvent:
+    data: dict[str, Any] = {"run_id": run_id, "step_index": index}
+    if reply_to:
+        data["reply_to"] = reply_to  # the chat that approved hears how the run ends
     return envelope(
         STEP_DUE,
         SOURCE,
-        {"run_id": run_id, "step_index": index},
+        data,
         event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{stage}|{run_id}|{index}")),
         trace_id=trace_id,
         now=_now(),
@@ -95,7 +100,9 @@ def publish_assessments(incident_ids: list[int] | tuple[int, ...], trace_id: str
         publisher.publish(ASSESS_INCIDENT, assessment_event(incident_id, trace_id))
 
 
-def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None:
+def start_chain(
+    run_id: int, first_step: int, steps: int, trace_id: str, reply_to: str | None = None
+) -> None:
     """Publish guard -> execute -> verify -> record for every step from `first_step` on, as one chain."""
     if first_step >= steps:
         return
@@ -103,7 +110,7 @@ def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None
     signatures = [
         current_app.signature(
             stage,
-            args=[step_event(run_id, index, stage, trace_id).to_dict()],
+            args=[step_event(run_id, index, stage, trace_id, reply_to).to_dict()],
             immutable=True,
             queue=queue,
         )
@@ -135,7 +142,18 @@ def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]
         trace_id=envelope_.traceid,
         now=_now(),
     )
+    if started.state != "not_open":
+        _start_escalation(_id_field(envelope_.data, "incident_id"), envelope_.traceid)
     return _start_if_running(started, envelope_.traceid)
+
+
+def _start_escalation(incident_id: int, trace_id: str) -> None:
+    # Every incident is assessed once (one event id per incident): the natural place to start
+    # its escalation clock. A redelivery schedules again; the tier claim keeps one page.
+    from tasks.escalation import start_escalation
+
+    incident = _remediation().incident_facts.incident(incident_id)
+    start_escalation(incident_id, incident.service, trace_id)
 
 
 @shared_task(name=REQUEST, base=PipelineTask, bind=True, max_retries=None)
@@ -158,7 +176,37 @@ def _step_task(handler, event: dict[str, Any]) -> dict[str, Any]:  # type: ignor
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise InvalidInput(f"step_index must be a non-negative integer, got {index!r}")
     outcome = handler(_remediation(), run_id=run_id, index=index, now=_now())
+    reply_to = envelope_.data.get("reply_to")
+    # Only the stage that ended the run tells it: the no-ops after a stop stay quiet.
+    if isinstance(reply_to, str) and outcome not in ("skipped", "duplicate", "out_of_order"):
+        _tell_run_outcome(reply_to, run_id)
     return {"run_id": run_id, "step_index": index, "outcome": outcome}
+
+
+FINAL_RUN_STATES = ("succeeded", "failed", "denied", "expired")
+
+
+def _tell_run_outcome(reply_to: str, run_id: int) -> None:
+    """Post how a run ended to the chat that approved it, once it has ended."""
+    run = _remediation().runs.run(run_id)
+    if run.state not in FINAL_RUN_STATES:
+        return
+    steps = ", ".join(f"{s.action} {s.state}" for s in run.steps)
+    text = f"Remediation run #{run.id} of incident #{run.incident_id} {run.state} ({run.mode}): {steps}."
+    _tell_chat(reply_to, text)
+
+
+def _tell_chat(reply_to: str, text: str) -> None:
+    from pipeline.errors import PermanentError
+
+    rt = runtime()
+    if rt.chat is None:  # a runtime built without chat (tests): the audit trail still holds it
+        log.info("remediation.reply_skipped", reason="no chat runtime")
+        return
+    try:
+        rt.chat.responder.post(reply_to, {"response_type": "in_channel", "text": text})
+    except PermanentError as exc:  # an expired or foreign URL: the outcome is in the audit trail
+        log.warning("remediation.reply_undeliverable", error=str(exc))
 
 
 @shared_task(name=GUARD_STEP, base=PipelineTask, bind=True, max_retries=None)
@@ -195,13 +243,31 @@ def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     outcome = flow.decide(
         _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now()
     )
+    reply_to = envelope_.data.get("reply_to")
+    reply_to = reply_to if isinstance(reply_to, str) else None
     if (
         outcome.status == "approved"
         and outcome.run_id is not None
         and outcome.resume_from is not None
     ):
-        start_chain(outcome.run_id, outcome.resume_from, outcome.steps, envelope_.traceid)
+        start_chain(
+            outcome.run_id, outcome.resume_from, outcome.steps, envelope_.traceid, reply_to
+        )
+    if reply_to:
+        _tell_chat(reply_to, _decision_text(outcome, envelope_.data))
     return {"run_id": outcome.run_id, "status": outcome.status}
+
+
+def _decision_text(outcome: flow.DecisionOutcome, data: dict[str, Any]) -> str:
+    incident = data.get("incident_id")
+    run = f"run #{outcome.run_id}" if outcome.run_id else "no run"
+    return {
+        "approved": f"Approved: {run} of incident #{incident} runs now; I will post how it ends.",
+        "denied": f"Denied: {run} of incident #{incident} will not run.",
+        "expired": f"Too late: the approval window of {run} of incident #{incident} had passed.",
+        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}.",
+        "nothing_waiting": f"Nothing was decided: no remediation of incident #{incident} waits for an approval.",
+    }.get(outcome.status, f"Decision on incident #{incident}: {outcome.status}.")
 
 
 @shared_task(name=KILL_SWITCH, base=PipelineTask, bind=True, max_retries=None)

@@ -56,6 +56,8 @@ class AwsAction(ABC):
 
     action: ClassVar[ActionName]
     params_type: ClassVar[type]
+    # Seconds to wait before the first look after acting, unless the operator sets one for all.
+    settle_s: ClassVar[float] = 0.0
 
     def __init__(
         self,
@@ -114,20 +116,18 @@ class AwsAction(ABC):
         *,
         timeout_s: float,
         poll_s: float,
-        settle_s: float = 0.0,
+        settle_s: float | None = None,
     ) -> VerifyResult:
         """Poll the real API until the resource is healthy again, it fails, or time runs out.
 
         `settle_s` waits before the first look: right after a reboot the old "ok" status can
-        still be reported and must not count as recovery.
+        still be reported and must not count as recovery. None: the action's own `settle_s`.
         """
         self._check_params(params)
         if executed.dry_run:
-            seen = self.observe(params, executed)
-            return VerifyResult(
-                True, seen.state, "dry run: nothing was changed, state observed once"
-            )
+            return self._verify_dry_run(params, executed)
         deadline = self._monotonic() + timeout_s
+        settle_s = self.settle_s if settle_s is None else settle_s
         if settle_s > 0:
             self._sleep(min(settle_s, timeout_s))
         polls = 0
@@ -141,6 +141,18 @@ class AwsAction(ABC):
                     False, seen.state, f"timed out after {timeout_s:g}s: {seen.detail}", polls
                 )
             self._sleep(poll_s)
+
+    def _verify_dry_run(self, params: Any, executed: ActionResult) -> VerifyResult:
+        # Nothing was changed, so there is nothing to wait for: one look, for the record, when
+        # credentials allow it. A dry run must work without AWS credentials, like `execute`.
+        try:
+            seen = self.observe(params, executed)
+        except NoCredentialsError:
+            return VerifyResult(
+                True, {"not_inspected": "no AWS credentials"}, "dry run: nothing was changed; no AWS credentials to look",
+                polls=0,
+            )
+        return VerifyResult(True, seen.state, "dry run: nothing was changed, state observed once")
 
     def _check_params(self, params: Any) -> None:
         if type(params) is not self.params_type:

@@ -65,6 +65,9 @@ class Ec2Reboot(_Ec2Action):
     params_type = Ec2RebootParams
     api_operation = "reboot_instances"
     api_name = "RebootInstances"
+    # RebootInstances returns at once and the status checks say "ok" until the guest goes down:
+    # a look right away would "verify" a reboot that has not happened yet.
+    settle_s = 30.0
 
     def summarise(self, response: dict[str, Any]) -> dict[str, Any]:
         return {"request_id": response.get("ResponseMetadata", {}).get("RequestId")}

@@ -35,8 +35,7 @@ class AuditChainMonitor:
             self._verified = (start[0] + report.checked, report.last_hash) if report.checked else start
         else:
             log.error("audit.chain_broken", first_bad_seq=report.first_bad_seq, reason=report.reason)
-        metrics.audit_chain_ok.set(1 if report.ok else 0)
-        metrics.audit_chain_verified.set(time.time())
+        metrics.audit_chain.record(report.ok, time.time())
         return report
 
     def start(self) -> threading.Thread:

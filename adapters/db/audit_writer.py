@@ -23,7 +23,7 @@ def append(conn: Connection, records: Sequence[AuditRecord]) -> list[ChainedRow]
     ).one()
     rows = chain(records, head.seq, head.hash)
     conn.execute(audit_log.insert(), [_row_values(row, record) for row, record in zip(rows, records)])
-    conn.info.setdefault(_PENDING_KINDS, []).extend(record.kind for record in records)
+    conn.info.setdefault(_PENDING_KINDS, []).extend(records)
     conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=rows[-1].seq, hash=rows[-1].hash))
     return rows
 
@@ -33,11 +33,15 @@ _PENDING_KINDS = "smartcloudops.audit_kinds"
 
 @sa.event.listens_for(Engine, "commit")
 def _count_committed_rows(conn: Connection) -> None:
-    """Count audit rows once their transaction committed (rolled-back rows were never written)."""
-    from adapters.observability import metrics
+    """Count audit rows once their transaction committed (rolled-back rows were never written).
 
-    for kind in conn.info.pop(_PENDING_KINDS, ()):
-        metrics.audit_rows.labels(kind).inc()
+    The rows are the events: the metrics about risk, steps and guards are observed here, from
+    the same committed rows, so a metric never counts what the trail does not hold.
+    """
+    from adapters.observability import audit_metrics
+
+    for record in conn.info.pop(_PENDING_KINDS, ()):
+        audit_metrics.observe(record)
 
 
 @sa.event.listens_for(Engine, "rollback")

@@ -92,6 +92,10 @@ class RunStore:
                 if existing.run_id is not None:
                     return existing
             audit: list[AuditRecord] = []
+            if incident_id is None and isinstance(outcome, RemediationPlan):
+                # A plan nobody's alert asked for still needs an incident: it is what chat, the
+                # API and the console approve, acknowledge and show.
+                incident_id = _open_request_incident(conn, outcome, audit, now=now, trace_id=trace_id)
             started = store_outcome(
                 conn,
                 outcome,
@@ -352,3 +356,38 @@ class RunStore:
             at=now,
             trace_id=run.trace_id,
         )
+
+
+REQUEST_ALERTNAME = "RemediationRequested"
+
+
+def _open_request_incident(
+    conn: sa.Connection, plan: RemediationPlan, audit: list[AuditRecord], *, now: datetime, trace_id: str
+) -> int:
+    from adapters.db.schema import incidents
+
+    incident_id = conn.execute(
+        incidents.insert().values(
+            correlation_key=f"request:{plan.plan_id}",
+            alertname=REQUEST_ALERTNAME,
+            service=plan.service,
+            severity="",
+            status="open",
+            opened_at=now,
+            last_seen_at=now,
+            trace_id=trace_id[:64],
+            created_at=now,
+            updated_at=now,
+        )
+    ).inserted_primary_key[0]
+    audit.append(
+        AuditRecord(
+            kind="incident.opened",
+            occurred_at=now,
+            actor=plan.requested_by or "system",
+            incident_id=incident_id,
+            trace_id=trace_id,
+            data={"reason": "remediation requested", "service": plan.service, "plan_id": plan.plan_id},
+        )
+    )
+    return incident_id

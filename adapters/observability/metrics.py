@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
@@ -34,7 +34,41 @@ remediation_steps = Counter("smartcloudops_remediation_steps", "Remediation step
                             ["action", "outcome"])
 guard_refusals = Counter("smartcloudops_guard_refusals", "Remediation steps refused by a guard", ["reason"])
 audit_rows = Counter("smartcloudops_audit_rows_written", "Audit rows appended", ["kind"])
-audit_chain_ok = Gauge("smartcloudops_audit_chain_ok", "1 when the last audit verification passed",
-                       multiprocess_mode="liveall")
-audit_chain_verified = Gauge("smartcloudops_audit_chain_last_verified_timestamp_seconds",
-                             "When the audit chain was last verified", multiprocess_mode="max")
+class AuditChainStatus:
+    """smartcloudops_audit_chain_ok and its timestamp, exported only by a process that verified the chain.
+
+    A plain Gauge starts at 0 in every process that imports this module: the API (which never
+    verifies) and each prefork child (its own multiprocess file) would export a 0 nobody
+    computed, and `min(smartcloudops_audit_chain_ok) == 0` pages "security incident" on a
+    healthy system. A collector that yields nothing until `record` is called has no such 0.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[bool, float] | None = None
+
+    def record(self, ok: bool, at: float) -> None:
+        self._last = (ok, at)
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self._last is None else self._last[0]
+
+    def describe(self) -> list:
+        return []  # families appear only once computed; nothing to reserve at registration
+
+    def collect(self) -> list:
+        from prometheus_client.core import GaugeMetricFamily
+
+        if self._last is None:
+            return []
+        ok, at = self._last
+        return [
+            GaugeMetricFamily("smartcloudops_audit_chain_ok", "1 when the last audit verification passed",
+                              value=1.0 if ok else 0.0),
+            GaugeMetricFamily("smartcloudops_audit_chain_last_verified_timestamp_seconds",
+                              "When the audit chain was last verified", value=at),
+        ]
+
+
+audit_chain = AuditChainStatus()
+REGISTRY.register(audit_chain)  # the worker parent's multiprocess registry adds it too (worker_metrics)

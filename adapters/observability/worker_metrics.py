@@ -25,9 +25,20 @@ def prepare_multiprocess_dir(data_dir: Path) -> Path:
 
 def serve_worker_metrics(host: str, port: int) -> None:
     """Serve the sum of every process's metrics on host:port (a daemon thread of the worker's parent)."""
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host, registry=worker_registry())
+
+
+def worker_registry():
+    """Every child's metric files, plus what only this parent process computes."""
+    from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
+
+    from adapters.observability import metrics
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    start_http_server(port, addr=host, registry=registry)
+    # The audit-chain monitor runs in this (parent) process only; its status is not a per-child file.
+    registry.register(metrics.audit_chain)
+    return registry

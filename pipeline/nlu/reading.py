@@ -89,12 +89,36 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     mentions = _pattern_mentions(lowered)
     tokens = _tokens(lowered, mentions)
     mentions += _catalog_mentions(tokens, vocabulary, mentions)
+    mentions += _unlisted_alert_mentions(text, lowered, tokens, mentions)
     tokens = tuple(t for t in tokens if not any(m.overlaps(t.start, t.end) for m in mentions))
     mentions += _number_mentions(lowered, tokens)
     mentions += _action_mentions(tokens)
     mentions += _target_mentions(lowered, tokens)
     ordered = tuple(sorted(mentions, key=lambda m: m.start))
     return Reading(tokens=tokens, mentions=ordered, masked=_mask(tokens, ordered))
+
+
+# An Alertmanager alert name as people write them: `HighQueueLatency`, `KubePodCrashLooping`.
+_ALERT_NAME_RE = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+")
+
+
+def _unlisted_alert_mentions(
+    text: str, lowered: str, tokens: tuple[Token, ...], taken: list[Mention]
+) -> list[Mention]:
+    """CamelCase names the catalog does not list, kept exactly as written.
+
+    Dropping them silently turned `silence HighQueueLatency on checkout` into a silence of
+    every checkout alert; an alert name is the user's to give, the catalog only knows some.
+    """
+    found = []
+    for token in tokens:
+        if any(m.overlaps(token.start, token.end) for m in taken):
+            continue
+        written = text[token.start : token.end]
+        # Only where the lowered line's span still indexes the original (it does for ASCII).
+        if written.lower() == lowered[token.start : token.end] and len(written) <= 128 and _ALERT_NAME_RE.fullmatch(written):
+            found.append(Mention("alertname", written, token.start, token.end))
+    return found
 
 
 def _pattern_mentions(text: str) -> list[Mention]:

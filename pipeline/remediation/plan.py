@@ -355,8 +355,17 @@ def _requested_action(
     verb = request.action.strip().lower() if isinstance(request.action, str) else ""
     if verb == "restart":
         # Restart means the service's own unit on a host, or a redeploy for a container service.
-        has_units = bool(service.systemd_units) and request.instance is not None
-        return ActionName.SSM_RUN_COMMAND if has_units else ActionName.ECS_FORCE_NEW_DEPLOYMENT
+        if service.systemd_units and request.instance is not None:
+            return ActionName.SSM_RUN_COMMAND
+        has_ecs = service.aws is not None and service.aws.ecs is not None
+        if service.systemd_units and not has_ecs:
+            # Say what is missing: "has no ECS service" hid that the catalog knows its units.
+            raise RefusedParameter(
+                "no_target",
+                f"{service.name} runs as systemd units ({', '.join(service.systemd_units)}): "
+                f"name the host, e.g. `restart {service.name} on i-…`",
+            )
+        return ActionName.ECS_FORCE_NEW_DEPLOYMENT
     if verb not in REQUEST_VERBS:
         raise RefusedParameter("action_not_allowed", "unknown action requested")
     return REQUEST_VERBS[verb]

@@ -249,7 +249,7 @@ def test_a_scale_asked_in_chat_is_stored_as_a_run_awaiting_approval_and_approved
 
     approved = ask(full_pipeline, sink, f"approve {incident_id}", APPROVER, "approve")
 
-    assert f"Approval of the remediation for incident #{incident_id}" in approved["text"]
+    assert f"incident #{incident_id}'s remediation submitted" in approved["text"]
 
     def approval_row():
         with store.connect() as conn:

@@ -135,7 +135,9 @@ def start_stack(moto_url: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]
     with_stack: list = []
 
     def start(mode: str = "execute", **extra_env: str) -> Stack:
-        manager = running_stack(moto_url, tmp_path, mode=mode, redis_db=14, extra_env=extra_env)
+        # Redis is shared between runs: the database the caller reserved for tests, if any.
+        redis_db = int(os.environ.get("SCO_TEST_REDIS_DB", "14"))
+        manager = running_stack(moto_url, tmp_path, mode=mode, redis_db=redis_db, extra_env=extra_env)
         with_stack.append(manager)
         return manager.__enter__()
 

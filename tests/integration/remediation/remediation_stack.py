@@ -331,6 +331,7 @@ def stack_env(
         "SCO_API_TOKEN": TOKEN,
         "SCO_REMEDIATION_VERIFY_TIMEOUT_S": "5",
         "SCO_REMEDIATION_VERIFY_POLL_S": "0.2",
+        "SCO_REMEDIATION_VERIFY_SETTLE_S": "0",  # moto reboots at once
         # Each alert in these tests starts its own incident: correlation joins only within a second.
         "SCO_CORRELATION_WINDOW_S": "1",
         "SCO_BROKER_VISIBILITY_TIMEOUT_S": "10",

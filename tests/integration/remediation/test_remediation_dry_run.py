@@ -84,3 +84,24 @@ def test_the_kill_switch_needs_an_actor_and_a_boolean(dry_run_stack) -> None:
     assert (missing.status_code, missing.json()["error"]) == (422, "actor is required")
     text = dry_run_stack.api.post("/v1/killswitch", json={"engaged": "yes", "actor": "a"})
     assert (text.status_code, text.json()["error"]) == (422, "engaged must be true or false")
+
+
+def test_a_dry_run_without_aws_credentials_finishes(start_stack, tmp_path) -> None:
+    """Issue 13 #2: verify after a dry run dead-lettered with NoCredentialsError; the run stayed running."""
+    stack = start_stack(
+        "dry_run",
+        AWS_ACCESS_KEY_ID="",
+        AWS_SECRET_ACCESS_KEY="",
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    stopped = stack.estate.stopped
+    stack.post_alerts(alert("InstanceStopped", stopped, at=at(1)))
+    [incident_id] = stack.wait_incident(stopped, "InstanceStopped")
+    run = stack.wait_run(incident_id, ("succeeded", "failed"))
+
+    assert (run.state, run.mode) == ("succeeded", "dry_run"), run.reason
+    [step] = stack.steps(run.id)
+    assert step.observed["ok"] is True and "no AWS credentials" in step.observed["detail"]
+    assert "message.dead_lettered" not in stack.kinds()

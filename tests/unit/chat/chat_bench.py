@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.db.chat_queries import ChatQueries
+from adapters.db.remediation_queries import RemediationQueries
 from adapters.db.chat_store import CommandStore
 from adapters.db.silence_store import SilenceStore
 from adapters.db.queries import IncidentQueries
@@ -62,7 +63,10 @@ class Bench:
             context_ttl_s=600,
         )
         self.handler = ChatHandler(
-            runtime, IncidentQueries(engine), lambda task, ev: self.published.append((task, ev))
+            runtime,
+            IncidentQueries(engine),
+            lambda task, ev: self.published.append((task, ev)),
+            RemediationQueries(engine),
         )
         self._ids = itertools.count(1)
 

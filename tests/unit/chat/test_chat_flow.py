@@ -44,6 +44,21 @@ def open_incident(bench, alertname="HighCPU", service="checkout", minutes_ago=5)
     return outcome.opened[0] if outcome.opened else None
 
 
+def waiting_run(bench, incident_id, service="checkout"):
+    """A run of `incident_id` paused for a human decision, as the risk task leaves it."""
+    from adapters.db.schema_remediation import remediation_runs
+
+    with bench.engine.begin() as conn:
+        return conn.execute(
+            remediation_runs.insert().values(
+                plan_id=f"plan-{incident_id}", incident_id=incident_id, service=service,
+                decision="needs_approval", mode="dry_run", plan={"steps": []},
+                state="awaiting_approval", approval_deadline=NOW + timedelta(minutes=30),
+                created_at=NOW, updated_at=NOW,
+            )
+        ).inserted_primary_key[0]
+
+
 class TestContextAcrossTurns:
     def test_restart_it_after_status_of_checkout_requests_a_restart_of_checkout(self, bench):
         bench.say("status of checkout")
@@ -68,6 +83,7 @@ class TestContextAcrossTurns:
 
     def test_deny_it_after_looking_at_an_incident_denies_that_incidents_remediation(self, bench):
         incident_id = open_incident(bench)
+        waiting_run(bench, incident_id)
         bench.say(f"show incident {incident_id}", user=APPROVER)
         bench.say("deny it", user=APPROVER)
 
@@ -102,21 +118,24 @@ class TestRoles:
         assert audit(bench, "chat.refused")[0]["data"]["needed_role"] == "approver"
 
     def test_an_approver_approving_publishes_the_decision_with_identity_and_role(self, bench):
-        bench.say("approve 42", user=APPROVER)
+        incident_id = open_incident(bench)
+        waiting_run(bench, incident_id)
+        bench.say(f"approve {incident_id}", user=APPROVER)
 
         [(task, event)] = bench.published
         assert task == "remediation.decide"
         assert event.data == {
-            "incident_id": 42,
+            "incident_id": incident_id,
             "approve": True,
             "decision": "approve",
             "approver": APPROVER,
             "actor": APPROVER,
             "role": "approver",
             "groups": [],
-            "reason": "via chat: approve 42",
+            "reason": f"via chat: approve {incident_id}",
+            "reply_to": RESPONSE_URL,
         }
-        assert [row["incident_id"] for row in audit(bench, "chat.decision_submitted")] == [42]
+        assert [row["incident_id"] for row in audit(bench, "chat.decision_submitted")] == [incident_id]
 
 
 class TestUnsafeText:
@@ -181,6 +200,9 @@ class TestWrites:
 
         [row] = audit(bench, "incident.escalated")
         assert row["incident_id"] == incident_id and row["data"]["target"].lstrip("@") == "db-team"
+        [(task, event)] = bench.published  # issue 13 #8: escalate used to page no one
+        assert task == "escalation.page_tier"
+        assert event.data == {"incident_id": incident_id, "tier": None, "by": f"chat:{OPERATOR}"}
 
 
 class TestSilences:
@@ -194,6 +216,16 @@ class TestSilences:
         assert bench.alertmanager.created[0]["alertname"] == "HighCPU"
         assert "Also silenced in Alertmanager" in bench.last_text()
         assert audit(bench, "silence.created")[0]["data"]["silence_id"] == row.id
+
+    def test_a_silence_of_an_alert_the_catalog_does_not_list_is_kept_as_written(self, bench):
+        """Issue 13 #5: the unknown name was dropped and every checkout alert was muted."""
+        bench.say("silence HighQueueLatency on checkout for 2h")
+
+        with bench.engine.connect() as conn:
+            row = conn.execute(sa.select(silences)).one()
+        assert (row.alertname, row.service) == ("HighQueueLatency", "checkout")
+        assert "not in the catalog's alert list" in bench.last_text()
+        assert "only alerts named exactly that" in bench.last_text()
 
     def test_a_silence_without_a_duration_lasts_an_hour(self, bench):
         bench.say("silence HighCPU on checkout")
@@ -377,3 +409,66 @@ class TestDelivery:
 
         assert answer.intent == "silence"
         assert len(bench.silences.active_silences(NOW)) == 1
+
+
+class TestApprovalsInChat:
+    """Issue 13 #3: approvals land on the incident discussed, a bare yes needs a question, replies are true."""
+
+    def test_approve_it_after_why_on_a_service_goes_to_the_incident_explained(self, bench):
+        older = open_incident(bench, alertname="HighCPU", minutes_ago=9)
+        newer = open_incident(bench, alertname="HighLatency", minutes_ago=2)
+        waiting_run(bench, older)
+        waiting_run(bench, newer)
+        bench.say("status of checkout", user=APPROVER)
+        explained = bench.say("why?", user=APPROVER)
+        shown = int(explained.message["blocks"][0]["text"]["text"].split("#")[1].split(":")[0])
+        bench.say("approve it", user=APPROVER)
+
+        [(_, event)] = bench.published
+        assert event.data["incident_id"] == shown
+
+    def test_a_bare_yes_with_no_question_asked_approves_nothing(self, bench):
+        incident_id = open_incident(bench)
+        waiting_run(bench, incident_id)
+        bench.say("status of checkout", user=APPROVER)
+        for text in ("yes", "sure", "ok do it"):
+            bench.say(text, user=APPROVER)
+            assert "Nothing is waiting for your yes" in bench.last_text()
+        assert bench.published == []
+
+    def test_a_yes_after_the_question_was_asked_approves_that_run(self, bench):
+        incident_id = open_incident(bench)
+        run_id = waiting_run(bench, incident_id)
+        shown = bench.say(f"show incident {incident_id}", user=APPROVER)
+        assert shown.context.pending_approval == incident_id
+        assert "waits for approval" in json.dumps(shown.message)
+        bench.say("sure", user=APPROVER)
+
+        [(_, event)] = bench.published
+        assert event.data["incident_id"] == incident_id and event.data["approve"] is True
+        assert f"run #{run_id}" in bench.last_text() and "sent" not in bench.last_text()
+
+    def test_approving_an_incident_with_nothing_waiting_says_so_and_publishes_nothing(self, bench):
+        incident_id = open_incident(bench)
+        bench.say(f"approve {incident_id}", user=APPROVER)
+
+        assert bench.published == []
+        assert f"No remediation of incident #{incident_id} waits for an approval" in bench.last_text()
+
+
+class TestRefusalsAreShown:
+    def test_history_shows_why_a_remediation_was_refused(self, bench):
+        """Issue 13 #4: `history checkout` listed `remediation.refused` without its reason."""
+        from adapters.db import audit_writer
+        from pipeline.audit import AuditRecord
+
+        refused = AuditRecord(
+            kind="remediation.refused", occurred_at=NOW, actor="U02OPS00002",
+            data={"reason_code": "no_target", "detail": "checkout has no ECS service", "service": "checkout"},
+        )
+        with bench.engine.begin() as conn:
+            audit_writer.append(conn, [refused])
+
+        bench.say("history checkout")
+
+        assert "checkout has no ECS service" in json.dumps(bench.responder.posted[-1][1])

@@ -16,6 +16,7 @@ STRICT = {
     "action": re.compile(r"restart|reboot|scale|redeploy|start"),
     "target": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
 }
+ALERT_NAME = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+")
 DANGEROUS = set(";|&`$(){}<>'\"\\ \n*/")
 
 
@@ -24,7 +25,8 @@ def assert_entities_are_safe(entities, vocabulary):
         if key == "service":
             assert value in vocabulary.service_names
         elif key == "alertname":
-            assert value in vocabulary.alert_names
+            # A catalog alert, or a CamelCase name kept as written (issue 13 #5): never other text.
+            assert value in vocabulary.alert_names or ALERT_NAME.fullmatch(value), value
         elif key in ("incident", "capacity", "duration_s"):
             assert type(value) is int and value >= 0
         else:

@@ -25,9 +25,11 @@ def collected_at_scrape_time() -> dict[str, tuple[str, frozenset[str]]]:
     """Families built by collectors when scraped (queue depth asks the broker then)."""
     collector = QueueDepthCollector(app=None, queues=QueueNames())
     collector.depths = lambda: {"events": 3}  # the broker round trip is not under test here
+    chain = metrics.AuditChainStatus()
+    chain.record(True, 0.0)  # exported only once the chain was verified in the process
     return {
         family.name: (family.type, frozenset(family.samples[0].labels))
-        for family in collector.collect()
+        for family in [*collector.collect(), *chain.collect()]
     }
 
 

@@ -101,3 +101,22 @@ def test_idempotency_keys_must_be_hex() -> None:
 
     with pytest.raises(InvalidInput, match="hex"):
         _Scripted(_Clock(), [HEALTHY]).recover(PARAMS, "key; rm -rf /")
+
+
+def test_an_ec2_reboot_settles_before_its_first_look_by_default() -> None:
+    """Issue 13 #7: with a settle of 0 the old "running, status ok" counted as the reboot's recovery."""
+    from adapters.aws.ec2 import Ec2Reboot
+
+    clock = _Clock()
+
+    class _Reboot(_Scripted):
+        settle_s = Ec2Reboot.settle_s
+
+    _Reboot(clock, [HEALTHY]).verify(PARAMS, EXECUTED, timeout_s=240, poll_s=10)
+    assert Ec2Reboot.settle_s > 0 and clock.sleeps == [Ec2Reboot.settle_s]
+
+
+def test_an_operator_setting_overrides_the_actions_settle() -> None:
+    clock = _Clock()
+    _Scripted(clock, [HEALTHY]).verify(PARAMS, EXECUTED, timeout_s=60, poll_s=5, settle_s=0)
+    assert clock.sleeps == []

@@ -37,3 +37,13 @@ def test_acting_for_real_without_credentials_still_fails(no_credentials):
     params = Ec2RebootParams(service="checkout", region="eu-west-1", instance_id="i-0123456789abcdef0")
     with pytest.raises(NoCredentialsError):
         action.execute(params, dry_run=False, idempotency_key=KEY)
+
+
+def test_verifying_a_dry_run_needs_no_credentials(no_credentials):
+    """The verify stage after a dry run used to dead-letter with NoCredentialsError (run left running)."""
+    action = no_credentials[ActionName.EC2_REBOOT]
+    params = Ec2RebootParams(service="checkout", region="eu-west-1", instance_id="i-0123456789abcdef0")
+    executed = action.execute(params, dry_run=True, idempotency_key=KEY)
+    verdict = action.verify(params, executed, timeout_s=5, poll_s=1)
+    assert verdict.ok and verdict.polls == 0 and "not_inspected" in verdict.observed_state
+    assert "no AWS credentials" in verdict.detail

@@ -180,6 +180,13 @@ def test_restart_by_alias_uses_the_catalog_unit_never_chat_text(catalog, policy)
     assert result.service == "checkout"
 
 
+def test_restart_of_a_host_service_without_a_host_says_which_units_and_what_to_add(catalog, policy) -> None:
+    """Issue 13 #4: the refusal said "checkout has no ECS service" though the catalog names its units."""
+    result = plan_request(_request(service="checkout", action="restart"), catalog, policy)
+    assert isinstance(result, PlanRefused) and result.reason_code == "no_target"
+    assert "checkout-api.service" in result.detail and "restart checkout on i-" in result.detail
+
+
 def test_restart_of_a_container_service_redeploys_it(catalog, policy) -> None:
     result = plan_request(_request(service="payments", action="restart"), catalog, policy)
     assert result.steps[0].action is ActionName.ECS_FORCE_NEW_DEPLOYMENT

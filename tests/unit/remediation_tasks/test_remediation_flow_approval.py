@@ -165,3 +165,27 @@ def test_a_request_naming_an_unknown_incident_is_refused(make_runtime) -> None:
     }
     with pytest.raises(NotFound):
         flow.request_remediation(rt, data=request, trace_id="t", now=NOW)
+
+
+def test_a_chat_request_without_an_incident_gets_one_that_can_be_approved(make_runtime) -> None:
+    """Issue 13 #3: `scale checkout to 6` was keyed `request-…`; nothing could approve it."""
+    rt = make_runtime()
+    request = {
+        "request_id": "r3",
+        "service": "search",
+        "action": "reboot",
+        "requested_by": "U03BOB00003",
+        "instance": "i-0b1b2c3d4e5f60011",
+        "source": "chat",
+    }
+
+    started = flow.request_remediation(rt, data=request, trace_id="t", now=NOW)
+
+    assert started.state == "awaiting_approval"
+    run = rt.runs.run(started.run_id)
+    assert isinstance(run.incident_id, int)
+    assert rt.incident_facts.incident(run.incident_id).status == "open"
+    outcome = flow.decide(rt, data=decision(run.incident_id, APPROVER), trace_id="t", now=NOW)
+    assert (outcome.status, outcome.run_id) == ("approved", started.run_id)
+    again = flow.request_remediation(rt, data=request, trace_id="t", now=NOW)  # a redelivery
+    assert again.run_id == started.run_id

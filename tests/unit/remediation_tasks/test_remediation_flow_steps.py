@@ -48,6 +48,26 @@ def test_an_auto_plan_runs_guard_execute_verify_record_and_closes(make_runtime, 
     assert rt.guards.breaker("ec2_reboot", rt.policy.guards, NOW).consecutive_failures == 0
 
 
+def test_verification_says_whether_the_incidents_alert_resolved(make_runtime, action) -> None:
+    """Issue 13 #7: no step ever looked at the alert the run was for."""
+    rt = make_runtime()
+    incident_id, started = planned_run(rt)
+    run_step(rt, started.run_id, ("guard", "execute", "verify"))
+    observed = rt.runs.run(started.run_id).steps[0].observed
+    assert observed["alert"] == "still firing at verification: InstanceDown"
+
+
+
+def test_verification_of_a_resolved_incident_says_so(make_runtime, action) -> None:
+    rt = make_runtime()
+    incident_id, started = planned_run(rt)
+    run_step(rt, started.run_id, ("guard", "execute"))
+    with rt.runs._engine.begin() as conn:
+        conn.execute(incidents.update().where(incidents.c.id == incident_id).values(status="resolved"))
+    run_step(rt, started.run_id, ("verify",))
+    assert rt.runs.run(started.run_id).steps[0].observed["alert"] == f"resolved: incident #{incident_id} is resolved"
+
+
 def test_a_redelivered_assessment_plans_once(make_runtime) -> None:
     rt = make_runtime()
     incident_id, first = planned_run(rt)

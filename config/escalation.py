@@ -1,0 +1,75 @@
+"""Load config/escalation.yaml (tiers of page targets with delays); errors name file, line, field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from config.yaml_lines import validate_yaml_file
+from pipeline.escalation import EscalationBook, EscalationPolicy, PageTarget, Tier
+
+DEFAULT_ESCALATION_FILE = Path(__file__).with_name("escalation.yaml")
+
+
+class TargetEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    type: Literal["slack_webhook", "webhook"]
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    routing_key: str = Field(default="", max_length=128)
+
+
+class TierEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_s: float = Field(ge=0, le=7 * 86400)
+    targets: list[TargetEntry] = Field(min_length=1)
+
+
+class PolicyEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tiers: list[TierEntry] = Field(min_length=1, max_length=10)
+
+
+class EscalationFile(BaseModel):
+    """The shape of escalation.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_policy: str | None = None
+    policies: dict[str, PolicyEntry] = Field(default_factory=dict)
+    services: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> EscalationFile:
+        for owner, name in [("default_policy", self.default_policy), *self.services.items()]:
+            if name is not None and name not in self.policies:
+                raise ValueError(f"{owner} names policy {name!r}, which is not defined")
+        return self
+
+
+def escalation_book(entries: EscalationFile) -> EscalationBook:
+    """The validated file as the domain's EscalationBook."""
+    policies = {
+        name: EscalationPolicy(
+            name,
+            tuple(
+                Tier(
+                    tier.after_s,
+                    tuple(PageTarget(t.name, t.type, t.url, t.routing_key) for t in tier.targets),
+                )
+                for tier in policy.tiers
+            ),
+        )
+        for name, policy in entries.policies.items()
+    }
+    return EscalationBook(policies, dict(entries.services), entries.default_policy)
+
+
+def load_escalation(path: str | Path = DEFAULT_ESCALATION_FILE) -> EscalationBook:
+    """Read and validate an escalation file; ConfigurationError names the file, line and field."""
+    return escalation_book(validate_yaml_file(path, EscalationFile))
