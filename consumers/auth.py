@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,12 +24,12 @@ from starlette.requests import Request
 
 from consumers.http import HttpError
 from consumers.oidc import InvalidToken, JwtVerifier
+from pipeline.api_keys import PREFIX as API_KEY_PREFIX, hash_api_key
 from pipeline.nlu.authz import Principal, Role, RoleBook
 
 if TYPE_CHECKING:
     from config.settings import Settings
 
-API_KEY_PREFIX = "sco_"
 # Names a client might use to put a token in a URL; refused so the mistake is seen, not ignored.
 QUERY_TOKEN_PARAMS = frozenset({"access_token", "token", "api_key", "apikey", "jwt", "id_token"})
 CHALLENGE = 'Bearer realm="smartcloudops"'
@@ -40,11 +39,6 @@ class ApiKeyLookup(Protocol):
     """Finds a live (not revoked) API key: the key's name and role label, or None."""
 
     def lookup(self, key: str) -> tuple[str, str] | None: ...
-
-
-def hash_api_key(key: str) -> str:
-    """How a key is stored: its SHA-256 (keys are 256-bit random, so no slow hash is needed)."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
