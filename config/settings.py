@@ -181,6 +181,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _api_token_is_not_the_webhook_token(self) -> Settings:
+        # The hole this closes: every Alertmanager config held the key to the control API.
+        if self.api_token is not None and self.webhook_token is not None and (
+                self.api_token.get_secret_value() == self.webhook_token.get_secret_value()):
+            raise ValueError("SCO_API_TOKEN must differ from SCO_WEBHOOK_TOKEN (which may only ingest)")
+        return self
+
+    @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
         oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
         if any(oidc) and not all(oidc):

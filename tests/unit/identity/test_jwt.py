@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jwt as pyjwt
 import pytest
-from conftest import AUDIENCE, ISSUER, SigningKey
+from tests.oidc_provider import AUDIENCE, ISSUER, SigningKey
 
 from consumers.oidc import InvalidToken, JwksCache, JwtVerifier
 

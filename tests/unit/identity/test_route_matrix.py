@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, ISSUER
+from tests.oidc_provider import AUDIENCE, ISSUER
 from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.routing import Route
 from starlette.testclient import TestClient
