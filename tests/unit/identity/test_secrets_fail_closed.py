@@ -34,3 +34,9 @@ def test_the_api_token_no_longer_defaults_to_the_webhook_token(tmp_path) -> None
 def test_oidc_settings_come_together(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="SCO_OIDC_ISSUER"):
         load_settings(data_dir=tmp_path, oidc_issuer="https://idp.example")
+
+
+def test_the_api_token_may_not_be_the_webhook_token(tmp_path) -> None:
+    shared = "f3a9c1d2e4b5a6978899aabbccddeeff"
+    with pytest.raises(ConfigurationError, match="SCO_API_TOKEN must differ"):
+        load_settings(data_dir=tmp_path, webhook_token=shared, api_token=shared)
