@@ -6,7 +6,7 @@ import ipaddress
 import random
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -52,12 +52,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-class Responder(Protocol):
-    """Delivers one chat answer (Slack message JSON) to a response_url."""
-
-    def post(self, url: str, message: dict[str, Any]) -> None: ...
 
 
 class SlackResponder:

@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline.anomaly.features import featurize_batch
 from pipeline.anomaly.state import StateBatch
-from pipeline.anomaly.store import load_detector
+from adapters.anomaly_model import load_detector
 from pipeline.anomaly.synthetic import synthetic_corpus
 
 SHAPES = ((4096, 1), (1024, 4), (256, 16), (16, 256), (1, 4096))

@@ -175,7 +175,7 @@ def row_by_row_ratio(pg_url: str, samples: int) -> dict:
     from adapters.db.anomaly_store import AnomalyScoreStore
     from adapters.db.engine import create_engine
     from adapters.series_state import InMemorySeriesStateStore
-    from pipeline.anomaly.store import load_detector
+    from adapters.anomaly_model import load_detector
     from pipeline.correlation import CorrelationPolicy
     from pipeline.metric_events import merge_series
     from services.metrics import MetricScorer

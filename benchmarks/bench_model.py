@@ -27,7 +27,8 @@ import sklearn
 import skl2onnx
 from sklearn.ensemble import IsolationForest
 
-from pipeline.anomaly.onnx_forest import OnnxForestScorer, forest_to_onnx
+from adapters.onnx_scorer import OnnxForestScorer
+from pipeline.anomaly.onnx_forest import forest_to_onnx
 
 BATCHES = (1, 16, 256, 4096)
 N_FEATURES = 8
@@ -38,6 +39,8 @@ RESULT_PATH = Path(__file__).parent / "results" / "bench_model.json"
 
 def main() -> int:
     args = _arguments()
+    if args.detectors:
+        return _compare_detectors(args.seconds_per_cell, args.rounds)
     forest, pool = _fitted_forest()
     scorers = _scorers(forest)
     report = {
@@ -66,6 +69,8 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds-per-cell", type=float, default=0.4,
                         help="timing budget per (scorer, batch, round)")
+    parser.add_argument("--detectors", action="store_true",
+                        help="instead: points/s of the whole detector, forest (old) vs novelty (new)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="interleaved rounds; the median round is reported")
     return parser.parse_args()
@@ -196,6 +201,53 @@ def _print(report: dict) -> None:
         ratios = report["ratio_vs_sklearn"][batch]
         print(f"{batch:>6} " + " ".join(f"{speeds[name]:>20,}" for name in names)
               + "  " + " ".join(f"{ratios[name]:>14.2f}" for name in names[1:]))
+
+
+# (series, points per series) of a scoring call: remote-write fan-in, small and large replays.
+DETECTOR_SHAPES = ((4096, 1), (512, 8), (64, 64))
+
+
+def _compare_detectors(seconds_per_cell: float, rounds: int) -> int:
+    """Points/s of score_encoded, states carried as bytes: the old forest vs the novelty detector."""
+    import tempfile
+
+    from adapters import anomaly_model as store
+    from pipeline.anomaly.synthetic import synthetic_corpus
+    from pipeline.anomaly.training import TrainingSeries, fit
+
+    generated = synthetic_corpus(8, length=1200, seed=5)
+    with tempfile.TemporaryDirectory() as folder:
+        forest_dir = store.save(
+            fit([TrainingSeries(g.name, g.timestamps, g.values) for g in generated]), Path(folder)
+        )
+        detectors = {"forest_onnx": store.load_detector(forest_dir), "novelty": store.load_detector()}
+    report = {"machine": _machine(), "points_per_second": {}, "ratio_new_vs_old": {}}
+    for n_series, per_series in DETECTOR_SHAPES:
+        history = synthetic_corpus(n_series, length=400 + per_series, seed=9)
+        speeds = {}
+        for name, detector in detectors.items():
+            warm = detector.score_encoded(
+                [None] * n_series,
+                [g.timestamps[:400] for g in history],
+                [g.values[:400] for g in history],
+            ).states
+            times = [g.timestamps[400:] for g in history]
+            values = [g.values[400:] for g in history]
+            speeds[name] = round(statistics.median(
+                _rows_per_second(
+                    lambda _rows, d=detector: d.score_encoded(warm, times, values),
+                    np.empty((n_series * per_series, 1)),
+                    seconds_per_cell,
+                )
+                for _ in range(rounds)
+            ))
+        key = f"{n_series}x{per_series}"
+        report["points_per_second"][key] = speeds
+        report["ratio_new_vs_old"][key] = round(speeds["novelty"] / speeds["forest_onnx"], 2)
+    print(json.dumps(report, indent=2))
+    path = RESULT_PATH.with_name("bench_detectors.json")
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

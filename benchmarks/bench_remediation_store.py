@@ -26,7 +26,7 @@ from benchmarks.machine import describe
 from config.settings import load_settings
 from pipeline.correlation import CorrelationPolicy
 from pipeline.events import AlertBatch, AlertReceived, alert_event_id
-from smartcloudops.remediation_runtime import build_remediation
+from smartcloudops.bootstrap import build_remediation
 from services import remediation as flow
 
 # (alertname, service, severity, instance) from the shipped catalog: auto, approval and refused plans.

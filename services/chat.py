@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from adapters.db.chat_store import Command
+from services.chat_records import Command
 from pipeline.audit import AuditRecord
 from services.ports import IncidentReads
 from pipeline.errors import InvalidInput, NotFound, PermanentError
@@ -37,7 +37,7 @@ from pipeline.nlu.replies import (
     refusal_reply,
     status_reply,
 )
-from smartcloudops.chat_runtime import ChatRuntime
+from services.deps import ChatRuntime
 
 log = structlog.get_logger("tasks.chat")
 

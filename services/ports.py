@@ -125,3 +125,9 @@ class SeriesStateStore(Protocol):
         series no longer holds its expected bytes.
         """
         ...
+
+
+class Responder(Protocol):
+    """Delivers one chat answer (Slack message JSON) to a response_url."""
+
+    def post(self, url: str, message: dict[str, Any]) -> None: ...

@@ -16,9 +16,6 @@ from typing import Any
 
 import structlog
 
-from adapters.aws import ActionResult
-from adapters.aws.errors import AwsOutcomeUnknown
-from adapters.db.remediation_records import RunStarted, StoredRun
 from pipeline.catalog import Service
 from pipeline.errors import InvalidInput, PermanentError, TransientError
 from pipeline.nlu.authz import Decision, Role, authorize
@@ -27,7 +24,9 @@ from pipeline.remediation.plan import RemediationPlan
 from pipeline.remediation.guards import GuardDecision
 from pipeline.remediation.params import RefusedParameter, check_against_catalog
 from pipeline.risk import IncidentFacts, assess
-from smartcloudops.remediation_runtime import RemediationRuntime
+from services.actions import ActionOutcomeUnknown, ActionResult
+from services.deps import RemediationRuntime
+from services.remediation_records import RunStarted, StoredRun
 
 log = structlog.get_logger("tasks.remediation")
 
@@ -196,7 +195,7 @@ def execute(rt: RemediationRuntime, *, run_id: int, index: int, now: datetime) -
         result = rt.actions[step.action].execute(
             step.params, _dry(rt, run), idempotency_key=step.idempotency_key
         )
-    except AwsOutcomeUnknown:
+    except ActionOutcomeUnknown:
         raise  # the call may have acted: stay `executing`, so the retry recovers and verifies
     except TransientError as exc:
         rt.runs.step_not_sent(run, index, repr(exc), now=now)

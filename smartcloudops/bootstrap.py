@@ -8,9 +8,12 @@ the whole runtime. Tests call the same functions with their own settings, engine
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import os
+import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+import structlog
 
 from config.settings import Settings, load_settings
 
@@ -21,37 +24,17 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from starlette.applications import Starlette
 
-    from adapters.db.alert_store import AlertStore
-    from adapters.db.anomaly_evidence import AnomalyEvidenceRecorder
-    from adapters.db.anomaly_store import AnomalyScoreStore
-    from adapters.db.queries import IncidentQueries
-    from adapters.series_state import SeriesStateStore
     from consumers.auth import Authenticator
     from pipeline.nlu.authz import RoleBook
     from pipeline.anomaly.detector import StreamingDetector
     from pipeline.correlation import CorrelationPolicy
-    from smartcloudops.chat_runtime import ChatRuntime
-    from smartcloudops.remediation_runtime import RemediationRuntime
+    from pipeline.nlu import ContextStore
+    from pipeline.remediation import GuardStore
+    from services.deps import ChatRuntime, RemediationRuntime
+    from tasks.runtime import Runtime
 
 
-@dataclass
-class Runtime:
-    """Everything a worker process needs, built once."""
-
-    settings: Settings
-    engine: Engine
-    alert_store: AlertStore
-    incidents: IncidentQueries
-    remediation: RemediationRuntime | None = None  # risk scoring and remediation (tasks.remediation)
-    # Streaming anomaly scoring (tasks.metrics) and alert enrichment (tasks.anomaly_evidence).
-    series_states: SeriesStateStore | None = None
-    anomaly_scores: AnomalyScoreStore | None = None
-    anomaly_detector: Callable[[], StreamingDetector] | None = None
-    anomaly_evidence: AnomalyEvidenceRecorder | None = None
-    chat: ChatRuntime | None = None  # chat commands (tasks.chat)
-
-    def close(self) -> None:
-        self.engine.dispose()
+log = structlog.get_logger("bootstrap")
 
 
 def settings_from_environment() -> Settings:
@@ -79,8 +62,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     from adapters.db.anomaly_store import AnomalyScoreStore
     from adapters.db.queries import IncidentQueries
     from adapters.series_state import series_state_store
-    from smartcloudops.chat_runtime import build_chat
-    from smartcloudops.remediation_runtime import build_remediation
+    from tasks.runtime import Runtime
 
     settings = settings or settings_from_environment()
     engine = engine or database(settings, pool_size=max(2, settings.worker_concurrency))
@@ -103,7 +85,7 @@ def anomaly_detector_loader(settings: Settings) -> Callable[[], StreamingDetecto
 
     @functools.cache
     def load() -> StreamingDetector:
-        from pipeline.anomaly.store import load_detector
+        from adapters.anomaly_model import load_detector
 
         return load_detector(settings.anomaly_model_path)
 
@@ -140,7 +122,6 @@ def build_http_app(settings: Settings) -> Starlette:
     from config.roles import DEFAULT_ROLES_FILE, load_roles
     from consumers.app import create_app
     from consumers.deps import ApiDeps
-    from smartcloudops.remediation_runtime import guard_store
 
     engine = database(settings, pool_size=2)
     app = celery_app(settings)
@@ -225,3 +206,121 @@ def _publish_queue_depth(settings: Settings, app: Celery) -> None:
     QueueDepthPublisher(QueueDepthCollector(app, settings.queues).depths, client,
                         namespace=settings.cloudwatch_namespace, deployment=settings.cloudwatch_deployment,
                         queues=settings.queues.all(), interval_s=settings.cloudwatch_interval_s).start()
+
+
+def build_remediation(
+    settings: Settings, engine: Engine, *, guards: GuardStore | None = None, session: Any = None
+) -> RemediationRuntime:
+    """Load and check the operator's files and build the real adapters (no connection is opened)."""
+    import boto3
+
+    from adapters.aws import AwsClients, build_actions
+    from adapters.db.approval_store import ApprovalStore
+    from adapters.db.assessment_store import AssessmentStore
+    from adapters.db.incident_facts import IncidentFacts
+    from adapters.db.kill_switch_store import KillSwitchStore
+    from adapters.db.remediation_queries import RemediationQueries
+    from adapters.db.run_store import RunStore
+    from config.policy import load_remediation_config
+    from config.roles import DEFAULT_ROLES_FILE, load_roles
+    from services.deps import RemediationRuntime
+
+    catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    if not settings.aws_instance_metadata:
+        # botocore's last resort for credentials is the EC2 metadata service at 169.254.169.254;
+        # on Fargate, with environment credentials or a laptop it is never the right place to ask.
+        os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    return RemediationRuntime(
+        catalog=catalog,
+        policy=policy,
+        roles=load_roles(settings.roles_path or DEFAULT_ROLES_FILE),
+        incident_facts=IncidentFacts(engine),
+        assessments=AssessmentStore(engine),
+        runs=RunStore(engine),
+        approvals=ApprovalStore(engine),
+        kill_switch=KillSwitchStore(engine),
+        queries=RemediationQueries(engine),
+        guards=guards or guard_store(settings),
+        actions=build_actions(
+            AwsClients(
+                session or boto3.Session(region_name=settings.aws_region),
+                endpoint_url=settings.aws_endpoint_url,
+            )
+        ),
+        mode=settings.remediation_mode,
+        verify_timeout_s=settings.remediation_verify_timeout_s,
+        verify_poll_s=settings.remediation_verify_poll_s,
+        verify_settle_s=settings.remediation_verify_settle_s,
+    )
+
+
+def guard_store(settings: Settings) -> GuardStore:
+    """Redis when configured; acting for real without it would let each process keep its own limits."""
+    from pipeline.errors import ConfigurationError
+    from pipeline.remediation import InMemoryGuardStore
+
+    if settings.redis_url:
+        import redis
+
+        from adapters.guard_store import RedisGuardStore
+
+        return RedisGuardStore(
+            redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        )
+    if settings.remediation_mode == "execute":
+        raise ConfigurationError(
+            "SCO_REDIS_URL: required when SCO_REMEDIATION_MODE=execute "
+            "(rate limits, cooldowns and the breaker must be shared by every worker)"
+        )
+    log.warning(
+        "remediation.guards_in_memory",
+        reason="SCO_REDIS_URL unset; dry run keeps guard state per process",
+    )
+    return InMemoryGuardStore()
+
+
+def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
+    """Read the catalog and roles files and build the chat adapters (no connection is opened)."""
+    import httpx
+
+    from adapters.alertmanager_silences import AlertmanagerSilences
+    from adapters.db.chat_queries import ChatQueries
+    from adapters.db.chat_store import CommandStore
+    from adapters.db.silence_store import SilenceStore
+    from adapters.slack_responder import SlackResponder
+    from config.catalog import DEFAULT_CATALOG_PATH
+    from config.roles import DEFAULT_ROLES_FILE, load_roles
+    from config.vocabulary import load_vocabulary
+    from services.deps import ChatRuntime
+
+    http = httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0), follow_redirects=False)
+    return ChatRuntime(
+        vocabulary=load_vocabulary(settings.catalog_path or DEFAULT_CATALOG_PATH),
+        roles=load_roles(settings.roles_path or DEFAULT_ROLES_FILE),
+        commands=CommandStore(engine),
+        silences=SilenceStore(engine),
+        chat_queries=ChatQueries(engine),
+        contexts=context_store(settings),
+        responder=SlackResponder(http, settings.response_url_hosts),
+        alertmanager=AlertmanagerSilences(http, settings.alertmanager_url)
+        if settings.alertmanager_url
+        else None,
+        context_ttl_s=settings.chat_context_ttl_s,
+    )
+
+
+def context_store(settings: Settings) -> ContextStore:
+    """Redis when there is one; the embedded default keeps contexts in the worker's memory."""
+    from adapters.replay_guard import chat_redis_url
+    from pipeline.nlu import InMemoryContextStore
+
+    url = chat_redis_url(settings)
+    if url is None:
+        return InMemoryContextStore(time.monotonic)
+    import redis
+
+    from adapters.chat_context import RedisContextStore
+
+    return RedisContextStore(
+        redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from celery import current_app, shared_task
 
 from adapters.broker import CeleryPublisher
+from pipeline.errors import ConfigurationError
 from pipeline.events import CloudEvent
 from tasks.base import PipelineTask
 from services.chat import ChatCommand, ChatHandler
@@ -19,9 +20,7 @@ HANDLE_CHAT_COMMAND = "chat.handle_command"
 def _handler() -> ChatHandler:
     rt = runtime()
     if rt.chat is None:
-        from smartcloudops.chat_runtime import build_chat
-
-        rt.chat = build_chat(rt.settings, rt.engine)
+        raise ConfigurationError("this worker's runtime has no chat capability")
     publisher = CeleryPublisher(
         current_app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s
     )

@@ -15,10 +15,10 @@ import structlog
 from celery import chain, current_app, shared_task
 
 from adapters.broker import CeleryPublisher
-from adapters.db.remediation_records import RunStarted
+from services.remediation_records import RunStarted
 from pipeline.errors import InvalidInput
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
-from smartcloudops.remediation_runtime import RemediationRuntime
+from services.deps import RemediationRuntime
 from services import remediation as flow
 from tasks.base import PipelineTask
 from tasks.runtime import runtime

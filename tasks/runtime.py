@@ -8,10 +8,41 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the type only: the composition root builds it, tasks never import the root
-    from smartcloudops.bootstrap import Runtime
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from adapters.db.alert_store import AlertStore
+    from adapters.db.anomaly_evidence import AnomalyEvidenceRecorder
+    from adapters.db.anomaly_store import AnomalyScoreStore
+    from adapters.db.queries import IncidentQueries
+    from config.settings import Settings
+    from pipeline.anomaly.detector import StreamingDetector
+    from services.deps import ChatRuntime, RemediationRuntime
+    from services.ports import SeriesStateStore
+
+
+@dataclass
+class Runtime:
+    """Everything a worker process needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    alert_store: AlertStore
+    incidents: IncidentQueries
+    remediation: RemediationRuntime | None = None  # risk scoring and remediation (tasks.remediation)
+    # Streaming anomaly scoring (tasks.metrics) and alert enrichment (tasks.anomaly_evidence).
+    series_states: SeriesStateStore | None = None
+    anomaly_scores: AnomalyScoreStore | None = None
+    anomaly_detector: Callable[[], StreamingDetector] | None = None
+    anomaly_evidence: AnomalyEvidenceRecorder | None = None
+    chat: ChatRuntime | None = None  # chat commands (tasks.chat)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
 
 _lock = threading.Lock()
 _factory: Callable[[], Runtime] | None = None

@@ -6,7 +6,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from botocore.exceptions import NoCredentialsError
@@ -15,40 +15,7 @@ from adapters.aws.clients import AwsClients
 from adapters.aws.retry import Retrier
 from pipeline.errors import InvalidInput
 from pipeline.policy import ActionName
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """The API call made (or, in a dry run, that would be made) and a summary of the answer."""
-
-    called: str
-    request: dict[str, Any]
-    response_summary: dict[str, Any]
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "called": self.called,
-            "request": self.request,
-            "response_summary": self.response_summary,
-            "dry_run": self.dry_run,
-        }
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    observed_state: dict[str, Any]
-    detail: str
-    polls: int = field(default=1)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "observed_state": self.observed_state,
-            "detail": self.detail,
-            "polls": self.polls,
-        }
+from services.actions import ActionResult, VerifyResult
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pipeline.errors import InvalidInput, NotFound, PermanentError, TransientError
+from services.actions import ActionOutcomeUnknown
 
 
 class AwsTransientError(TransientError):
     """Throttling, a 5xx or a lost connection that outlived our retries; retry later."""
 
 
-class AwsOutcomeUnknown(TransientError):
+class AwsOutcomeUnknown(ActionOutcomeUnknown):
     """A state-changing call lost its connection after sending: it may or may not have acted.
 
     Not retried in place (that could act twice); the caller should verify instead of re-sending.

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from adapters.db import audit_writer
-from adapters.db.remediation_records import StoredRun
+from services.remediation_records import StoredRun
 from adapters.db.remediation_rows import append_alone, move_run
 from adapters.db.schema_remediation import approvals
 from pipeline.audit import AuditRecord

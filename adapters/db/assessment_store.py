@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adapters.db import audit_writer
-from adapters.db.remediation_records import RunStarted
+from services.remediation_records import RunStarted
 from adapters.db.remediation_rows import started_of, store_outcome
 from adapters.db.schema_remediation import risk_assessments
 from pipeline.audit import AuditRecord

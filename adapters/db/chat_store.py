@@ -8,8 +8,6 @@ Silences (`silence_store`) claim their commands the same way; answers read `chat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,26 +19,7 @@ from adapters.db.schema_chat import chat_commands, incident_acks
 from pipeline.audit import AuditRecord
 from pipeline.errors import NotFound
 from pipeline.events import to_utc
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """The chat command a write belongs to: its event id is the idempotency key."""
-
-    event_id: str
-    user: str
-    channel: str
-    intent: str
-    trace_id: str
-    now: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledged:
-    incident_id: int
-    by: str
-    at: datetime
-    first: bool  # False: someone (maybe the same user) had already acknowledged it
+from services.chat_records import Acknowledged, Command
 
 
 class CommandStore:

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.db.remediation_records import ACTED_STATES, IncidentSnapshot
+from services.remediation_records import ACTED_STATES, IncidentSnapshot
 from adapters.db.schema import alerts, incidents
 from adapters.db.schema_anomaly import incident_anomaly
 from adapters.db.schema_remediation import remediation_runs, remediation_steps

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.db import audit_writer
-from adapters.db.remediation_records import (
+from services.remediation_records import (
     OPEN_RUN_STATES,
     RunStarted,
     StoredRun,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adapters.db import audit_writer
-from adapters.db.remediation_records import RunStarted, StoredRun
+from services.remediation_records import RunStarted, StoredRun
 from adapters.db.remediation_rows import (
     append_alone,
     fail_run,

@@ -16,7 +16,8 @@ import structlog
 from sqlalchemy.engine import Connection, Engine
 
 from adapters.db import audit_writer
-from adapters.db.chat_store import Command, claim, command_audit
+from adapters.db.chat_store import claim, command_audit
+from services.chat_records import Command, SilenceRow
 from adapters.db.engine import insert_ignoring_duplicates
 from adapters.db.schema import alerts
 from adapters.db.schema_chat import silenced_alerts, silences
@@ -25,17 +26,6 @@ from pipeline.events import AlertBatch, AlertReceived, to_utc
 from pipeline.silences import Silence, silencing
 
 log = structlog.get_logger("adapters.silence_store")
-
-
-@dataclass(frozen=True, slots=True)
-class SilenceRow:
-    id: int
-    alertname: str | None
-    service: str | None
-    starts_at: datetime
-    ends_at: datetime
-    created_by: str
-    alertmanager_id: str | None
 
 
 class SilenceStore:

@@ -3,7 +3,6 @@
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -15,8 +14,9 @@ from pipeline.anomaly.scorers import ForestScorer, Scorer
 from pipeline.anomaly.spec import FeatureSpec
 from pipeline.anomaly.state import StateBatch
 from pipeline.anomaly.synthetic import synthetic_corpus
-from pipeline.errors import InvalidInput, NotFound
-from pipeline.nab import corpus, scoring
+from pipeline.anomaly.novelty import NoveltyDetector, NoveltySpec
+from pipeline.errors import ConfigurationError, InvalidInput
+from pipeline.nab import scoring
 from pipeline.nab.profiles import STANDARD
 
 # Without labels the threshold is the score only this share of training points reaches:
@@ -75,23 +75,6 @@ class TrainedModel:
             self.threshold,
             self.model_version,
         )
-
-
-def train(
-    paths: Sequence[Path],
-    *,
-    spec: FeatureSpec = DEFAULT_SPEC,
-    calibration: Calibration = DEFAULT_CALIBRATION,
-    settings: ForestSettings = DEFAULT_SETTINGS,
-    synthetic_series: int = 0,
-) -> TrainedModel:
-    """Fit a model on CSV files of `timestamp,value` and/or NAB-layout folders."""
-    series = read_training_series(paths) + _synthetic(synthetic_series, settings.random_state)
-    if not series:
-        raise InvalidInput(
-            "no training series: give CSV files, folders of them, or synthetic series"
-        )
-    return fit(series, spec=spec, calibration=calibration, settings=settings)
 
 
 def fit(
@@ -180,47 +163,9 @@ def _threshold(
     ), f"score_quantile_{1 - UNLABELLED_ALERT_RATE}"
 
 
-def _synthetic(n_series: int, seed: int) -> list[TrainingSeries]:
+def generated_series(n_series: int, seed: int) -> list[TrainingSeries]:
     generated = synthetic_corpus(n_series, length=4032, seed=seed)
     return [TrainingSeries(g.name, g.timestamps, g.values) for g in generated]
-
-
-def read_training_series(paths: Sequence[Path]) -> list[TrainingSeries]:
-    """Every series under the paths: CSV files, NAB-layout folders (labelled), folders of CSVs."""
-    series: list[TrainingSeries] = []
-    for path in map(Path, paths):
-        if path.is_dir() and (path / "data").is_dir():
-            series.extend(_nab_series(path))
-        elif path.is_dir():
-            series.extend(
-                _csv_series(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*.csv"))
-            )
-        elif path.is_file():
-            series.append(_csv_series(path, path.name))
-        else:
-            raise NotFound(f"training data not found: {path}")
-    return series
-
-
-def _nab_series(root: Path) -> list[TrainingSeries]:
-    windows = corpus.read_windows(root) if (root / corpus.WINDOWS_FILE).is_file() else {}
-    series = []
-    for key in corpus.data_keys(root):
-        data = corpus.read_data_file(root, key)
-        spans = windows.get(key)
-        rows = corpus.windows_as_rows(data.timestamps, spans) if spans is not None else None
-        series.append(TrainingSeries(key, _seconds(data.timestamps), data.values, rows))
-    return series
-
-
-def _csv_series(path: Path, key: str) -> TrainingSeries:
-    frame = corpus.read_series_csv(path)
-    return TrainingSeries(key, _seconds(frame["timestamp"]), frame["value"].to_numpy(np.float64))
-
-
-def _seconds(timestamps) -> np.ndarray:
-    """Seconds since the epoch as float64, whatever the datetime resolution."""
-    return np.asarray(timestamps, dtype="datetime64[ns]").astype(np.int64) / 1e9
 
 
 def training_fingerprint(series: Sequence[TrainingSeries]) -> str:
@@ -240,3 +185,106 @@ def _model_version(
         f"{TRAINING_METHOD}|{spec.to_dict()}|{calibration.to_dict()}|{settings}|{fingerprint}"
     )
     return "iforest-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+# The novelty detector (pipeline.anomaly.novelty): nothing to fit but the threshold.
+NOVELTY_METHOD = "novelty/1"
+# Without labels: the score that this many alerts per series per day reach in training.
+UNLABELLED_ALERTS_PER_DAY = 0.2
+
+
+@dataclass(frozen=True, eq=False)
+class NoveltyModel:
+    """The novelty detector's spec and threshold, plus where the threshold came from."""
+
+    spec: NoveltySpec
+    threshold: float
+    threshold_source: str
+    model_version: str
+    training_fingerprint: str
+    training_summary: dict = field(default_factory=dict)
+
+    def detector(self) -> NoveltyDetector:
+        return NoveltyDetector(self.spec, self.threshold, self.model_version)
+
+    def sidecar(self) -> dict:
+        """The JSON description the worker loads (no ONNX file: there is no model to run)."""
+        return {
+            "format": 1,
+            "kind": "novelty",
+            "model_version": self.model_version,
+            "feature_spec": self.spec.to_dict(),
+            "calibration": {},
+            "threshold": self.threshold,
+            "threshold_source": self.threshold_source,
+            "training": {"fingerprint": self.training_fingerprint, **self.training_summary},
+        }
+
+
+def fit_novelty(
+    series: Sequence[TrainingSeries],
+    *,
+    spec: NoveltySpec = NoveltySpec(),
+    alerts_per_day: float = UNLABELLED_ALERTS_PER_DAY,
+) -> NoveltyModel:
+    """Replay the history through the detector and choose its threshold.
+
+    With NAB windows: the standard profile's optimum over the labelled series. Without:
+    the score reached by `alerts_per_day` alerts per series per day of history.
+    """
+    if not series:
+        raise InvalidInput("no training series")
+    scores = _replay(series, NoveltyDetector(spec, 1.0, "unfitted"))
+    labelled = [(s, sc) for s, sc in zip(series, scores) if s.windows is not None]
+    if any(s.windows for s, _ in labelled):
+        files = [scoring.prepare_file(s.key, sc, s.windows, STANDARD) for s, sc in labelled]
+        threshold, source = scoring.best_threshold(files, STANDARD).threshold, "nab_standard_sweep"
+    else:
+        threshold = _alert_rate_threshold(series, scores, alerts_per_day)
+        source = f"alerts_per_series_day_{alerts_per_day}"
+    fingerprint = training_fingerprint(series)
+    identity = f"{NOVELTY_METHOD}|{spec.to_dict()}|{threshold!r}|{fingerprint}"
+    return NoveltyModel(
+        spec=spec,
+        threshold=threshold,
+        threshold_source=source,
+        model_version="novelty-" + hashlib.sha256(identity.encode()).hexdigest()[:12],
+        training_fingerprint=fingerprint,
+        training_summary={
+            "series": len(series),
+            "points": int(sum(len(s.values) for s in series)),
+            "keys": [s.key for s in series],
+        },
+    )
+
+
+def _replay(series: Sequence[TrainingSeries], detector: NoveltyDetector) -> list[np.ndarray]:
+    result = detector.score_encoded(
+        [None] * len(series), [s.timestamps for s in series], [s.values for s in series]
+    )
+    return result.scores
+
+
+def _alert_rate_threshold(
+    series: Sequence[TrainingSeries], scores: list[np.ndarray], alerts_per_day: float
+) -> float:
+    days = sum(float(np.ptp(s.timestamps)) / 86400.0 for s in series if len(s.timestamps))
+    allowed = int(alerts_per_day * days)
+    ranked = np.sort(np.concatenate(scores))[::-1]
+    ranked = ranked[ranked > 0]
+    if allowed >= len(ranked):
+        return float(ranked[-1]) if len(ranked) else 1.0
+    # Half way between the last allowed alert and the first refused one.
+    return float((ranked[allowed - 1] + ranked[allowed]) / 2) if allowed else float(ranked[0]) + 1e-9
+
+
+def detector_from_sidecar(meta: dict) -> NoveltyDetector:
+    """The novelty detector a sidecar of kind "novelty" describes."""
+    try:
+        return NoveltyDetector(
+            NoveltySpec.from_dict(meta["feature_spec"]),
+            float(meta["threshold"]),
+            str(meta["model_version"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigurationError(f"novelty model sidecar is malformed: {error!r}") from error

@@ -31,10 +31,19 @@ def write_nab_folder(root):
     )
 
 
-def test_train_export_and_evaluate_from_the_command_line(tmp_path, capsys):
+def test_train_export_and_evaluate_a_forest_from_the_command_line(tmp_path, capsys):
     write_nab_folder(tmp_path / "nab")
     assert (
-        run_cli("model", "train", "--data", str(tmp_path / "nab"), "--out", str(tmp_path / "model"))
+        run_cli(
+            "model",
+            "train",
+            "--method",
+            "forest",
+            "--data",
+            str(tmp_path / "nab"),
+            "--out",
+            str(tmp_path / "model"),
+        )
         == 0
     )
     assert "written to" in capsys.readouterr().out
@@ -63,6 +72,29 @@ def test_train_export_and_evaluate_from_the_command_line(tmp_path, capsys):
         profile in printed for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
     )
     assert (tmp_path / "out" / "mine" / "demo" / "mine_a.csv").is_file()
+
+
+def test_a_novelty_model_is_trained_by_default_and_evaluated_from_its_sidecar(tmp_path, capsys):
+    write_nab_folder(tmp_path / "nab")
+    model_dir = tmp_path / "model"
+    assert run_cli("model", "train", "--data", str(tmp_path / "nab"), "--out", str(model_dir)) == 0
+    sidecar = json.loads((model_dir / "model.json").read_text())
+    assert sidecar["kind"] == "novelty" and sidecar["threshold_source"] == "nab_standard_sweep"
+    assert not (model_dir / "model.onnx").exists()
+    out = tmp_path / "out"
+    assert (
+        run_cli("evaluate", "nab", "--data", str(tmp_path / "nab"), "--out", str(out), "--model", str(model_dir))
+        == 0
+    )
+    assert "at the model's own threshold" in capsys.readouterr().out
+
+
+def test_cross_validation_from_the_command_line_prints_cv_beside_in_sample(tmp_path, capsys):
+    write_nab_folder(tmp_path / "nab")
+    assert run_cli("evaluate", "nab", "--data", str(tmp_path / "nab"), "--cv", "file") == 0
+    printed = capsys.readouterr().out
+    assert "cross-validated by file" in printed
+    assert "in-sample (optimistic)" in printed and "lead time" in printed
 
 
 def test_evaluate_without_a_model_uses_the_shipped_default(tmp_path, capsys):

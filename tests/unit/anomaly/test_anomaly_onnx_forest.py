@@ -11,10 +11,10 @@ from sklearn.ensemble import IsolationForest
 
 from pipeline.anomaly.onnx_forest import (
     MODEL_VERSION_KEY,
-    OnnxForestScorer,
     average_path_length,
     forest_to_onnx,
 )
+from adapters.onnx_scorer import OnnxForestScorer
 from pipeline.errors import ConfigurationError, InvalidInput
 
 TOLERANCE = 1e-5

@@ -7,15 +7,14 @@ import pandas as pd
 import pytest
 from anomaly_helpers import SMALL_SPEC, walk
 
-from pipeline.anomaly import store
+from adapters import anomaly_model as store
 from pipeline.anomaly.training import (
     UNLABELLED_ALERT_RATE,
     TrainingSeries,
     fit,
-    read_training_series,
-    train,
     training_fingerprint,
 )
+from adapters.anomaly_model import read_training_series, train
 from pipeline.errors import ConfigurationError, InvalidInput, NotFound
 
 
@@ -84,7 +83,7 @@ def test_exported_onnx_with_its_sidecar_scores_like_scikit_learn(csv_model, tmp_
 
 def test_the_default_model_loads_with_no_settings():
     detector = store.load_detector()
-    assert detector.model_version.startswith("iforest-")
+    assert detector.model_version.startswith("novelty-")
     assert 0 < detector.threshold < 1
 
 

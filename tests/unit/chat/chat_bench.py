@@ -16,7 +16,7 @@ from config.roles import DEFAULT_ROLES_FILE, load_roles
 from config.vocabulary import load_vocabulary
 from pipeline.events import CloudEvent, envelope
 from pipeline.nlu import InMemoryContextStore
-from smartcloudops.chat_runtime import ChatRuntime
+from services.deps import ChatRuntime
 from services.chat import ChatCommand, ChatHandler
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.db.alert_store import AlertStore
-from adapters.db.chat_store import Command
+from services.chat_records import Command
 from adapters.db.engine import create_engine
 from adapters.db.schema import incidents
 from adapters.db.schema_chat import silenced_alerts

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.anomaly.store import load_detector
+from adapters.anomaly_model import load_detector
 from pipeline.errors import InvalidInput
-from pipeline.nab.evaluate import evaluate_nab
+from adapters.nab_evaluation import evaluate_nab
 from pipeline.nab.scoring import scaled_sigmoid
 
 ROWS = 800
@@ -68,7 +68,12 @@ def test_the_level_shift_is_found_inside_its_window_and_scores_well(tmp_path, de
         tmp_path / "nab", {"demo/jump.csv": [window(times, 560, 640)], "demo/noise.csv": []}
     )
     scores = evaluate_nab(tmp_path / "nab", tmp_path / "out", detector, "sco")
-    assert set(scores) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert set(scores) == {
+        "standard",
+        "reward_low_FP_rate",
+        "reward_low_FN_rate",
+        "standard_at_model_threshold",
+    }
     result = pd.read_csv(tmp_path / "out" / "sco" / "demo" / "sco_jump.csv")
     assert int(result["anomaly_score"].idxmax()) == JUMP_AT
     # Detected at row 600 of the window 560-640 (position -41/81) with no false positive.

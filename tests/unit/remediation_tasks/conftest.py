@@ -16,7 +16,7 @@ from pipeline.catalog import Catalog
 from pipeline.nlu.authz import Role, RoleBook
 from pipeline.policy import ActionName, Policy
 from pipeline.remediation import InMemoryGuardStore
-from smartcloudops.remediation_runtime import RemediationRuntime
+from services.deps import RemediationRuntime
 
 
 @pytest.fixture

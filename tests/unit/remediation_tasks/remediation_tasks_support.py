@@ -9,7 +9,7 @@ from typing import Any
 from adapters.aws import ActionResult, VerifyResult
 from adapters.db.alert_store import AlertStore
 from pipeline.correlation import CorrelationPolicy
-from smartcloudops.remediation_runtime import RemediationRuntime
+from services.deps import RemediationRuntime
 from tests.factories import batch, make_alert
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday morning: no freeze window

@@ -8,17 +8,35 @@ re-export need the joblib artefact (`load`).
 import json
 from dataclasses import asdict
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 
 import joblib
+import numpy as np
 import sklearn
 
 from pipeline.anomaly.calibration import Calibration
 from pipeline.anomaly.detector import StreamingDetector
-from pipeline.anomaly.onnx_forest import OnnxForestScorer, forest_to_onnx
+from adapters import nab_files
+from adapters.onnx_scorer import OnnxForestScorer
+from pipeline.anomaly.onnx_forest import forest_to_onnx
 from pipeline.anomaly.spec import FeatureSpec
-from pipeline.anomaly.training import ForestSettings, TrainedModel
-from pipeline.errors import ConfigurationError, NotFound
+from pipeline.anomaly.novelty import NoveltyDetector
+from pipeline.anomaly.replay import seconds
+from pipeline.anomaly.training import (
+    DEFAULT_CALIBRATION,
+    DEFAULT_SETTINGS,
+    DEFAULT_SPEC,
+    ForestSettings,
+    NoveltyModel,
+    TrainedModel,
+    TrainingSeries,
+    detector_from_sidecar,
+    fit,
+    generated_series,
+)
+from pipeline.errors import ConfigurationError, InvalidInput, NotFound
+from pipeline.nab import corpus
 
 FOREST_FILE = "forest.joblib"
 SIDECAR_FILE = "model.json"
@@ -31,10 +49,13 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("pipeline.anomaly") / "default_model"))
 
 
-def save(model: TrainedModel, out_dir: Path, *, with_onnx: bool = True) -> Path:
+def save(model: TrainedModel | NoveltyModel, out_dir: Path, *, with_onnx: bool = True) -> Path:
     """Write the forest, the sidecar and (by default) the ONNX graph into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, NoveltyModel):  # nothing but the sidecar: there is no model to run
+        (out_dir / SIDECAR_FILE).write_text(json.dumps(model.sidecar(), indent=2) + "\n")
+        return out_dir
     joblib.dump(model.forest, out_dir / FOREST_FILE, compress=3)
     (out_dir / SIDECAR_FILE).write_text(json.dumps(sidecar(model), indent=2, sort_keys=True) + "\n")
     if with_onnx:
@@ -90,15 +111,17 @@ def export_onnx(model: TrainedModel, out_file: Path) -> Path:
     return out_file
 
 
-def load_detector(model_path: Path | None = None) -> StreamingDetector:
+def load_detector(model_path: Path | None = None) -> StreamingDetector | NoveltyDetector:
     """A detector scoring through onnxruntime; call once per worker process.
 
     `model_path` is a model folder (with `model.onnx` and `model.json`) or an exported
     `.onnx` file with its `.json` sidecar beside it; None means the shipped default.
     """
-    onnx_path, sidecar_path = _onnx_and_sidecar(
-        Path(model_path) if model_path else default_model_dir()
-    )
+    path = Path(model_path) if model_path else default_model_dir()
+    novelty = read_sidecar(path / SIDECAR_FILE if path.is_dir() else path.with_suffix(".json"))
+    if novelty.get("kind") == "novelty":
+        return detector_from_sidecar(novelty)
+    onnx_path, sidecar_path = _onnx_and_sidecar(path)
     meta = read_sidecar(sidecar_path)
     scorer = OnnxForestScorer(onnx_path.read_bytes())
     if scorer.model_version != meta["model_version"]:
@@ -142,3 +165,53 @@ def read_sidecar(path: Path) -> dict:
             f"model sidecar {path} lacks {sorted(missing)} or has another format"
         )
     return meta
+
+
+def train(
+    paths: Sequence[Path],
+    *,
+    spec: FeatureSpec = DEFAULT_SPEC,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    settings: ForestSettings = DEFAULT_SETTINGS,
+    synthetic_series: int = 0,
+) -> TrainedModel:
+    """Fit a model on CSV files of `timestamp,value` and/or NAB-layout folders."""
+    series = read_training_series(paths) + generated_series(synthetic_series, settings.random_state)
+    if not series:
+        raise InvalidInput(
+            "no training series: give CSV files, folders of them, or synthetic series"
+        )
+    return fit(series, spec=spec, calibration=calibration, settings=settings)
+
+
+def read_training_series(paths: Sequence[Path]) -> list[TrainingSeries]:
+    """Every series under the paths: CSV files, NAB-layout folders (labelled), folders of CSVs."""
+    series: list[TrainingSeries] = []
+    for path in map(Path, paths):
+        if path.is_dir() and (path / "data").is_dir():
+            series.extend(_nab_series(path))
+        elif path.is_dir():
+            series.extend(
+                _csv_series(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*.csv"))
+            )
+        elif path.is_file():
+            series.append(_csv_series(path, path.name))
+        else:
+            raise NotFound(f"training data not found: {path}")
+    return series
+
+
+def _nab_series(root: Path) -> list[TrainingSeries]:
+    windows = nab_files.read_windows(root) if (root / nab_files.WINDOWS_FILE).is_file() else {}
+    series = []
+    for key in nab_files.data_keys(root):
+        data = nab_files.read_data_file(root, key)
+        spans = windows.get(key)
+        rows = corpus.windows_as_rows(data.timestamps, spans) if spans is not None else None
+        series.append(TrainingSeries(key, seconds(data.timestamps), data.values, rows))
+    return series
+
+
+def _csv_series(path: Path, key: str) -> TrainingSeries:
+    frame = nab_files.read_series_csv(path)
+    return TrainingSeries(key, seconds(frame["timestamp"]), frame["value"].to_numpy(np.float64))

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.anomaly.detector import SeriesPoints, StreamingDetector
+from adapters import nab_files
+from pipeline.anomaly.detector import StreamingDetector
+from pipeline.anomaly.replay import Timed, replay_series, seconds
 from pipeline.nab import corpus, scoring
-from pipeline.nab.profiles import PROFILES
+from pipeline.nab.profiles import PROFILES, STANDARD, CostProfile
 
-# Points per series per detector call: the replay streams like production, in batches.
-REPLAY_CHUNK = 1024
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -31,9 +31,9 @@ def evaluate_nab(
 ) -> dict[str, float]:
     """Score every corpus file with the detector (never shown labels); return NAB's three scores."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    files = [corpus.read_data_file(data_dir, key) for key in corpus.data_keys(data_dir)]
+    files = [nab_files.read_data_file(data_dir, key) for key in nab_files.data_keys(data_dir)]
     scores = replay(files, detector)
-    all_windows = corpus.read_windows(data_dir)
+    all_windows = nab_files.read_windows(data_dir)
     scored = []
     for data, file_scores in zip(files, scores):
         windows = corpus.windows_as_rows(data.timestamps, all_windows.get(data.key, []))
@@ -41,27 +41,27 @@ def evaluate_nab(
         scored.append(ScoredFile(data.key, file_scores, windows))
     report = score_corpus(scored)
     _write_score_tables(out_dir / name, name, report)
-    return {profile: result["normalised"] for profile, result in report.items()}
+    scores = {profile: result["normalised"] for profile, result in report.items()}
+    scores[AT_MODEL_THRESHOLD] = score_at_threshold(scored, detector.threshold, STANDARD)
+    return scores
+
+
+# The standard profile at the threshold the model ships with (what production alerts on).
+AT_MODEL_THRESHOLD = "standard_at_model_threshold"
+
+
+def score_at_threshold(
+    files: Sequence[ScoredFile], threshold: float, profile: CostProfile
+) -> float:
+    """Normalised NAB score when rows at or above a fixed threshold are detections."""
+    sweeps = [scoring.prepare_file(f.key, f.scores, f.windows, profile) for f in files]
+    raw = sum(scoring.score_file(sweep, threshold, profile).score for sweep in sweeps)
+    return scoring.normalised_score(raw, sum(s.n_windows for s in sweeps), profile)
 
 
 def replay(files: Sequence[corpus.DataFile], detector: StreamingDetector) -> list[np.ndarray]:
     """Anomaly scores of every file, fed to the detector chunk by chunk, all files per call."""
-    states = [detector.new_state() for _ in files]
-    seconds = [f.timestamps.asi8.astype(np.float64) / 1e9 for f in files]
-    scores: list[list[np.ndarray]] = [[] for _ in files]
-    longest = max((len(f.values) for f in files), default=0)
-    for start in range(0, longest, REPLAY_CHUNK):
-        batch = [
-            SeriesPoints(
-                state, t[start : start + REPLAY_CHUNK], f.values[start : start + REPLAY_CHUNK]
-            )
-            for state, t, f in zip(states, seconds, files)
-        ]
-        results = detector.score_points(batch)
-        states = [r.state for r in results]
-        for collected, result in zip(scores, results):
-            collected.append(result.scores)
-    return [np.concatenate(parts) if parts else np.empty(0) for parts in scores]
+    return replay_series([Timed(seconds(f.timestamps), f.values) for f in files], detector)
 
 
 def score_corpus(files: Sequence[ScoredFile]) -> dict[str, dict]:

@@ -1,0 +1,65 @@
+"""What each group of use cases is given: typed ports, built by `smartcloudops.bootstrap`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pipeline.catalog import Catalog
+from pipeline.nlu import ContextStore, Vocabulary
+from pipeline.nlu.authz import RoleBook
+from pipeline.policy import ActionName, Policy
+from pipeline.remediation import GuardStore
+from services.actions import RemediationAction
+from services.ports import RemediationReads, Responder
+from services.stores import (
+    AlertmanagerSilencer,
+    ApprovalStore,
+    AssessmentStore,
+    ChatQueries,
+    CommandStore,
+    IncidentFactsReader,
+    KillSwitchRecorder,
+    RunStore,
+    SilenceStore,
+)
+
+
+@dataclass
+class RemediationRuntime:
+    """Everything risk scoring and remediation use: operator files, stores, guards, actions."""
+
+    catalog: Catalog
+    policy: Policy
+    roles: RoleBook
+    incident_facts: IncidentFactsReader
+    assessments: AssessmentStore
+    runs: RunStore
+    approvals: ApprovalStore
+    kill_switch: KillSwitchRecorder
+    queries: RemediationReads
+    guards: GuardStore
+    actions: Mapping[ActionName, RemediationAction]
+    mode: str
+    verify_timeout_s: float
+    verify_poll_s: float
+    verify_settle_s: float = 0.0
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode != "execute"
+
+
+@dataclass
+class ChatRuntime:
+    """Everything the chat use cases use: vocabulary, roles, stores, context, the responder."""
+
+    vocabulary: Vocabulary
+    roles: RoleBook
+    commands: CommandStore
+    silences: SilenceStore
+    chat_queries: ChatQueries
+    contexts: ContextStore
+    responder: Responder
+    alertmanager: AlertmanagerSilencer | None
+    context_ttl_s: int
