@@ -12,7 +12,7 @@ from pipeline.nlu.authz import Role, RoleBook
 
 DEFAULT_ROLES_FILE = Path(__file__).with_name("roles.yaml")
 
-RoleLabel = Literal["viewer", "operator", "approver", "admin"]
+RoleLabel = Literal["ingest", "viewer", "operator", "approver", "admin"]
 
 
 class RolesFile(BaseModel):

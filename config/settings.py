@@ -67,7 +67,20 @@ class Settings(BaseSettings):
     webhook_token: SecretStr | None = None
     webhook_username: str | None = None
     webhook_password: SecretStr | None = None
+    # Deprecated static bearer token of the API: a principal "api-token" holding SCO_API_TOKEN_ROLE.
+    # Per-client API keys (`smartcloudops apikey create`) and OIDC tokens replace it.
     api_token: SecretStr | None = None
+    api_token_role: Literal["ingest", "viewer", "operator", "approver", "admin"] = "viewer"
+
+    # OIDC single sign-on: JWTs (RS256/ES256) verified against the provider's JWKS.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    oidc_groups_claim: str = "groups"
+    oidc_name_claim: str = "preferred_username"
+    oidc_algorithms: str = Field(default="RS256,ES256", pattern=r"^(RS256|ES256)(,(RS256|ES256))*$")
+    oidc_leeway_s: int = Field(default=30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat")
+    oidc_jwks_cache_s: int = Field(default=300, ge=10, description="how long fetched signing keys are kept")
 
     correlation_window_s: int = Field(default=900, gt=0)
     correlation_labels: str = "alertname,service"
@@ -156,11 +169,38 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql+psycopg:// or sqlite:/// SQLAlchemy URL")
         return value
 
+    @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # A secret that is set must be one: empty, short or well-known values would accept anyone.
+        if value is not None:
+            check_secret(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _basic_auth_complete(self) -> Settings:
         if (self.webhook_username is None) != (self.webhook_password is None):
             raise ValueError("SCO_WEBHOOK_USERNAME and SCO_WEBHOOK_PASSWORD must be set together")
         return self
+
+    @model_validator(mode="after")
+    def _api_token_is_not_the_webhook_token(self) -> Settings:
+        # The hole this closes: every Alertmanager config held the key to the control API.
+        if self.api_token is not None and self.webhook_token is not None and (
+                self.api_token.get_secret_value() == self.webhook_token.get_secret_value()):
+            raise ValueError("SCO_API_TOKEN must differ from SCO_WEBHOOK_TOKEN (which may only ingest)")
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
+        if any(oidc) and not all(oidc):
+            raise ValueError("SCO_OIDC_ISSUER, SCO_OIDC_AUDIENCE and SCO_OIDC_JWKS_URL must be set together")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_jwks_url is not None
 
     @cached_property
     def queues(self) -> QueueNames:
@@ -204,11 +244,30 @@ class Settings(BaseSettings):
             return self.flower_password.get_secret_value()
         return _generated_secret(self.resolved_data_dir, "flower_password")
 
-    def api_secret(self) -> str:
-        """The bearer token of the read and control API; defaults to the webhook token."""
-        if self.api_token is not None:
-            return self.api_token.get_secret_value()
-        return self.webhook_secret()
+    def api_secret(self) -> str | None:
+        """The deprecated static API token, when set; it never defaults to the webhook token."""
+        return self.api_token.get_secret_value() if self.api_token is not None else None
+
+
+SECRET_FIELDS = frozenset({"webhook_token", "webhook_password", "api_token", "flower_password",
+                           "slack_signing_secret"})
+MIN_SECRET_BYTES = 16
+# Values seen in examples and tutorials; a deployment that kept one accepts anyone who read them.
+WELL_KNOWN_SECRETS = frozenset({
+    "changeme", "change-me", "change_me", "changemechangeme", "secret", "password", "admin", "token",
+    "default", "test", "example", "smartcloudops", "0123456789abcdef", "1234567890123456",
+    "aaaaaaaaaaaaaaaa", "secretsecretsecret", "passwordpassword", "changethissecret",
+})
+
+
+def check_secret(value: str) -> None:
+    """Refuse an empty, short (< 16 bytes) or well-known secret (ValueError says which)."""
+    if not value.strip():
+        raise ValueError("is empty; unset it or give a random value of 16 bytes or more")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"is shorter than {MIN_SECRET_BYTES} bytes; use e.g. `openssl rand -hex 32`")
+    if value.strip().lower() in WELL_KNOWN_SECRETS or len(set(value)) < 4:
+        raise ValueError("is a default or guessable value; use e.g. `openssl rand -hex 32`")
 
 
 def _generated_secret(data_dir: Path, name: str) -> str:
@@ -238,6 +297,7 @@ def _describe(exc: ValidationError) -> str:
         field = ".".join(str(part) for part in error["loc"])
         variable = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
         given = error.get("input")
-        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+        secret = field in SECRET_FIELDS  # never echo a secret into a log or a terminal
+        shown = "" if secret or isinstance(given, dict) or given is None else f" (got {given!r})"
         problems.append(f"{variable}: {error['msg']}{shown}")
     return "invalid configuration: " + "; ".join(problems)

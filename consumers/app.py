@@ -17,8 +17,9 @@ from starlette.routing import Route
 from consumers import chat, metrics_intake, remediation_api
 from consumers.alertmanager import MalformedJson, parse_webhook
 from consumers.deps import ApiDeps
-from consumers.auth import api_credentials, webhook_credentials
-from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require, require_json, trace_id_of
+from consumers.access import guarded
+from consumers.auth import Authenticator, static_credentials
+from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require_json, trace_id_of
 from consumers.publisher import publish
 from services.ports import IncidentReads
 from pipeline.errors import InvalidInput, NotFound, TransientError
@@ -39,13 +40,11 @@ ROUTE_CONTRIBUTORS: tuple[Callable[[ApiDeps], list[Route]], ...] = (
 def create_app(deps: ApiDeps) -> Starlette:
     """Build the application around its dependencies."""
     settings = deps.settings
-    webhook_auth = webhook_credentials(settings)
-    api_auth = api_credentials(settings)
+    authenticator = deps.authenticator or Authenticator(static=static_credentials(settings), roles=deps.roles)
     queue = settings.queues.events
 
     @endpoint
     async def alertmanager_webhook(request: Request) -> Response:
-        require(request, webhook_auth)
         require_json(request)
         body = await read_body(request, settings.max_body_bytes)
         try:
@@ -72,7 +71,6 @@ def create_app(deps: ApiDeps) -> Starlette:
 
     @endpoint
     async def list_incidents(request: Request) -> Response:
-        require(request, api_auth)
         params = request.query_params
         status = params.get("status")
         if status not in (None, "open", "resolved"):
@@ -85,7 +83,6 @@ def create_app(deps: ApiDeps) -> Starlette:
 
     @endpoint
     async def get_incident(request: Request) -> Response:
-        require(request, api_auth)
         incident_id = _int_param(request.path_params["incident_id"], "incident id", default=None, low=1)
         try:
             incident = await run_in_threadpool(_queries(deps).get, incident_id)
@@ -104,7 +101,9 @@ def create_app(deps: ApiDeps) -> Starlette:
             checks["database"] = _check(deps.database_ping)
         results = {name: await run_in_threadpool(check) for name, check in checks.items()}
         ready = all(result == "ok" for result in results.values())
-        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+        if not ready:  # the details go to the log, not to whoever asks
+            log.warning("readiness.not_ready", checks=results)
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     async def prometheus_metrics(_: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -125,7 +124,7 @@ def create_app(deps: ApiDeps) -> Starlette:
         if aclose is not None:
             await aclose()
 
-    app = Starlette(routes=routes, exception_handlers={Exception: _internal_error}, lifespan=lifespan)
+    app = Starlette(routes=guarded(routes, authenticator), exception_handlers={Exception: _internal_error}, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware)
     return app
 

@@ -23,10 +23,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.slack_responder import ResponseUrlRefused, check_response_url
-from consumers.auth import api_credentials
+from consumers.access import principal_of
 from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
-from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
+from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
 from consumers.slack_signature import SlackSignatureError, verify_slack_request
 from services.ports import ReplayGuard
 from pipeline.errors import InvalidInput, TransientError
@@ -80,7 +80,6 @@ def routes(deps: ApiDeps) -> list[Route]:
         if settings.slack_signing_secret
         else b""
     )
-    api_auth = api_credentials(settings)
     hosts = settings.response_url_hosts
     queue = settings.queues.chat
 
@@ -128,10 +127,20 @@ def routes(deps: ApiDeps) -> list[Route]:
 
     @endpoint
     async def generic_command(request: Request) -> Response:
-        require(request, api_auth)
+        principal = principal_of(request)
         require_json(request)
         body = await read_body(request, MAX_CHAT_BODY_BYTES)
-        data = _api_data(_json_object(body), hosts)
+        payload = dict(_json_object(body))
+        # The chat user is the caller; a body may repeat it but never name someone else.
+        claimed = payload.setdefault("user", principal.subject)
+        if claimed != principal.subject:
+            log.warning("auth.identity_spoofing_refused", field="user", subject=principal.subject,
+                        claimed=str(claimed)[:128])
+            raise HttpError(400, f"user is the authenticated caller ({principal.subject}); "
+                                 "it cannot name someone else")
+        data = _api_data(payload, hosts)
+        data["groups"] = list(principal.groups)
+        data["principal"] = principal.as_audit()
         trace_id = trace_id_of(request)
         event = envelope(
             CHAT_COMMAND_RECEIVED,

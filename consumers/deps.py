@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config.settings import Settings
+from consumers.auth import Authenticator
 from consumers.publisher import EventPublisher
 from pipeline.nlu.authz import RoleBook
 from services.ports import IncidentReads, InMemoryReplayGuard, KillSwitch, RemediationReads, ReplayGuard
@@ -24,3 +25,5 @@ class ApiDeps:
     roles: RoleBook = field(default_factory=RoleBook)  # empty: every role-checked route refuses
     kill_switch: KillSwitch | None = None  # shared guard state, when the deployment has one
     chat_replay_guard: ReplayGuard = field(default_factory=lambda: InMemoryReplayGuard(time.time))
+    # Who is calling (JWT, API keys, static tokens); None: only the static tokens of `settings`.
+    authenticator: Authenticator | None = None

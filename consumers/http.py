@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from consumers.auth import Credentials
 from pipeline.events import new_trace_id
 from adapters.observability import metrics
 
@@ -27,16 +26,6 @@ class HttpError(Exception):
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def require(request: Request, credentials: Credentials) -> None:
-    """401 unless the request carries the credentials."""
-    if not credentials.accepts(request.headers.get("authorization")):
-        challenge = 'Bearer realm="smartcloudops"'
-        if credentials.basic_user is not None:
-            challenge += ', Basic realm="smartcloudops"'
-        raise HttpError(401, "missing or invalid credentials (bearer token or HTTP basic)",
-                        {"WWW-Authenticate": challenge})
 
 
 def require_json(request: Request) -> None:

@@ -30,9 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from consumers.alertmanager import describe_errors
-from consumers.auth import webhook_credentials
 from consumers.publisher import publish as publish_event
-from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
+from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
 from consumers.remote_write_pb import WriteRequest
 from pipeline.errors import InvalidInput, TransientError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
@@ -125,7 +124,6 @@ class BodyTooLarge(InvalidInput):
 def routes(deps) -> list[Route]:  # type: ignore[no-untyped-def]  # consumers.app.ApiDeps (import cycle)
     """The intake endpoints, wired to the deps' publisher and settings."""
     settings = deps.settings
-    auth = webhook_credentials(settings)
     queue = settings.queues.metrics
 
     async def publish(batch: SampleBatch, source: str, body: bytes, trace_id: str) -> list[str]:
@@ -152,7 +150,6 @@ def routes(deps) -> list[Route]:  # type: ignore[no-untyped-def]  # consumers.ap
 
     @endpoint
     async def remote_write(request: Request) -> Response:
-        require(request, auth)
         _require_remote_write_headers(request)
         body = await read_body(request, settings.metrics_max_body_bytes)
         batch = _decoded(
@@ -163,7 +160,6 @@ def routes(deps) -> list[Route]:  # type: ignore[no-untyped-def]  # consumers.ap
 
     @endpoint
     async def json_samples(request: Request) -> Response:
-        require(request, auth)
         require_json(request)
         body = await read_body(request, settings.metrics_max_body_bytes)
         batch = _decoded(lambda: decode_json_samples(body), malformed=422)

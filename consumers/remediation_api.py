@@ -1,7 +1,9 @@
 """HTTP control of remediation: approve or deny a waiting plan, engage or release the kill switch.
 
 Like every consumer it validates, authenticates and publishes a command; the worker decides
-and writes. The approver's role is checked here (403 at once) and again by the worker.
+and writes. The approver and the kill switch's actor are the authenticated principal, never a
+body field (a body naming someone else is a 400). The role is checked here (403 at once, by the
+route guard) and again by the worker, which also refuses a requester approving their own plan.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from consumers.auth import api_credentials
+from consumers.access import principal_of, require_permission
 from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
-from consumers.http import HttpError, endpoint, read_body, require, require_json, trace_id_of
+from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
 from pipeline.errors import TransientError
 from pipeline.events import envelope, new_trace_id
-from pipeline.nlu.authz import authorize
+from pipeline.nlu.authz import Principal
 
 log = structlog.get_logger("consumers.remediation")
 
@@ -36,9 +38,6 @@ MAX_BODY = 16 * 1024
 
 def routes(deps: ApiDeps) -> list[Route]:
     """The remediation routes: approve, deny and the kill switch."""
-    auth = api_credentials(deps.settings)
-    roles = deps.roles
-
     async def publish(task: str, event_type: str, data: dict[str, Any], trace_id: str) -> str:
         event = envelope(
             event_type,
@@ -59,23 +58,20 @@ def routes(deps: ApiDeps) -> list[Route]:
 
         @endpoint
         async def decide(request: Request) -> Response:
-            require(request, auth)
+            principal = principal_of(request)
             incident_id = _incident_id(request.path_params["incident_id"])
             body = await _json_body(request)
-            approver, reason = (
-                _text(body, "approver", 128, required=True),
-                _text(body, "reason", 1000),
-            )
-            # Roles come from roles.yaml by the approver's id only: a caller cannot claim a group here.
-            verdict = authorize(approver, (), verb, roles)
-            if not verdict.allowed:
-                raise HttpError(403, f"{approver} may not {verb}: {verdict.reason}")
+            _no_one_else(body, "approver", principal)
+            reason = _text(body, "reason", 1000)
+            approver = principal.subject
             trace_id = trace_id_of(request)
             data = {
                 "incident_id": incident_id,
                 "approve": approve,
                 "approver": approver,
-                "groups": [],
+                "groups": list(principal.groups),
+                "granted_roles": _granted(principal),
+                "principal": principal.as_audit(),
                 "reason": reason,
             }
             event_id = await publish(DECIDE, DECISION_GIVEN, data, trace_id)
@@ -102,17 +98,20 @@ def routes(deps: ApiDeps) -> list[Route]:
 
     @endpoint
     async def kill_switch(request: Request) -> Response:
-        require(request, auth)
+        principal = principal_of(request)
         body = await _json_body(request)
         engaged = body.get("engaged")
         if not isinstance(engaged, bool):
             raise HttpError(422, "engaged must be true or false")
-        actor, reason = _text(body, "actor", 128, required=True), _text(body, "reason", 1000)
+        if not engaged:  # engaging is an operator's safety stop; releasing it is an admin's call
+            require_permission(request, "kill_switch.release")
+        _no_one_else(body, "actor", principal)
+        actor, reason = principal.subject, _text(body, "reason", 1000)
         trace_id = trace_id_of(request)
         event_id = await publish(
             KILL_SWITCH,
             KILL_SWITCH_SET,
-            {"engaged": engaged, "actor": actor, "reason": reason},
+            {"engaged": engaged, "actor": actor, "reason": reason, "principal": principal.as_audit()},
             trace_id,
         )
         if deps.kill_switch is not None:
@@ -131,6 +130,25 @@ def routes(deps: ApiDeps) -> list[Route]:
         Route("/v1/incidents/{incident_id}/deny", decision_endpoint(False), methods=["POST"]),
         Route("/v1/killswitch", kill_switch, methods=["POST"]),
     ]
+
+
+def _no_one_else(body: dict[str, Any], name: str, principal: Principal) -> None:
+    """A body may repeat who the caller is, never name someone else (that would be spoofing)."""
+    if name not in body:
+        return
+    claimed = body[name]
+    if not isinstance(claimed, str) or claimed.strip() != principal.subject:
+        log.warning("auth.identity_spoofing_refused", field=name, subject=principal.subject,
+                    claimed=str(claimed)[:128])
+        raise HttpError(400, f"{name} is the authenticated caller ({principal.subject}); "
+                             "it cannot name someone else")
+
+
+def _granted(principal: Principal) -> list[str]:
+    """Roles the credential itself grants (an API key's), which roles.yaml cannot know."""
+    if principal.source in ("api_key", "static_token"):
+        return sorted(role.label for role in principal.roles)
+    return []
 
 
 def _incident_id(raw: str) -> int:

@@ -381,12 +381,15 @@ class Rule(_Frozen):
     match: Match
     actions: tuple[ActionSpec, ...] = Field(min_length=1)
     minimum_decision: Decision = Decision.AUTO
+    # Four eyes by default: whoever asked for this rule's remediation may not approve it too.
+    self_approval: bool = False
 
 
 class Requests(_Frozen):
     """Remediation asked for by a person (chat or API)."""
 
     decision: Decision = Decision.NEEDS_APPROVAL
+    self_approval: bool = False  # may the person who asked approve their own request?
 
 
 class Policy(_Frozen):
@@ -406,6 +409,12 @@ class Policy(_Frozen):
             for spec in rule.actions:
                 _check_allowed(self.actions, spec)
         return self
+
+    def allows_self_approval(self, rule: str | None) -> bool:
+        """Whether the requester of a plan made by `rule` (None: a person's request) may approve it."""
+        if rule is None:
+            return self.requests.self_approval
+        return any(r.name == rule and r.self_approval for r in self.rules)
 
     def rule_for(self, alertname: str, labels: dict[str, str], service: str) -> Rule | None:
         """The first rule that matches the incident, in file order."""

@@ -70,6 +70,7 @@ class ChatCommand:
     text: str
     response_url: str | None
     source: str
+    groups: tuple[str, ...] = ()  # the authenticated caller's groups (OIDC); Slack sends none
 
     @classmethod
     def from_event(cls, event: CloudEvent) -> ChatCommand:
@@ -89,6 +90,7 @@ class ChatCommand:
             text=text[:2000],
             response_url=response_url,
             source=str(data.get("source") or "api")[:16],
+            groups=tuple(g for g in data.get("groups") or () if isinstance(g, str))[:256],
         )
 
 
@@ -170,7 +172,7 @@ class ChatHandler:
         """Understand, authorize, act, remember the context, and deliver the answer."""
         context = self.chat.contexts.get(command.user, command.channel)
         understanding = understand(command.text, context, self.chat.vocabulary)
-        decision = authorize(command.user, (), understanding.intent, self.chat.roles)
+        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles)
         turn = Turn(command, understanding, decision, context, now)
         if decision.allowed:
             message, following = self._act(turn), _shown_context(next_context(context, understanding), turn)
@@ -454,7 +456,7 @@ class ChatHandler:
             "approver": turn.command.user,
             "actor": turn.command.user,
             "role": role,
-            "groups": [],
+            "groups": list(turn.command.groups),
             "reason": f"via chat: {turn.command.text[:200]}",
         }
         if turn.command.response_url:

@@ -18,8 +18,9 @@ import structlog
 
 from pipeline.catalog import Service
 from pipeline.errors import InvalidInput, PermanentError, TransientError
-from pipeline.nlu.authz import authorize
+from pipeline.nlu.authz import Decision, Role, authorize
 from pipeline.remediation import RemediationRequested, guard_step, plan, plan_request
+from pipeline.remediation.plan import RemediationPlan
 from pipeline.remediation.guards import GuardDecision
 from pipeline.remediation.params import RefusedParameter, check_against_catalog
 from pipeline.risk import IncidentFacts, assess
@@ -383,7 +384,11 @@ def decide(
     if run.approval_deadline is not None and now >= run.approval_deadline:
         rt.runs.expire(run, now=now)
         return DecisionOutcome("expired", run.id)
-    verdict = authorize(actor, groups, "approve" if approve else "deny", rt.roles)
+    granted = _granted_roles(data)
+    verdict = authorize(actor, groups, "approve" if approve else "deny", rt.roles, granted)
+    if verdict.allowed and approve and _approves_own_request(rt, run.plan, actor):
+        verdict = Decision(False, verdict.needed_role, verdict.held_role,
+                           "four eyes: the requester of a remediation may not approve it")
     if not verdict.allowed:
         rt.approvals.refuse_decision(
             run,
@@ -402,6 +407,20 @@ def decide(
     if not approve:
         return DecisionOutcome("denied", run.id)
     return DecisionOutcome("approved", run.id, run.next_step(), len(run.steps))
+
+
+def _granted_roles(data: Mapping[str, Any]) -> tuple[Role, ...]:
+    """Roles an API key granted the approver at the edge (roles.yaml cannot know keys)."""
+    labels = data.get("granted_roles") or ()
+    return tuple(Role.parse(label) for label in labels if isinstance(label, str) and label in _ROLE_LABELS)
+
+
+_ROLE_LABELS = frozenset(role.label for role in Role)
+
+
+def _approves_own_request(rt: RemediationRuntime, plan: RemediationPlan, actor: str) -> bool:
+    requester = plan.requested_by
+    return bool(requester) and requester == actor and not rt.policy.allows_self_approval(plan.rule)
 
 
 def _decision_fields(data: Mapping[str, Any]) -> tuple[bool, str, str]:

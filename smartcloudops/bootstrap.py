@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from starlette.applications import Starlette
 
+    from consumers.auth import Authenticator
+    from pipeline.nlu.authz import RoleBook
     from pipeline.anomaly.detector import StreamingDetector
     from pipeline.correlation import CorrelationPolicy
     from pipeline.nlu import ContextStore
@@ -130,17 +132,38 @@ def build_http_app(settings: Settings) -> Starlette:
             conn.execute(sa.text("SELECT 1"))
 
     REGISTRY.register(QueueDepthCollector(app, settings.queues))
+    roles = load_roles(settings.roles_path or DEFAULT_ROLES_FILE)
     return create_app(ApiDeps(
         settings=settings,
         publisher=publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s),
         incidents=IncidentQueries(engine),
         database_ping=database_ping,
         remediation=RemediationQueries(engine),
-        roles=load_roles(settings.roles_path or DEFAULT_ROLES_FILE),
+        roles=roles,
+        authenticator=authenticator(settings, roles, engine),
         # Shared guard state only: an in-process store would be the API's alone.
         kill_switch=guard_store(settings) if settings.redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
     ))
+
+
+def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:
+    """Who may call the API: OIDC tokens (when configured), API keys in the store, the static tokens."""
+    from adapters.db.api_key_store import ApiKeyStore
+    from consumers.auth import Authenticator, static_credentials
+    from consumers.oidc import JwksCache, JwtVerifier
+
+    verifier = None
+    if settings.oidc_enabled:
+        assert settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience
+        verifier = JwtVerifier(
+            JwksCache(settings.oidc_jwks_url, cache_s=settings.oidc_jwks_cache_s),
+            issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+            algorithms=tuple(settings.oidc_algorithms.split(",")), leeway_s=settings.oidc_leeway_s,
+            groups_claim=settings.oidc_groups_claim, name_claim=settings.oidc_name_claim,
+        )
+    return Authenticator(static=static_credentials(settings), api_keys=ApiKeyStore(engine), jwt=verifier,
+                         roles=roles)
 
 
 def start_worker_services(settings: Settings, app: Celery) -> None:

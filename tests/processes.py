@@ -54,7 +54,9 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.port = free_port()
         self.env = {**os.environ, **self.env, "SCO_HTTP_HOST": "127.0.0.1", "SCO_HTTP_PORT": str(self.port),
-                    "SCO_WEBHOOK_TOKEN": self.token, "SCO_DATA_DIR": str(self.workdir), "SCO_LOG_FORMAT": "json",
+                    # The tests' client ingests and reads: an admin API token; the webhook token differs.
+                    "SCO_API_TOKEN": self.token, "SCO_API_TOKEN_ROLE": "admin",
+                    "SCO_WEBHOOK_TOKEN": f"{self.token}-webhook", "SCO_DATA_DIR": str(self.workdir), "SCO_LOG_FORMAT": "json",
                     "PYTHONUNBUFFERED": "1"}
 
     @property

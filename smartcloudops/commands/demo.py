@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -37,22 +38,33 @@ def demo_command(_: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SCO_HTTP_HOST": "127.0.0.1", "SCO_HTTP_PORT": str(port), "SCO_LOG_LEVEL": "WARNING"}
     print(f"== starting server and worker (broker {_shown(settings.broker)}, store {_shown(settings.database)})")
+    run = uuid.uuid4().hex[:8]
+    # The webhook token may only ingest: the demo reads with an API key of its own, revoked after.
+    keys, key_name = _key_store(settings), f"demo-{run}"
+    reader = keys.create(key_name, "viewer", actor="cli:demo", now=datetime.now(UTC))
     pipeline = subprocess.Popen([sys.executable, "-m", "smartcloudops", "up"], env=env)
     try:
-        with httpx.Client(base_url=base, timeout=10.0,
-                          headers={"Authorization": f"Bearer {settings.webhook_secret()}"}) as client:
+        with httpx.Client(base_url=base, timeout=10.0, headers={"Authorization": f"Bearer {reader}"}) as client:
             _wait_ready(client, pipeline)
-            run = uuid.uuid4().hex[:8]
+            ingest = {"Authorization": f"Bearer {settings.webhook_secret()}"}
             for title, payload in demo_story(run=run):
-                answer = client.post("/v1/alerts/alertmanager", json=payload)
+                answer = client.post("/v1/alerts/alertmanager", json=payload, headers=ingest)
                 print(f"-> {title}: HTTP {answer.status_code} {answer.json()}")
                 answer.raise_for_status()
             incidents = _settled_incidents(client, run)
             _print_incidents(client, incidents)
     finally:
         stop_process(pipeline)
+        keys.revoke(key_name, actor="cli:demo", now=datetime.now(UTC))
     print("== audit verify")
     return verify_command(argparse.Namespace(json=False))
+
+
+def _key_store(settings):  # type: ignore[no-untyped-def]
+    from adapters.db.api_key_store import ApiKeyStore
+    from smartcloudops.bootstrap import database
+
+    return ApiKeyStore(database(settings, pool_size=1))
 
 
 def _wait_ready(client: httpx.Client, pipeline: subprocess.Popen) -> None:

@@ -16,14 +16,14 @@ pytestmark = pytest.mark.e2e
 def pipeline(redis_url, pg_url, tmp_path):
     pipe = Pipeline(env={"SCO_BROKER_URL": redis_url, "SCO_DATABASE_URL": pg_url,
                          "SCO_WORKER_METRICS_PORT": str(free_port()), "SCO_FLOWER_PORT": str(free_port()),
-                         "SCO_FLOWER_PASSWORD": "flower-pw"}, workdir=tmp_path)
+                         "SCO_FLOWER_PASSWORD": "flower-pw-for-the-e2e-test"}, workdir=tmp_path)
     yield pipe
     pipe.stop_all()
 
 
 def _flower_tasks(pipe: Pipeline) -> dict:
     try:
-        answer = httpx.get(f"http://127.0.0.1:{pipe.env['SCO_FLOWER_PORT']}/api/tasks", auth=("admin", "flower-pw"),
+        answer = httpx.get(f"http://127.0.0.1:{pipe.env['SCO_FLOWER_PORT']}/api/tasks", auth=("admin", "flower-pw-for-the-e2e-test"),
                            timeout=5)
     except httpx.TransportError:
         return {}

@@ -224,13 +224,18 @@ class SmartCloudOps:
             f"{self.url}/v1/incidents",
             params=params,
             timeout=5.0,
-            headers={"Authorization": f"Bearer {self.token}"},
+            headers={"Authorization": f"Bearer {reader_token(self.token)}"},
         )
         response.raise_for_status()
         return response.json()["items"]
 
     def webhook_url(self) -> str:
         return f"{self.url}/v1/alerts/alertmanager"
+
+
+def reader_token(webhook_token: str) -> str:
+    """The API token the tests read with (the webhook token may only ingest)."""
+    return f"{webhook_token}-reader"
 
 
 def smartcloudops_command() -> list[str]:
@@ -254,7 +259,9 @@ def smartcloudops_env(
             "SCO_WORKER_METRICS_PORT": str(metrics_port),
             "SCO_BROKER_URL": broker_url,
             "SCO_DATABASE_URL": database_url,
-            "SCO_WEBHOOK_TOKEN": token,
+            "SCO_WEBHOOK_TOKEN": token,  # Alertmanager's: ingest only
+            "SCO_API_TOKEN": reader_token(token),  # the tests' reads
+            "SCO_API_TOKEN_ROLE": "viewer",
             "SCO_DATA_DIR": str(home),
             "SCO_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",

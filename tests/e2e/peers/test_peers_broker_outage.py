@@ -17,6 +17,7 @@ from peer_stack import (
     alert_rules,
     alertmanager_config,
     prometheus_config,
+    reader_token,
     start_alertmanager,
     start_prometheus,
     start_smartcloudops,
@@ -142,6 +143,6 @@ def test_alert_sent_while_the_broker_is_down_arrives_once_after_it_returns(
     detail = httpx.get(
         f"{sco.url}/v1/incidents/{incident['id']}",
         timeout=5.0,
-        headers={"Authorization": f"Bearer {webhook_token}"},
+        headers={"Authorization": f"Bearer {reader_token(webhook_token)}"},
     ).json()
     assert [alert["alertname"] for alert in detail["alerts"]] == ["CheckoutUnhealthy"]

@@ -28,13 +28,32 @@ from adapters.db.schema_remediation import remediation_runs, remediation_steps
 from config.roles import load_roles
 from config.settings import load_settings
 from consumers.app import create_app
+from consumers.auth import Authenticator, static_credentials
 from consumers.deps import ApiDeps
+from consumers.oidc import JwksCache, JwtVerifier
+from tests.oidc_provider import AUDIENCE, ISSUER, Provider, SigningKey
 from tests.processes import Pipeline, Proc, wait_for
 
 REGION = "eu-west-1"
 DOCUMENT = "SmartCloudOps-RestartSystemdUnit"
 TOKEN = "remediation-itest-token-0123456789"
-APPROVER, VIEWER = "U02ALICE002", "U09VIEWER09"
+APPROVER, VIEWER, ADMIN = "U02ALICE002", "U09VIEWER09", "U01ADMIN001"
+_OIDC: dict[str, Any] = {}
+
+
+def oidc() -> tuple[Provider, SigningKey]:
+    """The tests' OIDC provider (one per test process, on 127.0.0.1)."""
+    if not _OIDC:
+        key = SigningKey("ES256", kid="itest-1")
+        provider = Provider()
+        provider.keys = [key]
+        _OIDC.update(provider=provider, key=key)
+    return _OIDC["provider"], _OIDC["key"]
+
+
+def as_user(user: str) -> dict[str, str]:
+    """Headers of a request made by `user`, signed in through the OIDC provider."""
+    return {"Authorization": f"Bearer {oidc()[1].token(user, expires_in=3600)}"}
 # Valid ids that no emulated instance has: an instance that vanished since the catalog was written.
 GHOSTS = ("i-0eeeeeeeeeeee0001", "i-0eeeeeeeeeeee0002", "i-0eeeeeeeeeeee0003")
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -77,7 +96,7 @@ def build_estate(moto_url: str, workdir: Path, *, approval_timeout_s: float = 60
     files["catalog"].write_text(yaml.safe_dump(_catalog(search + [stopped])))
     files["policy"].write_text(yaml.safe_dump(_policy(approval_timeout_s)))
     files["roles"].write_text(
-        yaml.safe_dump({"default_role": "viewer", "users": {APPROVER: "approver"}})
+        yaml.safe_dump({"default_role": "viewer", "users": {APPROVER: "approver", ADMIN: "admin"}})
     )
     return Estate(search, stopped, foreign, files)
 
@@ -328,7 +347,6 @@ def stack_env(
         "SCO_CATALOG_PATH": str(estate.files["catalog"]),
         "SCO_POLICY_PATH": str(estate.files["policy"]),
         "SCO_ROLES_PATH": str(estate.files["roles"]),
-        "SCO_API_TOKEN": TOKEN,
         "SCO_REMEDIATION_VERIFY_TIMEOUT_S": "5",
         "SCO_REMEDIATION_VERIFY_POLL_S": "0.2",
         "SCO_REMEDIATION_VERIFY_SETTLE_S": "0",  # moto reboots at once
@@ -349,21 +367,25 @@ def in_process_api(
 ) -> tuple[TestClient, CeleryPublisher]:
     settings = load_settings(
         data_dir=workdir,
-        api_token=TOKEN,
         webhook_token=TOKEN,
         broker_url=env["SCO_BROKER_URL"],
         roles_path=Path(env["SCO_ROLES_PATH"]),
     )
     publisher_app = Celery("remediation-itest", broker=settings.broker)
     publisher = CeleryPublisher(publisher_app, settings.queues)
+    roles = load_roles(settings.roles_path)
+    provider, _ = oidc()
+    verifier = JwtVerifier(JwksCache(provider.url), issuer=ISSUER, audience=AUDIENCE)
     deps = ApiDeps(
         settings=settings,
         publisher=publisher,
         incidents=IncidentQueries(engine),
         remediation=RemediationQueries(engine),
-        roles=load_roles(settings.roles_path),
+        roles=roles,
+        authenticator=Authenticator(static=static_credentials(settings), jwt=verifier, roles=roles),
     )
-    client = TestClient(create_app(deps), headers={"Authorization": f"Bearer {TOKEN}"})
+    # By default the tests act as the admin (who may also ingest); as_user() names someone else.
+    client = TestClient(create_app(deps), headers=as_user(ADMIN))
     return client, publisher
 
 

@@ -51,7 +51,7 @@ def test_the_kill_switch_refuses_every_step_until_released_and_is_audited(dry_ru
     stack, instance = dry_run_stack, dry_run_stack.estate.search[1]
     engaged = stack.api.post(
         "/v1/killswitch",
-        json={"engaged": True, "actor": "U01ADMIN001", "reason": "bad deploy, hands off"},
+        json={"engaged": True, "reason": "bad deploy, hands off"},
     )
     assert engaged.status_code == 202
     stack.wait_audit("remediation.kill_switch", count=1)
@@ -64,7 +64,7 @@ def test_the_kill_switch_refuses_every_step_until_released_and_is_audited(dry_ru
     assert [s.state for s in stack.steps(stopped_run.id)] == ["refused"]
 
     released = stack.api.post(
-        "/v1/killswitch", json={"engaged": False, "actor": "U01ADMIN001", "reason": "fixed"}
+        "/v1/killswitch", json={"engaged": False, "reason": "fixed"}
     )
     assert released.status_code == 202
     stack.wait_audit("remediation.kill_switch", count=2)
@@ -79,10 +79,10 @@ def test_the_kill_switch_refuses_every_step_until_released_and_is_audited(dry_ru
     ]
 
 
-def test_the_kill_switch_needs_an_actor_and_a_boolean(dry_run_stack) -> None:
-    missing = dry_run_stack.api.post("/v1/killswitch", json={"engaged": True, "reason": "x"})
-    assert (missing.status_code, missing.json()["error"]) == (422, "actor is required")
-    text = dry_run_stack.api.post("/v1/killswitch", json={"engaged": "yes", "actor": "a"})
+def test_the_kill_switch_actor_is_the_caller_and_engaged_a_boolean(dry_run_stack) -> None:
+    spoofed = dry_run_stack.api.post("/v1/killswitch", json={"engaged": True, "actor": "someone-else"})
+    assert spoofed.status_code == 400
+    text = dry_run_stack.api.post("/v1/killswitch", json={"engaged": "yes"})
     assert (text.status_code, text.json()["error"]) == (422, "engaged must be true or false")
 
 

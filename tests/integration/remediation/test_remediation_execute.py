@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from remediation_stack import APPROVER, GHOSTS, T0, VIEWER, alert, aws_session
+from remediation_stack import APPROVER, GHOSTS, T0, VIEWER, alert, as_user, aws_session
 
 from pipeline.events import envelope, new_trace_id
 
@@ -105,17 +105,20 @@ def test_a_plan_needing_approval_waits_refuses_a_viewer_and_runs_once_an_approve
     assert waiting.approval_deadline is not None
 
     refused = stack.api.post(
-        f"/v1/incidents/{incident_id}/approve", json={"approver": VIEWER, "reason": "go"}
+        f"/v1/incidents/{incident_id}/approve", json={"reason": "go"}, headers=as_user(VIEWER)
     )
     assert refused.status_code == 403
-    assert (
-        refused.json()["error"]
-        == f"{VIEWER} may not approve: approve needs approver; you hold viewer"
+    assert refused.json()["error"] == f"{VIEWER} may not approve"
+    spoofed = stack.api.post(  # an approver cannot approve in someone else's name either
+        f"/v1/incidents/{incident_id}/approve", json={"approver": "U01ADMIN001", "reason": "go"},
+        headers=as_user(APPROVER),
     )
+    assert spoofed.status_code == 400
 
     accepted = stack.api.post(
         f"/v1/incidents/{incident_id}/approve",
-        json={"approver": APPROVER, "reason": "disk cleaned, reboot to release handles"},
+        json={"reason": "disk cleaned, reboot to release handles"},
+        headers=as_user(APPROVER),
     )
     assert accepted.status_code == 202
     run = stack.wait_run(incident_id, ("succeeded", "failed"))
@@ -140,7 +143,7 @@ def test_a_denied_plan_ends_without_acting(execute_stack) -> None:
     stack.wait_run(incident_id, ("awaiting_approval",))
 
     answer = stack.api.post(
-        f"/v1/incidents/{incident_id}/deny", json={"approver": APPROVER, "reason": "not now"}
+        f"/v1/incidents/{incident_id}/deny", json={"reason": "not now"}, headers=as_user(APPROVER)
     )
     assert answer.status_code == 202
     run = stack.wait_run(incident_id, ("denied",))

@@ -19,6 +19,7 @@ from services.ports import InMemoryReplayGuard
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "api-token-for-chat-tests"
+WEBHOOK_TOKEN = "webhook-token-for-chat-tests"
 RESPONSE_URL = "https://hooks.slack.com/commands/T0001/1234/abcd"
 
 
@@ -31,7 +32,9 @@ def publisher():
 def client(publisher, tmp_path):
     settings = load_settings(
         data_dir=tmp_path,
-        webhook_token=TOKEN,
+        webhook_token=WEBHOOK_TOKEN,
+        api_token=TOKEN,
+        api_token_role="operator",
         slack_signing_secret=SECRET,
         chat_response_url_hosts="hooks.slack.com,127.0.0.1",
     )
@@ -263,15 +266,14 @@ class TestGenericCommand:
         )
 
     def test_a_command_is_queued_and_answered_202_with_its_event_id(self, client, publisher):
-        response = self.post(
-            client, {"user": "alice@example.com", "channel": "ops", "text": "status of web"}
-        )
+        response = self.post(client, {"channel": "ops", "text": "status of web"})
 
         assert response.status_code == 202
         [(task, event)] = publisher.sent
         assert response.json()["event_id"] == event.id
         assert task == HANDLE_CHAT_COMMAND
-        assert event.data["user"] == "alice@example.com"
+        assert event.data["user"] == "api-token"  # the authenticated caller, not a body field
+        assert event.data["principal"]["roles"] == ["operator"]
         assert event.data["source"] == "api"
         assert event.data["response_url"] is None
 
@@ -284,11 +286,11 @@ class TestGenericCommand:
     @pytest.mark.parametrize(
         ("payload", "message"),
         [
-            ({"channel": "c", "text": "status"}, "field 'user' is required"),
-            ({"user": "u", "channel": "c", "text": 7}, "field 'text' must be a string"),
+            ({"user": "api-token", "text": "status"}, "field 'channel' is required"),
+            ({"user": "api-token", "channel": "c", "text": 7}, "field 'text' must be a string"),
             (
                 {
-                    "user": "u",
+                    "user": "api-token",
                     "channel": "c",
                     "text": "x",
                     "response_url": "https://evil.example/x",
@@ -304,6 +306,19 @@ class TestGenericCommand:
         assert response.status_code == 422
         assert message in response.json()["error"]
 
+    def test_a_body_naming_another_user_is_a_400(self, client, publisher):
+        response = self.post(client, {"user": "U01ADMIN001", "channel": "c", "text": "approve 4"})
+
+        assert response.status_code == 400
+        assert "cannot name someone else" in response.json()["error"]
+        assert publisher.sent == []
+
+    def test_the_webhook_token_cannot_send_chat_commands(self, client, publisher):
+        response = self.post(client, {"channel": "c", "text": "status"}, token=WEBHOOK_TOKEN)
+
+        assert response.status_code == 403
+        assert publisher.sent == []
+
     def test_a_broken_json_body_is_a_400(self, client):
         response = client.post(
             "/v1/chat/command",
@@ -316,7 +331,7 @@ class TestGenericCommand:
     def test_when_the_broker_is_down_it_is_a_503_with_retry_after(self, client, publisher):
         publisher.down = True
 
-        response = self.post(client, {"user": "u", "channel": "c", "text": "status"})
+        response = self.post(client, {"channel": "c", "text": "status"})
 
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"

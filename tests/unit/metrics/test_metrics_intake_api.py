@@ -36,7 +36,7 @@ def client(publisher, tmp_path):
         data_dir=tmp_path,
         webhook_token=TOKEN,
         webhook_username="prom",
-        webhook_password="pw",
+        webhook_password="pw-long-enough-for-tests",
         metrics_max_body_bytes=64 * 1024,
         metrics_max_decoded_bytes=256 * 1024,
         metrics_max_samples_per_message=1000,
@@ -82,7 +82,7 @@ def test_remote_write_is_one_message_with_every_series_and_answers_204(client, p
 
 def test_remote_write_accepts_basic_auth_and_a_missing_version_header(client, publisher):
     headers = {k: v for k, v in RW_HEADERS.items() if k != "X-Prometheus-Remote-Write-Version"}
-    headers["Authorization"] = "Basic cHJvbTpwdw=="  # prom:pw
+    headers["Authorization"] = "Basic cHJvbTpwdy1sb25nLWVub3VnaC1mb3ItdGVzdHM="  # prom:pw-long-enough-for-tests
     answer = client.post(
         "/api/v1/write", content=write_request((UP, [(1000, 1.0)])), headers=headers
     )

@@ -16,7 +16,8 @@ BOOK = RoleBook(
 
 
 def test_every_intent_needs_a_role():
-    assert set(REQUIRED_ROLE) == set(INTENTS)
+    api_capabilities = {"ingest", "read", "chat", "kill_switch.engage", "kill_switch.release"}
+    assert set(REQUIRED_ROLE) == set(INTENTS) | api_capabilities
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_an_unknown_role_names_file_line_and_field(tmp_path):
     path.write_text("default_role: viewer\nusers:\n  U1: admin\n  U2: superuser\n")
     with pytest.raises(ConfigurationError) as error:
         load_roles(path)
-    assert f"{path}:4: users.U2: Input should be 'viewer', 'operator', 'approver' or 'admin'" \
+    assert f"{path}:4: users.U2: Input should be 'ingest', 'viewer', 'operator', 'approver' or 'admin'" \
         in str(error.value)
 
 
