@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from pipeline import limits
 from pipeline.errors import InvalidInput
 
 SPEC_VERSION = "1.0"
@@ -143,7 +144,8 @@ class AlertBatch:
                 alerts=tuple(AlertReceived.from_dict(alert) for alert in alerts),
                 group_key=str(data.get("group_key") or ""),
                 receiver=str(data.get("receiver") or ""),
-                truncated_alerts=int(data.get("truncated_alerts") or 0),
+                truncated_alerts=limits.check_int(int(data.get("truncated_alerts") or 0), "truncated_alerts",
+                                                  high=limits.INT32_MAX),
                 external_url=str(data.get("external_url") or ""),
                 group_labels=_str_map(data.get("group_labels") or {}, "group_labels"),
             )
@@ -151,6 +153,39 @@ class AlertBatch:
             raise InvalidInput(f"alert batch lacks field {exc.args[0]!r}") from exc
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"alert batch is malformed: {exc}") from exc
+
+
+def decode_alert_batch(data: Mapping[str, Any], key_labels: tuple[str, ...]
+                       ) -> tuple[AlertBatch, list[tuple[Any, InvalidInput]]]:
+    """The storable alerts of a batch message, and each alert that is not, with why (to quarantine it alone)."""
+    raw_alerts = data.get("alerts") if isinstance(data, Mapping) else None
+    if not isinstance(raw_alerts, list):
+        raise InvalidInput("alert batch field 'alerts' is not a list")
+    good: list[AlertReceived] = []
+    rejected: list[tuple[Any, InvalidInput]] = []
+    for raw in raw_alerts:
+        try:
+            if not isinstance(raw, Mapping):
+                raise InvalidInput(f"alert is a {type(raw).__name__}, not an object")
+            good.append(check_alert(AlertReceived.from_dict(raw), key_labels))
+        except InvalidInput as exc:
+            rejected.append((raw, exc))
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            rejected.append((raw, InvalidInput(f"alert is malformed: {exc!r}")))
+    header = AlertBatch.from_data({**data, "alerts": []})
+    return AlertBatch(tuple(good), header.group_key, header.receiver, header.truncated_alerts,
+                      header.external_url, header.group_labels), rejected
+
+
+def check_alert(alert: AlertReceived, key_labels: tuple[str, ...]) -> AlertReceived:
+    """`alert` if the store can hold it (pipeline.limits, the edge's rules); else OutOfLimits."""
+    limits.check_alert_fields(alert.labels, alert.annotations, key_labels=key_labels,
+                              fingerprint=alert.fingerprint, generator_url=alert.generator_url)
+    limits.check_text(alert.event_id, "event id", 36)
+    limits.utc_within_limits(alert.starts_at, "starts_at")
+    if alert.ends_at is not None:
+        limits.utc_within_limits(alert.ends_at, "ends_at")
+    return alert
 
 
 def alert_event_id(fingerprint: str, status: str, starts_at: datetime) -> str:
@@ -210,7 +245,7 @@ def parse_time(value: Any) -> datetime:
         text = f"{head}.{digits[:6]}{zone}"
     try:
         return to_utc(datetime.fromisoformat(text))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 with a positive offset
         raise InvalidInput(f"timestamp {value!r} is not RFC 3339") from exc
 
 

@@ -53,7 +53,13 @@ class PipelineTask(Task):
             raise self.retry(exc=parking_error, countdown=BACKOFF_CAP_S) from parking_error
         return {"dead_lettered": True, "error": repr(exc)}
 
-    def dead_letter(self, event: Any, exc: BaseException) -> None:
+    def quarantine(self, event: Any, item: Any, exc: BaseException, *, event_id: str | None = None) -> None:
+        """Park one bad item of a batch alone (dead letter + audit row); the rest of its batch goes on."""
+        alone = {**event, "data": {**event.get("data", {}), "alerts": [item]}} if isinstance(event, dict) else event
+        self.dead_letter(alone, exc, kind="alert.quarantined", event_id=event_id)
+
+    def dead_letter(self, event: Any, exc: BaseException, *, kind: str = "message.dead_lettered",
+                    event_id: str | None = None) -> None:
         """Park the message on the dead-letter queue and audit it; the original is then acked."""
         failed_at = datetime.now(timezone.utc)
         parked = {"task": self.name, "task_id": self.request.id, "event": event, "error": repr(exc),
@@ -62,12 +68,12 @@ class PipelineTask(Task):
         with self.app.producer_or_acquire() as producer:
             Producer(producer.channel).publish(parked, exchange=queue.exchange, routing_key=queue.routing_key,
                                               declare=[queue], serializer="json", retry=True)
-        record = AuditRecord(kind="message.dead_lettered", occurred_at=failed_at, actor=f"worker:{self.name}",
-                             event_id=_get(event, "id"), trace_id=_get(event, "traceid"),
+        record = AuditRecord(kind=kind, occurred_at=failed_at, actor=f"worker:{self.name}",
+                             event_id=event_id or _get(event, "id"), trace_id=_get(event, "traceid"),
                              data={"task": self.name, "error": repr(exc)[:2000], "retries": self.request.retries})
         with runtime().engine.begin() as conn:
             audit_writer.append(conn, [record])
-        log.error("task.dead_lettered", error=repr(exc), retries=self.request.retries)
+        log.error("task.dead_lettered", kind=kind, error=repr(exc), retries=self.request.retries)
 
 
 def _get(event: Any, key: str) -> Any:

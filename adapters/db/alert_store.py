@@ -20,7 +20,7 @@ from pipeline.correlation import (
     IncidentRef, IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate, correlation_key,
     identity,
 )
-from pipeline.events import AlertBatch, AlertReceived, to_utc
+from pipeline.events import AlertBatch, AlertReceived, check_alert, to_utc
 
 
 class AlertStore:
@@ -31,7 +31,12 @@ class AlertStore:
         self._policy = policy
 
     def record_batch(self, batch: AlertBatch, *, trace_id: str, now: datetime) -> BatchOutcome:
-        """Correlate and persist a batch; a redelivered batch changes nothing."""
+        """Correlate and persist a batch; a redelivered batch changes nothing.
+
+        An alert outside pipeline.limits (what the edge refuses) raises OutOfLimits before anything is written.
+        """
+        for alert in batch.alerts:
+            check_alert(alert, self._policy.labels)
         with self._engine.begin() as conn:
             keys = sorted({correlation_key(alert.labels, self._policy) for alert in batch.alerts})
             _lock_keys(conn, keys)
