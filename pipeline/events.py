@@ -17,6 +17,11 @@ EVENT_NAMESPACE = uuid.UUID("5b0c2a8e-56a1-4c1e-9a43-93c0f1a6d0a1")
 
 ALERTMANAGER_BATCH = "dev.smartcloudops.alertmanager.batch.received"
 
+# The follow-up of an alert batch: assess the risk of each incident it opened (the command, its event type).
+ASSESS_INCIDENT = "risk.assess_incident"
+ASSESSMENT_REQUESTED = "dev.smartcloudops.risk.assessment.requested"
+REMEDIATION_SOURCE = "urn:smartcloudops:remediation"
+
 
 @dataclass(frozen=True, slots=True)
 class CloudEvent:
@@ -215,6 +220,12 @@ def envelope(event_type: str, source: str, data: Mapping[str, Any], *, event_id:
     """Wrap data in a CloudEvents envelope."""
     return CloudEvent(id=event_id, source=source, type=event_type, time=to_utc(now).isoformat(),
                       data=data, traceid=trace_id)
+
+
+def assessment_requested(incident_id: int, trace_id: str, now: datetime) -> CloudEvent:
+    """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
+    return envelope(ASSESSMENT_REQUESTED, REMEDIATION_SOURCE, {"incident_id": incident_id},
+                    event_id=_uuid5(f"assess|{incident_id}"), trace_id=trace_id, now=now)
 
 
 def new_trace_id() -> str:

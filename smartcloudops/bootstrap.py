@@ -166,6 +166,7 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _serve_worker_metrics(settings)
     _publish_queue_depth(settings, app)
     _monitor_audit_chain(settings)
+    _sweep_outbox(settings, app)
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -188,6 +189,16 @@ def _monitor_audit_chain(settings: Settings) -> None:
     from adapters.db.audit_monitor import AuditChainMonitor
 
     AuditChainMonitor(database(settings, pool_size=1), interval_s=settings.audit_verify_interval_s).start()
+
+
+def _sweep_outbox(settings: Settings, app: Celery) -> None:
+    from adapters.broker import CeleryPublisher
+    from adapters.db.outbox_relay import OutboxRelay, OutboxSweeper
+
+    publisher = CeleryPublisher(app, settings.queues, timeout_s=settings.broker_publish_timeout_s)
+    relay = OutboxRelay(database(settings, pool_size=1), publisher.publish)
+    OutboxSweeper(relay, interval_s=settings.outbox_sweep_interval_s,
+                  older_than_s=settings.outbox_sweep_after_s).start()
 
 
 def _publish_queue_depth(settings: Settings, app: Celery) -> None:

@@ -8,14 +8,15 @@ from typing import Any
 
 import structlog
 
-from celery import shared_task
+from celery import current_app, shared_task
 
 from adapters.faults import is_transient
-from pipeline.events import AlertBatch, AlertReceived, CloudEvent, decode_alert_batch
+from adapters.broker import CeleryPublisher
+from adapters.db.outbox_relay import OutboxRelay
+from pipeline.events import AlertBatch, AlertReceived, CloudEvent, assessment_requested, decode_alert_batch
 from services.alerts import AlertRecorder, BatchOutcome
 from tasks.anomaly_evidence import attach_anomaly_evidence
 from tasks.base import PipelineTask
-from tasks.remediation import publish_assessments
 from tasks.runtime import runtime
 
 log = structlog.get_logger("tasks.alerts")
@@ -44,10 +45,20 @@ def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
     log.info("alerts.recorded", alerts=len(batch.alerts), recorded=outcome.recorded, duplicates=outcome.duplicates,
              opened=list(outcome.opened), resolved=list(outcome.resolved), audit_rows=outcome.audit_rows,
              quarantined=len(rejected))
-    # After the commit: each incident this batch opened gets its risk assessed (and maybe remediated).
-    publish_assessments(outcome.opened, envelope.traceid)
+    # After the commit: relay the outbox rows this batch wrote (risk assessment of each incident it
+    # opened); a crash before this line leaves them to the sweep, which this also runs.
+    relay = outbox_relay()
+    relay.relay([assessment_requested(i, envelope.traceid, now).id for i in outcome.opened])
+    relay.sweep(settings.outbox_sweep_after_s)
     return {"recorded": outcome.recorded, "duplicates": outcome.duplicates,
             "opened": list(outcome.opened), "resolved": list(outcome.resolved), "quarantined": len(rejected)}
+
+
+def outbox_relay() -> OutboxRelay:
+    """The relay of this worker process, publishing through the Celery app."""
+    settings = runtime().settings
+    publisher = CeleryPublisher(current_app, settings.queues, timeout_s=settings.broker_publish_timeout_s)
+    return OutboxRelay(runtime().engine, publisher.publish)
 
 
 def record_isolating(recorder: AlertRecorder, batch: AlertBatch, *, trace_id: str, now: datetime,

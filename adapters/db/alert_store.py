@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services.alerts import BatchOutcome
-from adapters.db import audit_writer
+from adapters.db import audit_writer, outbox
 from adapters.db.silence_store import mute_silenced
 from adapters.db.engine import is_postgres
 from adapters.db.schema import alerts, incidents
@@ -20,11 +20,11 @@ from pipeline.correlation import (
     IncidentRef, IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate, correlation_key,
     identity,
 )
-from pipeline.events import AlertBatch, AlertReceived, check_alert, to_utc
+from pipeline.events import ASSESS_INCIDENT, AlertBatch, AlertReceived, assessment_requested, check_alert, to_utc
 
 
 class AlertStore:
-    """Writes alerts, incidents and audit rows; the only writer of the alert path."""
+    """Writes alerts, incidents, audit rows and their follow-ups (outbox); the only writer of the alert path."""
 
     def __init__(self, engine: Engine, policy: CorrelationPolicy) -> None:
         self._engine = engine
@@ -51,6 +51,8 @@ class AlertStore:
                 writer.apply(decision)
             writer.flush()
             rows = audit_writer.append(conn, writer.audit)
+            # The follow-up commits with the incidents it follows: a crash after this commit cannot lose it.
+            outbox.add(conn, ASSESS_INCIDENT, [assessment_requested(i, trace_id, now) for i in writer.opened], now=now)
             return writer.outcome(len(rows))
 
 
