@@ -14,20 +14,57 @@ from adapters.db import audit_writer
 from pipeline.audit import AuditRecord
 from adapters.faults import is_transient
 from adapters.routing import dead_letter_queue
+from config.settings import Settings
 from tasks.runtime import runtime
 
 log = structlog.get_logger("tasks")
 
 BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 60.0
+BACKOFF_CAP_S = 30.0  # a failed dead-letter park waits this long before it tries again
+
+
+# A CloudEvents extension attribute carried by a retried message: when its first transient failure was.
+FIRST_FAILURE = "scofirstfailure"
+
+
+def retry_backoff_cap_s(settings: Settings) -> float:
+    """The longest wait between retries: the setting, held under half the visibility timeout.
+
+    A retry waits in the worker as an unacked message with an ETA; a wait past the broker's
+    visibility timeout makes Redis hand the same message to another worker.
+    """
+    return min(settings.task_retry_backoff_cap_s, settings.broker_visibility_timeout_s / 2)
+
+
+def retry_plan(event: Any, retries: int, settings: Settings, now: datetime) -> tuple[float, Any] | None:
+    """(delay, event to retry with) while the first failure is younger than the retry age; else None.
+
+    Retrying by age, not by count, means an outage of any length under the age dead-letters nothing,
+    however short the backoff cap makes each wait.
+    """
+    first = _first_failure(event) or now
+    if (now - first).total_seconds() >= settings.task_retry_max_age_s:
+        return None
+    delay = full_jitter(min(retries, 32), base_s=BACKOFF_BASE_S, cap_s=retry_backoff_cap_s(settings))
+    retried = {**event, FIRST_FAILURE: first.isoformat()} if isinstance(event, dict) else event
+    return delay, retried
+
+
+def _first_failure(event: Any) -> datetime | None:
+    raw = event.get(FIRST_FAILURE) if isinstance(event, dict) else None
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
 
 
 class PipelineTask(Task):
-    """Every pipeline task: one CloudEvent dict in, errors mapped to retry or dead letter."""
+    """Every pipeline task: one CloudEvent dict in, errors mapped to retry (by age) or dead letter."""
 
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    max_retries = None  # retries end by age (retry_plan), never by Celery's count
 
     def __call__(self, event: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         structlog.contextvars.clear_contextvars()
@@ -37,10 +74,13 @@ class PipelineTask(Task):
             return self.run(event, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             retries = self.request.retries
-            if is_transient(exc) and retries < runtime().settings.task_max_retries:
-                delay = full_jitter(retries, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
-                log.warning("task.retry", error=repr(exc), retries=retries, countdown=round(delay, 3))
-                raise self.retry(exc=exc, countdown=delay) from exc
+            plan = retry_plan(event, retries, runtime().settings, datetime.now(timezone.utc)) if is_transient(exc) \
+                else None
+            if plan is not None:
+                delay, retried_event = plan
+                log.warning("task.retry", error=repr(exc), retries=retries, countdown=round(delay, 3),
+                            first_failure=retried_event.get(FIRST_FAILURE))
+                raise self.retry(args=[retried_event, *args], kwargs=kwargs, exc=exc, countdown=delay) from exc
             return self._dead_letter_or_retry(event, exc)
         finally:
             structlog.contextvars.clear_contextvars()
