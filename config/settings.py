@@ -83,6 +83,9 @@ class Settings(BaseSettings):
         "longest wait between retries; also held under half the broker visibility timeout"))
     outbox_sweep_after_s: float = Field(default=30.0, gt=0,
                                         description="outbox rows older than this are relayed by the sweep")
+    intake_journal_republish_after_s: float = Field(default=900.0, gt=0, description=(
+        "an acknowledged message whose work is not committed after this long is published again"))
+    intake_journal_sweep_interval_s: float = Field(default=30.0, gt=0)
     outbox_sweep_interval_s: float = Field(default=15.0, gt=0, description="how often a worker sweeps the outbox")
     audit_verify_interval_s: float = Field(default=300.0, ge=0, description="worker re-verifies the audit chain; 0 = off")
     worker_metrics_host: str = "127.0.0.1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -11,7 +12,7 @@ import structlog
 from celery import current_app, shared_task
 
 from adapters.faults import is_transient
-from adapters.broker import CeleryPublisher
+from adapters.broker import CeleryPublisher, RedisDirectPublisher, publisher_for
 from adapters.db.outbox_relay import OutboxRelay
 from pipeline.events import AlertBatch, AlertReceived, CloudEvent, assessment_requested, decode_alert_batch
 from services.alerts import AlertRecorder, BatchOutcome
@@ -55,10 +56,14 @@ def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
 
 
 def outbox_relay() -> OutboxRelay:
-    """The relay of this worker process, publishing through the Celery app."""
+    """The relay of this worker process; on Redis it publishes through the intake journal too."""
+    return OutboxRelay(runtime().engine, _publisher().publish)
+
+
+@functools.lru_cache(maxsize=1)
+def _publisher() -> CeleryPublisher | RedisDirectPublisher:
     settings = runtime().settings
-    publisher = CeleryPublisher(current_app, settings.queues, timeout_s=settings.broker_publish_timeout_s)
-    return OutboxRelay(runtime().engine, publisher.publish)
+    return publisher_for(current_app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
 
 
 def record_isolating(recorder: AlertRecorder, batch: AlertBatch, *, trace_id: str, now: datetime,

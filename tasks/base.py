@@ -9,6 +9,7 @@ import structlog
 from celery import Task
 from kombu import Producer
 
+from adapters import intake_journal
 from adapters.backoff import full_jitter
 from adapters.db import audit_writer
 from pipeline.audit import AuditRecord
@@ -71,7 +72,9 @@ class PipelineTask(Task):
         structlog.contextvars.bind_contextvars(
             task=self.name, task_id=self.request.id, event_id=_get(event, "id"), trace_id=_get(event, "traceid"))
         try:
-            return self.run(event, *args, **kwargs)
+            result = self.run(event, *args, **kwargs)
+            _forget_intake(event)
+            return result
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             retries = self.request.retries
             plan = retry_plan(event, retries, runtime().settings, datetime.now(timezone.utc)) if is_transient(exc) \
@@ -91,6 +94,7 @@ class PipelineTask(Task):
         except Exception as parking_error:  # noqa: BLE001 - parking failed: keep the message alive
             log.error("task.dead_letter_failed", error=repr(parking_error), cause=repr(exc))
             raise self.retry(exc=parking_error, countdown=BACKOFF_CAP_S) from parking_error
+        _forget_intake(event)
         return {"dead_lettered": True, "error": repr(exc)}
 
     def quarantine(self, event: Any, item: Any, exc: BaseException, *, event_id: str | None = None) -> None:
@@ -114,6 +118,18 @@ class PipelineTask(Task):
         with runtime().engine.begin() as conn:
             audit_writer.append(conn, [record])
         log.error("task.dead_lettered", kind=kind, error=repr(exc), retries=self.request.retries)
+
+
+def _forget_intake(event: Any) -> None:
+    """The work is committed (or parked): the intake journal need not re-publish this event."""
+    event_id = _get(event, "id")
+    journal = intake_journal.journal_for(runtime().settings.broker)
+    if journal is None or not isinstance(event_id, str):
+        return
+    try:
+        journal.forget(event_id)
+    except Exception as exc:  # noqa: BLE001 - Redis gone: the sweeper re-publishes, the task dedupes
+        log.warning("intake_journal.forget_failed", error=repr(exc))
 
 
 def _get(event: Any, key: str) -> Any:
