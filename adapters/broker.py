@@ -7,6 +7,7 @@ import contextlib
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from celery import Celery
 from config.settings import QueueNames
 from pipeline.errors import TransientError
 from pipeline.events import CloudEvent
+from adapters import intake_journal
 from adapters.faults import is_transient
 from adapters.routing import ROUTES
 
@@ -67,6 +69,9 @@ class CeleryPublisher:
 class RedisDirectPublisher:
     """Redis fast path: Celery builds the task message, one LPUSH delivers kombu's Redis envelope.
 
+    The LPUSH travels in one MULTI with an intake-journal entry (adapters.intake_journal), so a
+    message lost in kombu's BRPOP-to-unacked window is re-published by the sweeper.
+
     kombu's producer costs several times more per message than the LPUSH itself (pipeline objects,
     a binding lookup, connection-pool bookkeeping). The message is made by Celery's own
     `as_task_v2` and serialiser, and the envelope is the one kombu's Redis transport writes for
@@ -92,13 +97,19 @@ class RedisDirectPublisher:
             raise TransientError("broker unreachable: no asynchronous Redis client configured")
         queue = getattr(self._queues, ROUTES[task])
         with broker_errors():
-            await self._async_client.lpush(queue, self.encode(task, event, queue))
+            async with self._async_client.pipeline(transaction=True) as pipe:
+                pipe.lpush(queue, self.encode(task, event, queue))
+                intake_journal.add_to(pipe, task, event, time.time())
+                await pipe.execute()
 
     def publish(self, task: str, event: CloudEvent) -> None:
         """LPUSH one Celery message onto the task's queue; TransientError when Redis cannot take it."""
         queue = getattr(self._queues, ROUTES[task])
         with broker_errors():
-            self._client.lpush(queue, self.encode(task, event, queue))
+            pipe = self._client.pipeline(transaction=True)
+            pipe.lpush(queue, self.encode(task, event, queue))
+            intake_journal.add_to(pipe, task, event, time.time())
+            pipe.execute()
 
     async def aclose(self) -> None:
         """Close the event loop's connections (at server shutdown)."""

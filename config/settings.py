@@ -89,7 +89,17 @@ class Settings(BaseSettings):
     worker_prefetch: int = Field(default=4, ge=1, le=1024)
     broker_visibility_timeout_s: int = Field(default=300, ge=5)
     broker_publish_timeout_s: float = Field(default=2.0, gt=0)
-    task_max_retries: int = Field(default=10, ge=0)
+    task_max_retries: int = Field(default=10, ge=0, description="unused: transient faults are retried by age")
+    task_retry_max_age_s: float = Field(default=3600.0, gt=0, description=(
+        "a transient fault (database or broker down) is retried until this long after its first failure"))
+    task_retry_backoff_cap_s: float = Field(default=30.0, gt=0, description=(
+        "longest wait between retries; also held under half the broker visibility timeout"))
+    outbox_sweep_after_s: float = Field(default=30.0, gt=0,
+                                        description="outbox rows older than this are relayed by the sweep")
+    intake_journal_republish_after_s: float = Field(default=900.0, gt=0, description=(
+        "an acknowledged message whose work is not committed after this long is published again"))
+    intake_journal_sweep_interval_s: float = Field(default=30.0, gt=0)
+    outbox_sweep_interval_s: float = Field(default=15.0, gt=0, description="how often a worker sweeps the outbox")
     audit_verify_interval_s: float = Field(default=300.0, ge=0, description="worker re-verifies the audit chain; 0 = off")
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9809, ge=0, le=65535, description="0 disables the worker's /metrics")

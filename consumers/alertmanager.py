@@ -7,23 +7,22 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from pipeline import limits
+from pipeline.correlation import CorrelationPolicy
 from pipeline.errors import InvalidInput
-from pipeline.events import AlertBatch, AlertReceived, alert_event_id, to_utc
+from pipeline.events import AlertBatch, AlertReceived, alert_event_id
 
-LabelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-LabelValue = Annotated[str, StringConstraints(max_length=4096)]
+LabelName = Annotated[str, StringConstraints(min_length=1, max_length=limits.LABEL_NAME_CHARS)]
+LabelValue = Annotated[str, StringConstraints(max_length=limits.LABEL_VALUE_CHARS)]
+Count = Annotated[int, Field(ge=0, le=limits.INT32_MAX)]
 GO_ZERO_TIME_YEAR = 1  # Alertmanager sends 0001-01-01T00:00:00Z as endsAt of a firing alert
+DEFAULT_KEY_LABELS = CorrelationPolicy().labels
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-# Labels the store indexes in columns of bounded width; longer values are refused up front (422)
-# rather than failing in the worker.
-INDEXED_LABEL_LIMITS = {"alertname": 256, "service": 256, "severity": 64}
 
 
 class WebhookAlert(_Strict):
@@ -35,19 +34,11 @@ class WebhookAlert(_Strict):
     generatorURL: str = ""
     fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")] | None = None
 
-    @field_validator("labels")
-    @classmethod
-    def _indexed_labels_fit(cls, labels: dict[str, str]) -> dict[str, str]:
-        for name, limit in INDEXED_LABEL_LIMITS.items():
-            if len(labels.get(name, "")) > limit:
-                raise ValueError(f"label {name!r} is longer than {limit} characters")
-        return labels
-
 
 class WebhookPayload(_Strict):
     version: str
     groupKey: str
-    truncatedAlerts: int = Field(default=0, ge=0)
+    truncatedAlerts: Count = 0
     status: Literal["firing", "resolved"]
     receiver: str
     groupLabels: dict[LabelName, LabelValue] = Field(default_factory=dict)
@@ -65,8 +56,11 @@ class UnprocessablePayload(InvalidInput):
     """The body is JSON but not a version 4 webhook payload (422)."""
 
 
-def parse_webhook(body: bytes) -> AlertBatch:
-    """Validate a webhook body and normalise its alerts; errors name each bad field."""
+def parse_webhook(body: bytes, key_labels: tuple[str, ...] = DEFAULT_KEY_LABELS) -> AlertBatch:
+    """Validate a webhook body and normalise its alerts; errors name each bad field.
+
+    `key_labels` are the correlation policy's labels: their joined key must fit its column too.
+    """
     try:
         payload = WebhookPayload.model_validate_json(body)
     except ValidationError as exc:
@@ -75,8 +69,13 @@ def parse_webhook(body: bytes) -> AlertBatch:
         raise UnprocessablePayload(describe_errors(exc)) from exc
     if payload.version != "4":
         raise UnprocessablePayload(f"version: unsupported webhook version {payload.version!r}, expected '4'")
+    for name, text in (("groupKey", payload.groupKey), ("receiver", payload.receiver),
+                       ("externalURL", payload.externalURL)):
+        _within_limits(f"{name}", lambda text=text, name=name: limits.check_text(text, name))
+    _within_limits("groupLabels", lambda: limits.check_texts(payload.groupLabels.items(), "group label"))
     return AlertBatch(
-        alerts=tuple(_normalise(alert, payload) for alert in payload.alerts),
+        alerts=tuple(_within_limits(f"alerts.{index}", lambda alert=alert: _normalise(alert, payload, key_labels))
+                     for index, alert in enumerate(payload.alerts)),
         group_key=payload.groupKey,
         receiver=payload.receiver,
         truncated_alerts=payload.truncatedAlerts,
@@ -94,10 +93,21 @@ def describe_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _normalise(alert: WebhookAlert, payload: WebhookPayload) -> AlertReceived:
-    starts_at = to_utc(alert.startsAt)
-    ends_at = to_utc(alert.endsAt) if alert.endsAt and alert.endsAt.year > GO_ZERO_TIME_YEAR else None
+def _within_limits(where: str, check):  # type: ignore[no-untyped-def]
+    try:
+        return check()
+    except limits.OutOfLimits as exc:
+        raise UnprocessablePayload(f"{where}: {exc}") from exc
+
+
+def _normalise(alert: WebhookAlert, payload: WebhookPayload, key_labels: tuple[str, ...]) -> AlertReceived:
+    starts_at = limits.utc_within_limits(alert.startsAt, "startsAt")
+    # Go's zero time (year 1, whatever the offset) is "no end"; checked before any conversion can overflow.
+    is_zero_time = alert.endsAt is None or alert.endsAt.year <= GO_ZERO_TIME_YEAR
+    ends_at = None if is_zero_time else limits.utc_within_limits(alert.endsAt, "endsAt")
     fingerprint = alert.fingerprint or label_fingerprint(alert.labels)
+    limits.check_alert_fields(alert.labels, alert.annotations, key_labels=key_labels, fingerprint=fingerprint,
+                              generator_url=alert.generatorURL)
     return AlertReceived(
         event_id=alert_event_id(fingerprint, alert.status, starts_at),
         fingerprint=fingerprint,

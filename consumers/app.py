@@ -22,6 +22,7 @@ from consumers.auth import Authenticator, static_credentials
 from consumers.http import HttpError, MetricsMiddleware, endpoint, read_body, require_json, trace_id_of
 from consumers.publisher import publish
 from services.ports import IncidentReads
+from pipeline import limits
 from pipeline.errors import InvalidInput, NotFound, TransientError
 from pipeline.events import ALERTMANAGER_BATCH, batch_event_id, envelope
 from adapters.observability import metrics
@@ -48,7 +49,7 @@ def create_app(deps: ApiDeps) -> Starlette:
         require_json(request)
         body = await read_body(request, settings.max_body_bytes)
         try:
-            batch = parse_webhook(body)
+            batch = parse_webhook(body, settings.grouping_labels)
         except MalformedJson as exc:
             raise HttpError(400, str(exc)) from exc
         except InvalidInput as exc:
@@ -155,8 +156,9 @@ def _check(probe: Callable[[], None]) -> Callable[[], str]:
 def _int_param(raw: str | None, name: str, *, default: int | None, low: int, high: int | None = None) -> int | None:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise HttpError(400, f"{name} must be a positive integer, got {raw!r}")
+    # isdecimal on ASCII, not isdigit: "²" is a digit that int() refuses. Ids are BIGINT.
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 19 or int(raw) > limits.BIGINT_MAX:
+        raise HttpError(400, f"{name} must be an integer from {low} to {high or limits.BIGINT_MAX}, got {raw[:32]!r}")
     value = int(raw)
     if value < low or (high is not None and value > high):
         raise HttpError(400, f"{name} must be between {low} and {high or 'any'}, got {value}")

@@ -8,7 +8,6 @@ acknowledgement and never waits for the work.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
 from consumers.slack_signature import SlackSignatureError, verify_slack_request
 from services.ports import ReplayGuard
+from pipeline import limits
 from pipeline.errors import InvalidInput, TransientError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu.context import check_chat_id
@@ -200,7 +200,12 @@ def _form(request: Request, body: bytes) -> dict[str, str]:
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise HttpError(400, f"body is not a valid form: {exc}") from exc
-    return {name: values[0] for name, values in parsed.items()}
+    form = {name: values[0] for name, values in parsed.items()}
+    try:
+        limits.check_json_value(form, "form")  # %00 decodes to NUL, which no store can hold
+    except limits.OutOfLimits as exc:
+        raise HttpError(422, str(exc)) from exc
+    return form
 
 
 def _slack_data(form: Mapping[str, str], hosts: frozenset[str]) -> dict[str, Any]:
@@ -256,9 +261,11 @@ def _text(text: str) -> str:
 
 def _json_object(body: bytes) -> Mapping[str, Any]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise HttpError(400, f"body is not valid JSON: {exc}") from exc
+        payload = limits.parse_json(body)
+    except limits.OutOfLimits as exc:
+        raise HttpError(422, str(exc)) from exc
+    except InvalidInput as exc:
+        raise HttpError(400, str(exc)) from exc
     if not isinstance(payload, dict):
         raise HttpError(422, "body must be a JSON object with 'user', 'channel' and 'text'")
     return payload

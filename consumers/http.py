@@ -6,14 +6,20 @@ import re
 import time
 from typing import Any, Awaitable, Callable
 
-from starlette.requests import Request
+import structlog
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.events import new_trace_id
 from adapters.observability import metrics
 
+log = structlog.get_logger("consumers.http")
+
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that went away before the answer
 
 
 class HttpError(Exception):
@@ -44,11 +50,17 @@ async def read_body(request: Request, limit: int) -> bytes:
         if int(declared) > limit:
             raise HttpError(413, f"body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HttpError(413, f"body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        # The caller hung up mid-body: nothing was accepted and it is no fault of ours, so no 500 and no
+        # page; smartcloudops_http_requests counts it under status 499.
+        log.info("http.client_disconnected", route=_route_of(request.scope), bytes_read=size)
+        raise HttpError(CLIENT_CLOSED_REQUEST, "client disconnected before the body was read") from exc
     return b"".join(chunks)
 
 

@@ -17,6 +17,7 @@ Rules, beyond those of `pipeline.metric_events` (which both share):
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -36,6 +37,7 @@ from consumers.remote_write_pb import WriteRequest
 from pipeline.errors import InvalidInput, TransientError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.metric_events import (
+    MAX_TIMESTAMP_MS,
     METRIC_SAMPLES_RECEIVED,
     SampleBatch,
     check_labels,
@@ -94,11 +96,18 @@ def decode_json_samples(body: bytes) -> SampleBatch:
         parts.append(
             (
                 labels,
-                [seconds_to_ms(ts, labels) for ts, _ in item.samples],
+                [_json_timestamp_ms(ts, labels) for ts, _ in item.samples],
                 [value for _, value in item.samples],
             )
         )
     return merge_series(parts)
+
+
+def _json_timestamp_ms(seconds: float, labels: dict[str, str]) -> int:
+    # Range first: a finite 1e308 s would overflow on its way to milliseconds.
+    if math.isfinite(seconds) and not 0 <= seconds <= MAX_TIMESTAMP_MS / 1000:
+        raise InvalidInput(f"series {labels.get('__name__', '')[:64]!r}: timestamp {seconds!r} s is outside 1970..9999")
+    return seconds_to_ms(seconds, labels)
 
 
 class MalformedSamples(InvalidInput):

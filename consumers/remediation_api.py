@@ -8,7 +8,6 @@ route guard) and again by the worker, which also refuses a requester approving t
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,8 @@ from consumers.access import principal_of, require_permission
 from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
-from pipeline.errors import TransientError
+from pipeline import limits
+from pipeline.errors import InvalidInput, TransientError
 from pipeline.events import envelope, new_trace_id
 from pipeline.nlu.authz import Principal
 
@@ -152,8 +152,11 @@ def _granted(principal: Principal) -> list[str]:
 
 
 def _incident_id(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
-        raise HttpError(400, f"incident id must be a positive integer, got {raw!r}")
+    # isdecimal on ASCII, not isdigit: "²" is a digit that int() refuses.
+    if not (raw.isascii() and raw.isdecimal()) or (len(raw) <= 19 and int(raw) < 1):
+        raise HttpError(400, f"incident id must be a positive integer, got {raw[:32]!r}")
+    if len(raw) > 19 or int(raw) > limits.BIGINT_MAX:  # length first: int() refuses over 4,300 digits
+        raise HttpError(400, f"incident id must be at most {limits.BIGINT_MAX}, got {raw[:32]!r}")
     return int(raw)
 
 
@@ -161,9 +164,11 @@ async def _json_body(request: Request) -> dict[str, Any]:
     require_json(request)
     raw = await read_body(request, MAX_BODY)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpError(400, f"body is not JSON: {exc}") from exc
+        body = limits.parse_json(raw)
+    except limits.OutOfLimits as exc:
+        raise HttpError(422, str(exc)) from exc
+    except InvalidInput as exc:
+        raise HttpError(400, str(exc)) from exc
     if not isinstance(body, dict):
         raise HttpError(422, "body must be a JSON object")
     return body

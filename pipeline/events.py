@@ -9,12 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from pipeline import limits
 from pipeline.errors import InvalidInput
 
 SPEC_VERSION = "1.0"
 EVENT_NAMESPACE = uuid.UUID("5b0c2a8e-56a1-4c1e-9a43-93c0f1a6d0a1")
 
 ALERTMANAGER_BATCH = "dev.smartcloudops.alertmanager.batch.received"
+
+# The follow-up of an alert batch: assess the risk of each incident it opened (the command, its event type).
+ASSESS_INCIDENT = "risk.assess_incident"
+ASSESSMENT_REQUESTED = "dev.smartcloudops.risk.assessment.requested"
+REMEDIATION_SOURCE = "urn:smartcloudops:remediation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +149,8 @@ class AlertBatch:
                 alerts=tuple(AlertReceived.from_dict(alert) for alert in alerts),
                 group_key=str(data.get("group_key") or ""),
                 receiver=str(data.get("receiver") or ""),
-                truncated_alerts=int(data.get("truncated_alerts") or 0),
+                truncated_alerts=limits.check_int(int(data.get("truncated_alerts") or 0), "truncated_alerts",
+                                                  high=limits.INT32_MAX),
                 external_url=str(data.get("external_url") or ""),
                 group_labels=_str_map(data.get("group_labels") or {}, "group_labels"),
             )
@@ -151,6 +158,39 @@ class AlertBatch:
             raise InvalidInput(f"alert batch lacks field {exc.args[0]!r}") from exc
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"alert batch is malformed: {exc}") from exc
+
+
+def decode_alert_batch(data: Mapping[str, Any], key_labels: tuple[str, ...]
+                       ) -> tuple[AlertBatch, list[tuple[Any, InvalidInput]]]:
+    """The storable alerts of a batch message, and each alert that is not, with why (to quarantine it alone)."""
+    raw_alerts = data.get("alerts") if isinstance(data, Mapping) else None
+    if not isinstance(raw_alerts, list):
+        raise InvalidInput("alert batch field 'alerts' is not a list")
+    good: list[AlertReceived] = []
+    rejected: list[tuple[Any, InvalidInput]] = []
+    for raw in raw_alerts:
+        try:
+            if not isinstance(raw, Mapping):
+                raise InvalidInput(f"alert is a {type(raw).__name__}, not an object")
+            good.append(check_alert(AlertReceived.from_dict(raw), key_labels))
+        except InvalidInput as exc:
+            rejected.append((raw, exc))
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            rejected.append((raw, InvalidInput(f"alert is malformed: {exc!r}")))
+    header = AlertBatch.from_data({**data, "alerts": []})
+    return AlertBatch(tuple(good), header.group_key, header.receiver, header.truncated_alerts,
+                      header.external_url, header.group_labels), rejected
+
+
+def check_alert(alert: AlertReceived, key_labels: tuple[str, ...]) -> AlertReceived:
+    """`alert` if the store can hold it (pipeline.limits, the edge's rules); else OutOfLimits."""
+    limits.check_alert_fields(alert.labels, alert.annotations, key_labels=key_labels,
+                              fingerprint=alert.fingerprint, generator_url=alert.generator_url)
+    limits.check_text(alert.event_id, "event id", 36)
+    limits.utc_within_limits(alert.starts_at, "starts_at")
+    if alert.ends_at is not None:
+        limits.utc_within_limits(alert.ends_at, "ends_at")
+    return alert
 
 
 def alert_event_id(fingerprint: str, status: str, starts_at: datetime) -> str:
@@ -182,6 +222,12 @@ def envelope(event_type: str, source: str, data: Mapping[str, Any], *, event_id:
                       data=data, traceid=trace_id)
 
 
+def assessment_requested(incident_id: int, trace_id: str, now: datetime) -> CloudEvent:
+    """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
+    return envelope(ASSESSMENT_REQUESTED, REMEDIATION_SOURCE, {"incident_id": incident_id},
+                    event_id=_uuid5(f"assess|{incident_id}"), trace_id=trace_id, now=now)
+
+
 def new_trace_id() -> str:
     """A W3C-style 128-bit trace id in hex (random, not secret: the process PRNG is enough)."""
     return f"{random.getrandbits(128):032x}"
@@ -210,7 +256,7 @@ def parse_time(value: Any) -> datetime:
         text = f"{head}.{digits[:6]}{zone}"
     try:
         return to_utc(datetime.fromisoformat(text))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 with a positive offset
         raise InvalidInput(f"timestamp {value!r} is not RFC 3339") from exc
 
 

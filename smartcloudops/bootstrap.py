@@ -171,6 +171,8 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _serve_worker_metrics(settings)
     _publish_queue_depth(settings, app)
     _monitor_audit_chain(settings)
+    _sweep_outbox(settings, app)
+    _sweep_intake_journal(settings, app)
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -193,6 +195,28 @@ def _monitor_audit_chain(settings: Settings) -> None:
     from adapters.db.audit_monitor import AuditChainMonitor
 
     AuditChainMonitor(database(settings, pool_size=1), interval_s=settings.audit_verify_interval_s).start()
+
+
+def _sweep_outbox(settings: Settings, app: Celery) -> None:
+    from adapters.broker import publisher_for
+    from adapters.db.outbox_relay import OutboxRelay, OutboxSweeper
+
+    publisher = publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
+    relay = OutboxRelay(database(settings, pool_size=1), publisher.publish)
+    OutboxSweeper(relay, interval_s=settings.outbox_sweep_interval_s,
+                  older_than_s=settings.outbox_sweep_after_s).start()
+
+
+def _sweep_intake_journal(settings: Settings, app: Celery) -> None:
+    from adapters.broker import RedisDirectPublisher
+    from adapters.intake_journal import JournalSweeper, journal_for
+
+    journal = journal_for(settings.broker)
+    if journal is None:
+        return
+    publisher = RedisDirectPublisher.from_url(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
+    JournalSweeper(journal, publisher.publish, interval_s=settings.intake_journal_sweep_interval_s,
+                   older_than_s=settings.intake_journal_republish_after_s).start()
 
 
 def _publish_queue_depth(settings: Settings, app: Celery) -> None:

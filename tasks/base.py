@@ -9,38 +9,81 @@ import structlog
 from celery import Task
 from kombu import Producer
 
+from adapters import intake_journal
 from adapters.backoff import full_jitter
 from adapters.db import audit_writer
 from pipeline.audit import AuditRecord
 from adapters.faults import is_transient
 from adapters.routing import dead_letter_queue
+from config.settings import Settings
 from tasks.runtime import runtime
 
 log = structlog.get_logger("tasks")
 
 BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 60.0
+BACKOFF_CAP_S = 30.0  # a failed dead-letter park waits this long before it tries again
+
+
+# A CloudEvents extension attribute carried by a retried message: when its first transient failure was.
+FIRST_FAILURE = "scofirstfailure"
+
+
+def retry_backoff_cap_s(settings: Settings) -> float:
+    """The longest wait between retries: the setting, held under half the visibility timeout.
+
+    A retry waits in the worker as an unacked message with an ETA; a wait past the broker's
+    visibility timeout makes Redis hand the same message to another worker.
+    """
+    return min(settings.task_retry_backoff_cap_s, settings.broker_visibility_timeout_s / 2)
+
+
+def retry_plan(event: Any, retries: int, settings: Settings, now: datetime) -> tuple[float, Any] | None:
+    """(delay, event to retry with) while the first failure is younger than the retry age; else None.
+
+    Retrying by age, not by count, means an outage of any length under the age dead-letters nothing,
+    however short the backoff cap makes each wait.
+    """
+    first = _first_failure(event) or now
+    if (now - first).total_seconds() >= settings.task_retry_max_age_s:
+        return None
+    delay = full_jitter(min(retries, 32), base_s=BACKOFF_BASE_S, cap_s=retry_backoff_cap_s(settings))
+    retried = {**event, FIRST_FAILURE: first.isoformat()} if isinstance(event, dict) else event
+    return delay, retried
+
+
+def _first_failure(event: Any) -> datetime | None:
+    raw = event.get(FIRST_FAILURE) if isinstance(event, dict) else None
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
 
 
 class PipelineTask(Task):
-    """Every pipeline task: one CloudEvent dict in, errors mapped to retry or dead letter."""
+    """Every pipeline task: one CloudEvent dict in, errors mapped to retry (by age) or dead letter."""
 
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    max_retries = None  # retries end by age (retry_plan), never by Celery's count
 
     def __call__(self, event: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             task=self.name, task_id=self.request.id, event_id=_get(event, "id"), trace_id=_get(event, "traceid"))
         try:
-            return self.run(event, *args, **kwargs)
+            result = self.run(event, *args, **kwargs)
+            _forget_intake(event)
+            return result
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             retries = self.request.retries
-            if is_transient(exc) and retries < runtime().settings.task_max_retries:
-                delay = full_jitter(retries, base_s=BACKOFF_BASE_S, cap_s=BACKOFF_CAP_S)
-                log.warning("task.retry", error=repr(exc), retries=retries, countdown=round(delay, 3))
-                raise self.retry(exc=exc, countdown=delay) from exc
+            plan = retry_plan(event, retries, runtime().settings, datetime.now(timezone.utc)) if is_transient(exc) \
+                else None
+            if plan is not None:
+                delay, retried_event = plan
+                log.warning("task.retry", error=repr(exc), retries=retries, countdown=round(delay, 3),
+                            first_failure=retried_event.get(FIRST_FAILURE))
+                raise self.retry(args=[retried_event, *args], kwargs=kwargs, exc=exc, countdown=delay) from exc
             return self._dead_letter_or_retry(event, exc)
         finally:
             structlog.contextvars.clear_contextvars()
@@ -51,9 +94,16 @@ class PipelineTask(Task):
         except Exception as parking_error:  # noqa: BLE001 - parking failed: keep the message alive
             log.error("task.dead_letter_failed", error=repr(parking_error), cause=repr(exc))
             raise self.retry(exc=parking_error, countdown=BACKOFF_CAP_S) from parking_error
+        _forget_intake(event)
         return {"dead_lettered": True, "error": repr(exc)}
 
-    def dead_letter(self, event: Any, exc: BaseException) -> None:
+    def quarantine(self, event: Any, item: Any, exc: BaseException, *, event_id: str | None = None) -> None:
+        """Park one bad item of a batch alone (dead letter + audit row); the rest of its batch goes on."""
+        alone = {**event, "data": {**event.get("data", {}), "alerts": [item]}} if isinstance(event, dict) else event
+        self.dead_letter(alone, exc, kind="alert.quarantined", event_id=event_id)
+
+    def dead_letter(self, event: Any, exc: BaseException, *, kind: str = "message.dead_lettered",
+                    event_id: str | None = None) -> None:
         """Park the message on the dead-letter queue and audit it; the original is then acked."""
         failed_at = datetime.now(timezone.utc)
         parked = {"task": self.name, "task_id": self.request.id, "event": event, "error": repr(exc),
@@ -62,12 +112,24 @@ class PipelineTask(Task):
         with self.app.producer_or_acquire() as producer:
             Producer(producer.channel).publish(parked, exchange=queue.exchange, routing_key=queue.routing_key,
                                               declare=[queue], serializer="json", retry=True)
-        record = AuditRecord(kind="message.dead_lettered", occurred_at=failed_at, actor=f"worker:{self.name}",
-                             event_id=_get(event, "id"), trace_id=_get(event, "traceid"),
+        record = AuditRecord(kind=kind, occurred_at=failed_at, actor=f"worker:{self.name}",
+                             event_id=event_id or _get(event, "id"), trace_id=_get(event, "traceid"),
                              data={"task": self.name, "error": repr(exc)[:2000], "retries": self.request.retries})
         with runtime().engine.begin() as conn:
             audit_writer.append(conn, [record])
-        log.error("task.dead_lettered", error=repr(exc), retries=self.request.retries)
+        log.error("task.dead_lettered", kind=kind, error=repr(exc), retries=self.request.retries)
+
+
+def _forget_intake(event: Any) -> None:
+    """The work is committed (or parked): the intake journal need not re-publish this event."""
+    event_id = _get(event, "id")
+    journal = intake_journal.journal_for(runtime().settings.broker)
+    if journal is None or not isinstance(event_id, str):
+        return
+    try:
+        journal.forget(event_id)
+    except Exception as exc:  # noqa: BLE001 - Redis gone: the sweeper re-publishes, the task dedupes
+        log.warning("intake_journal.forget_failed", error=repr(exc))
 
 
 def _get(event: Any, key: str) -> Any:

@@ -17,7 +17,9 @@ from celery import chain, current_app, shared_task
 from adapters.broker import CeleryPublisher
 from services.remediation_records import RunStarted
 from pipeline.errors import InvalidInput
-from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
+from pipeline.events import (  # noqa: F401 - ASSESS_INCIDENT/ASSESSMENT_REQUESTED re-exported
+    ASSESS_INCIDENT, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, CloudEvent, assessment_requested, envelope,
+)
 from services.deps import RemediationRuntime
 from services import remediation as flow
 from tasks.base import PipelineTask
@@ -26,7 +28,6 @@ from tasks.runtime import runtime
 log = structlog.get_logger("tasks.remediation")
 
 SOURCE = "urn:smartcloudops:remediation"
-ASSESS_INCIDENT = "risk.assess_incident"
 REQUEST = "remediation.request"
 GUARD_STEP = "remediation.guard_step"
 EXECUTE_STEP = "remediation.execute_step"
@@ -36,7 +37,6 @@ DECIDE = "remediation.decide"
 KILL_SWITCH = "remediation.kill_switch"
 STEP_STAGES = (GUARD_STEP, EXECUTE_STEP, VERIFY_STEP, RECORD_STEP)
 
-ASSESSMENT_REQUESTED = "dev.smartcloudops.risk.assessment.requested"
 REMEDIATION_REQUESTED = "dev.smartcloudops.remediation.requested"
 DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
 KILL_SWITCH_SET = "dev.smartcloudops.remediation.kill_switch.set"
@@ -63,14 +63,7 @@ def _id_field(data: Any, name: str) -> int:
 
 def assessment_event(incident_id: int, trace_id: str) -> CloudEvent:
     """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
-    return envelope(
-        ASSESSMENT_REQUESTED,
-        SOURCE,
-        {"incident_id": incident_id},
-        event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"assess|{incident_id}")),
-        trace_id=trace_id,
-        now=_now(),
-    )
+    return assessment_requested(incident_id, trace_id, _now())
 
 
 def step_event(

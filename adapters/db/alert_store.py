@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services.alerts import BatchOutcome
-from adapters.db import audit_writer
+from adapters.db import audit_writer, outbox
 from adapters.db.silence_store import mute_silenced
 from adapters.db.engine import is_postgres
 from adapters.db.schema import alerts, incidents
@@ -22,18 +22,23 @@ from pipeline.correlation import (
     IncidentRef, IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate, correlation_key,
     identity,
 )
-from pipeline.events import AlertBatch, AlertReceived, to_utc
+from pipeline.events import ASSESS_INCIDENT, AlertBatch, AlertReceived, assessment_requested, check_alert, to_utc
 
 
 class AlertStore:
-    """Writes alerts, incidents and audit rows; the only writer of the alert path."""
+    """Writes alerts, incidents, audit rows and their follow-ups (outbox); the only writer of the alert path."""
 
     def __init__(self, engine: Engine, policy: CorrelationPolicy) -> None:
         self._engine = engine
         self._policy = policy
 
     def record_batch(self, batch: AlertBatch, *, trace_id: str, now: datetime) -> BatchOutcome:
-        """Correlate and persist a batch; a redelivered batch changes nothing."""
+        """Correlate and persist a batch; a redelivered batch changes nothing.
+
+        An alert outside pipeline.limits (what the edge refuses) raises OutOfLimits before anything is written.
+        """
+        for alert in batch.alerts:
+            check_alert(alert, self._policy.labels)
         with self._engine.begin() as conn:
             keys = sorted({correlation_key(alert.labels, self._policy) for alert in batch.alerts})
             _lock_keys(conn, keys)
@@ -48,6 +53,8 @@ class AlertStore:
                 writer.apply(decision)
             writer.flush()
             rows = audit_writer.append(conn, writer.audit)
+            # The follow-up commits with the incidents it follows: a crash after this commit cannot lose it.
+            outbox.add(conn, ASSESS_INCIDENT, [assessment_requested(i, trace_id, now) for i in writer.opened], now=now)
             return writer.outcome(len(rows))
 
 

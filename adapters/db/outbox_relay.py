@@ -1,0 +1,83 @@
+"""Relaying the outbox to the broker: right after a commit, and by a periodic sweep for rows a crash left."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from adapters.db import outbox
+from pipeline.events import CloudEvent
+
+log = structlog.get_logger("outbox")
+
+Publish = Callable[[str, CloudEvent], None]
+
+
+class OutboxRelay:
+    """Publishes outbox rows, then deletes them; a row whose publish fails stays for the next sweep."""
+
+    def __init__(self, engine: Engine, publish: Publish, *, batch: int = 100) -> None:
+        self._engine, self._publish, self._batch = engine, publish, batch
+
+    def relay(self, event_ids: Sequence[str]) -> int:
+        """Publish these rows now (the ones a transaction just committed); how many were published."""
+        if not event_ids:
+            return 0
+        with self._engine.connect() as conn:
+            rows = outbox.pending(conn, event_ids=event_ids, limit=len(event_ids))
+        return self._send(rows)
+
+    def sweep(self, older_than_s: float, now: datetime | None = None) -> int:
+        """Publish rows older than `older_than_s` (left by a crash between commit and relay)."""
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=older_than_s)
+        sent = 0
+        while True:
+            with self._engine.connect() as conn:
+                rows = outbox.pending(conn, created_before=cutoff, limit=self._batch)
+            sent += self._send(rows)
+            if len(rows) < self._batch:
+                break
+        if sent:
+            log.warning("outbox.swept", published=sent)
+        return sent
+
+    def _send(self, rows: Sequence) -> int:
+        published: list[int] = []
+        try:
+            for row in rows:
+                self._publish(row.task, CloudEvent.from_dict(row.event))
+                published.append(row.id)
+        finally:
+            # Delete what the broker has even if a later publish failed; a crash before this line
+            # only means those rows are published again, which consumers dedupe by event id.
+            if published:
+                with self._engine.begin() as conn:
+                    outbox.remove(conn, published)
+        return len(published)
+
+
+class OutboxSweeper:
+    """A worker-side thread that sweeps the outbox every interval."""
+
+    def __init__(self, relay: OutboxRelay, *, interval_s: float, older_than_s: float) -> None:
+        self._relay, self._interval_s, self._older_than_s = relay, interval_s, older_than_s
+        self._stop = threading.Event()
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._loop, name="outbox-sweeper", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._relay.sweep(self._older_than_s)
+            except Exception as exc:  # noqa: BLE001 - broker or database down: try again next interval
+                log.warning("outbox.sweep_failed", error=repr(exc))

@@ -1,0 +1,111 @@
+"""The intake journal: what the HTTP edge acknowledged, kept in Redis until a worker has committed it.
+
+Kombu's Redis transport takes a message off its queue (BRPOP) and only afterwards records it in
+its `unacked` hash; a worker SIGKILLed in between loses the message, and `acks_late` cannot help
+(kombu #305, #1836; celery #4354, #7950). So the publisher writes, in one MULTI with its LPUSH, a
+journal entry keyed by the event id: the task and the event. A worker forgets the entry once the
+task's work is committed (or dead-lettered), and a sweeper re-publishes entries older than a bound.
+Re-publishing is safe because every task is idempotent on its event id; the bound only decides
+how much duplicate work a long backlog costs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from pipeline.events import CloudEvent
+
+log = structlog.get_logger("intake_journal")
+
+ENTRIES = "smartcloudops:intake:journal"  # hash: event id -> {"task", "event"}
+WRITTEN_AT = "smartcloudops:intake:journal:at"  # sorted set: event id -> when it was (re)published
+
+Republish = Callable[[str, CloudEvent], None]
+
+
+def journal_entry(task: str, event: CloudEvent) -> str:
+    """The journal's record of one published message."""
+    return json.dumps({"task": task, "event": event.to_dict()}, separators=(",", ":"))
+
+
+def add_to(pipe: Any, task: str, event: CloudEvent, now: float) -> None:
+    """Queue the journal writes on a MULTI pipeline that also carries the LPUSH (sync or asyncio client)."""
+    pipe.hset(ENTRIES, event.id, journal_entry(task, event))
+    pipe.zadd(WRITTEN_AT, {event.id: now})
+
+
+class IntakeJournal:
+    """Forgets committed work and re-publishes what a crash left behind."""
+
+    def __init__(self, client: Any, clock: Callable[[], float] = time.time) -> None:
+        self._client, self._clock = client, clock
+
+    def forget(self, event_id: str) -> None:
+        """The work of this event is committed: it needs no re-publishing."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hdel(ENTRIES, event_id)
+        pipe.zrem(WRITTEN_AT, event_id)
+        pipe.execute()
+
+    def pending(self) -> int:
+        return int(self._client.zcard(WRITTEN_AT))
+
+    def sweep(self, older_than_s: float, republish: Republish, limit: int = 500) -> int:
+        """Re-publish entries older than `older_than_s`; how many were re-published."""
+        cutoff = self._clock() - older_than_s
+        ids = self._client.zrangebyscore(WRITTEN_AT, "-inf", cutoff, start=0, num=limit)
+        sent = 0
+        for raw_id in ids:
+            event_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+            raw = self._client.hget(ENTRIES, event_id)
+            if raw is None:  # forgotten between the two reads
+                self._client.zrem(WRITTEN_AT, event_id)
+                continue
+            entry = json.loads(raw)
+            republish(entry["task"], CloudEvent.from_dict(entry["event"]))  # journals it again, at now
+            sent += 1
+        if sent:
+            log.warning("intake_journal.republished", messages=sent, older_than_s=older_than_s)
+        return sent
+
+
+@functools.lru_cache(maxsize=4)
+def journal_for(broker_url: str, timeout_s: float = 2.0) -> IntakeJournal | None:
+    """The journal beside a Redis broker (one client per process and URL); None on other transports."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    return IntakeJournal(redis.Redis.from_url(broker_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s))
+
+
+class JournalSweeper:
+    """A worker-side thread that re-publishes stale journal entries every interval."""
+
+    def __init__(self, journal: IntakeJournal, republish: Republish, *, interval_s: float,
+                 older_than_s: float) -> None:
+        self._journal, self._republish = journal, republish
+        self._interval_s, self._older_than_s = interval_s, older_than_s
+        self._stop = threading.Event()
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._loop, name="intake-journal-sweeper", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._journal.sweep(self._older_than_s, self._republish)
+            except Exception as exc:  # noqa: BLE001 - Redis down: try again next interval
+                log.warning("intake_journal.sweep_failed", error=repr(exc))

@@ -1,0 +1,91 @@
+"""The risk assessment of an incident is a transactional outbox row: a crash between commit and publish loses nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.db.alert_store import AlertStore
+from adapters.db.engine import create_engine
+from adapters.db.outbox import outbox
+from adapters.db.outbox_relay import OutboxRelay
+from pipeline.correlation import CorrelationPolicy
+from pipeline.errors import TransientError
+from pipeline.events import ASSESS_INCIDENT, ASSESSMENT_REQUESTED, EVENT_NAMESPACE
+from tests.factories import batch, make_alert
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+POLICY = CorrelationPolicy(window=timedelta(minutes=15))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request):
+    engine = create_engine(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+    yield engine
+    engine.dispose()
+
+
+class Broker:
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.sent: list = []
+        self.fail_after = fail_after
+
+    def publish(self, task, event) -> None:
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise TransientError("broker down")
+        self.sent.append((task, event))
+
+
+def pending_rows(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()
+
+
+def two_incidents():
+    return batch(make_alert(service="billing"), make_alert(service="checkout", instance="i-0def12345678"))
+
+
+def test_the_assessment_request_commits_with_the_incidents_it_follows(engine):
+    outcome = AlertStore(engine, POLICY).record_batch(two_incidents(), trace_id="t", now=NOW)
+    assert len(outcome.opened) == 2 and pending_rows(engine) == 2
+
+
+def test_a_crash_between_commit_and_publish_leaves_nothing_unassessed(engine):
+    store, broker = AlertStore(engine, POLICY), Broker()
+    opened = store.record_batch(two_incidents(), trace_id="t", now=NOW).opened
+    # The worker dies here, before publishing. Its message is redelivered: a duplicate, it opens nothing.
+    redelivered = store.record_batch(two_incidents(), trace_id="t", now=NOW + timedelta(seconds=5))
+    assert redelivered.opened == () and redelivered.duplicates == 2
+    relay = OutboxRelay(engine, broker.publish)
+    assert relay.sweep(older_than_s=30, now=NOW + timedelta(seconds=10)) == 0  # still young: its own worker's
+    assert relay.sweep(older_than_s=30, now=NOW + timedelta(seconds=31)) == 2
+    assert sorted(event.data["incident_id"] for _, event in broker.sent) == sorted(opened)
+    assert {task for task, _ in broker.sent} == {ASSESS_INCIDENT}
+    assert {event.type for _, event in broker.sent} == {ASSESSMENT_REQUESTED}
+    # The consumer dedupes on this id (risk_assessments.event_id is unique): one per incident, forever.
+    assert {event.id for _, event in broker.sent} == {str(uuid.uuid5(EVENT_NAMESPACE, f"assess|{i}")) for i in opened}
+    assert pending_rows(engine) == 0 and relay.sweep(older_than_s=0) == 0
+
+
+def test_relay_after_commit_publishes_the_batch_rows_and_forgets_them(engine):
+    broker = Broker()
+    outcome = AlertStore(engine, POLICY).record_batch(two_incidents(), trace_id="t", now=NOW)
+    from pipeline.events import assessment_requested
+
+    ids = [assessment_requested(i, "t", NOW).id for i in outcome.opened]
+    assert OutboxRelay(engine, broker.publish).relay(ids) == 2
+    assert pending_rows(engine) == 0
+
+
+def test_a_publish_that_fails_keeps_its_row_for_the_sweep(engine):
+    AlertStore(engine, POLICY).record_batch(two_incidents(), trace_id="t", now=NOW)
+    broker = Broker(fail_after=1)
+    with pytest.raises(TransientError):
+        OutboxRelay(engine, broker.publish).sweep(older_than_s=0, now=NOW + timedelta(seconds=1))
+    assert len(broker.sent) == 1 and pending_rows(engine) == 1
+    broker.fail_after = None
+    assert OutboxRelay(engine, broker.publish).sweep(older_than_s=0, now=NOW + timedelta(seconds=1)) == 1
+    assert pending_rows(engine) == 0

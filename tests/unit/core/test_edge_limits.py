@@ -1,0 +1,162 @@
+"""The edge accepts exactly what the store can hold: inputs that once gave a 500 or a poison 202 get a 4xx."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import structlog
+from starlette.testclient import TestClient
+
+from adapters.db.schema import alerts, incidents
+from config.settings import load_settings
+from consumers.app import create_app
+from consumers.deps import ApiDeps
+from consumers.publisher import InMemoryPublisher
+from pipeline import limits
+from pipeline.nlu.authz import Role, RoleBook
+from pipeline.remediation import InMemoryGuardStore
+from smartcloudops.demo_payloads import demo_story
+
+TOKEN = "edge-limits-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def publisher() -> InMemoryPublisher:
+    return InMemoryPublisher()
+
+
+@pytest.fixture
+def client(tmp_path: Path, publisher: InMemoryPublisher):
+    settings = load_settings(data_dir=tmp_path, api_token=TOKEN, api_token_role="admin", webhook_token="webhook-token-only-for-ingest")
+    deps = ApiDeps(settings=settings, publisher=publisher, kill_switch=InMemoryGuardStore(),
+                   roles=RoleBook(users={"U02ALICE002": Role.APPROVER}, default=Role.VIEWER))
+    with TestClient(create_app(deps), headers=AUTH, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def webhook(**alert_changes: object) -> dict:
+    body = copy.deepcopy(demo_story()[0][1])
+    alert = body["alerts"][0]
+    for name, value in alert_changes.items():
+        if name.startswith("label_"):
+            alert["labels"][name.removeprefix("label_")] = value
+        else:
+            alert[name] = value
+    return body
+
+
+def post_webhook(client: TestClient, body: dict) -> object:
+    return client.post("/v1/alerts/alertmanager", content=json.dumps(body),
+                       headers={"Content-Type": "application/json"})
+
+
+def test_store_columns_are_the_limits_the_edge_applies() -> None:
+    assert incidents.c.correlation_key.type.length == limits.CORRELATION_KEY_CHARS
+    assert incidents.c.alertname.type.length == alerts.c.alertname.type.length == limits.ALERTNAME_CHARS
+    assert incidents.c.service.type.length == alerts.c.service.type.length == limits.SERVICE_CHARS
+    assert incidents.c.severity.type.length == alerts.c.severity.type.length == limits.SEVERITY_CHARS
+    assert alerts.c.fingerprint.type.length == limits.FINGERPRINT_CHARS
+
+
+@pytest.mark.parametrize("change", [
+    {"label_alertname": "High\x00Latency"},
+    {"label_alertname": "a" * 256, "label_service": "s" * 256},  # each fits, the joined key (531) does not
+    {"startsAt": "0001-01-01T00:00:00+01:00"},
+    {"startsAt": "9999-12-31T23:00:00-05:00"},
+    {"startsAt": "9999-12-31T23:59:59Z"},
+    {"endsAt": "9999-12-31T23:00:00-05:00"},
+    {"annotations": {"summary": "nul \x00 inside"}},
+    {"generatorURL": "http://x/\x00"},
+], ids=["nul", "joined-key", "year1+offset", "year9999-offset", "year9999", "endsAt9999", "nul-annotation",
+        "nul-url"])
+def test_alerts_the_store_cannot_hold_get_422_and_publish_nothing(client, publisher, change) -> None:
+    answer = post_webhook(client, webhook(**change))
+    assert answer.status_code == 422, answer.text
+    assert "alerts.0" in answer.json()["error"]
+    assert publisher.sent == []
+
+
+def test_go_zero_time_end_with_an_offset_is_no_end(client, publisher) -> None:
+    answer = post_webhook(client, webhook(endsAt="0001-01-01T00:00:00+01:00"))
+    assert answer.status_code == 202, answer.text
+    assert publisher.sent[0][1].data["alerts"][0]["ends_at"] is None
+
+
+def test_truncated_alerts_beyond_the_integer_column_is_422(client, publisher) -> None:
+    body = webhook()
+    body["truncatedAlerts"] = 2**63
+    assert post_webhook(client, body).status_code == 422
+    assert publisher.sent == []
+
+
+@pytest.mark.parametrize("timestamp", [1e308, -1.0, 253_402_300_800.0])
+def test_metric_timestamps_outside_the_store_range_are_422(client, publisher, timestamp) -> None:
+    answer = client.post("/v1/metrics", json=[{"labels": {"__name__": "up"}, "samples": [[timestamp, 1]]}])
+    assert answer.status_code == 422, answer.text
+    assert publisher.sent == []
+
+
+DEEP = ("[" * 3000 + "]" * 3000).encode()
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/command", DEEP),
+    ("/v1/killswitch", DEEP),
+    ("/v1/incidents/1/approve", DEEP),
+    ("/v1/incidents/1/deny", DEEP),
+    ("/v1/chat/command", b'{"user": "U02ALICE002", "channel": "C0CHAN01", "text": "status \\ud800"}'),
+    ("/v1/chat/command", b'{"user": "U02ALICE002", "channel": "C0CHAN01", "text": "status \\u0000"}'),
+    ("/v1/killswitch", b'{"engaged": true, "actor": "\\ud800"}'),
+    ("/v1/incidents/1/approve", b'{"reason": "\\udfff"}'),
+    ("/v1/incidents/1/deny", b'{"reason": "x", "n": 1e999}'),
+], ids=["chat-deep", "killswitch-deep", "approve-deep", "deny-deep", "chat-surrogate", "chat-nul",
+        "killswitch-surrogate", "approve-surrogate", "deny-infinity"])
+def test_json_the_store_cannot_hold_gets_4xx(client, publisher, path, body) -> None:
+    answer = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= answer.status_code < 500, answer.text
+    assert publisher.sent == []
+
+
+@pytest.mark.parametrize("incident_id", [str(2**63), str(2**64), "9" * 5000, "0", "²", "٣"])
+def test_incident_ids_outside_bigint_are_400(client, publisher, incident_id) -> None:
+    answer = client.post(f"/v1/incidents/{incident_id}/approve", json={"reason": "looks right"})
+    assert answer.status_code == 400, answer.text
+    assert client.get(f"/v1/incidents/{incident_id}").status_code == 400
+    assert publisher.sent == []
+
+
+def test_largest_bigint_incident_id_is_accepted(client, publisher) -> None:
+    answer = client.post(f"/v1/incidents/{2**63 - 1}/approve", json={"reason": "looks right"})
+    assert answer.status_code == 202
+    assert publisher.sent[0][1].data["incident_id"] == 2**63 - 1
+
+
+def test_client_that_disconnects_mid_body_is_counted_as_gone_not_as_a_500(tmp_path, publisher) -> None:
+    settings = load_settings(data_dir=tmp_path, api_token=TOKEN, api_token_role="admin", webhook_token="webhook-token-only-for-ingest")
+    app = create_app(ApiDeps(settings=settings, publisher=publisher))
+    sent: list[dict] = []
+    incoming = [{"type": "http.request", "body": b'{"version": "4", ', "more_body": True},
+                {"type": "http.disconnect"}]
+
+    async def receive() -> dict:
+        return incoming.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/alerts/alertmanager", "raw_path": b"/v1/alerts/alertmanager",
+             "query_string": b"", "root_path": "", "server": ("test", 80), "client": ("test", 1),
+             "headers": [(b"authorization", AUTH["Authorization"].encode()),
+                         (b"content-type", b"application/json"), (b"content-length", b"1000")]}
+    import asyncio
+
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 499
+    assert "http.internal_error" not in [entry["event"] for entry in logs]
+    assert publisher.sent == []
