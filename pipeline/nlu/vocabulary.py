@@ -39,6 +39,8 @@ class Vocabulary:
             for spelling in (name, *aliases):
                 if squash(spelling):
                     spellings.setdefault(squash(spelling), name)
+        for stem, name in _unique_stems(spellings).items():
+            spellings.setdefault(stem, name)
         alert_names = tuple(dict.fromkeys(alerts))
         return cls(
             services=spellings,
@@ -46,6 +48,21 @@ class Vocabulary:
             service_names=tuple(services),
             alert_names=alert_names,
         )
+
+
+_NAME_SUFFIXES = ("service", "svc", "api", "server", "app")
+
+
+def _unique_stems(spellings: Mapping[str, str]) -> dict[str, str]:
+    # `notification-svc` is also called `notification` (`the notification service`), as
+    # long as no other service's name shortens to the same stem.
+    stems: dict[str, set[str]] = {}
+    for spelling, name in spellings.items():
+        for suffix in _NAME_SUFFIXES:
+            stem = spelling[: -len(suffix)]
+            if spelling.endswith(suffix) and len(stem) >= 4:
+                stems.setdefault(stem, set()).add(name)
+    return {stem: names.pop() for stem, names in stems.items() if len(names) == 1}
 
 
 def vocabulary_from_catalog(catalog: Mapping[str, Any]) -> Vocabulary:
