@@ -57,7 +57,7 @@ def main() -> None:
             for miss in report.misses:
                 print(f"  {miss.text!r}: expected {miss.expected_intent} "
                       f"{dict(miss.expected_entities)}, got {miss.got_intent} "
-                      f"{dict(miss.got_entities)}{' ASKED' if miss.asked else ''}")
+                      f"{dict(miss.got_entities)}{' ASKED' if miss.asked else ''}{' SEVERE' if miss.severe else ''}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,13 @@ _CALL_OFF = re.compile(
 )
 
 
+# `no`, `wait no don't`, `not now`: a refusal with nothing named refuses what is pending.
+_BARE_REFUSAL = re.compile(
+    r"^(?:(?:no|nope|nah|wait|don't|dont|do not|not now|not yet|stop|hold on|hold up|"
+    r"actually|please|pls|hmm)[\s,.!]*)+$"
+)
+
+
 def reversal(masked: str, pending: bool) -> str | None:
     """The intent a negation or reversal in `masked` forces, or None when there is none.
 
@@ -56,6 +63,8 @@ def reversal(masked: str, pending: bool) -> str | None:
         return "deny" if targeted else "unknown"
     if _NEGATED_SILENCE.search(masked):
         return "unsilence" if pending else "unknown"
+    if _BARE_REFUSAL.match(masked):
+        return "deny" if pending else "unknown"
     if _CALL_OFF.search(masked):
         return "deny" if targeted else "unknown"
     return None

@@ -73,7 +73,8 @@ _REACTIONS = {
     ":heavy_check_mark:": " approve ", "✔️": " approve ", "👎": " deny ", "❌": " deny ",
     ":x:": " deny ", ":-1:": " deny ", ":no_entry:": " deny ", "⛔": " deny ",
 }
-_REACTION_RE = re.compile("|".join(re.escape(r) for r in _REACTIONS))
+# Only a reaction that opens the line stands for a yes or no (`✅ 4444`, not `ack 12 ✔️`).
+_REACTION_RE = re.compile(r"^\s*(?:" + "|".join(re.escape(r) for r in _REACTIONS) + ")")
 
 
 @dataclass(frozen=True)
@@ -385,6 +386,8 @@ def _next_target(
     if not _TARGET_RE.fullmatch(token.text) or not _stands_alone(text, token):
         return None
     if any(m.overlaps(token.start, token.end) for m in taken) or re.fullmatch(r"sev\d|p\d", plain):
+        return None
+    if plain in _TARGET_STOPS or plain in ("pls", "plz", "thx"):
         return None
     if not token.text.startswith("@") and (
         plain in COMMON_WORDS or plain in KEYWORDS or token.word != token.text

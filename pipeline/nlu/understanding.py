@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from pipeline.nlu.clarify import (
@@ -48,6 +49,25 @@ _ACTIONLESS = frozenset({"status", "list_incidents", "show_incident", "help", "a
                          "unsilence", "escalate"})
 # After these the bot has proposed an action, so `cancel that` or `don't` turns it down.
 _PROPOSING = frozenset({"remediate", "show_incident", "explain"})
+# `should we restart cart?` asks for an opinion: it is never a command to act on.
+_INTERROGATIVES = frozenset(
+    {"should", "is", "are", "how", "what", "what's", "whats", "why", "when", "who", "does",
+     "did", "was", "were", "shall", "is it", "do"}
+)
+# `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
+_FOLLOW_UP_RE = re.compile(
+    r"^(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
+    r"(?=.*<(?:svc|inst|inc|num|region|alert)>)"
+    r"(?:(?:<svc>|<inst>|<inc>|<num>|<region>|<alert>|<dur>|in|on|for|the|too|also|as well|"
+    r"please|pls|\?|not everywhere|then|one|it|that)\s*)+$"
+)
+# `wait, not 10, 6`, `no, 6`, `make it 8`: the replica count of the scaling just asked for.
+_CORRECTION_RE = re.compile(
+    r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry)\s+)+"
+    r"(?:(?:<num>|<cap>|<inc>)\s+)?(?:<num>|<cap>|<inc>)(?:\s+(?:replicas|instances|pods|please|pls))*$"
+)
+# Whom a mutating command acts on; without one (and nothing in context) the bot asks.
+_OBJECT_KEYS = frozenset({"incident", "service", "instance", "alertname", "region"})
 
 
 @dataclass(frozen=True)
@@ -83,11 +103,28 @@ def understand(
         if answered is not None:
             return answered
     reading = read(text, vocabulary)
+    if context.last_intent and _FOLLOW_UP_RE.match(reading.masked):
+        return _follow_up(reading, context)
+    if context.last_action == "scale" and _CORRECTION_RE.match(reading.masked):
+        return _corrected_capacity(reading, context)
     intent, confidence, source, runner_up = _recognise(reading, context, classifier)
     entities = _entities(reading, intent)
     resolved = _resolve(intent, entities, reading, context)
     question = _question(intent, confidence, source, runner_up, entities, reading)
     return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
+
+
+def _follow_up(reading: Reading, context: ChatContext) -> Understanding:
+    intent = str(context.last_intent)
+    entities = _entities(reading, intent)
+    resolved = set()
+    if context.last_action and intent in ("remediate", "approve", "deny", "explain", "history"):
+        if "action" not in entities:
+            entities["action"] = context.last_action
+            resolved.add("action")
+    if not any(key in entities for key in _SUBJECT_KEYS):
+        resolved |= _fill(entities, context, context.focus)
+    return Understanding(intent, entities, 1.0, frozenset(resolved), "context")
 
 
 def _answered(text: str, context: ChatContext) -> Understanding | None:
@@ -99,6 +136,13 @@ def _answered(text: str, context: ChatContext) -> Understanding | None:
     return Understanding(picked.intent, dict(picked.entities), 1.0, source="answer")
 
 
+def _corrected_capacity(reading: Reading, context: ChatContext) -> Understanding:
+    numbers = [m.value for m in reading.mentions if m.kind in ("number", "capacity", "incident")]
+    entities: dict[str, str | int] = {"action": "scale", "capacity": numbers[-1]}
+    resolved = _fill(entities, context, "instance" if context.focus == "instance" else "service")
+    return Understanding("remediate", entities, 1.0, frozenset(resolved | {"action"}), "context")
+
+
 def _question(
     intent: str,
     confidence: float,
@@ -108,7 +152,12 @@ def _question(
     reading: Reading,
 ) -> Question | None:
     best = Choice(intent, dict(entities))
-    if intent in MUTATING_INTENTS and source == "classifier" and confidence < ASK_THRESHOLD:
+    mutating = intent in MUTATING_INTENTS
+    if mutating and _is_question(reading):
+        return ask_intent([best])
+    if mutating and not _OBJECT_KEYS.intersection(entities):
+        return ask_intent([best])  # nothing named and nothing pending: ask what to act on
+    if mutating and source == "classifier" and confidence < ASK_THRESHOLD:
         guesses = [best]
         if runner_up not in (None, intent, "unknown"):
             guesses.append(Choice(str(runner_up), _entities_for(entities, str(runner_up))))
@@ -121,6 +170,11 @@ def _question(
     if intent == "silence" and alert in reading.unknown_alerts:
         return confirm_unknown_alert(best, str(alert))
     return None
+
+
+def _is_question(reading: Reading) -> bool:
+    words = reading.masked.split()
+    return bool(words) and (words[0] in _INTERROGATIVES or " ".join(words[:2]) in _INTERROGATIVES)
 
 
 def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:
@@ -215,6 +269,13 @@ def _resolve(
     if intent in ("approve", "deny") and context.pending_approval is not None:
         entities["incident"] = context.pending_approval
         return {"incident"}
+    if intent in ("approve", "deny") and context.last_intent == "remediate":
+        # `cancel that` right after `restart fx`: the remediation just asked for.
+        resolved = _fill(entities, context, _focus_for("remediate", context))
+        if resolved and context.last_action and "action" not in entities:
+            entities["action"] = context.last_action
+            resolved.add("action")
+        return resolved
     if intent in _INCIDENT_INTENTS and intent != "explain":
         return _fill(entities, context, "incident")
     pointing = bool(_ANAPHORS.intersection(reading.words()))

@@ -39,7 +39,11 @@ class Vocabulary:
             for spelling in (name, *aliases):
                 if squash(spelling):
                     spellings.setdefault(squash(spelling), name)
-        for stem, name in _unique_stems(spellings).items():
+        written = {
+            spelling.lower(): name for name, aliases in services.items()
+            for spelling in (name, *aliases)
+        }
+        for stem, name in _unique_stems(written).items():
             spellings.setdefault(stem, name)
         alert_names = tuple(dict.fromkeys(alerts))
         return cls(
@@ -53,14 +57,16 @@ class Vocabulary:
 _NAME_SUFFIXES = ("service", "svc", "api", "server", "app")
 
 
-def _unique_stems(spellings: Mapping[str, str]) -> dict[str, str]:
+def _unique_stems(written: Mapping[str, str]) -> dict[str, str]:
     # `notification-svc` is also called `notification` (`the notification service`), as
-    # long as no other service's name shortens to the same stem.
+    # long as no other service's name shortens to the same stem. Only a suffix written
+    # as a separate part counts: `gameserver` is not `game`.
     stems: dict[str, set[str]] = {}
-    for spelling, name in spellings.items():
-        for suffix in _NAME_SUFFIXES:
-            stem = spelling[: -len(suffix)]
-            if spelling.endswith(suffix) and len(stem) >= 4:
+    for spelling, name in written.items():
+        parts = [part for part in _SEPARATORS.split(spelling) if part]
+        if len(parts) > 1 and parts[-1] in _NAME_SUFFIXES:
+            stem = "".join(parts[:-1])
+            if len(stem) >= 4:
                 stems.setdefault(stem, set()).add(name)
     return {stem: names.pop() for stem, names in stems.items() if len(names) == 1}
 
