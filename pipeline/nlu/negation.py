@@ -46,7 +46,8 @@ _CALL_OFF = re.compile(
 # `no`, `wait no don't`, `not now`: a refusal with nothing named refuses what is pending.
 _BARE_REFUSAL = re.compile(
     r"^(?:(?:no|nope|nah|wait|don't|dont|do not|not now|not yet|stop|hold on|hold up|"
-    r"actually|please|pls|hmm)[\s,.!]*)+$"
+    r"actually|please|pls|hmm|lets not|let's not|on second thought|risky|too risky|ok|"
+    r"scrap (?:it|that))[\s,.!]*)+$"
 )
 
 

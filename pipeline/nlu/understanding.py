@@ -48,7 +48,7 @@ _INTENT_ONLY_KEYS = {"target": "escalate"}
 _ACTIONLESS = frozenset({"status", "list_incidents", "show_incident", "help", "ack", "silence",
                          "unsilence", "escalate"})
 # After these the bot has proposed an action, so `cancel that` or `don't` turns it down.
-_PROPOSING = frozenset({"remediate", "show_incident", "explain"})
+_PROPOSING = frozenset({"remediate", "show_incident", "explain", "approve"})
 # `should we restart cart?` asks for an opinion: it is never a command to act on.
 _INTERROGATIVES = frozenset(
     {"should", "is", "are", "how", "what", "what's", "whats", "why", "when", "who", "does",
@@ -213,12 +213,15 @@ def _recognise(
     reading: Reading, context: ChatContext, classifier: Classifier | None
 ) -> tuple[str, float, str, str | None]:
     if not reading.masked:
-        return "help", 1.0, "rule", None
+        # Nothing but blanks asks for help; emoji or a pasted link alone says nothing.
+        return ("help" if not reading.tokens and not reading.mentions else "unknown"), 1.0, "rule", None
+    ruled = match_rule(reading.masked)
+    if ruled == "help":  # `how do I unmute something` asks how, it unmutes nothing
+        return ruled, 1.0, "rule", None
     pending = context.pending_approval is not None or context.last_intent in _PROPOSING
     reversed_intent = reversal(reading.masked, pending)
     if reversed_intent is not None:
         return reversed_intent, 1.0, "negation", None
-    ruled = match_rule(reading.masked)
     if ruled is not None:
         return ruled, 1.0, "rule", None
     prediction = (classifier or intent_classifier()).predict(reading.masked)
