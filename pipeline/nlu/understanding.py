@@ -52,8 +52,9 @@ _PROPOSING = frozenset({"remediate", "show_incident", "explain", "approve"})
 # `should we restart cart?` asks for an opinion: it is never a command to act on.
 _INTERROGATIVES = frozenset(
     {"should", "is", "are", "how", "what", "what's", "whats", "why", "when", "who", "does",
-     "did", "was", "were", "shall", "is it", "do"}
+     "did", "was", "were", "shall", "do"}
 )
+_HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
     r"^(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
@@ -173,8 +174,11 @@ def _question(
 
 
 def _is_question(reading: Reading) -> bool:
+    # An opinion asked for (`should we restart cart?`) or a hedge (`reboot it maybe?`).
     words = reading.masked.split()
-    return bool(words) and (words[0] in _INTERROGATIVES or " ".join(words[:2]) in _INTERROGATIVES)
+    if not words:
+        return False
+    return words[0] in _INTERROGATIVES or bool(_HEDGES.intersection(words))
 
 
 def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:
