@@ -22,6 +22,7 @@ from services.ports import IncidentReads
 from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
+from pipeline.nlu.clarify import Question, question_reply
 from pipeline.nlu.authz import Decision, authorize
 from pipeline.nlu.context import check_chat_id
 from pipeline.nlu.replies import (
@@ -156,7 +157,11 @@ class ChatHandler:
         understanding = understand(command.text, context, self.chat.vocabulary)
         decision = authorize(command.user, (), understanding.intent, self.chat.roles)
         turn = Turn(command, understanding, decision, context, now)
-        if decision.allowed:
+        if understanding.question is not None:
+            message, following = self._ask(understanding.question), next_context(
+                context, understanding
+            )
+        elif decision.allowed:
             message, following = self._act(turn), next_context(context, understanding)
         else:
             message, following = self._refuse(turn), context
@@ -179,6 +184,11 @@ class ChatHandler:
             # Slack refused (the URL expired or was used up): the command's effects are committed
             # and retrying cannot deliver, so it is logged, not dead-lettered.
             log.warning("chat.reply_undeliverable", error=str(exc))
+
+    def _ask(self, question: Question) -> dict[str, Any]:
+        # Unsure, or an ambiguous name: nothing is done; the next line answers the question
+        # (its choices wait in the context) and is authorized like any command.
+        return question_reply(question)
 
     def _refuse(self, turn: Turn) -> dict[str, Any]:
         self.chat.commands.record(

@@ -71,7 +71,9 @@ class Question:
 
 
 def ask_intent(guesses: Sequence[Choice]) -> Question:
-    """`Did you mean …?` between the classifier's best guesses."""
+    """`Just to be sure: run restart on cart?`, or `Did you mean: 1) … 2) …` between guesses."""
+    if len(guesses) == 1:
+        return Question(f"Just to be sure: {guesses[0].describe()}?", tuple(guesses))
     return Question("Not sure I got that. Did you mean:", tuple(guesses))
 
 
@@ -103,3 +105,13 @@ def answer(text: str, pending: Sequence[Mapping[str, Any]]) -> Choice | None | b
         if value is not None and line.strip(" .!?") == str(value).lower():
             return choice
     return None
+
+
+def question_reply(question: Question) -> dict[str, Any]:
+    """The question as a Slack message: numbered choices as text (answer `1`, `2`, `no`)."""
+    text = question.text().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {
+        "response_type": "ephemeral",
+        "text": text[:300],
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }
