@@ -20,7 +20,7 @@ _UNSILENCE = tuple(
     re.compile(pattern)
     for pattern in (
         rf"\b(?:stop|quit|no longer|cease|end)\s+(?:the\s+)?{_SILENCE_WORDS}",
-        rf"\bun[\s-]?(?:mute|silence|snooze|suppress)\w*",
+        rf"\bun[\s-]?(?:mute|silence|snooze|suppress|shush|hush)\w*",
         rf"\b(?:lift|remove|drop|delete|clear|cancel|kill|expire|undo|revert)\s+(?:the\s+|that\s+|this\s+|my\s+)?"
         rf"{_SILENCE_WORDS}",
         rf"\b{_NOT}\s+keep\b.*\b(?:muted|silenced|snoozed|quiet)\b",
