@@ -23,6 +23,7 @@ from services.ports import IncidentReads, RemediationReads
 from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
+from pipeline.nlu.clarify import Question, question_reply
 from pipeline.nlu.authz import Decision, authorize
 from pipeline.nlu.context import check_chat_id
 from pipeline.nlu.replies import (
@@ -174,7 +175,11 @@ class ChatHandler:
         understanding = understand(command.text, context, self.chat.vocabulary)
         decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles)
         turn = Turn(command, understanding, decision, context, now)
-        if decision.allowed:
+        if understanding.question is not None and not _unasked_yes(turn):
+            message, following = self._ask(understanding.question), next_context(
+                context, understanding
+            )
+        elif decision.allowed:
             message, following = self._act(turn), _shown_context(next_context(context, understanding), turn)
         else:
             message, following = self._refuse(turn), context
@@ -197,6 +202,11 @@ class ChatHandler:
             # Slack refused (the URL expired or was used up): the command's effects are committed
             # and retrying cannot deliver, so it is logged, not dead-lettered.
             log.warning("chat.reply_undeliverable", error=str(exc))
+
+    def _ask(self, question: Question) -> dict[str, Any]:
+        # Unsure, or an ambiguous name: nothing is done; the next line answers the question
+        # (its choices wait in the context) and is authorized like any command.
+        return question_reply(question)
 
     def _refuse(self, turn: Turn) -> dict[str, Any]:
         self.chat.commands.record(
@@ -590,6 +600,14 @@ class ChatHandler:
             return None
 
 
+
+
+
+def _unasked_yes(turn: Turn) -> bool:
+    # A bare "yes" when nothing waits for one: say so (no approval is asked about) rather than
+    # asking to confirm an approval of nothing.
+    return (turn.understanding.intent == "approve" and turn.context.pending_approval is None
+            and _BARE_YES.fullmatch(turn.command.text) is not None)
 
 
 # Which use case serves which intent: one explicit table (a test checks it covers every intent).

@@ -33,6 +33,8 @@ class ChatContext:
     last_action: str | None = None
     focus: str | None = None
     pending_approval: int | None = None
+    # The choices of a clarifying question the bot asked, waiting for `1`, `2`, `yes`, `no`.
+    pending_choices: tuple[dict[str, Any], ...] | None = None
 
     def awaiting_approval(self, incident: int) -> ChatContext:
         """This context with `incident` waiting for the user's yes or no."""
@@ -49,6 +51,8 @@ class ChatContext:
             raise InvalidInput("chat context must be a JSON object")
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
+        if isinstance(values.get("pending_choices"), list):
+            values["pending_choices"] = tuple(values["pending_choices"])
         context = cls(**values)
         _check_types(context)
         return context
@@ -100,5 +104,14 @@ def _check_types(context: ChatContext) -> None:
         value = getattr(context, name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise InvalidInput(f"chat context field {name} must be {kind.__name__} or null")
+    if context.pending_choices is not None and not _are_choices(context.pending_choices):
+        raise InvalidInput("chat context field pending_choices must be a list of choices")
     if context.focus is not None and context.focus not in FOCUS_KINDS:
         raise InvalidInput(f"chat context focus must be one of {FOCUS_KINDS}")
+
+
+def _are_choices(value: object) -> bool:
+    return isinstance(value, tuple) and len(value) <= 9 and all(
+        isinstance(c, dict) and isinstance(c.get("intent"), str)
+        and isinstance(c.get("entities"), dict) for c in value
+    )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import InvalidInput
+from pipeline.nlu.clarify import MUTATING_INTENTS
 from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext
 from pipeline.nlu.understanding import INTENTS, Understanding, next_context, understand
 from pipeline.nlu.vocabulary import Vocabulary
@@ -35,11 +36,19 @@ class Miss:
     got_intent: str
     expected_entities: Mapping[str, Any]
     got_entities: Mapping[str, Any]
+    asked: bool = False
+    severe: bool = False
 
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """Intent accuracy, entity micro precision/recall/F1 and the intent confusion counts."""
+    """Intent accuracy, entity micro precision/recall/F1 and the intent confusion counts.
+
+    `asked_share` is the share of lines where the bot asked a clarifying question instead
+    of answering; `answered_accuracy` is the intent accuracy on the other lines; `severe`
+    counts mutating actions taken (not asked) on a wrong intent. Intent accuracy and
+    entity figures score the best guess on every line, asked or not.
+    """
 
     n: int
     intent_accuracy: float
@@ -48,6 +57,17 @@ class EvaluationReport:
     entity_f1: float
     confusion: dict[str, dict[str, int]]
     misses: tuple[Miss, ...] = field(default=())
+    asked_share: float = 0.0
+    answered_accuracy: float = 1.0
+    severe: int = 0
+
+    def summary_line(self) -> str:
+        """The headline figures on one line."""
+        return (
+            f"n={self.n} intent={self.intent_accuracy:.3f} entityF1={self.entity_f1:.3f} "
+            f"asked={self.asked_share:.3f} answered_acc={self.answered_accuracy:.3f} "
+            f"severe={self.severe}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The report as one JSON-able object (misses included, as lists of fields)."""
@@ -57,6 +77,9 @@ class EvaluationReport:
             "entity_precision": self.entity_precision,
             "entity_recall": self.entity_recall,
             "entity_f1": self.entity_f1,
+            "asked_share": self.asked_share,
+            "answered_accuracy": self.answered_accuracy,
+            "severe_errors": self.severe,
             "confusion": self.confusion,
             "misses": [dict(miss.__dict__) for miss in self.misses],
         }
@@ -106,16 +129,23 @@ def evaluate(
     predictions = predict_lines(lines, vocabulary, recogniser)
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
     true_positive = predicted_total = expected_total = correct = 0
+    asked = answered_correct = severe = 0
     misses = []
     for line, got in zip(lines, predictions):
         confusion[line.intent][got.intent] += 1
-        correct += line.intent == got.intent
+        right = line.intent == got.intent
+        correct += right
+        asked += got.asks
+        answered_correct += right and not got.asks
+        wrong_action = not got.asks and not right and got.intent in MUTATING_INTENTS
+        severe += wrong_action
         expected_pairs, got_pairs = _pairs(line.entities), _pairs(got.entities)
         true_positive += len(expected_pairs & got_pairs)
         predicted_total += len(got_pairs)
         expected_total += len(expected_pairs)
-        if line.intent != got.intent or expected_pairs != got_pairs:
-            misses.append(Miss(line.text, line.intent, got.intent, line.entities, got.entities))
+        if not right or expected_pairs != got_pairs:
+            misses.append(Miss(line.text, line.intent, got.intent, line.entities, got.entities,
+                               got.asks, wrong_action))
     precision = _ratio(true_positive, predicted_total)
     recall = _ratio(true_positive, expected_total)
     return EvaluationReport(
@@ -126,6 +156,9 @@ def evaluate(
         entity_f1=_ratio(2 * precision * recall, precision + recall),
         confusion={gold: dict(row) for gold, row in sorted(confusion.items())},
         misses=tuple(misses),
+        asked_share=_ratio(asked, len(lines)) if lines else 0.0,
+        answered_accuracy=_ratio(answered_correct, len(lines) - asked),
+        severe=severe,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rapidfuzz.distance import OSA
+
 
 def allowed_edits(length: int) -> int:
     """How many edits a word of `length` characters may carry and still match.
@@ -22,21 +24,7 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     """Optimal-string-alignment distance (a swap of neighbours is one edit), capped at limit+1."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
-    previous_row: list[int] | None = None
-    row = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        before, previous_row, row = previous_row, row, [i] + [0] * len(b)
-        best = i
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            value = min(previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                value = min(value, before[j - 2] + 1)
-            row[j] = value
-            best = min(best, value)
-        if best > limit:
-            return limit + 1
-    return row[len(b)]
+    return OSA.distance(a, b, score_cutoff=limit)
 
 
 def is_typo_of(word: str, reference: str) -> bool:
@@ -56,10 +44,23 @@ def closest(word: str, references: Mapping[str, str]) -> str | None:
     `references` maps a normalised spelling to what it stands for. A tie between two
     different meanings is no match: guessing between two services is worse than asking.
     """
+    found = candidates(word, references)
+    return found[0] if len(found) == 1 else None
+
+
+def candidates(
+    word: str, references: Mapping[str, str], substitutions: bool = True
+) -> tuple[str, ...]:
+    """The meanings of the nearest keys within the allowed edits (several when tied).
+
+    With `substitutions=False` a one-edit match of the same length must be a swap of
+    neighbours: slips drop, add or swap letters, while a different English word one
+    letter away (`skipping`/`shipping`, `logic`/`login`) differs by a substitution.
+    """
     exact = references.get(word)
     if exact is not None:
-        return exact
-    best_distance, found = None, set()
+        return (exact,)
+    best_distance, found = None, []
     for key, meaning in references.items():
         if not key or key[0] != word[:1]:
             continue
@@ -67,10 +68,14 @@ def closest(word: str, references: Mapping[str, str]) -> str | None:
         if limit == 0:
             continue
         distance = edit_distance(word, key, limit)
-        if distance > limit:
+        if distance > limit or (not substitutions and _substituted(word, key, distance)):
             continue
         if best_distance is None or distance < best_distance:
-            best_distance, found = distance, {meaning}
-        elif distance == best_distance:
-            found.add(meaning)
-    return next(iter(found)) if len(found) == 1 else None
+            best_distance, found = distance, [meaning]
+        elif distance == best_distance and meaning not in found:
+            found.append(meaning)
+    return tuple(found)
+
+
+def _substituted(word: str, key: str, distance: int) -> bool:
+    return distance == 1 and len(word) == len(key) and sorted(word) != sorted(key)

@@ -31,6 +31,14 @@ ACTION_WORDS: dict[str, str] = {
     "starting": "start",
     "boot": "start",
     "power-on": "start",
+    "rebooted": "reboot",
+    "redeployed": "redeploy",
+    "scaled": "scale",
+    "rollback": "redeploy",
+    "roll-back": "redeploy",
+    "rolled": "redeploy",
+    "revert": "redeploy",
+    "reverted": "redeploy",
 }
 
 # Words that carry an intent; a token a slip away from one of these is read as it.
@@ -55,7 +63,7 @@ KNOWN_SLIPS: dict[str, str] = {
     "stauts": "status", "satus": "status", "statsu": "status", "stats": "status",
     "sttaus": "status", "staus": "status", "halp": "help", "hlep": "help", "hepl": "help",
     "dney": "deny", "deyn": "deny", "mtue": "mute", "akc": "ack", "cak": "ack",
-    "resatrt": "restart", "rstart": "restart", "rebot": "reboot", "strat": "start",
+    "resatrt": "restart", "rstart": "restart", "rstrt": "restart", "rst": "restart", "rebot": "reboot", "strat": "start",
     "incdient": "incident", "incdent": "incident", "incidnet": "incident",
     "scael": "scale", "sacle": "scale", "shwo": "show", "hsow": "show", "lsit": "list",
     "wyh": "why", "whys": "why", "y": "why",
@@ -90,12 +98,7 @@ _COMMON_WORDS_TEXT = """
     color colour number numbers name names word words text message send sent server
     servers service services thing system systems machine machines box boxes node nodes
     host hosts cluster instance pod pods app apps fire fires burning wrong ago minute
-    latest last first second seconds
-    session sessions report reports reported identify identified logic skipping shopping
-    indexed indexes index recording repeating resorting involving recommend recommended
-    recommends searching searched ordering sorting storing starting started restarted
-    checked checking cached caching billed mailed mailing queued logged logging deployed
-    deploying scaled routed routing priced shipped priming resorts basset
+    latest last first second seconds stale slow state stats store start starts
     """
 COMMON_WORDS: frozenset[str] = frozenset(_COMMON_WORDS_TEXT.split())
 

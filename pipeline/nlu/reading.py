@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from pipeline.nlu.durations import find_durations
-from pipeline.nlu.fuzzy import closest
+from pipeline.nlu.fuzzy import candidates
 from pipeline.nlu.lexicon import ACTION_WORDS, COMMON_WORDS, KEYWORDS, KNOWN_SLIPS, correct_word
 from pipeline.nlu.mentions import PLACEHOLDERS, Mention, Token
 from pipeline.nlu.vocabulary import Vocabulary, squash
@@ -30,6 +30,12 @@ _REGION_RE = re.compile(
 _HASH_INCIDENT_RE = re.compile(r"(?<![\w#])#(\d{1,9})(?!\w)")
 _PREFIXED_INCIDENT_RE = re.compile(r"(?<![\w-])inc-?(\d{1,9})(?!\w)")
 _SLACK_USER_RE = re.compile(r"<@([a-z0-9]{2,32})(?:\|[^>]{0,80})?>")
+# A Slack mention that opens the line addresses the bot; it names no one to escalate to.
+_ADDRESS_RE = re.compile(r"^\s*<@[a-z0-9]{2,32}(?:\|[^>]{0,80})?>[\s,:]*", re.IGNORECASE)
+# An alert name as people write them (`HighCPU`, `QueueBacklog`): two capitalised parts.
+_CAMEL_RE = re.compile(r"(?<![\w-])(?=\w*[a-z])[A-Z][a-z0-9]*[A-Z][A-Za-z0-9]{0,60}(?![\w-])")
+_CAMEL_PART_RE = re.compile(r"[A-Z][a-z]+|[A-Z0-9]+(?![a-z])|[a-z0-9]+")
+_ALERT_CUES = frozenset({"alert", "alerts", "alarm", "alarms", "alerting", "warnings"})
 _NOT_WORDS_RE = re.compile(r"<(?:https?://|mailto:|#|!)[^>]*>|\bhttps?://\S+")
 _TOKEN_RE = re.compile(r"[a-z0-9@][a-z0-9@'._/-]*|\?")
 _TARGET_RE = re.compile(r"@?[a-z][a-z0-9._-]{1,63}")
@@ -43,9 +49,11 @@ _CAPACITY_NOUNS = frozenset(
 _CAPACITY_CUES = frozenset({"to", "=", "x", "at"})
 _ESCALATION_CUES = frozenset(
     {"escalate", "escalation", "escalating", "page", "ping", "notify", "loop", "wake",
-     "call", "hand", "pass", "forward", "assign", "alert"}
+     "call", "hand", "pass", "forward", "assign", "alert", "pull"}
 )
-_TARGET_LEADS = frozenset({"to", "page", "ping", "notify", "in", "up", "call", "over", "assign"})
+_TARGET_LEADS = frozenset(
+    {"to", "page", "ping", "notify", "in", "up", "call", "over", "assign"}
+)
 _ARTICLES = frozenset({"the", "a", "an", "our", "my", "your"})
 _PHRASE_ACTIONS: dict[tuple[str, str], str] = {
     ("spin", "up"): "start", ("bring", "up"): "start", ("power", "on"): "start",
@@ -55,7 +63,18 @@ _PHRASE_ACTIONS: dict[tuple[str, str], str] = {
 }
 _SERVICE_SUFFIXES = ("service", "svc", "app", "api", "server")
 # Words never read as a slip of a service or alert name.
-_ORDINARY = COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(KNOWN_SLIPS)
+_ORDINARY = (
+    COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(KNOWN_SLIPS)
+    | _ESCALATION_CUES | _TARGET_LEADS
+)
+# Reactions people use for yes and no, read as the words they stand for.
+_REACTIONS = {
+    "👍": " approve ", "✅": " approve ", ":+1:": " approve ", ":white_check_mark:": " approve ",
+    ":heavy_check_mark:": " approve ", "✔️": " approve ", "👎": " deny ", "❌": " deny ",
+    ":x:": " deny ", ":-1:": " deny ", ":no_entry:": " deny ", "⛔": " deny ",
+}
+# Only a reaction that opens the line stands for a yes or no (`✅ 4444`, not `ack 12 ✔️`).
+_REACTION_RE = re.compile(r"^\s*(?:" + "|".join(re.escape(r) for r in _REACTIONS) + ")")
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,10 @@ class Reading:
     tokens: tuple[Token, ...]
     mentions: tuple[Mention, ...]
     masked: str
+    # Service names a slip could be several of: (candidates...) per such mention.
+    ambiguous: tuple[tuple[str, ...], ...] = field(default=())
+    # Alert names written like alert names but not in the catalog, kept as written.
+    unknown_alerts: tuple[str, ...] = field(default=())
 
     def words(self) -> tuple[str, ...]:
         """The corrected words of the line, in order."""
@@ -85,40 +108,25 @@ def normalise(text: str) -> str:
 
 def read(text: str, vocabulary: Vocabulary) -> Reading:
     """Find the entity mentions in `text` and build the masked line for the classifier."""
+    text = _ADDRESS_RE.sub(lambda match: " " * len(match.group(0)), text[:MAX_TEXT_CHARS])
+    text = _REACTION_RE.sub(lambda match: _REACTIONS[match.group(0)], text)
     lowered = normalise(text)
     mentions = _pattern_mentions(lowered)
     tokens = _tokens(lowered, mentions)
-    mentions += _catalog_mentions(tokens, vocabulary, mentions)
-    mentions += _unlisted_alert_mentions(text, lowered, tokens, mentions)
+    mentions += _target_mentions(text, lowered, tokens, mentions, vocabulary)
+    ambiguous: list[tuple[str, ...]] = []
+    mentions += _catalog_mentions(tokens, vocabulary, mentions, ambiguous)
+    unknown = _unknown_alert_mentions(text, vocabulary, mentions)
+    mentions += unknown
+    mentions += _described_alert_mentions(tokens, vocabulary, mentions)
     tokens = tuple(t for t in tokens if not any(m.overlaps(t.start, t.end) for m in mentions))
     mentions += _number_mentions(lowered, tokens)
     mentions += _action_mentions(tokens)
-    mentions += _target_mentions(lowered, tokens)
     ordered = tuple(sorted(mentions, key=lambda m: m.start))
-    return Reading(tokens=tokens, mentions=ordered, masked=_mask(tokens, ordered))
-
-
-# An Alertmanager alert name as people write them: `HighQueueLatency`, `KubePodCrashLooping`.
-_ALERT_NAME_RE = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+")
-
-
-def _unlisted_alert_mentions(
-    text: str, lowered: str, tokens: tuple[Token, ...], taken: list[Mention]
-) -> list[Mention]:
-    """CamelCase names the catalog does not list, kept exactly as written.
-
-    Dropping them silently turned `silence HighQueueLatency on checkout` into a silence of
-    every checkout alert; an alert name is the user's to give, the catalog only knows some.
-    """
-    found = []
-    for token in tokens:
-        if any(m.overlaps(token.start, token.end) for m in taken):
-            continue
-        written = text[token.start : token.end]
-        # Only where the lowered line's span still indexes the original (it does for ASCII).
-        if written.lower() == lowered[token.start : token.end] and len(written) <= 128 and _ALERT_NAME_RE.fullmatch(written):
-            found.append(Mention("alertname", written, token.start, token.end))
-    return found
+    return Reading(
+        tokens=tokens, mentions=ordered, masked=_mask(tokens, ordered),
+        ambiguous=tuple(ambiguous), unknown_alerts=tuple(str(m.value) for m in unknown),
+    )
 
 
 def _pattern_mentions(text: str) -> list[Mention]:
@@ -163,7 +171,10 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _catalog_mentions(
-    tokens: tuple[Token, ...], vocabulary: Vocabulary, taken: list[Mention]
+    tokens: tuple[Token, ...],
+    vocabulary: Vocabulary,
+    taken: list[Mention],
+    ambiguous: list[tuple[str, ...]],
 ) -> list[Mention]:
     found: list[Mention] = []
     free = [t for t in tokens if not any(m.overlaps(t.start, t.end) for m in taken)]
@@ -173,30 +184,78 @@ def _catalog_mentions(
                 window = free[index : index + size]
                 if any(m.overlaps(window[0].start, window[-1].end) for m in found):
                     continue
-                mention = _catalog_match(window, vocabulary, fuzzy)
+                mention, choices = _catalog_match(window, vocabulary, fuzzy)
                 if mention is not None:
                     found.append(mention)
+                    if len(choices) > 1:
+                        ambiguous.append(choices)
     return found
 
 
-def _catalog_match(window: list[Token], vocabulary: Vocabulary, fuzzy: bool) -> Mention | None:
+def _catalog_match(
+    window: list[Token], vocabulary: Vocabulary, fuzzy: bool
+) -> tuple[Mention | None, tuple[str, ...]]:
     if not _adjacent(window):
-        return None
+        return None, ()
     spelling = squash("".join(t.text for t in window))
     start, end = window[0].start, window[-1].end
     if not fuzzy:
         for kind, table in (("service", vocabulary.services), ("alertname", vocabulary.alerts)):
             value = table.get(spelling) or _without_suffix(spelling, table, kind)
             if value is not None:
-                return Mention(kind, value, start, end)
-        return None
+                return Mention(kind, value, start, end), (value,)
+        return None, ()
     if not _may_be_typo(window, spelling):
-        return None
+        return None, ()
+    single_word = len(window) == 1
     for kind, table in (("service", vocabulary.services), ("alertname", vocabulary.alerts)):
-        value = closest(spelling, table)
-        if value is not None:
-            return Mention(kind, value, start, end)
-    return None
+        found = candidates(spelling, table, substitutions=not single_word)
+        if len(found) == 1 or (found and kind == "service"):
+            return Mention(kind, found[0], start, end), found
+    return None, ()
+
+
+def _unknown_alert_mentions(
+    text: str, vocabulary: Vocabulary, taken: list[Mention]
+) -> list[Mention]:
+    # Kept exactly as written: a silence for an alert the catalog does not list yet is
+    # confirmed with the user, never dropped or bent to a near name.
+    found = []
+    for match in _CAMEL_RE.finditer(text):
+        if any(m.overlaps(match.start(), match.end()) for m in taken):
+            continue
+        if len(match.group(0)) < 5 or squash(match.group(0)) in vocabulary.services:
+            continue
+        found.append(Mention("alertname", match.group(0), match.start(), match.end()))
+    return found
+
+
+def _described_alert_mentions(
+    tokens: tuple[Token, ...], vocabulary: Vocabulary, taken: list[Mention]
+) -> list[Mention]:
+    # `p99 latency alerts`, `the oom alerts`: the words before `alerts` are parts of
+    # exactly one catalog alert name.
+    for index, token in enumerate(tokens):
+        if token.word not in _ALERT_CUES:
+            continue
+        for size in (3, 2, 1):
+            window = tokens[max(0, index - size) : index]
+            if len(window) < size or any(m.overlaps(window[0].start, token.end) for m in taken):
+                continue
+            matches = [a for a in vocabulary.alert_names if _describes(window, a)]
+            if len(matches) == 1:
+                return [Mention("alertname", matches[0], window[0].start, token.end)]
+    return []
+
+
+def _describes(window: list[Token] | tuple[Token, ...], alert: str) -> bool:
+    parts = [part.lower() for part in _CAMEL_PART_RE.findall(alert)]
+    words = [t.text for t in window if t.text not in _ARTICLES]
+    if not words or any(w in COMMON_WORDS and w not in parts for w in words):
+        return False
+    return all(
+        any(part == w or (len(w) >= 4 and part[:4] == w[:4]) for part in parts) for w in words
+    )
 
 
 def _adjacent(window: list[Token]) -> bool:
@@ -224,7 +283,7 @@ def _may_be_typo(window: list[Token], spelling: str) -> bool:
 def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
     found = []
     for index, token in enumerate(tokens):
-        if not _DIGITS_RE.fullmatch(token.text) or not _stands_alone(text, token):
+        if not _DIGITS_RE.fullmatch(token.text) or not _stands_alone(text, token, quoted=True):
             continue
         before = tokens[index - 1].word if index else ""
         after = tokens[index + 1].word if index + 1 < len(tokens) else ""
@@ -233,12 +292,14 @@ def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
     return found
 
 
-def _stands_alone(text: str, token: Token) -> bool:
+def _stands_alone(text: str, token: Token, quoted: bool = False) -> bool:
     # `1=1`, `$1`, `` `whoami` `` are code, not a count, an incident or a team: free-form
     # values are only taken from words that stand between blanks and plain punctuation.
+    # A number may sit in a quoted command (`` `approve 4452` ``): digits cannot carry code.
+    quotes = "`*_" if quoted else ""
     before = text[token.start - 1] if token.start else " "
     after = text[token.end : token.end + 2] or " "
-    return before in " #\t" and (after[0] in " \t?!.,:;" or after == "'s")
+    return before in " #\t" + quotes and (after[0] in " \t?!.,:;" + quotes or after == "'s")
 
 
 def _number_kind(before: str, after: str, text: str, token: Token) -> str:
@@ -260,33 +321,86 @@ def _action_mentions(tokens: tuple[Token, ...]) -> list[Mention]:
     return found
 
 
-def _target_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
+_TARGET_STOPS = frozenset(
+    {"about", "for", "re", "regarding", "on", "with", "now", "asap", "please", "pls", "because",
+     "since", "and", "so", "if", "as", "it's", "i'm", "immediately", "urgently", "too",
+     "then", "right", "today", "tonight"}
+)
+_TARGET_SKIPS = frozenset({"someone", "somebody", "from", "of"})
+_MAX_TARGET_WORDS = 4
+
+
+def _target_mentions(
+    original: str,
+    text: str,
+    tokens: tuple[Token, ...],
+    taken: list[Mention],
+    vocabulary: Vocabulary,
+) -> list[Mention]:
     words = [t.word for t in tokens]
     if not _ESCALATION_CUES.intersection(words):
         return []
     for index, token in enumerate(tokens[:-1]):
         if token.word not in _TARGET_LEADS:
             continue
-        candidate = _next_target(text, tokens, index + 1)
-        if candidate is not None:
-            return [Mention("target", candidate.text.lstrip("@"), candidate.start, candidate.end)]
+        span = _target_span(text, tokens, index + 1, taken, vocabulary)
+        if span is not None:
+            first, last = span
+            # Kept as written (`DBA team`, `CISO`); the original has the same offsets.
+            source = original if len(original) == len(text) else text
+            value = source[first.start : last.end].lstrip("@")
+            return [Mention("target", value, first.start, last.end)]
     return []
 
 
-def _next_target(text: str, tokens: tuple[Token, ...], index: int) -> Token | None:
-    while index < len(tokens) and tokens[index].word in _ARTICLES:
+def _target_span(
+    text: str, tokens: tuple[Token, ...], index: int, taken: list[Mention], vocabulary: Vocabulary
+) -> tuple[Token, Token] | None:
+    while index < len(tokens) and (
+        tokens[index].word in _ARTICLES or tokens[index].word in _TARGET_SKIPS
+    ):
         index += 1
+    first = _next_target(text, tokens, index, taken)
+    if first is None:
+        return None
+    if squash(first.text) in vocabulary.services and not _names_a_team(tokens, index):
+        return None  # `ping ledger` asks about a service, it pages no one
+    last = first
+    for token in tokens[index + 1 : index + _MAX_TARGET_WORDS]:
+        gap = text[last.end : token.start]
+        if gap.strip() or token.word in _TARGET_STOPS or not _TARGET_RE.fullmatch(token.text):
+            break
+        if any(m.overlaps(token.start, token.end) for m in taken):
+            break
+        last = token
+    return first, last
+
+
+def _next_target(
+    text: str, tokens: tuple[Token, ...], index: int, taken: list[Mention]
+) -> Token | None:
     if index >= len(tokens):
         return None
     token = tokens[index]
     plain = token.text.lstrip("@")
     if not _TARGET_RE.fullmatch(token.text) or not _stands_alone(text, token):
         return None
+    if any(m.overlaps(token.start, token.end) for m in taken) or re.fullmatch(r"sev\d|p\d", plain):
+        return None
+    if plain in _TARGET_STOPS or plain in ("pls", "plz", "thx"):
+        return None
     if not token.text.startswith("@") and (
         plain in COMMON_WORDS or plain in KEYWORDS or token.word != token.text
-    ):
+    ) and not _names_a_team(tokens, index):
         return None
     return token
+
+
+def _names_a_team(tokens: tuple[Token, ...], index: int) -> bool:
+    # `the search team`, `pricing oncall`: an ordinary first word is still a target
+    # when a team word follows it.
+    following = tokens[index + 1].word if index + 1 < len(tokens) else ""
+    return following in {"team", "oncall", "on-call", "lead", "sre", "squad", "owner", "owners"}
 
 
 def surface_words(fragment: str) -> list[str]:

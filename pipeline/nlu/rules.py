@@ -16,6 +16,9 @@ _SUBJECT = r"(?:the\s+)?(?:<svc>|<inst>|it|that)"
 
 _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"(?:help|\?|usage|commands|what can you do|halp)"),
+    # `how do I unmute something`, `help escalate`: asking how to use the bot, naming nothing.
+    ("help", r"(?:\w+\s+)?(?:how\s+(?:do|can|should|does|would)\s+(?:i|one|we|you)|how\s+to|help(?:\s+(?:me\s+)?with)?)"
+     r"(?:\s+(?!<)[^<\s]+)+"),
     ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
     ("list_incidents", r"<alert>"),

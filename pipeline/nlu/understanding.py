@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
+from pipeline.nlu.clarify import (
+    MUTATING_INTENTS,
+    Choice,
+    Question,
+    answer,
+    ask_intent,
+    ask_which_service,
+    confirm_unknown_alert,
+)
 from pipeline.nlu.classifier import Classifier, intent_classifier
 from pipeline.nlu.context import ChatContext
+from pipeline.nlu.negation import reversal
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
 from pipeline.nlu.vocabulary import Vocabulary
@@ -15,12 +26,15 @@ INTENTS = (
     "unsilence", "remediate", "explain", "escalate", "history", "help", "unknown",
 )
 ACTIONS = ("restart", "reboot", "scale", "redeploy", "start")
-# Below this classifier confidence a line is out of the domain: answered with help.
-CONFIDENCE_THRESHOLD = 0.4
+# Below this classifier probability a line is out of the domain: answered with help.
+CONFIDENCE_THRESHOLD = 0.3
 # A line that names a catalog service, an alert, an instance or an incident is about
 # operations even when its phrasing is new, so a question about it needs less confidence;
 # a command never does: a wrong guess there acts, a wrong question only answers.
-GROUNDED_CONFIDENCE_THRESHOLD = 0.25
+GROUNDED_CONFIDENCE_THRESHOLD = 0.2
+# Below this probability a mutating intent (MUTATING_INTENTS) is never acted on: the bot
+# asks which of its best guesses was meant.
+ASK_THRESHOLD = 0.6
 _GROUNDING_KINDS = frozenset({"service", "alertname", "instance", "incident"})
 _QUESTIONS = frozenset({"status", "list_incidents", "show_incident", "explain", "history"})
 
@@ -29,18 +43,53 @@ _ANAPHORS = frozenset({"it", "its", "it's", "that", "this", "them", "there", "sa
 _SUBJECT_KEYS = ("incident", "service", "instance", "alertname")
 # Keys that only mean something for one intent: a verb in `history of restarts` is not
 # an action to run, and `to 6` outside scaling is not a capacity.
-_INTENT_ONLY_KEYS = {"action": "remediate", "capacity": "remediate", "target": "escalate"}
+_INTENT_ONLY_KEYS = {"target": "escalate"}
+# A verb in a question about state (`when did 4482 start`) is not an action to run.
+_ACTIONLESS = frozenset({"status", "list_incidents", "show_incident", "help", "ack", "silence",
+                         "unsilence", "escalate"})
+# After these the bot has proposed an action, so `cancel that` or `don't` turns it down.
+_PROPOSING = frozenset({"remediate", "show_incident", "explain", "approve"})
+# `should we restart cart?` asks for an opinion: it is never a command to act on.
+_INTERROGATIVES = frozenset(
+    {"should", "is", "are", "how", "what", "what's", "whats", "why", "when", "who", "does",
+     "did", "was", "were", "shall", "do"}
+)
+_HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth"})
+# `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
+_FOLLOW_UP_RE = re.compile(
+    r"^(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
+    r"(?=.*<(?:svc|inst|inc|num|region|alert)>)"
+    r"(?:(?:<svc>|<inst>|<inc>|<num>|<region>|<alert>|<dur>|in|on|for|the|too|also|as well|"
+    r"please|pls|\?|not everywhere|then|one|it|that)\s*)+$"
+)
+# `wait, not 10, 6`, `no, 6`, `make it 8`: the replica count of the scaling just asked for.
+_CORRECTION_RE = re.compile(
+    r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry)\s+)+"
+    r"(?:(?:<num>|<cap>|<inc>)\s+)?(?:<num>|<cap>|<inc>)(?:\s+(?:replicas|instances|pods|please|pls))*$"
+)
+# Whom a mutating command acts on; without one (and nothing in context) the bot asks.
+_OBJECT_KEYS = frozenset({"incident", "service", "instance", "alertname", "region"})
 
 
 @dataclass(frozen=True)
 class Understanding:
-    """What a line means: intent, entity values, confidence, and keys filled from context."""
+    """What a line means: intent, entity values, confidence, and keys filled from context.
+
+    `question` is set when the bot must ask before acting (`intent` is then its best
+    guess, not something to act on).
+    """
 
     intent: str
     entities: dict[str, str | int]
     confidence: float
     resolved_from_context: frozenset[str] = field(default_factory=frozenset)
     source: str = "rule"
+    question: Question | None = None
+
+    @property
+    def asks(self) -> bool:
+        """True when the bot asks a clarifying question instead of acting or answering."""
+        return self.question is not None
 
 
 def understand(
@@ -50,15 +99,99 @@ def understand(
     classifier: Classifier | None = None,
 ) -> Understanding:
     """Intent and entities of `text`, resolving `it`, `that`, `why?` from `context`."""
+    if context.pending_choices:
+        answered = _answered(text, context)
+        if answered is not None:
+            return answered
     reading = read(text, vocabulary)
-    intent, confidence, source = _recognise(reading, classifier)
+    if context.last_intent and _FOLLOW_UP_RE.match(reading.masked):
+        return _follow_up(reading, context)
+    if context.last_action == "scale" and _CORRECTION_RE.match(reading.masked):
+        return _corrected_capacity(reading, context)
+    intent, confidence, source, runner_up = _recognise(reading, context, classifier)
     entities = _entities(reading, intent)
     resolved = _resolve(intent, entities, reading, context)
-    return Understanding(intent, entities, confidence, frozenset(resolved), source)
+    question = _question(intent, confidence, source, runner_up, entities, reading)
+    return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
+
+
+def _follow_up(reading: Reading, context: ChatContext) -> Understanding:
+    intent = str(context.last_intent)
+    entities = _entities(reading, intent)
+    resolved = set()
+    if context.last_action and intent in ("remediate", "approve", "deny", "explain", "history"):
+        if "action" not in entities:
+            entities["action"] = context.last_action
+            resolved.add("action")
+    if not any(key in entities for key in _SUBJECT_KEYS):
+        resolved |= _fill(entities, context, context.focus)
+    return Understanding(intent, entities, 1.0, frozenset(resolved), "context")
+
+
+def _answered(text: str, context: ChatContext) -> Understanding | None:
+    picked = answer(text, context.pending_choices or ())
+    if picked is None:
+        return None
+    if picked is False:
+        return Understanding("unknown", {}, 1.0, source="answer")
+    return Understanding(picked.intent, dict(picked.entities), 1.0, source="answer")
+
+
+def _corrected_capacity(reading: Reading, context: ChatContext) -> Understanding:
+    numbers = [m.value for m in reading.mentions if m.kind in ("number", "capacity", "incident")]
+    entities: dict[str, str | int] = {"action": "scale", "capacity": numbers[-1]}
+    resolved = _fill(entities, context, "instance" if context.focus == "instance" else "service")
+    return Understanding("remediate", entities, 1.0, frozenset(resolved | {"action"}), "context")
+
+
+def _question(
+    intent: str,
+    confidence: float,
+    source: str,
+    runner_up: str | None,
+    entities: dict[str, str | int],
+    reading: Reading,
+) -> Question | None:
+    best = Choice(intent, dict(entities))
+    mutating = intent in MUTATING_INTENTS
+    if mutating and _is_question(reading):
+        return ask_intent([best])
+    if mutating and not _OBJECT_KEYS.intersection(entities):
+        return ask_intent([best])  # nothing named and nothing pending: ask what to act on
+    if mutating and source == "classifier" and confidence < ASK_THRESHOLD:
+        guesses = [best]
+        if runner_up not in (None, intent, "unknown"):
+            guesses.append(Choice(str(runner_up), _entities_for(entities, str(runner_up))))
+        return ask_intent(guesses)
+    if intent in ("unknown", "help"):
+        return None
+    if reading.ambiguous and "service" in entities:
+        return ask_which_service(best, reading.ambiguous[0])
+    alert = entities.get("alertname")
+    if intent == "silence" and alert in reading.unknown_alerts:
+        return confirm_unknown_alert(best, str(alert))
+    return None
+
+
+def _is_question(reading: Reading) -> bool:
+    # An opinion asked for (`should we restart cart?`) or a hedge (`reboot it maybe?`).
+    words = reading.masked.split()
+    if not words:
+        return False
+    return words[0] in _INTERROGATIVES or bool(_HEDGES.intersection(words))
+
+
+def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:
+    return {k: v for k, v in entities.items() if _INTENT_ONLY_KEYS.get(k, intent) == intent}
 
 
 def next_context(context: ChatContext, understanding: Understanding) -> ChatContext:
     """The context after this turn: subjects named now become what `it` refers to."""
+    if understanding.question is not None:
+        choices = tuple(choice.to_json() for choice in understanding.question.choices)
+        return replace(context, pending_choices=choices)
+    if context.pending_choices is not None:
+        context = replace(context, pending_choices=None)
     if understanding.intent in ("unknown", "help"):
         return context
     entities = understanding.entities
@@ -80,19 +213,28 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     return updated
 
 
-def _recognise(reading: Reading, classifier: Classifier | None) -> tuple[str, float, str]:
+def _recognise(
+    reading: Reading, context: ChatContext, classifier: Classifier | None
+) -> tuple[str, float, str, str | None]:
     if not reading.masked:
-        return "help", 1.0, "rule"
+        # Nothing but blanks asks for help; emoji or a pasted link alone says nothing.
+        return ("help" if not reading.tokens and not reading.mentions else "unknown"), 1.0, "rule", None
     ruled = match_rule(reading.masked)
+    if ruled == "help":  # `how do I unmute something` asks how, it unmutes nothing
+        return ruled, 1.0, "rule", None
+    pending = context.pending_approval is not None or context.last_intent in _PROPOSING
+    reversed_intent = reversal(reading.masked, pending)
+    if reversed_intent is not None:
+        return reversed_intent, 1.0, "negation", None
     if ruled is not None:
-        return ruled, 1.0, "rule"
+        return ruled, 1.0, "rule", None
     prediction = (classifier or intent_classifier()).predict(reading.masked)
     grounded = any(mention.kind in _GROUNDING_KINDS for mention in reading.mentions)
     question = prediction.intent in _QUESTIONS
     threshold = GROUNDED_CONFIDENCE_THRESHOLD if grounded and question else CONFIDENCE_THRESHOLD
     if prediction.confidence < threshold:
-        return "unknown", prediction.confidence, "threshold"
-    return prediction.intent, prediction.confidence, "classifier"
+        return "unknown", prediction.confidence, "threshold", prediction.intent
+    return prediction.intent, prediction.confidence, "classifier", prediction.runner_up
 
 
 def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
@@ -100,9 +242,11 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
         return {}
     entities: dict[str, str | int] = {}
     for mention in reading.mentions:
-        if mention.kind == "number" or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
+        if mention.kind in ("number", "capacity") or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
             continue
         entities.setdefault(mention.kind, mention.value)
+    if intent in _ACTIONLESS:
+        entities.pop("action", None)
     _assign_numbers(reading, intent, entities)
     if intent == "remediate" and "capacity" in entities:
         entities.setdefault("action", "scale")  # `put web on 5 replicas` can only mean scaling
@@ -113,8 +257,12 @@ def _assign_numbers(reading: Reading, intent: str, entities: dict[str, str | int
     # A bare number is a replica count when scaling, otherwise an incident id.
     candidates = [m for m in reading.mentions if m.kind in ("number", "capacity")]
     for mention in candidates:
-        scaling = intent == "remediate" and entities.get("action") in ("scale", None)
-        if scaling and "capacity" not in entities:
+        scaling = entities.get("action") == "scale" or (
+            intent == "remediate" and "action" not in entities
+        )
+        if scaling and "capacity" not in entities and (
+            mention.kind == "capacity" or intent == "remediate"
+        ):
             entities["capacity"] = mention.value
         elif "incident" not in entities and (mention.kind == "number" or intent != "remediate"):
             entities["incident"] = mention.value
@@ -128,6 +276,13 @@ def _resolve(
     if intent in ("approve", "deny") and context.pending_approval is not None:
         entities["incident"] = context.pending_approval
         return {"incident"}
+    if intent in ("approve", "deny") and context.last_intent == "remediate":
+        # `cancel that` right after `restart fx`: the remediation just asked for.
+        resolved = _fill(entities, context, _focus_for("remediate", context))
+        if resolved and context.last_action and "action" not in entities:
+            entities["action"] = context.last_action
+            resolved.add("action")
+        return resolved
     if intent in _INCIDENT_INTENTS and intent != "explain":
         return _fill(entities, context, "incident")
     pointing = bool(_ANAPHORS.intersection(reading.words()))

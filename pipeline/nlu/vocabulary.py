@@ -39,6 +39,12 @@ class Vocabulary:
             for spelling in (name, *aliases):
                 if squash(spelling):
                     spellings.setdefault(squash(spelling), name)
+        written = {
+            spelling.lower(): name for name, aliases in services.items()
+            for spelling in (name, *aliases)
+        }
+        for stem, name in _unique_stems(written).items():
+            spellings.setdefault(stem, name)
         alert_names = tuple(dict.fromkeys(alerts))
         return cls(
             services=spellings,
@@ -46,6 +52,23 @@ class Vocabulary:
             service_names=tuple(services),
             alert_names=alert_names,
         )
+
+
+_NAME_SUFFIXES = ("service", "svc", "api", "server", "app")
+
+
+def _unique_stems(written: Mapping[str, str]) -> dict[str, str]:
+    # `notification-svc` is also called `notification` (`the notification service`), as
+    # long as no other service's name shortens to the same stem. Only a suffix written
+    # as a separate part counts: `gameserver` is not `game`.
+    stems: dict[str, set[str]] = {}
+    for spelling, name in written.items():
+        parts = [part for part in _SEPARATORS.split(spelling) if part]
+        if len(parts) > 1 and parts[-1] in _NAME_SUFFIXES:
+            stem = "".join(parts[:-1])
+            if len(stem) >= 4:
+                stems.setdefault(stem, set()).add(name)
+    return {stem: names.pop() for stem, names in stems.items() if len(names) == 1}
 
 
 def vocabulary_from_catalog(catalog: Mapping[str, Any]) -> Vocabulary:

@@ -68,6 +68,7 @@ def run_parse(args: argparse.Namespace) -> int:
         "entities": result.entities,
         "confidence": round(result.confidence, 3),
         "source": result.source,
+        "question": result.question.text() if result.question else None,
     }, sort_keys=True))
     return 0
 
@@ -80,6 +81,9 @@ def format_report(report: EvaluationReport, show_misses: bool = False) -> str:
         f"entity precision {report.entity_precision:.3f}",
         f"entity recall    {report.entity_recall:.3f}",
         f"entity F1        {report.entity_f1:.3f}",
+        f"asked            {report.asked_share:.3f}  (share of lines answered with a question)",
+        f"answered acc.    {report.answered_accuracy:.3f}  (intent accuracy where it did not ask)",
+        f"severe errors    {report.severe}  (mutating action taken on a wrong intent; goal 0)",
         "",
         "confusion (expected -> predicted: count)",
     ]
@@ -91,6 +95,7 @@ def format_report(report: EvaluationReport, show_misses: bool = False) -> str:
         lines += [
             f"  {m.text!r}: expected {m.expected_intent} {dict(m.expected_entities)}, "
             f"got {m.got_intent} {dict(m.got_entities)}"
+            + (" [asked]" if m.asked else "") + (" [SEVERE]" if m.severe else "")
             for m in report.misses
         ]
     return "\n".join(lines)

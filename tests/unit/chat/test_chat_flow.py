@@ -218,8 +218,15 @@ class TestSilences:
         assert audit(bench, "silence.created")[0]["data"]["silence_id"] == row.id
 
     def test_a_silence_of_an_alert_the_catalog_does_not_list_is_kept_as_written(self, bench):
-        """Issue 13 #5: the unknown name was dropped and every checkout alert was muted."""
+        """Issue 13 #5: the unknown name was dropped and every checkout alert was muted.
+
+        Issue 15 #4: the name is first confirmed ("not an alert I know; silence it anyway?").
+        """
         bench.say("silence HighQueueLatency on checkout for 2h")
+        assert "HighQueueLatency is not an alert I know" in bench.last_text()
+        with bench.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(silences)).scalar_one() == 0
+        bench.say("yes")
 
         with bench.engine.connect() as conn:
             row = conn.execute(sa.select(silences)).one()

@@ -52,6 +52,15 @@ def test_a_tie_between_two_services_is_no_match():
     assert "service" not in entities("restart paymant", tied)
 
 
+def test_a_slip_of_two_services_asks_which_one():
+    from pipeline.nlu.vocabulary import Vocabulary
+
+    tied = Vocabulary.build({"ledgers": [], "ledgerx": []}, [])
+    result = understand("restart ledger", EMPTY_CONTEXT, tied)
+    assert result.question is not None
+    assert [c.entities["service"] for c in result.question.choices] == ["ledgers", "ledgerx"]
+
+
 @pytest.mark.parametrize(
     ("text", "alert"),
     [
@@ -137,8 +146,13 @@ def test_a_number_is_an_incident_outside_scaling(vocabulary):
     }
 
 
-def test_action_words_outside_remediation_are_not_actions(vocabulary):
-    assert entities("history of restarts for billing", vocabulary) == {"service": "billing"}
+def test_action_words_name_the_action_a_history_is_about(vocabulary):
+    assert entities("history of restarts for billing", vocabulary) == {
+        "service": "billing", "action": "restart"}
+
+
+def test_a_verb_in_a_question_about_state_is_no_action(vocabulary):
+    assert entities("status of billing after the restart", vocabulary) == {"service": "billing"}
 
 
 def test_a_capacity_without_a_verb_means_scaling(vocabulary):

@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 
 from pipeline.nlu import EMPTY_CONTEXT, INTENTS, understand
+from pipeline.nlu.clarify import MUTATING_INTENTS
+from pipeline.nlu.understanding import (
+    ASK_THRESHOLD,
+    CONFIDENCE_THRESHOLD,
+    GROUNDED_CONFIDENCE_THRESHOLD,
+)
 
 CASES = {
     "status": ["status of billing", "how's the ledger doing?", "is kafka healthy", "stauts web"],
@@ -66,13 +72,16 @@ def test_empty_text_asks_for_help(vocabulary):
 class Guess:
     """A classifier double that always guesses one intent with one confidence."""
 
-    def __init__(self, intent, confidence):
-        self.intent, self.confidence = intent, confidence
+    def __init__(self, intent, confidence, runner_up=None):
+        self.intent, self.confidence, self.runner_up = intent, confidence, runner_up
 
     def predict(self, masked):
         from pipeline.nlu.classifier import Prediction
 
-        return Prediction(self.intent, self.confidence)
+        return Prediction(self.intent, self.confidence, self.runner_up)
+
+
+_WEAK = (GROUNDED_CONFIDENCE_THRESHOLD + CONFIDENCE_THRESHOLD) / 2
 
 
 @pytest.mark.parametrize(
@@ -85,8 +94,25 @@ class Guess:
     ],
 )
 def test_low_confidence_is_accepted_only_for_grounded_questions(text, guess, expected, vocabulary):
-    result = understand(text, EMPTY_CONTEXT, vocabulary, classifier=Guess(guess, 0.3))
+    result = understand(text, EMPTY_CONTEXT, vocabulary, classifier=Guess(guess, _WEAK))
     assert result.intent == expected
+
+
+@pytest.mark.parametrize("guess", sorted(MUTATING_INTENTS))
+def test_an_unsure_mutating_guess_always_asks(guess, vocabulary):
+    unsure = (CONFIDENCE_THRESHOLD + ASK_THRESHOLD) / 2
+    result = understand(
+        "billing looks weird today", EMPTY_CONTEXT, vocabulary,
+        classifier=Guess(guess, unsure, "status"),
+    )
+    assert result.intent == guess and result.asks
+    assert [c.intent for c in result.question.choices] == [guess, "status"]
+
+
+def test_a_sure_mutating_guess_does_not_ask(vocabulary):
+    result = understand("billing looks weird today", EMPTY_CONTEXT, vocabulary,
+                        classifier=Guess("remediate", 0.99))
+    assert result.intent == "remediate" and not result.asks
 
 
 def test_confident_guesses_are_taken(vocabulary):

@@ -1,0 +1,71 @@
+"""Negation and reversal: `stop muting X` is unsilence, `don't restart X` is not a restart.
+
+Checked on the masked, corrected line before any rule or the classifier: a negated
+command read by a bag of n-grams looks like the command itself, and acting on it is the
+worst error the recogniser can make.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NOT = r"(?:don't|dont|do not|do n't|never|no need to|not to|pls don't|please don't)"
+_REMEDIATION_VERBS = (
+    r"(?:restart\w*|reboot\w*|redeploy\w*|scale\w*|start|bounce|kick|cycle|roll|touch|boot)"
+)
+_GO_AHEAD_VERBS = r"(?:approve\w*|execute|run|proceed|do|apply|go ahead)"
+_SILENCE_WORDS = r"(?:mut\w*|silenc\w*|snooz\w*|suppress\w*|quiet)"
+
+_UNSILENCE = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rf"\b(?:stop|quit|no longer|cease|end)\s+(?:the\s+)?{_SILENCE_WORDS}",
+        rf"\bun[\s-]?(?:mute|silence|snooze|suppress|shush|hush)\w*",
+        rf"\b(?:lift|remove|drop|delete|clear|cancel|kill|expire|undo|revert)\s+(?:the\s+|that\s+|this\s+|my\s+)?"
+        rf"{_SILENCE_WORDS}",
+        rf"\b{_NOT}\s+keep\b.*\b(?:muted|silenced|snoozed|quiet)\b",
+        r"\b(?:turn|switch|put|bring)\s+(?:back\s+on|on\s+again)\b.*\b(?:alert|alerts|alarm|alarms|paging)\b",
+        r"\b(?:turn|switch|put|bring)\s+(?:the\s+)?(?:alert|alerts|alarm|alarms|paging)\b.*\bback\b",
+        r"\b(?:put|turn|switch|bring)\s+back\s+(?:on\s+)?(?:the\s+)?(?:alert|alerts|alarm|alarms|paging)\b",
+        rf"\b{_SILENCE_WORDS}\s+can\s+go\b",
+    )
+)
+_NEGATED_REMEDIATION = re.compile(rf"\b{_NOT}\s+(?:\w+\s+)?{_REMEDIATION_VERBS}\b")
+_NEGATED_GO_AHEAD = re.compile(rf"\b{_NOT}\s+(?:\w+\s+)?{_GO_AHEAD_VERBS}\b")
+_NEGATED_SILENCE = re.compile(rf"\b{_NOT}\s+{_SILENCE_WORDS}")
+_CALL_OFF_PHRASES = (
+    r"never\s*mind|nvm|cancel|scratch that|forget it|abort|hold off|call it off|stand down"
+)
+_CALL_OFF = re.compile(
+    rf"^(?=.*\b(?:{_CALL_OFF_PHRASES})\b)"
+    rf"(?:(?:{_CALL_OFF_PHRASES}|no|nah|nope|wait|actually|ok|hmm|stop|ugh|oh|that|it|this|pls|please)"
+    r"[\s,.!-]*)+$"
+)
+
+
+# `no`, `wait no don't`, `not now`: a refusal with nothing named refuses what is pending.
+_BARE_REFUSAL = re.compile(
+    r"^(?:(?:no|nope|nah|wait|don't|dont|do not|not now|not yet|stop|hold on|hold up|"
+    r"actually|please|pls|hmm|lets not|let's not|on second thought|risky|too risky|ok|"
+    r"scrap (?:it|that))[\s,.!]*)+$"
+)
+
+
+def reversal(masked: str, pending: bool) -> str | None:
+    """The intent a negation or reversal in `masked` forces, or None when there is none.
+
+    `pending` is True when the conversation has an action waiting for a yes or no, so
+    `cancel that` or `don't restart` turns it down (deny) rather than meaning nothing.
+    """
+    if any(pattern.search(masked) for pattern in _UNSILENCE):
+        return "unsilence"
+    targeted = "<inc>" in masked or "<num>" in masked or pending
+    if _NEGATED_GO_AHEAD.search(masked) or _NEGATED_REMEDIATION.search(masked):
+        return "deny" if targeted else "unknown"
+    if _NEGATED_SILENCE.search(masked):
+        return "unsilence" if pending else "unknown"
+    if _BARE_REFUSAL.match(masked):
+        return "deny" if pending else "unknown"
+    if _CALL_OFF.search(masked):
+        return "deny" if targeted else "unknown"
+    return None
