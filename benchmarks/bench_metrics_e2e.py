@@ -12,6 +12,13 @@ Two baselines put the figure in context:
   one multi-row insert per message that the worker does (ratio printed).
 
     python -m benchmarks.bench_metrics_e2e [--samples 400000] [--series-per-request 500]
+
+Old vs new detector in the same run (issue 14: the new one may cost at most 10 %):
+
+    python -m benchmarks.bench_metrics_e2e --forest-data <NAB folder> --rounds 3
+
+trains the earlier IsolationForest (`model train --method forest`) into a scratch folder and
+measures it and the shipped model alternately, each run on a fresh database and Redis.
 """
 
 from __future__ import annotations
@@ -123,6 +130,8 @@ def end_to_end(args: argparse.Namespace, pg_url: str, workdir: Path) -> dict:
         "SCO_WORKER_METRICS_PORT": "0",
         "SCO_WORKER_PREFETCH": "4",
     }
+    if getattr(args, "model", None) is not None:
+        env["SCO_ANOMALY_MODEL_PATH"] = str(args.model)
     rounds = max(
         1, args.samples // (args.shards * args.series_per_request * args.samples_per_series)
     )
@@ -242,8 +251,20 @@ def main() -> None:
         "--row-samples", type=int, default=5_000, help="samples for the row-by-row baseline"
     )
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--forest-data",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also train the old forest on PATH and compare it with the shipped model",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per model")
     args = parser.parse_args()
     import tempfile
+
+    if args.forest_data is not None:
+        compare_with_forest(args)
+        return
 
     name, pg_url = fresh_database(migrate=True)
     try:
@@ -259,6 +280,47 @@ def main() -> None:
         for k in ("shards", "series_per_request", "samples_per_series", "concurrency")
     }
     print(json.dumps(result, indent=2))
+
+
+def compare_with_forest(args: argparse.Namespace) -> None:
+    """End-to-end samples/s of the old forest and the shipped model, runs interleaved."""
+    import statistics
+    import subprocess
+    import sys
+    import tempfile
+
+    rates: dict[str, list[int]] = {"forest": [], "shipped": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        forest = Path(scratch) / "forest"
+        subprocess.run(
+            [sys.executable, "-m", "smartcloudops", "model", "train", "--method", "forest",
+             "--data", str(args.forest_data), "--out", str(forest)],
+            check=True, cwd=ROOT, capture_output=True,
+        )
+        for _ in range(args.rounds):
+            for label, model in (("forest", forest), ("shipped", None)):
+                name, pg_url = fresh_database(migrate=True)
+                try:
+                    with tempfile.TemporaryDirectory() as workdir:
+                        run = end_to_end(replace_model(args, model), pg_url, Path(workdir))
+                finally:
+                    drop_database(name)
+                rates[label].append(run["samples_per_s"])
+    medians = {label: statistics.median(values) for label, values in rates.items()}
+    print(json.dumps({
+        "samples_per_s": rates,
+        "median_samples_per_s": medians,
+        "shipped_over_forest": round(medians["shipped"] / medians["forest"], 3),
+        "machine": describe(("onnxruntime", "psycopg", "redis", "celery")),
+        "load_average": os.getloadavg(),
+        "settings": {k: getattr(args, k) for k in
+                     ("samples", "shards", "series_per_request", "samples_per_series",
+                      "concurrency", "rounds")},
+    }, indent=2))
+
+
+def replace_model(args: argparse.Namespace, model: Path | None) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "model": model})
 
 
 if __name__ == "__main__":

@@ -46,10 +46,14 @@ class NoveltySpec:
     level_seconds: float = 3600.0  # time constant of the level (exponential mean)
     block_seconds: float = 6 * 3600.0  # the recent range is kept per block of wall-clock time
     range_blocks: int = 12  # completed blocks remembered: the range covers about three days
-    warmup_seconds: float = 86400.0  # a series scores nothing during its first day
+    warmup_seconds: float = 900.0  # a series scores nothing during its first 15 minutes
     refractory_seconds: float = 86400.0  # time constant of the decaying peak score
     excess_gain: float = 2.0  # raw score = 1 - exp(-gain * excess)
     counter_probe: int = 12  # samples watched before deciding whether a series is a counter
+    warmup_samples: int = 12  # ... nor before its 12th sample
+    # A range younger than its own span (12 blocks of 6 h) has not seen all the series does:
+    # its excess is scaled by age / maturity, so a young series needs a far larger excursion.
+    maturity_seconds: float = 3 * 86400.0
 
     def fingerprint(self) -> int:
         """A 32-bit id of the spec and state format, stored in every state."""
@@ -260,12 +264,16 @@ def _score(r, quantities, dt, t, restart, spec: NoveltySpec) -> np.ndarray:
     outside = np.fmax(np.fmax(quantities - high, low - quantities), 0.0)
     with np.errstate(invalid="ignore", over="ignore"):
         excess = np.nan_to_num(outside / (high - low + slack), nan=0.0, posinf=1e300)
+    age = np.where(restart, 0.0, t - r["first_timestamp"])
+    if spec.maturity_seconds > 0:
+        excess = excess * np.clip(age / spec.maturity_seconds, 0.0, 1.0)[:, None]
     raw = -np.expm1(-spec.excess_gain * excess.max(axis=1))
-    warm = (t - r["first_timestamp"] >= spec.warmup_seconds) & ~restart
-    raw = np.where(warm, raw, 0.0)
+    warm = (age >= spec.warmup_seconds) & (r["count"] + 1 >= spec.warmup_samples) & ~restart
     peak = np.where(restart, 0.0, r["peak"] * np.exp(-dt / spec.refractory_seconds))
-    r["peak"] = np.fmax(peak, raw)
-    return np.where(raw > peak, raw, 0.0)
+    # Warm-up scores are not reported but do raise the peak: a series that is restless in
+    # its first minutes has to exceed that restlessness once it scores.
+    r["peak"] = np.fmax(peak, np.where(restart, 0.0, raw))
+    return np.where(warm & (raw > peak), raw, 0.0)
 
 
 @functools.cache

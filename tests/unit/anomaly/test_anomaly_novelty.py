@@ -107,11 +107,46 @@ def test_after_an_alert_only_a_worse_point_alerts_again_within_the_refractory_sp
     assert flagged[1] == pytest.approx(T0 + 4.2 * DAY, abs=600)
 
 
-def test_nothing_scores_during_the_first_day(detector):
-    times, values = daily(300, 2, seed=8)
-    values[100] += 1000
+def test_nothing_scores_before_15_minutes_and_12_samples(detector):
+    times, values = daily(15, 1, seed=8)[0][:200], daily(15, 1, seed=8)[1][:200]
+    values[30] += 1000  # 7.5 minutes in: too early
+    hourly_times, hourly_values = daily(3600, 2, seed=8)
+    hourly_values[6] += 1000  # 6 hours in but only the 7th sample: too few
+    assert not scores_of(detector, times, values)[times < T0 + 900].any()
+    assert not scores_of(detector, hourly_times, hourly_values)[:11].any()
+
+
+def test_a_big_jump_an_hour_into_a_new_series_alerts_once(detector):
+    times, values = daily(15, 1, seed=9)
+    times, values = times[:400], 10 + 0.5 * np.sin(np.arange(400) / 5.0)
+    values[300:310] = 100.0  # 75 minutes in, tenfold
+    flagged = np.flatnonzero(detector.is_anomalous(scores_of(detector, times, values)))
+    assert flagged.tolist() == [300]
+
+
+def test_a_young_series_needs_a_larger_excursion_than_a_mature_one(detector):
+    spec = detector.spec
+    times, values = daily(300, 8, seed=10)
+    for day, expected in ((0.5, False), (7.0, True)):
+        bumped = values.copy()
+        at = np.searchsorted(times, T0 + day * DAY)
+        bumped[at] = values[: at].max() + 2.0  # a third of the daily swing above anything seen
+        assert detector.is_anomalous(scores_of(detector, times, bumped))[at] == expected, day
+    assert spec.maturity_seconds == spec.range_blocks * spec.block_seconds
+
+
+def test_warm_up_scores_raise_the_peak_so_a_restless_start_does_not_alert_at_once():
+    spec = NoveltySpec(warmup_seconds=3600.0, warmup_samples=1, maturity_seconds=0.0)
+    detector = NoveltyDetector(spec, 0.2, "test")
+    times = T0 + np.arange(0, 4 * 3600, 60.0)
+    values = np.where(np.arange(len(times)) % 20 == 0, 5.0, 1.0)
+    values[:3] = [1.0, 1.0, 50.0]  # a wild excursion while warming up
+    values[70] = -30.0  # less novel than the warm-up one, after warm-up, minutes later
     scores = scores_of(detector, times, values)
-    assert not scores[times < T0 + DAY].any()
+    assert not scores[times < T0 + 3600].any()
+    assert scores[70] == 0.0
+    forgetful = NoveltyDetector(replace(spec, refractory_seconds=1.0), 0.2, "test")
+    assert forgetful.is_anomalous(scores_of(forgetful, times, values)[70])
 
 
 @settings(max_examples=10, deadline=None)
