@@ -14,11 +14,10 @@ from typing import Any
 import structlog
 from celery import chain, current_app, shared_task
 
-from adapters.broker import CeleryPublisher
 from services.remediation_records import RunStarted
 from pipeline.errors import InvalidInput
 from pipeline.events import (  # noqa: F401 - ASSESS_INCIDENT/ASSESSMENT_REQUESTED re-exported
-    ASSESS_INCIDENT, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, CloudEvent, assessment_requested, envelope,
+    ASSESS_INCIDENT, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, CloudEvent, envelope,
 )
 from services.deps import RemediationRuntime
 from services import remediation as flow
@@ -61,11 +60,6 @@ def _id_field(data: Any, name: str) -> int:
 # ---------------------------------------------------------------------- events
 
 
-def assessment_event(incident_id: int, trace_id: str) -> CloudEvent:
-    """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
-    return assessment_requested(incident_id, trace_id, _now())
-
-
 def step_event(
     run_id: int, index: int, stage: str, trace_id: str, reply_to: str | None = None
 ) -> CloudEvent:
@@ -80,17 +74,6 @@ def step_event(
         trace_id=trace_id,
         now=_now(),
     )
-
-
-def publish_assessments(incident_ids: list[int] | tuple[int, ...], trace_id: str) -> None:
-    """After an alert batch committed: one assessment request per incident it opened."""
-    if not incident_ids:
-        return
-    publisher = CeleryPublisher(
-        current_app, runtime().settings.queues, timeout_s=runtime().settings.broker_publish_timeout_s
-    )
-    for incident_id in incident_ids:
-        publisher.publish(ASSESS_INCIDENT, assessment_event(incident_id, trace_id))
 
 
 def start_chain(
