@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import structlog
 
+from adapters.periodic import PeriodicJob
+
 log = structlog.get_logger("cloudwatch")
 
 METRIC_NAME = "QueueDepth"
@@ -19,8 +21,10 @@ class QueueDepthPublisher:
                  queues: list[str], interval_s: float = 60.0) -> None:
         self._depths, self._client = depths, client
         self._namespace, self._deployment = namespace, deployment
-        self._queues, self._interval_s = queues, interval_s
-        self._stop = threading.Event()
+        self._queues = queues
+        # Scaling data is best effort: a failed put is logged and the worker carries on.
+        self._job = PeriodicJob(self.publish_once, interval_s=interval_s, name="queue-depth-publisher",
+                                log=log, failure_event="cloudwatch.queue_depth_failed")
 
     def publish_once(self) -> int:
         """Publish the current backlog and return it."""
@@ -32,16 +36,7 @@ class QueueDepthPublisher:
         return backlog
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self._loop, name="queue-depth-publisher", daemon=True)
-        thread.start()
-        return thread
+        return self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.publish_once()
-            except Exception as exc:  # noqa: BLE001 - scaling data is best effort; the worker carries on
-                log.warning("cloudwatch.queue_depth_failed", error=repr(exc))
+        self._job.stop()

@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from adapters.periodic import PeriodicJob
 from pipeline.events import CloudEvent
 
 log = structlog.get_logger("intake_journal")
@@ -91,21 +92,13 @@ class JournalSweeper:
 
     def __init__(self, journal: IntakeJournal, republish: Republish, *, interval_s: float,
                  older_than_s: float) -> None:
-        self._journal, self._republish = journal, republish
-        self._interval_s, self._older_than_s = interval_s, older_than_s
-        self._stop = threading.Event()
+        # Redis down: the sweep fails, is logged, and runs again next interval.
+        self._job = PeriodicJob(lambda: journal.sweep(older_than_s, republish), interval_s=interval_s,
+                                name="intake-journal-sweeper", log=log,
+                                failure_event="intake_journal.sweep_failed")
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self._loop, name="intake-journal-sweeper", daemon=True)
-        thread.start()
-        return thread
+        return self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._journal.sweep(self._older_than_s, self._republish)
-            except Exception as exc:  # noqa: BLE001 - Redis down: try again next interval
-                log.warning("intake_journal.sweep_failed", error=repr(exc))
+        self._job.stop()

@@ -8,6 +8,7 @@ import time
 import structlog
 from sqlalchemy.engine import Engine
 
+from adapters.periodic import PeriodicJob
 from adapters.db import audit_writer
 from pipeline.audit import GENESIS_HASH, VerifyReport
 
@@ -21,7 +22,9 @@ class AuditChainMonitor:
         self._engine, self._interval_s, self._full_every = engine, interval_s, full_every
         self._verified: tuple[int, str] = (0, GENESIS_HASH)
         self._runs = 0
-        self._stop = threading.Event()
+        # An unreachable database is not a broken chain: the failure is logged, not exported.
+        self._job = PeriodicJob(self.run_once, interval_s=interval_s, name="audit-chain-monitor", log=log,
+                                failure_event="audit.verify_failed", immediately=True)
 
     def run_once(self) -> VerifyReport:
         """Verify (incrementally, or fully every `full_every` runs) and set the gauges."""
@@ -39,15 +42,7 @@ class AuditChainMonitor:
         return report
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self._loop, name="audit-chain-monitor", daemon=True)
-        thread.start()
-        return thread
+        return self._job.start()
 
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.run_once()
-            except Exception as exc:  # noqa: BLE001 - an unreachable database is not a broken chain
-                log.warning("audit.verify_failed", error=repr(exc))
-            if self._stop.wait(self._interval_s):
-                return
+    def stop(self) -> None:
+        self._job.stop()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import structlog
 from sqlalchemy.engine import Engine
 
+from adapters.periodic import PeriodicJob
 from adapters.db import outbox
 from pipeline.events import CloudEvent
 
@@ -64,20 +65,12 @@ class OutboxSweeper:
     """A worker-side thread that sweeps the outbox every interval."""
 
     def __init__(self, relay: OutboxRelay, *, interval_s: float, older_than_s: float) -> None:
-        self._relay, self._interval_s, self._older_than_s = relay, interval_s, older_than_s
-        self._stop = threading.Event()
+        # Broker or database down: the sweep fails, is logged, and runs again next interval.
+        self._job = PeriodicJob(lambda: relay.sweep(older_than_s), interval_s=interval_s,
+                                name="outbox-sweeper", log=log, failure_event="outbox.sweep_failed")
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self._loop, name="outbox-sweeper", daemon=True)
-        thread.start()
-        return thread
+        return self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._relay.sweep(self._older_than_s)
-            except Exception as exc:  # noqa: BLE001 - broker or database down: try again next interval
-                log.warning("outbox.sweep_failed", error=repr(exc))
+        self._job.stop()
