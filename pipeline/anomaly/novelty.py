@@ -1,13 +1,19 @@
 """A per-series novelty detector with spans in time: no model to fit, one threshold for all.
 
-Each series is judged against its own recent past only. Two quantities are tracked: the
-sample and its level (an exponential mean with a time constant in seconds, so a 15 s and a
-5 min scrape see the same hour). For each, the series remembers the range it covered over
-the last few days, as the extremes of fixed blocks of wall-clock time (bounded memory; old
-blocks drop out whole, a gap simply leaves empty blocks). A point's raw score is how far a
-quantity falls outside that range, in units of the range's width, mapped to [0, 1):
-0 for anything the series has done recently, towards 1 for what it has never come near.
-The scale of the series cancels, so one threshold serves a CPU percentage and a byte rate.
+Each series is judged against its own past only. Three quantities are tracked:
+- the sample;
+- its level, an exponential mean with a time constant in seconds (so a 15 s and a 5 min
+  scrape see the same hour);
+- its seasonal residual: how far the sample sits from what this series usually does at
+  this time of day (a mean per hour of the day, each remembering a few days), smoothed
+  like the level. A night that looks like a day, or a daily peak that does not come, is
+  inside the series' overall range but far outside its range of residuals.
+For each quantity the series remembers the range it covered over the last two weeks, as
+the extremes of fixed blocks of wall-clock time (bounded memory; old blocks drop out
+whole, a gap simply leaves empty blocks). A point's raw score is how far a quantity falls
+outside that range, in units of the range's width, mapped to [0, 1): 0 for anything the
+series has done recently, towards 1 for what it has never come near. The scale of the
+series cancels, so one threshold serves a CPU percentage and a byte rate.
 
 Counters are rated first: a series whose first samples never decrease and mostly increase
 is treated as a cumulative counter, and its per-second rate (a drop is a reset, as in
@@ -33,8 +39,8 @@ import numpy as np
 
 from pipeline.errors import InvalidInput
 
-STATE_FORMAT_VERSION = 3
-QUANTITIES = ("value", "level")
+STATE_FORMAT_VERSION = 4
+QUANTITIES = ("value", "level", "seasonal")
 _SLACK_RELATIVE = 1e-9
 _SLACK_ABSOLUTE = 1e-12
 
@@ -44,15 +50,20 @@ class NoveltySpec:
     """Spans in seconds and the few constants of the detector; part of a model's identity."""
 
     level_seconds: float = 3600.0  # time constant of the level (exponential mean)
-    block_seconds: float = 6 * 3600.0  # the recent range is kept per block of wall-clock time
-    range_blocks: int = 12  # completed blocks remembered: the range covers about three days
+    block_seconds: float = 86400.0  # the recent range is kept per block of wall-clock time
+    range_blocks: int = 14  # completed blocks remembered: the range covers two weeks
+    season_seconds: float = 86400.0  # the cycle the seasonal residual follows
+    season_buckets: int = 24  # one mean per hour of the day
+    # Seconds of samples a bucket's mean weighs most (3 h: the same hour over ~3 days); a
+    # bucket is trusted once it has seen a third of that, so from the second day on.
+    season_memory_seconds: float = 3 * 3600.0
     warmup_seconds: float = 900.0  # a series scores nothing during its first 15 minutes
     refractory_seconds: float = 86400.0  # time constant of the decaying peak score
     excess_gain: float = 2.0  # raw score = 1 - exp(-gain * excess)
     counter_probe: int = 12  # samples watched before deciding whether a series is a counter
     warmup_samples: int = 12  # ... nor before its 12th sample
-    # A range younger than its own span (12 blocks of 6 h) has not seen all the series does:
-    # its excess is scaled by age / maturity, so a young series needs a far larger excursion.
+    # A young range has not seen all the series does (three days: a few daily cycles): its
+    # excess is scaled by age / maturity, so a young series needs a far larger excursion.
     maturity_seconds: float = 3 * 86400.0
 
     def fingerprint(self) -> int:
@@ -87,6 +98,9 @@ def record_dtype(spec: NoveltySpec) -> np.dtype:
             ("first_timestamp", "<f8"),
             ("last_value", "<f8"),  # the raw sample, to rate counters
             ("level", "<f8"),
+            ("residual", "<f8"),  # smoothed seasonal residual
+            ("season", "<f8", (spec.season_buckets,)),  # mean per bucket of the cycle
+            ("exposure", "<f8", (spec.season_buckets,)),  # seconds of samples behind it
             ("block", "<f8"),  # index of the open block: floor(time / block_seconds)
             ("peak", "<f8"),  # decaying peak of recent raw scores
             ("high", "<f8", ranges),
@@ -207,7 +221,14 @@ def _step(records: np.ndarray, t: np.ndarray, x: np.ndarray, spec: NoveltySpec):
     level = np.where(
         restart, sample, r["level"] + (1.0 - np.exp(-dt / spec.level_seconds)) * (sample - r["level"])
     )
-    quantities = np.stack([sample, level], axis=1)  # (series, quantity)
+    deviation = _seasonal(r, t, sample, dt, restart, spec)
+    # Absent (NaN) until the hour's mean is trusted; then it starts from the first residual.
+    residual = np.where(
+        np.isfinite(r["residual"]) & ~restart,
+        r["residual"] + (1.0 - np.exp(-dt / spec.level_seconds)) * (deviation - r["residual"]),
+        deviation,
+    )
+    quantities = np.stack([sample, level, residual], axis=1)  # (series, quantity)
     block = np.floor(t / spec.block_seconds)
     _roll_blocks(r, np.where(restart, np.inf, block - r["block"]), spec)
     score = _score(r, quantities, dt, t, restart, spec)
@@ -215,6 +236,7 @@ def _step(records: np.ndarray, t: np.ndarray, x: np.ndarray, spec: NoveltySpec):
     r["low"][:, :, -1] = np.fmin(r["low"][:, :, -1], quantities)
     r["block"] = block
     r["level"] = level
+    r["residual"] = residual
     r["first_timestamp"] = np.where(restart, t, r["first_timestamp"])
     r["last_timestamp"] = t
     r["last_value"] = x
@@ -239,6 +261,32 @@ def _rated(r: np.ndarray, x: np.ndarray, dt: np.ndarray, spec: NoveltySpec) -> n
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(decrease, x, x - r["last_value"]) / dt
     return np.where(r["counter"] == 1, rate, x)
+
+
+def _seasonal(r, t, sample, dt, restart, spec: NoveltySpec) -> np.ndarray:
+    """The sample minus its bucket's mean (0 until the bucket is trusted); learns the sample."""
+    buckets = spec.season_buckets
+    bucket = np.floor(np.mod(t, spec.season_seconds) * buckets / spec.season_seconds)
+    bucket = np.clip(bucket, 0, buckets - 1).astype(np.int64)
+    rows = np.arange(len(t))
+    season, exposure = r["season"], r["exposure"]
+    season[restart] = np.nan
+    exposure[restart] = 0.0
+    mean = season[rows, bucket]
+    trusted = exposure[rows, bucket] >= spec.season_memory_seconds / 3
+    residual = np.where(trusted, sample - mean, np.nan)
+    # A sample stands for the time since the last one, but never for more than its bucket.
+    weight = np.minimum(np.where(restart, 0.0, dt), spec.season_seconds / buckets)
+    learnt = np.where(
+        np.isfinite(mean),
+        mean + (1.0 - np.exp(-weight / spec.season_memory_seconds)) * (sample - mean),
+        sample,
+    )
+    keep = np.isfinite(sample)
+    season[rows, bucket] = np.where(keep, learnt, mean)
+    exposure[rows, bucket] += np.where(keep, weight, 0.0)
+    r["season"], r["exposure"] = season, exposure
+    return residual
 
 
 def _roll_blocks(r: np.ndarray, shift: np.ndarray, spec: NoveltySpec) -> None:
@@ -266,7 +314,10 @@ def _score(r, quantities, dt, t, restart, spec: NoveltySpec) -> np.ndarray:
         excess = np.nan_to_num(outside / (high - low + slack), nan=0.0, posinf=1e300)
     age = np.where(restart, 0.0, t - r["first_timestamp"])
     if spec.maturity_seconds > 0:
-        excess = excess * np.clip(age / spec.maturity_seconds, 0.0, 1.0)[:, None]
+        # The seasonal residual exists from the second cycle on, and its range needs that
+        # cycle to be seen whole before it can judge: it counts from the third.
+        quantity_age = age[:, None] - np.array([0.0, 0.0, 2 * spec.season_seconds])[None, :]
+        excess = excess * np.clip(quantity_age / spec.maturity_seconds, 0.0, 1.0)
     raw = -np.expm1(-spec.excess_gain * excess.max(axis=1))
     warm = (age >= spec.warmup_seconds) & (r["count"] + 1 >= spec.warmup_samples) & ~restart
     peak = np.where(restart, 0.0, r["peak"] * np.exp(-dt / spec.refractory_seconds))
@@ -283,6 +334,8 @@ def _fresh_record(spec: NoveltySpec) -> bytes:
     record["last_timestamp"] = -np.inf
     record["high"] = np.nan
     record["low"] = np.nan
+    record["season"] = np.nan
+    record["residual"] = np.nan
     return record.tobytes()
 
 
