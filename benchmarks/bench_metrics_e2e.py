@@ -43,7 +43,7 @@ from benchmarks.machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('SCO_BENCH_REDIS_DB', '12')}"
 PG_ADMIN_URL = os.environ.get(
     "SCO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

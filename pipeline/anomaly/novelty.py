@@ -85,6 +85,7 @@ def _fingerprint(spec: NoveltySpec) -> int:
     return zlib.crc32(text.encode())
 
 
+@functools.cache
 def record_dtype(spec: NoveltySpec) -> np.dtype:
     """The packed little-endian layout of one encoded state."""
     ranges = (len(QUANTITIES), spec.range_blocks + 1)  # closed blocks, oldest first, then open
@@ -211,8 +212,10 @@ def _step(records: np.ndarray, t: np.ndarray, x: np.ndarray, spec: NoveltySpec):
         take = np.isfinite(t) & np.isfinite(x) & (t > records["last_timestamp"])
     if not take.any():
         return take, np.zeros(len(t))
-    r = records[take]
-    t, x = t[take], x[take]
+    every = bool(take.all())  # the common case: work on the records themselves, no copy
+    r = records if every else records[take]
+    if not every:
+        t, x = t[take], x[take]
     first = r["count"] == 0
     dt = np.where(first, 0.0, t - r["last_timestamp"])
     sample = _rated(r, x, dt, spec)
@@ -241,7 +244,8 @@ def _step(records: np.ndarray, t: np.ndarray, x: np.ndarray, spec: NoveltySpec):
     r["last_timestamp"] = t
     r["last_value"] = x
     r["count"] += 1
-    records[take] = r
+    if not every:
+        records[take] = r
     full = np.zeros(len(take))
     full[take] = np.where(np.isfinite(sample), score, 0.0)
     return take, full
