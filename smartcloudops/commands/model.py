@@ -62,7 +62,9 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
-    evaluate = subparsers.add_parser("evaluate", help="measure the anomaly detector on a benchmark")
+    evaluate = subparsers.add_parser(
+        "evaluate", help="measure the anomaly detector or the outcome learners on a benchmark"
+    )
     benchmarks = evaluate.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     nab = benchmarks.add_parser(
         "nab", help="replay a NAB-layout folder and print NAB's three scores"
@@ -104,6 +106,9 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         "--name", default="smartcloudops", help="detector name used in result file names"
     )
     nab.set_defaults(func=evaluate_nab_command)
+    from smartcloudops.commands import learning
+
+    learning.register_evaluate(benchmarks)
 
 
 def train_command(args: argparse.Namespace) -> int:

@@ -1,0 +1,58 @@
+"""Learner (b): a gradient-boosted classifier of "this action fixes this incident".
+
+One model for every action: the action is a feature, so what it learns about memory
+anomalies and restarts transfers across alert names. It ranks an incident's allowed actions
+by predicted probability of a fix. It is used only where it beat learner (a) on held-out
+time (see `evaluation.choose`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.ensemble import GradientBoostingClassifier
+
+from pipeline.errors import InvalidInput
+from pipeline.learning.features import FeatureSpace, IncidentContext
+
+
+class OutcomeClassifier:
+    """P(fixed | incident context, action), fitted on past runs."""
+
+    def __init__(self, space: FeatureSpace, model: GradientBoostingClassifier) -> None:
+        self.space = space
+        self.model = model
+
+    @classmethod
+    def fit(
+        cls,
+        contexts: Sequence[IncidentContext],
+        actions: Sequence[str],
+        fixed: Sequence[bool],
+        failed_before: Sequence[Sequence[str]] | None = None,
+        *,
+        seed: int = 0,
+    ) -> OutcomeClassifier:
+        labels = np.asarray(fixed, dtype=np.int64)
+        if len(set(labels.tolist())) < 2:
+            raise InvalidInput("the classifier needs both fixed and unfixed runs to learn from")
+        space = FeatureSpace.of(contexts, actions)
+        model = GradientBoostingClassifier(
+            n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=seed
+        )
+        model.fit(space.rows(contexts, actions, failed_before), labels)
+        return cls(space, model)
+
+    def probabilities(
+        self, contexts: Sequence[IncidentContext], actions: Sequence[str]
+    ) -> np.ndarray:
+        """P(fixed) for each (context, action) pair, in one batch."""
+        if not len(contexts):
+            return np.empty(0)
+        return self.model.predict_proba(self.space.rows(contexts, actions))[:, 1]
+
+    def rank(self, context: IncidentContext, actions: Sequence[str]) -> list[tuple[str, float]]:
+        """The allowed actions, most likely to fix first."""
+        p = self.probabilities([context] * len(actions), list(actions))
+        return sorted(zip(actions, p.tolist()), key=lambda pair: -pair[1])
