@@ -78,3 +78,25 @@ def _declared_width(session: onnxruntime.InferenceSession) -> int:
             f"the ONNX anomaly model must map {INPUT_NAME!r} (N, F) to {OUTPUT_NAME!r} (N,)"
         )
     return shape[1]
+
+
+class OnnxProbabilityScorer:
+    """P(class 1) of float32 rows through an exported scikit-learn classifier, one run a batch."""
+
+    def __init__(self, model_bytes: bytes, *, intra_op_threads: int = 1) -> None:
+        try:
+            self._session = onnxruntime.InferenceSession(
+                model_bytes,
+                sess_options=_session_options(intra_op_threads),
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as error:  # onnxruntime raises its own untyped Fail / InvalidGraph
+            raise ConfigurationError(f"cannot load the ONNX outcome model: {error}") from error
+        self._input = self._session.get_inputs()[0].name
+        self._output = next(o.name for o in self._session.get_outputs() if "prob" in o.name)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(rows, dtype=np.float32)
+        if batch.shape[0] == 0:
+            return np.empty(0, dtype=np.float32)
+        return self._session.run([self._output], {self._input: batch})[0][:, 1]

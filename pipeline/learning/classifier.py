@@ -8,7 +8,7 @@ time (see `evaluation.choose`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
@@ -17,12 +17,36 @@ from pipeline.errors import InvalidInput
 from pipeline.learning.features import FeatureSpace, IncidentContext
 
 
+# Scores a batch of float32 feature rows to P(fixed): scikit-learn in training, the
+# exported ONNX graph through onnxruntime in production (adapters.onnx_scorer).
+RowScorer = Callable[[np.ndarray], np.ndarray]
+
+
 class OutcomeClassifier:
     """P(fixed | incident context, action), fitted on past runs."""
 
-    def __init__(self, space: FeatureSpace, model: GradientBoostingClassifier) -> None:
+    def __init__(
+        self,
+        space: FeatureSpace,
+        model: GradientBoostingClassifier,
+        scorer: RowScorer | None = None,
+    ) -> None:
         self.space = space
         self.model = model
+        self._scorer = scorer or (lambda rows: model.predict_proba(rows)[:, 1])
+
+    def with_scorer(self, scorer: RowScorer) -> OutcomeClassifier:
+        """The same model scored another way (its ONNX export), for the production path."""
+        return OutcomeClassifier(self.space, self.model, scorer)
+
+    def to_onnx(self) -> bytes:
+        """The fitted model as ONNX: float32 rows in, a (N, 2) probability tensor out."""
+        from skl2onnx import to_onnx
+
+        rows = np.zeros((1, self.space.width), dtype=np.float32)
+        onnx = to_onnx(self.model, rows, options={id(self.model): {"zipmap": False}},
+                       target_opset={"": 17, "ai.onnx.ml": 3})
+        return onnx.SerializeToString()
 
     @classmethod
     def fit(
@@ -50,7 +74,7 @@ class OutcomeClassifier:
         """P(fixed) for each (context, action) pair, in one batch."""
         if not len(contexts):
             return np.empty(0)
-        return self.model.predict_proba(self.space.rows(contexts, actions))[:, 1]
+        return np.asarray(self._scorer(self.space.rows(contexts, actions)), dtype=np.float64)
 
     def rank(self, context: IncidentContext, actions: Sequence[str]) -> list[tuple[str, float]]:
         """The allowed actions, most likely to fix first."""

@@ -51,7 +51,7 @@ def evaluate_remediation_command(args: argparse.Namespace) -> int:
         rankers = {
             "rule only (playbook)": ev.playbook_ranker(header.get("playbook", {})),
             f"learner (a): rates, prior strength {choice.strength:g}": ev.rates_ranker(rates),
-            "learner (b): classifier": ev.classifier_ranker(ev.fit_classifier(train)),
+            "learner (b): classifier": ev.classifier_ranker(_through_onnx(ev.fit_classifier(train))),
         }
         figures = {name: ev.score(test, ranker).row() for name, ranker in rankers.items()}
     except (InvalidInput, NotFound) as error:
@@ -75,3 +75,10 @@ def evaluate_remediation_command(args: argparse.Namespace) -> int:
               f"{brier:>8s}{row['first_choice_fix_rate']:9.3f}")
     print(f"  used: {used} ({choice.reason}; judged without the held-out weeks)")
     return 0
+
+
+def _through_onnx(model):  # type: ignore[no-untyped-def]
+    """The classifier as production scores it: its ONNX export run by onnxruntime."""
+    from adapters.onnx_scorer import OnnxProbabilityScorer
+
+    return model.with_scorer(OnnxProbabilityScorer(model.to_onnx()))

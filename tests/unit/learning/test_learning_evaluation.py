@@ -87,3 +87,15 @@ def test_a_bad_replay_line_is_named(tmp_path):
     replay.write_text('{"simulated": true}\n{"context": {}}\n')
     with pytest.raises(InvalidInput, match=r"bad.jsonl:2: bad case"):
         read_replay(replay)
+
+
+def test_the_classifier_exported_to_onnx_gives_scikit_learns_probabilities():
+    from adapters.onnx_scorer import OnnxProbabilityScorer
+
+    rng = np.random.default_rng(2)
+    cases = [case(i, {"restart": 0.5, "scale": 0.5}, [(str(rng.choice(["restart", "scale"])), bool(rng.random() < 0.5))],
+                  memory=float(rng.random())) for i in range(200)]
+    model = ev.fit_classifier(cases)
+    exported = model.with_scorer(OnnxProbabilityScorer(model.to_onnx()))
+    contexts, actions = [c.context for c in cases for _ in range(2)], ["restart", "scale"] * len(cases)
+    assert np.allclose(model.probabilities(contexts, actions), exported.probabilities(contexts, actions), atol=1e-5)
