@@ -18,6 +18,9 @@ ROUTES: dict[str, str] = {
     "remediation.verify_step": "remediation",
     "remediation.record_step": "remediation",
     "remediation.decide": "remediation",
+    "remediation.start_run": "remediation",
+    "remediation.tell_run_outcome": "remediation",
+    "remediation.post_reply": "remediation",
     "remediation.kill_switch": "remediation",
     "escalation.page_tier": "remediation",
 }

@@ -22,6 +22,14 @@ ASSESS_INCIDENT = "risk.assess_incident"
 ASSESSMENT_REQUESTED = "dev.smartcloudops.risk.assessment.requested"
 REMEDIATION_SOURCE = "urn:smartcloudops:remediation"
 
+# Follow-ups of a decision or a run's end, left in the outbox by the transaction they follow.
+START_RUN = "remediation.start_run"  # publish a run's step chain from a step on
+RUN_START_REQUESTED = "dev.smartcloudops.remediation.run.start.requested"
+TELL_RUN_OUTCOME = "remediation.tell_run_outcome"  # post how a run ended to the chat that approved it
+RUN_ENDED = "dev.smartcloudops.remediation.run.ended"
+POST_REPLY = "remediation.post_reply"  # post one prepared answer at a response_url
+CHAT_REPLY_DUE = "dev.smartcloudops.chat.reply.due"
+
 
 @dataclass(frozen=True, slots=True)
 class CloudEvent:
@@ -226,6 +234,29 @@ def assessment_requested(incident_id: int, trace_id: str, now: datetime) -> Clou
     """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
     return envelope(ASSESSMENT_REQUESTED, REMEDIATION_SOURCE, {"incident_id": incident_id},
                     event_id=_uuid5(f"assess|{incident_id}"), trace_id=trace_id, now=now)
+
+
+def run_start_requested(run_id: int, first_step: int, trace_id: str, now: datetime) -> CloudEvent:
+    """Start a run's chain at `first_step` (after an approval); one id per run and step."""
+    return envelope(RUN_START_REQUESTED, REMEDIATION_SOURCE, {"run_id": run_id, "first_step": first_step},
+                    event_id=_uuid5(f"start-run|{run_id}|{first_step}"), trace_id=trace_id, now=now)
+
+
+def run_ended(run_id: int, reply_to: str, trace_id: str, now: datetime) -> CloudEvent:
+    """Tell the chat at `reply_to` how a run ended; a run ends once, so one id per run."""
+    return envelope(RUN_ENDED, REMEDIATION_SOURCE, {"run_id": run_id, "reply_to": reply_to},
+                    event_id=run_ended_id(run_id), trace_id=trace_id, now=now)
+
+
+def run_ended_id(run_id: int) -> str:
+    """The id of `run_ended` for this run (the relay looks it up after every step)."""
+    return _uuid5(f"run-ended|{run_id}")
+
+
+def chat_reply_due(answering: str, reply_to: str, text: str, trace_id: str, now: datetime) -> CloudEvent:
+    """Post `text` at `reply_to` in answer to the message `answering` (one reply per message)."""
+    return envelope(CHAT_REPLY_DUE, REMEDIATION_SOURCE, {"reply_to": reply_to, "text": text},
+                    event_id=_uuid5(f"reply|{answering}"), trace_id=trace_id, now=now)
 
 
 def new_trace_id() -> str:

@@ -18,6 +18,7 @@ import structlog
 
 from pipeline.catalog import Service
 from pipeline.errors import InvalidInput, PermanentError, TransientError
+from pipeline.events import POST_REPLY, START_RUN, CloudEvent, chat_reply_due, run_start_requested
 from pipeline.nlu.authz import Decision, Role, authorize
 from pipeline.remediation import RemediationRequested, guard_step, plan, plan_request
 from pipeline.remediation.plan import RemediationPlan
@@ -352,19 +353,36 @@ def _action_result(stored: Mapping[str, Any]) -> ActionResult:
 
 @dataclass(frozen=True, slots=True)
 class DecisionOutcome:
-    """What a decision did; `resume_from` is the step to restart the chain at, when approved."""
+    """What a decision did; `resume_from` is the step to restart the chain at, when approved.
+
+    `follow_ups` are the ids of the outbox rows the decision committed (the chain to start, the
+    answer to post): the task relays them after the commit, the sweep if it dies first.
+    """
 
     status: str
     run_id: int | None = None
     resume_from: int | None = None
     steps: int = 0
+    follow_ups: tuple[str, ...] = ()
 
 
 def decide(
-    rt: RemediationRuntime, *, data: Mapping[str, Any], trace_id: str, now: datetime
+    rt: RemediationRuntime,
+    *,
+    data: Mapping[str, Any],
+    trace_id: str,
+    now: datetime,
+    event_id: str | None = None,
 ) -> DecisionOutcome:
-    """Approve (resume from the paused step) or deny a waiting run; the approver's role is checked."""
+    """Approve (resume from the paused step) or deny a waiting run; the approver's role is checked.
+
+    A message whose decision already committed (`event_id` claimed) is a redelivery: nothing is
+    decided or answered again, its follow-ups are already in the outbox.
+    """
     approve, actor, reason = _decision_fields(data)
+    if event_id is not None and rt.approvals.claimed(event_id):
+        log.info("remediation.decision_redelivered", event_id=event_id)
+        return DecisionOutcome("duplicate")
     groups = tuple(str(g) for g in data.get("groups") or ())
     incident_id = data.get("incident_id")
     run_id = data.get("run_id") or (
@@ -400,13 +418,45 @@ def decide(
         )
         return DecisionOutcome("forbidden", run.id)
     roles = [verdict.held_role.label if verdict.held_role else "", *groups]
+    status = "approved" if approve else "denied"
+    reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), str) else None
+    outcome = DecisionOutcome(status, run.id, run.next_step() if approve else None,
+                              len(run.steps) if approve else 0)
+    follow_ups = _decision_follow_ups(outcome, data, reply_to, event_id or f"decision|{run.id}", trace_id, now)
     if not rt.approvals.decide(
-        run, approved=approve, actor=actor, roles=roles, reason=reason, now=now, trace_id=trace_id
+        run, approved=approve, actor=actor, roles=roles, reason=reason, now=now, trace_id=trace_id,
+        event_id=event_id, reply_to=reply_to, follow_ups=follow_ups,
     ):
         return DecisionOutcome("nothing_waiting", run.id)
-    if not approve:
-        return DecisionOutcome("denied", run.id)
-    return DecisionOutcome("approved", run.id, run.next_step(), len(run.steps))
+    return DecisionOutcome(outcome.status, outcome.run_id, outcome.resume_from, outcome.steps,
+                           tuple(event.id for _, event in follow_ups))
+
+
+def _decision_follow_ups(
+    outcome: DecisionOutcome, data: Mapping[str, Any], reply_to: str | None, answering: str,
+    trace_id: str, now: datetime,
+) -> list[tuple[str, CloudEvent]]:
+    # What must happen because of this decision, committed with it: the chain, and the answer.
+    follow_ups: list[tuple[str, CloudEvent]] = []
+    if outcome.status == "approved" and outcome.run_id is not None and outcome.resume_from is not None:
+        follow_ups.append((START_RUN, run_start_requested(outcome.run_id, outcome.resume_from, trace_id, now)))
+    if reply_to:
+        follow_ups.append((POST_REPLY, chat_reply_due(answering, reply_to, decision_text(outcome, data),
+                                                      trace_id, now)))
+    return follow_ups
+
+
+def decision_text(outcome: DecisionOutcome, data: Mapping[str, Any]) -> str:
+    """The chat's answer to a decision."""
+    incident = data.get("incident_id")
+    run = f"run #{outcome.run_id}" if outcome.run_id else "no run"
+    return {
+        "approved": f"Approved: {run} of incident #{incident} runs now; I will post how it ends.",
+        "denied": f"Denied: {run} of incident #{incident} will not run.",
+        "expired": f"Too late: the approval window of {run} of incident #{incident} had passed.",
+        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}.",
+        "nothing_waiting": f"Nothing was decided: no remediation of incident #{incident} waits for an approval.",
+    }.get(outcome.status, f"Decision on incident #{incident}: {outcome.status}.")
 
 
 def _granted_roles(data: Mapping[str, Any]) -> tuple[Role, ...]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pipeline.audit import AuditRecord
+from pipeline.events import CloudEvent
 from pipeline.remediation.guards import BreakerSnapshot, GuardDecision
 from pipeline.remediation.plan import PlanRefused, RemediationPlan
 from pipeline.risk import RiskAssessment, TargetHistory
@@ -116,7 +117,16 @@ class ApprovalStore(Protocol):
         reason: str,
         now: datetime,
         trace_id: str,
-    ) -> bool: ...
+        event_id: str | None = None,
+        reply_to: str | None = None,
+        follow_ups: Sequence[tuple[str, CloudEvent]] = (),
+    ) -> bool:
+        """Commit the decision with its claim on `event_id`, the run's `reply_to` and its follow-ups (outbox)."""
+        ...
+
+    def claimed(self, event_id: str) -> bool:
+        """Whether a decision message with this id has already committed (a redelivery)."""
+        ...
 
     def refuse_decision(
         self,

@@ -17,7 +17,8 @@ from celery import chain, current_app, shared_task
 from services.remediation_records import RunStarted
 from pipeline.errors import InvalidInput
 from pipeline.events import (  # noqa: F401 - ASSESS_INCIDENT/ASSESSMENT_REQUESTED re-exported
-    ASSESS_INCIDENT, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, CloudEvent, envelope,
+    ASSESS_INCIDENT, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, POST_REPLY, START_RUN, TELL_RUN_OUTCOME, CloudEvent,
+    envelope, run_ended_id,
 )
 from services.deps import RemediationRuntime
 from services import remediation as flow
@@ -60,12 +61,8 @@ def _id_field(data: Any, name: str) -> int:
 # ---------------------------------------------------------------------- events
 
 
-def step_event(
-    run_id: int, index: int, stage: str, trace_id: str, reply_to: str | None = None
-) -> CloudEvent:
+def step_event(run_id: int, index: int, stage: str, trace_id: str) -> CloudEvent:
     data: dict[str, Any] = {"run_id": run_id, "step_index": index}
-    if reply_to:
-        data["reply_to"] = reply_to  # the chat that approved hears how the run ends
     return envelope(
         STEP_DUE,
         SOURCE,
@@ -76,9 +73,7 @@ def step_event(
     )
 
 
-def start_chain(
-    run_id: int, first_step: int, steps: int, trace_id: str, reply_to: str | None = None
-) -> None:
+def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None:
     """Publish guard -> execute -> verify -> record for every step from `first_step` on, as one chain."""
     if first_step >= steps:
         return
@@ -86,7 +81,7 @@ def start_chain(
     signatures = [
         current_app.signature(
             stage,
-            args=[step_event(run_id, index, stage, trace_id, reply_to).to_dict()],
+            args=[step_event(run_id, index, stage, trace_id).to_dict()],
             immutable=True,
             queue=queue,
         )
@@ -152,11 +147,15 @@ def _step_task(handler, event: dict[str, Any]) -> dict[str, Any]:  # type: ignor
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise InvalidInput(f"step_index must be a non-negative integer, got {index!r}")
     outcome = handler(_remediation(), run_id=run_id, index=index, now=_now())
-    reply_to = envelope_.data.get("reply_to")
-    # Only the stage that ended the run tells it: the no-ops after a stop stay quiet.
-    if isinstance(reply_to, str) and outcome not in ("skipped", "duplicate", "out_of_order"):
-        _tell_run_outcome(reply_to, run_id)
+    # The transaction that ended the run (if this one did) left its answer in the outbox: send it now.
+    _relay([run_ended_id(run_id)])
     return {"run_id": run_id, "step_index": index, "outcome": outcome}
+
+
+def _relay(event_ids: list[str]) -> None:
+    from tasks.alerts import outbox_relay
+
+    outbox_relay().relay(event_ids)
 
 
 FINAL_RUN_STATES = ("succeeded", "failed", "denied", "expired")
@@ -217,33 +216,51 @@ def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Approve or deny a waiting run; an approval resumes the chain at the paused step."""
     envelope_ = CloudEvent.from_dict(event)
     outcome = flow.decide(
-        _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now()
+        _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now(), event_id=envelope_.id
     )
+    # An approval or denial committed its chain and its answer in the outbox: relay them now (the
+    # sweep does if this process dies first). A redelivered decision ("duplicate") says nothing.
+    _relay(list(outcome.follow_ups))
     reply_to = envelope_.data.get("reply_to")
-    reply_to = reply_to if isinstance(reply_to, str) else None
-    if (
-        outcome.status == "approved"
-        and outcome.run_id is not None
-        and outcome.resume_from is not None
-    ):
-        start_chain(
-            outcome.run_id, outcome.resume_from, outcome.steps, envelope_.traceid, reply_to
-        )
-    if reply_to:
-        _tell_chat(reply_to, _decision_text(outcome, envelope_.data))
+    if isinstance(reply_to, str) and outcome.status in ("expired", "forbidden", "nothing_waiting"):
+        _tell_chat(reply_to, flow.decision_text(outcome, envelope_.data))  # changed nothing: said directly
     return {"run_id": outcome.run_id, "status": outcome.status}
 
 
-def _decision_text(outcome: flow.DecisionOutcome, data: dict[str, Any]) -> str:
-    incident = data.get("incident_id")
-    run = f"run #{outcome.run_id}" if outcome.run_id else "no run"
-    return {
-        "approved": f"Approved: {run} of incident #{incident} runs now; I will post how it ends.",
-        "denied": f"Denied: {run} of incident #{incident} will not run.",
-        "expired": f"Too late: the approval window of {run} of incident #{incident} had passed.",
-        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}.",
-        "nothing_waiting": f"Nothing was decided: no remediation of incident #{incident} waits for an approval.",
-    }.get(outcome.status, f"Decision on incident #{incident}: {outcome.status}.")
+@shared_task(name=START_RUN, base=PipelineTask, bind=True, max_retries=None)
+def start_run(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Publish an approved run's chain from the paused step (an outbox follow-up of the approval)."""
+    envelope_ = CloudEvent.from_dict(event)
+    run = _remediation().runs.run(_id_field(envelope_.data, "run_id"))
+    first_step = envelope_.data.get("first_step")
+    if not isinstance(first_step, int) or isinstance(first_step, bool) or first_step < 0:
+        raise InvalidInput(f"first_step must be a non-negative integer, got {first_step!r}")
+    if run.state == "running":  # a redelivered chain is harmless: each stage moves from one state only
+        start_chain(run.id, first_step, len(run.steps), envelope_.traceid)
+    return {"run_id": run.id, "state": run.state}
+
+
+@shared_task(name=TELL_RUN_OUTCOME, base=PipelineTask, bind=True, max_retries=None)
+def tell_run_outcome(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Post how a run ended to the chat that approved it (an outbox follow-up of the run's end)."""
+    envelope_ = CloudEvent.from_dict(event)
+    run_id = _id_field(envelope_.data, "run_id")
+    reply_to = envelope_.data.get("reply_to")
+    if not isinstance(reply_to, str):
+        raise InvalidInput("reply_to must be a URL")
+    _tell_run_outcome(reply_to, run_id)
+    return {"run_id": run_id}
+
+
+@shared_task(name=POST_REPLY, base=PipelineTask, bind=True, max_retries=None)
+def post_reply(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """Post a prepared answer at its response_url (an outbox follow-up of a decision)."""
+    data = CloudEvent.from_dict(event).data
+    reply_to, text = data.get("reply_to"), data.get("text")
+    if not isinstance(reply_to, str) or not isinstance(text, str):
+        raise InvalidInput("a reply needs reply_to and text")
+    _tell_chat(reply_to, text)
+    return {"posted": True}
 
 
 @shared_task(name=KILL_SWITCH, base=PipelineTask, bind=True, max_retries=None)

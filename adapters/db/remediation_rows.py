@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.db import audit_writer
+from adapters.db import audit_writer, outbox
 from services.remediation_records import (
     OPEN_RUN_STATES,
     RunStarted,
@@ -26,7 +26,7 @@ from adapters.db.schema_remediation import remediation_runs, remediation_steps
 from pipeline.policy import Decision
 from pipeline.audit import AuditRecord
 from pipeline.errors import NotFound
-from pipeline.events import to_utc
+from pipeline.events import TELL_RUN_OUTCOME, run_ended, to_utc
 from pipeline.remediation import audit as records
 from pipeline.remediation.plan import PlanRefused, PlanStep, RemediationPlan
 
@@ -183,9 +183,28 @@ def move_run(
     now: datetime,
     **values: Any,
 ) -> bool:
-    return _move(
+    moved = _move(
         conn, remediation_runs, (remediation_runs.c.id == run_id,), expected, state, now, values
     )
+    if moved and state in FINAL_RUN_STATES:
+        _tell_run_end(conn, run_id, now)
+    return moved
+
+
+# A run in one of these states has ended: the chat that approved it is told, once.
+FINAL_RUN_STATES = ("succeeded", "failed", "denied", "expired")
+
+
+def _tell_run_end(conn: Connection, run_id: int, now: datetime) -> None:
+    # The answer leaves through the outbox of the transaction that ends the run: a crash after the
+    # commit cannot lose it, and a redelivered step (a no-op on an ended run) cannot repeat it.
+    row = conn.execute(
+        sa.select(remediation_runs.c.reply_to, remediation_runs.c.trace_id).where(
+            remediation_runs.c.id == run_id
+        )
+    ).first()
+    if row is not None and row.reply_to:
+        outbox.add(conn, TELL_RUN_OUTCOME, [run_ended(run_id, row.reply_to, row.trace_id, now)], now=now)
 
 
 def fail_run(conn: Connection, run: StoredRun, why: str, now: datetime) -> None:

@@ -66,6 +66,8 @@ remediation_runs = sa.Table(
     sa.Column("trace_id", sa.String(64), nullable=False, server_default=""),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # The chat that approved the run (a response_url): told how the run ends, from the ending transaction.
+    sa.Column("reply_to", sa.String(2048)),
     sa.UniqueConstraint("plan_id", name="uq_remediation_runs_plan"),
     sa.Index("ix_remediation_runs_incident", "incident_id", "id"),
     sa.Index("ix_remediation_runs_state", "state", "id"),
@@ -104,4 +106,14 @@ approvals = sa.Table(
     sa.Column("at", Time, nullable=False),
     # One decision per run: a second approve (or a redelivered one) cannot land twice.
     sa.UniqueConstraint("run_id", name="uq_approvals_run"),
+)
+
+# A decision message whose state change committed, with its follow-ups in the outbox: a redelivery of
+# the same message finds its claim and does nothing twice (neither the chain nor the reply).
+follow_up_claims = sa.Table(
+    "follow_up_claims",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("claimed_at", Time, nullable=False),
 )
