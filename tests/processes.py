@@ -119,10 +119,11 @@ def wait_for(condition: Callable[[], bool], timeout: float, message: str, interv
 class RedisServer:
     """A throw-away redis-server on a free port that a test can stop and start (broker outages)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, aof: bool = False) -> None:
         self.binary = shutil.which("redis-server")
         self.port = free_port()
         self.workdir = workdir
+        self.aof = aof  # as an operator runs it: every write in the append-only file, kept across restarts
         self.popen: subprocess.Popen | None = None
 
     @property
@@ -131,8 +132,9 @@ class RedisServer:
 
     def start(self) -> None:
         assert self.binary, "redis-server is not installed"
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else ["--appendonly", "no"]
         self.popen = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                       "--appendonly", "no", "--dir", str(self.workdir)],
+                                       *persistence, "--dir", str(self.workdir)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
 
