@@ -14,6 +14,9 @@ TRANSIENT = (
     sqlalchemy.exc.InterfaceError,
     sqlalchemy.exc.IntegrityError,  # a concurrent writer won a race; the retry sees its row and dedupes
     sqlalchemy.exc.TimeoutError,
+    # A connection cut mid-transaction (the database restarted) refuses further use until rolled
+    # back; a retry takes a fresh one. Seen as a dead-lettered assessment right after an outage.
+    sqlalchemy.exc.PendingRollbackError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     kombu.exceptions.OperationalError,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,3 +154,62 @@ def _pings(client) -> bool:  # type: ignore[no-untyped-def]
         return bool(client.ping())
     except Exception:  # noqa: BLE001
         return False
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL cluster (Debian's initdb and pg_ctl) on a free port, to stop and start.
+
+    As root, the cluster runs as the `postgres` user (PostgreSQL refuses root); its directory is a
+    fresh one under the system temporary directory that user may enter.
+    """
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        self.bin = Path(found[-1]).parent if found else None
+        self.port = free_port()
+        self.root: Path | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.bin is not None and (os.geteuid() != 0 or shutil.which("runuser") is not None)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/sco"
+
+    def init(self) -> PostgresCluster:
+        self.root = Path(tempfile.mkdtemp(prefix="sco-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "sco")
+        return self
+
+    @property
+    def data(self) -> Path:
+        assert self.root is not None
+        return self.root / "data"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w",
+                  "-t", "60", "start")
+
+    def stop(self) -> None:
+        """Fast shutdown: every session is cut, as when the database host goes away."""
+        if self.root is not None and (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def destroy(self) -> None:
+        self.stop()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _run(self, tool: str, *args: str) -> None:
+        assert self.bin is not None
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=self.root)
+        assert done.returncode == 0, f"{tool} failed: {done.stdout}\n{done.stderr}"
