@@ -4,10 +4,12 @@ database returns every acknowledged alert is stored once and assessed once.
 
 Real processes on a private PostgreSQL cluster this test creates (Debian's initdb and pg_ctl) and
 stops with a fast shutdown, as when the database host goes away; Redis is the shared test server.
+SCO_FAULT_PG_DOWN_S sets the outage (60 s in CI; 300 s for the issue's five-minute run outside CI).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -23,9 +25,9 @@ from tests.conftest import server_missing
 from tests.faults.steady_load import SteadyAlerts, stored_alertnames
 from tests.processes import Pipeline, PostgresCluster, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+UP_S, DOWN_S = 8.0, float(os.environ.get("SCO_FAULT_PG_DOWN_S", "60"))
 
-UP_S, DOWN_S = 8.0, 60.0
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360 + DOWN_S)]
 PREFIX = "PgOutage"
 
 
@@ -74,7 +76,7 @@ def test_postgres_down_for_a_minute_under_load_dead_letters_nothing_and_the_back
             return accepted <= set(names) and count(engine, risk_assessments) >= len(names) \
                 and count(engine, outbox) == 0
 
-        wait_for(cleared, 180, f"backlog not cleared: {len(stored_alertnames(engine, PREFIX))}/{len(accepted)} "
+        wait_for(cleared, 120 + DOWN_S, f"backlog not cleared: {len(stored_alertnames(engine, PREFIX))}/{len(accepted)} "
                                f"stored\n{pipeline.logs()[-5000:]}")
         clear_s = time.monotonic() - back
         names = stored_alertnames(engine, PREFIX)
