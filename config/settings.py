@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     # Verification polls inside a task: keep it under the broker's visibility timeout.
     remediation_verify_timeout_s: float = Field(default=240.0, gt=0)
     remediation_verify_poll_s: float = Field(default=10.0, gt=0)
+    # A running run quiet this long lost a message of its chain (a kill inside Redis's BRPOP
+    # window): the worker parent starts the chain again from its next step.
+    remediation_stall_after_s: float = Field(default=1800.0, gt=0, description=(
+        "a running remediation run with no change for this long has its chain started again"))
+    remediation_stall_check_interval_s: float = Field(default=60.0, gt=0)
     # Wait before the first look after acting: right after a reboot the old "ok" can still show.
     # Unset: each action's own (EC2 reboot waits 30 s); a number applies to every action.
     remediation_verify_settle_s: float | None = Field(default=None, ge=0)

@@ -28,6 +28,7 @@ from pipeline.risk import IncidentFacts, assess
 from services.actions import ActionOutcomeUnknown, ActionResult
 from services.deps import RemediationRuntime
 from services.remediation_records import RunStarted, StoredRun
+from services.stores import RunStore
 
 log = structlog.get_logger("tasks.remediation")
 
@@ -482,6 +483,21 @@ def _decision_fields(data: Mapping[str, Any]) -> tuple[bool, str, str]:
     if not isinstance(reason, str):
         raise InvalidInput("reason must be text")
     return approve, actor.strip(), reason[:1000]
+
+
+def stalled_run_restarts(runs: RunStore, *, quiet_s: float, now: datetime) -> list[CloudEvent]:
+    """A start of the chain, from its next step, for every running run quiet for `quiet_s`.
+
+    The messages of a step chain are published by Celery itself, outside the intake journal: a
+    worker killed inside Redis's BRPOP window loses one, and its run would stay `running` forever.
+    Starting the chain again is safe: each stage moves its step from one state only, and an
+    interrupted call is recovered by its idempotency key, never sent twice.
+    """
+    restarts = []
+    for run in runs.stalled_runs(now - timedelta(seconds=quiet_s)):
+        log.warning("remediation.run_stalled", run_id=run.id, next_step=run.next_step(), quiet_s=quiet_s)
+        restarts.append(run_start_requested(run.id, run.next_step(), run.trace_id, now))
+    return restarts
 
 
 def expire_due(rt: RemediationRuntime, *, now: datetime) -> list[int]:

@@ -53,6 +53,10 @@ class RunStore(Protocol):
 
     def runs_past_deadline(self, now: datetime) -> list[int]: ...
 
+    def stalled_runs(self, quiet_since: datetime) -> list[StoredRun]:
+        """Running runs neither they nor any of their steps changed since `quiet_since`."""
+        ...
+
     def record_request(
         self,
         *,

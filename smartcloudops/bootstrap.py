@@ -173,6 +173,7 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _monitor_audit_chain(settings)
     _sweep_outbox(settings, app)
     _sweep_intake_journal(settings, app)
+    _restart_stalled_runs(settings, app)
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -217,6 +218,29 @@ def _sweep_intake_journal(settings: Settings, app: Celery) -> None:
     publisher = RedisDirectPublisher.from_url(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
     JournalSweeper(journal, publisher.publish, interval_s=settings.intake_journal_sweep_interval_s,
                    older_than_s=settings.intake_journal_republish_after_s).start()
+
+
+def _restart_stalled_runs(settings: Settings, app: Celery) -> None:
+    from datetime import datetime, timezone
+
+    import structlog
+
+    from adapters.broker import publisher_for
+    from adapters.db.run_store import RunStore
+    from adapters.periodic import PeriodicJob
+    from pipeline.events import START_RUN
+    from services.remediation import stalled_run_restarts
+
+    runs = RunStore(database(settings, pool_size=1))
+    publisher = publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
+
+    def restart() -> None:
+        for event in stalled_run_restarts(runs, quiet_s=settings.remediation_stall_after_s,
+                                          now=datetime.now(timezone.utc)):
+            publisher.publish(START_RUN, event)
+
+    PeriodicJob(restart, interval_s=settings.remediation_stall_check_interval_s, name="stalled-run-restarter",
+                log=structlog.get_logger("remediation"), failure_event="remediation.stall_check_failed").start()
 
 
 def _publish_queue_depth(settings: Settings, app: Celery) -> None:

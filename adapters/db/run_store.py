@@ -26,7 +26,7 @@ from adapters.db.remediation_rows import (
     store_outcome,
     system_record,
 )
-from adapters.db.schema_remediation import approvals, remediation_runs
+from adapters.db.schema_remediation import approvals, remediation_runs, remediation_steps
 from pipeline.audit import AuditRecord
 from pipeline.events import to_utc
 from pipeline.remediation import audit as records
@@ -71,6 +71,24 @@ class RunStore:
                     .order_by(remediation_runs.c.id)
                 ).scalars()
             )
+
+    def stalled_runs(self, quiet_since: datetime) -> list[StoredRun]:
+        """Running runs neither they nor any of their steps changed since `quiet_since`."""
+        recent_step = (
+            sa.select(remediation_steps.c.id)
+            .where(remediation_steps.c.run_id == remediation_runs.c.id,
+                   remediation_steps.c.updated_at >= quiet_since)
+            .exists()
+        )
+        with self._engine.connect() as conn:
+            ids = conn.execute(
+                sa.select(remediation_runs.c.id)
+                .where(remediation_runs.c.state == "running", remediation_runs.c.updated_at < quiet_since,
+                       ~recent_step)
+                .order_by(remediation_runs.c.id)
+                .limit(100)
+            ).scalars().all()
+            return [load_run(conn, run_id) for run_id in ids]
 
     # ------------------------------------------------------------------ planning
 

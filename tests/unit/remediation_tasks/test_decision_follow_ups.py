@@ -103,3 +103,31 @@ def test_a_run_nobody_asked_about_in_chat_leaves_no_answer(make_runtime) -> None
     assert swept(rt) == []
     with rt.runs._engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == 0
+
+
+def test_a_running_run_whose_chain_went_quiet_is_started_again_from_its_next_step(make_runtime, action) -> None:
+    rt = make_runtime()
+    incident_id, run_id = waiting_run(rt)
+    flow.decide(rt, data=approval(incident_id), trace_id="t", now=NOW, event_id=DECISION_ID)
+    assert flow.guard(rt, run_id=run_id, index=0, now=NOW) == "allowed"
+    # The execute message is lost (a kill inside Redis's BRPOP window): nothing moves any more.
+    quiet = 1800
+
+    assert flow.stalled_run_restarts(rt.runs, quiet_s=quiet, now=NOW + timedelta(seconds=quiet - 1)) == []
+    [restart] = flow.stalled_run_restarts(rt.runs, quiet_s=quiet, now=NOW + timedelta(seconds=quiet + 1))
+    assert restart.data == {"run_id": run_id, "first_step": 0}
+
+    # The restarted chain takes the step on where it stopped; the AWS call is made once.
+    later = NOW + timedelta(seconds=quiet + 2)
+    assert flow.guard(rt, run_id=run_id, index=0, now=later) == "duplicate"
+    for stage in (flow.execute, flow.verify, flow.record):
+        stage(rt, run_id=run_id, index=0, now=later)
+    assert rt.runs.run(run_id).state == "succeeded"
+    assert [name for name, _ in action.calls].count("execute") == 1
+    assert flow.stalled_run_restarts(rt.runs, quiet_s=quiet, now=later + timedelta(days=1)) == []
+
+
+def test_a_run_waiting_for_a_human_is_never_restarted(make_runtime) -> None:
+    rt = make_runtime()
+    waiting_run(rt)
+    assert flow.stalled_run_restarts(rt.runs, quiet_s=60, now=NOW + timedelta(days=1)) == []
