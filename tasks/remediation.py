@@ -153,9 +153,13 @@ def _step_task(handler, event: dict[str, Any]) -> dict[str, Any]:  # type: ignor
 
 
 def _relay(event_ids: list[str]) -> None:
+    """Publish outbox rows this task's transaction committed; if that fails, the sweep will."""
     from tasks.alerts import outbox_relay
 
-    outbox_relay().relay(event_ids)
+    try:
+        outbox_relay().relay(event_ids)
+    except Exception as exc:  # noqa: BLE001 - the rows stay in the outbox; failing the task would redo the step
+        log.warning("outbox.relay_deferred", error=repr(exc), events=len(event_ids))
 
 
 FINAL_RUN_STATES = ("succeeded", "failed", "denied", "expired")
