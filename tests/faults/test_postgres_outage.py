@@ -27,7 +27,7 @@ from tests.processes import Pipeline, PostgresCluster, wait_for
 
 UP_S, DOWN_S = 8.0, float(os.environ.get("SCO_FAULT_PG_DOWN_S", "60"))
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360 + DOWN_S)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240 + 2 * DOWN_S)]
 PREFIX = "PgOutage"
 
 
