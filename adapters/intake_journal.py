@@ -55,6 +55,15 @@ class IntakeJournal:
         pipe.zrem(WRITTEN_AT, event_id)
         pipe.execute()
 
+    def touch(self, event_id: str) -> None:
+        """This event's message is alive (a task is retrying it): not due for re-publishing yet.
+
+        Only an entry that exists is refreshed. Without this, every message retried through a long
+        database outage would be re-published each bound, and the backlog would be that many
+        duplicates longer when the database returns.
+        """
+        self._client.zadd(WRITTEN_AT, {event_id: self._clock()}, xx=True)
+
     def pending(self) -> int:
         return int(self._client.zcard(WRITTEN_AT))
 

@@ -81,6 +81,7 @@ class PipelineTask(Task):
                 else None
             if plan is not None:
                 delay, retried_event = plan
+                _touch_intake(event)
                 log.warning("task.retry", error=repr(exc), retries=retries, countdown=round(delay, 3),
                             first_failure=retried_event.get(FIRST_FAILURE))
                 raise self.retry(args=[retried_event, *args], kwargs=kwargs, exc=exc, countdown=delay) from exc
@@ -130,6 +131,18 @@ def _forget_intake(event: Any) -> None:
         journal.forget(event_id)
     except Exception as exc:  # noqa: BLE001 - Redis gone: the sweeper re-publishes, the task dedupes
         log.warning("intake_journal.forget_failed", error=repr(exc))
+
+
+def _touch_intake(event: Any) -> None:
+    """The message is being retried, not lost: keep its journal entry from being re-published."""
+    event_id = _get(event, "id")
+    journal = intake_journal.journal_for(runtime().settings.broker)
+    if journal is None or not isinstance(event_id, str):
+        return
+    try:
+        journal.touch(event_id)
+    except Exception as exc:  # noqa: BLE001 - Redis gone: at worst the sweeper re-publishes a duplicate
+        log.warning("intake_journal.touch_failed", error=repr(exc))
 
 
 def _get(event: Any, key: str) -> Any:

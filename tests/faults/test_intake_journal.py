@@ -77,3 +77,24 @@ def test_a_message_lost_between_brpop_and_unacked_is_republished_and_forgotten_o
     for n in range(3):
         journal.forget(f"e-{n}")
     assert journal.pending() == 0 and client.hlen(ENTRIES) == 0
+
+
+def test_a_message_retried_through_an_outage_is_not_republished_while_it_retries(redis_url, celery_app, client):
+    publisher = RedisDirectPublisher.from_url(celery_app, QUEUES, redis_url, 2.0)
+    publisher.publish("alerts.record_batch", event(1))
+    publisher.publish("alerts.record_batch", event(2))
+    now = [10**10]  # long after both were published
+    journal = IntakeJournal(client, clock=lambda: now[0])
+    journal.touch("e-1")  # its task failed on a transient fault and is retrying
+    journal.touch("e-unknown")  # a message never journaled gets no entry
+
+    def sweep() -> list[str]:
+        republished: list[str] = []
+        journal.sweep(older_than_s=900, republish=lambda task, e: republished.append(e.id))
+        return republished
+
+    now[0] += 899
+    assert sweep() == ["e-2"]  # silent since it was published: possibly lost
+    now[0] += 2
+    assert "e-1" in sweep()  # its retries stopped touching it: now it is due too
+    assert client.zscore(WRITTEN_AT, "e-unknown") is None
