@@ -173,6 +173,7 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _monitor_audit_chain(settings)
     _sweep_outbox(settings, app)
     _sweep_intake_journal(settings, app)
+    _judge_outcomes(settings)
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -217,6 +218,23 @@ def _sweep_intake_journal(settings: Settings, app: Celery) -> None:
     publisher = RedisDirectPublisher.from_url(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
     JournalSweeper(journal, publisher.publish, interval_s=settings.intake_journal_sweep_interval_s,
                    older_than_s=settings.intake_journal_republish_after_s).start()
+
+
+def _judge_outcomes(settings: Settings) -> None:
+    if not settings.outcome_sweep_interval_s:
+        return
+    from adapters.db.outcome_store import OutcomeRecorder, OutcomeSweeper
+    from config.policy import load_remediation_config
+
+    catalog, _ = load_remediation_config(settings.catalog_path, settings.policy_path)
+
+    def tier_of(service: str) -> int:
+        known = catalog.service(service)
+        return known.tier if known is not None else 2
+
+    recorder = OutcomeRecorder(database(settings, pool_size=1), horizon_s=settings.outcome_horizon_s,
+                               tier_of=tier_of)
+    OutcomeSweeper(recorder, interval_s=settings.outcome_sweep_interval_s).start()
 
 
 def _publish_queue_depth(settings: Settings, app: Celery) -> None:
