@@ -263,6 +263,7 @@ def build_remediation(
     from adapters.db.assessment_store import AssessmentStore
     from adapters.db.incident_facts import IncidentFacts
     from adapters.db.kill_switch_store import KillSwitchStore
+    from adapters.db.outcome_store import LearnedRates
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.db.run_store import RunStore
     from config.policy import load_remediation_config
@@ -295,6 +296,7 @@ def build_remediation(
         verify_timeout_s=settings.remediation_verify_timeout_s,
         verify_poll_s=settings.remediation_verify_poll_s,
         verify_settle_s=settings.remediation_verify_settle_s,
+        learning=LearnedRates(engine),
     )
 
 

@@ -33,6 +33,8 @@ from adapters.periodic import PeriodicJob
 from pipeline.audit import AuditRecord
 from pipeline.events import to_utc
 from pipeline.learning.outcomes import RECURRENCE_SECONDS, Outcome, Signature, judge
+from pipeline.learning.rates import OutcomeRates
+from pipeline.risk import LearnedFix
 
 log = structlog.get_logger("outcomes")
 
@@ -178,14 +180,53 @@ class OutcomeRecorder:
     # ------------------------------------------------------------------ reading
 
     def outcomes(self, *, mode: str | None = "execute", final_only: bool = False) -> list[Outcome]:
-        """Every stored outcome as a learning fact (runs in `mode` only, unless None)."""
-        query = sa.select(remediation_outcomes).order_by(remediation_outcomes.c.finished_at)
-        if mode is not None:
-            query = query.where(remediation_outcomes.c.mode == mode)
-        if final_only:
-            query = query.where(remediation_outcomes.c.final.is_(True))
-        with self._engine.connect() as conn:
-            return [as_outcome(row) for row in conn.execute(query)]
+        return read_outcomes(self._engine, mode=mode, final_only=final_only)
+
+
+def read_outcomes(engine: Engine, *, mode: str | None = "execute", final_only: bool = False) -> list[Outcome]:
+    """Every stored outcome as a learning fact (runs in `mode` only, unless None), oldest first.
+
+    Dry runs are left out by default: nothing was done, so what followed says nothing of the action.
+    """
+    query = sa.select(remediation_outcomes).order_by(remediation_outcomes.c.finished_at)
+    if mode is not None:
+        query = query.where(remediation_outcomes.c.mode == mode)
+    if final_only:
+        query = query.where(remediation_outcomes.c.final.is_(True))
+    with engine.connect() as conn:
+        return [as_outcome(row) for row in conn.execute(query)]
+
+
+class LearnedRates:
+    """Learner (a) fitted on the stored outcomes, refitted at most every `refresh_s` (a worker's view).
+
+    Outcomes arrive a horizon after each run, so a minute-old fit loses nothing; refitting reads
+    every executed run's outcome, which is a few thousand rows a year on a busy estate.
+    """
+
+    def __init__(self, engine: Engine, *, strength: float = 5.0, refresh_s: float = 60.0,
+                 clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._engine, self._strength, self._refresh_s = engine, strength, refresh_s
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._rates: OutcomeRates | None = None
+        self._fitted_at = 0.0
+
+    def rates(self) -> OutcomeRates:
+        with self._lock:
+            now = self._clock()
+            if self._rates is None or now - self._fitted_at >= self._refresh_s:
+                self._rates = OutcomeRates.fit(read_outcomes(self._engine), self._strength)
+                self._fitted_at = now
+            return self._rates
+
+    def learned_fix(self, signature: Signature, action: str) -> LearnedFix | None:
+        estimate = self.rates().estimate(signature, action)
+        if not estimate.tried:  # nothing tried at any level: the prior alone says nothing
+            return None
+        return LearnedFix(action, estimate.probability, estimate.tried, estimate.explain())
 
 
 def as_outcome(row: Any) -> Outcome:

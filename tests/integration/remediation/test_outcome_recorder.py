@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from adapters.db import audit_writer
 from adapters.db.alert_store import AlertStore
 from adapters.db.engine import create_engine
-from adapters.db.outcome_store import OutcomeRecorder
+from adapters.db.outcome_store import LearnedRates, OutcomeRecorder
 from adapters.db.schema import audit_log
 from adapters.db.schema_learning import remediation_outcomes
 from adapters.db.schema_remediation import remediation_runs, remediation_steps
 from pipeline.audit import verify
 from pipeline.correlation import CorrelationPolicy
+from pipeline.learning.outcomes import Signature
 from tests.factories import T0, batch, make_alert, resolved
 
 HORIZON = timedelta(minutes=15)
@@ -190,3 +191,25 @@ def test_a_run_without_steps_or_not_ended_is_not_judged(engine, alerts, recorder
     finished_run(engine, incident, actions=())
     finished_run(engine, incident, state="running", plan_id="plan-running")
     assert recorder.sweep(FINISHED + timedelta(days=2)).judged == ()
+
+
+def test_learned_rates_explain_the_planned_action_and_refit_after_their_refresh(engine, alerts, recorder):
+    clock = [0.0]
+    learning = LearnedRates(engine, strength=2.0, refresh_s=60, clock=lambda: clock[0])
+    signature = Signature("HighCPU", "billing", "critical", 1)
+    assert learning.learned_fix(signature, "reboot") is None  # nothing recorded yet
+    alert = make_alert()
+    incident = open_incident(alerts, alert)
+    alerts.record_batch(batch(resolved(alert, timedelta(minutes=12))), trace_id="t", now=T0)
+    finished_run(engine, incident)
+    stuck = open_incident(alerts, make_alert(instance="i-0def", starts_at=T0 + timedelta(hours=1)))
+    finished_run(engine, stuck, plan_id="plan-2", at=FINISHED + timedelta(hours=1))
+    recorder.sweep(FINISHED + timedelta(hours=1) + HORIZON)
+
+    assert learning.learned_fix(signature, "reboot") is None  # the empty fit holds for a minute
+    clock[0] = 61.0
+    fix = learning.learned_fix(signature, "reboot")
+    # One resolved (recurrence still open counts as none yet), one not: 1 of 2, pulled to the prior.
+    assert fix is not None and fix.tried == 2 and 0.3 < fix.probability < 0.7
+    assert fix.explanation.startswith("reboot fixed 1 of 2 similar HighCPU incidents on billing")
+    assert learning.learned_fix(signature, "scale") is None
