@@ -11,7 +11,7 @@ import functools
 import os
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
 
@@ -138,13 +138,38 @@ def build_http_app(settings: Settings) -> Starlette:
         publisher=publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s),
         incidents=IncidentQueries(engine),
         database_ping=database_ping,
-        remediation=RemediationQueries(engine),
+        remediation=RemediationQueries(engine, advisor=advisor(settings, engine)),
         roles=roles,
         authenticator=authenticator(settings, roles, engine),
         # Shared guard state only: an in-process store would be the API's alone.
         kill_switch=guard_store(settings) if settings.redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
     ))
+
+
+def advisor(settings: Settings, engine: Engine) -> Callable[[str, str, str], list[dict[str, Any]]] | None:
+    """Ranks a service's possible actions by their recorded outcomes (docs/learning.md), for the
+    incident page; None when the operator files cannot be read (the page then has no advice)."""
+    from adapters.db.outcome_store import LearnedRates
+    from config.policy import load_remediation_config
+    from pipeline.errors import ConfigurationError
+    from pipeline.learning.advice import possible_actions
+    from pipeline.learning.outcomes import Signature
+
+    try:
+        catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    except ConfigurationError:
+        return None
+    learning = LearnedRates(engine)
+
+    def advise(alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
+        service = catalog.service(service_name)
+        if service is None or not learning.has_outcomes():
+            return []
+        signature = Signature(alertname, service.name, severity, service.tier)
+        return learning.advice(signature, possible_actions(service, policy))
+
+    return advise
 
 
 def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:

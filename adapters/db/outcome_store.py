@@ -222,6 +222,23 @@ class LearnedRates:
                 self._fitted_at = now
             return self._rates
 
+    def advice(self, signature: Signature, actions: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The possible actions ranked by their record on incidents alike (empty: no record)."""
+        from pipeline.learning.advice import advise
+
+        return [
+            {"action": e.action, "probability": round(e.probability, 4), "low": round(e.low, 4),
+             "high": round(e.high, 4), "fixed": e.fixed, "tried": e.tried, "explanation": e.explain()}
+            for e in advise(self.rates(), signature, actions)
+        ]
+
+    def has_outcomes(self) -> bool:
+        """Whether any executed run was judged yet (a cheap check before fitting anything)."""
+        with self._engine.connect() as conn:
+            return conn.execute(
+                sa.select(remediation_outcomes.c.run_id).where(remediation_outcomes.c.mode == "execute").limit(1)
+            ).first() is not None
+
     def learned_fix(self, signature: Signature, action: str) -> LearnedFix | None:
         estimate = self.rates().estimate(signature, action)
         if not estimate.tried:  # nothing tried at any level: the prior alone says nothing

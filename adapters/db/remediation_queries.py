@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.db.schema import incidents
 from adapters.db.schema_learning import remediation_outcomes
 from adapters.db.schema_remediation import (
     approvals,
@@ -21,8 +23,10 @@ from pipeline.events import to_utc
 class RemediationQueries:
     """An incident's risk assessments, remediation runs, their steps and approvals, as JSON-ready dicts."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, advisor: Callable[[str, str, str], list[dict[str, Any]]] | None = None) -> None:
+        """`advisor(alertname, service, severity)` ranks the possible actions by their record."""
         self._engine = engine
+        self._advisor = advisor
 
     def for_incident(self, incident_id: int) -> dict[str, Any]:
         """Everything remediation knows about one incident; empty lists when nothing happened yet."""
@@ -66,7 +70,17 @@ class RemediationQueries:
                 if run_ids
                 else {}
             )
+            incident = conn.execute(
+                sa.select(incidents.c.alertname, incidents.c.service, incidents.c.severity)
+                .where(incidents.c.id == incident_id)
+            ).first()
+        advice = (
+            self._advisor(incident.alertname, incident.service, incident.severity or "")
+            if self._advisor is not None and incident is not None and runs
+            else []
+        )
         return {
+            "advice": advice,
             "risk": [_assessment(row) for row in assessments],
             "remediation": [
                 _run(

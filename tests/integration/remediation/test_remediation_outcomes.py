@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from remediation_stack import alert
 
+from adapters.db.remediation_queries import RemediationQueries
 from adapters.db.schema_learning import remediation_outcomes
+from config.settings import load_settings
+from smartcloudops.bootstrap import advisor
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -22,6 +26,13 @@ def resolved(body: dict, at: datetime) -> dict:
 def outcomes(stack) -> dict[int, sa.Row]:
     with stack.engine.connect() as conn:
         return {row.incident_id: row for row in conn.execute(sa.select(remediation_outcomes))}
+
+
+def advised_page(stack, incident_id: int) -> dict:
+    """The incident page as the server builds it, with the advisor `build_http_app` wires in."""
+    env = stack.pipeline.env
+    settings = load_settings(catalog_path=Path(env["SCO_CATALOG_PATH"]), policy_path=Path(env["SCO_POLICY_PATH"]))
+    return RemediationQueries(stack.engine, advisor=advisor(settings, stack.engine)).for_incident(incident_id)
 
 
 def test_a_fixed_and_an_unfixed_run_are_judged_after_the_horizon(start_stack) -> None:
@@ -52,6 +63,11 @@ def test_a_fixed_and_an_unfixed_run_are_judged_after_the_horizon(start_stack) ->
     assert stack.get_incident(fixed)["remediation"][0]["outcome"]["fixed"] is None  # recurrence open
     [judged] = [row for row in page["timeline"] if row["kind"] == "remediation.outcome"]
     assert judged["data"]["resolved"] is False and judged["data"]["fixed"] is False
+    # Beside the plan, the actions this service could take, ranked by their record.
+    advice = advised_page(stack, stuck)["advice"]
+    assert advice[0]["action"] == "ec2_reboot" and advice[0]["tried"] == 2 and advice[0]["fixed"] == 1
+    assert advice[0]["explanation"].startswith("ec2_reboot fixed 1 of 2 similar InstanceDown incidents on search")
+    assert all(other["tried"] == 0 for other in advice[1:])
     # Judged once: the sweeps of the next seconds add nothing.
     time.sleep(2)
     assert stack.kinds().count("remediation.outcome") == 2
