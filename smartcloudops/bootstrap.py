@@ -199,6 +199,7 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _sweep_outbox(settings, app)
     _sweep_intake_journal(settings, app)
     _judge_outcomes(settings)
+    _forecast(settings, app)
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -243,6 +244,29 @@ def _sweep_intake_journal(settings: Settings, app: Celery) -> None:
     publisher = RedisDirectPublisher.from_url(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
     JournalSweeper(journal, publisher.publish, interval_s=settings.intake_journal_sweep_interval_s,
                    older_than_s=settings.intake_journal_republish_after_s).start()
+
+
+def _forecast(settings: Settings, app: Celery) -> None:
+    """Predictive remediation (policies.yaml `predictions:`): forecast, raise predicted alerts."""
+    from datetime import UTC, datetime
+
+    from config.policy import load_remediation_config
+
+    _, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    if not policy.predictions.rules:
+        return
+    import structlog
+
+    from adapters.broker import publisher_for
+    from adapters.db.series_history import SeriesHistory
+    from adapters.periodic import PeriodicJob
+    from services.predictions import Predictor
+
+    publisher = publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
+    predictor = Predictor(SeriesHistory(database(settings, pool_size=1)), publisher.publish, policy.predictions)
+    PeriodicJob(lambda: predictor.run_once(datetime.now(UTC)), interval_s=policy.predictions.interval_s,
+                name="forecaster", log=structlog.get_logger("predictions"),
+                failure_event="predictions.failed", immediately=True).start()
 
 
 def _judge_outcomes(settings: Settings) -> None:
