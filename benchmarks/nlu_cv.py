@@ -1,6 +1,6 @@
 """Leave-one-catalog-out cross-validation of the chat recogniser on the independent dev sets.
 
-    python benchmarks/nlu_cv.py [--sets retail fintech media] [--misses SET]
+    python benchmarks/nlu_cv.py [--sets retail fintech media saas] [--misses SET|all]
 
 For each held-out set: train the intent classifier on the template corpus plus the masked
 lines of the other sets (each masked with its own catalog), then score the held-out set
@@ -18,13 +18,13 @@ from config.labelled_lines import read_labelled_lines
 from config.vocabulary import load_vocabulary
 from pipeline.nlu.classifier import IntentClassifier
 from pipeline.nlu.corpus import training_examples
-from pipeline.nlu.evaluation import evaluate
+from pipeline.nlu.evaluation import evaluate, pool
 from pipeline.nlu.examples import masked_examples
 from pipeline.nlu.understanding import understand
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks/data/chat"
-DEV_SETS = ("retail", "fintech", "media")
+DEV_SETS = ("retail", "fintech", "media", "saas")
 
 
 def load(name: str):
@@ -75,16 +75,20 @@ def main() -> None:
     if args.export:
         export(sets)
         return
+    reports = []
     for held_out in args.sets:
         classifier = train(sets, [n for n in args.sets if n != held_out])
         lines, vocabulary = sets[held_out]
         report = evaluate(lines, vocabulary, partial(understand, classifier=classifier))
+        reports.append(report)
         print(f"{held_out:8} {report.summary_line()}")
-        if args.misses == held_out:
+        if args.misses in (held_out, "all"):
             for miss in report.misses:
-                print(f"  {miss.text!r}: expected {miss.expected_intent} "
+                print(f"  [{held_out}] {miss.text!r}: expected {miss.expected_intent} "
                       f"{dict(miss.expected_entities)}, got {miss.got_intent} "
                       f"{dict(miss.got_entities)}{' ASKED' if miss.asked else ''}{' SEVERE' if miss.severe else ''}")
+    if len(reports) > 1:
+        print(f"{'pooled':8} {pool(reports).summary_line()}")
 
 
 if __name__ == "__main__":

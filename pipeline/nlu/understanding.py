@@ -54,6 +54,9 @@ _INTERROGATIVES = frozenset(
     {"should", "is", "are", "how", "what", "what's", "whats", "why", "when", "who", "does",
      "did", "was", "were", "shall", "do"}
 )
+_MODALS = frozenset({"would", "could", "can", "will", "might"})
+# `could you …`, `can we …`, `can someone …`: a request, not a question about an outcome.
+_REQUESTED_OF = frozenset({"you", "u", "ya", "we", "i", "someone", "somebody", "anyone", "the"})
 _HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
@@ -69,6 +72,7 @@ _CORRECTION_RE = re.compile(
 )
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
 _OBJECT_KEYS = frozenset({"incident", "service", "instance", "alertname", "region"})
+_REMEDIATION_OBJECTS = frozenset({"service", "instance"})
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ def understand(
     reading = read(text, vocabulary)
     if context.last_intent and _FOLLOW_UP_RE.match(reading.masked):
         return _follow_up(reading, context)
-    if context.last_action == "scale" and _CORRECTION_RE.match(reading.masked):
+    if (context.last_intent == "remediate" and context.last_action == "scale"
+            and _CORRECTION_RE.match(reading.masked)):
         return _corrected_capacity(reading, context)
     intent, confidence, source, runner_up = _recognise(reading, context, classifier)
     entities = _entities(reading, intent)
@@ -156,7 +161,7 @@ def _question(
     mutating = intent in MUTATING_INTENTS
     if mutating and _is_question(reading):
         return ask_intent([best])
-    if mutating and not _OBJECT_KEYS.intersection(entities):
+    if mutating and not _objects(intent).intersection(entities):
         return ask_intent([best])  # nothing named and nothing pending: ask what to act on
     if mutating and source == "classifier" and confidence < ASK_THRESHOLD:
         guesses = [best]
@@ -173,12 +178,20 @@ def _question(
     return None
 
 
+def _objects(intent: str) -> frozenset[str]:
+    # What a command can act on: a remediation runs on a service or an instance (an
+    # incident alone names neither), the other commands on any subject.
+    return _REMEDIATION_OBJECTS if intent == "remediate" else _OBJECT_KEYS
+
+
 def _is_question(reading: Reading) -> bool:
-    # An opinion asked for (`should we restart cart?`) or a hedge (`reboot it maybe?`).
+    # An opinion asked for (`should we restart cart?`, `would a redeploy fix 2755?`) or a
+    # hedge (`reboot it maybe?`); `could you restart cart` is a polite command.
     words = reading.masked.split()
     if not words:
         return False
-    return words[0] in _INTERROGATIVES or bool(_HEDGES.intersection(words))
+    modal = words[0] in _MODALS and len(words) > 1 and words[1] not in _REQUESTED_OF
+    return words[0] in _INTERROGATIVES or modal or bool(_HEDGES.intersection(words))
 
 
 def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:
@@ -199,9 +212,17 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     # The most specific subject named last is what `it` means next: an incident over an
     # instance over a service.
     if "service" in entities:
+        if entities["service"] != context.last_service and "alertname" not in entities:
+            updated = replace(updated, last_alertname=None)
         updated = replace(updated, last_service=entities["service"], focus="service")
         if "instance" not in entities:
             updated = replace(updated, last_instance=None)
+    if "service" in entities or "instance" in entities:
+        updated = replace(updated, last_region=_text_or_none(entities.get("region")))
+    elif "region" in entities:
+        updated = replace(updated, last_region=str(entities["region"]))
+    if "alertname" in entities:
+        updated = replace(updated, last_alertname=str(entities["alertname"]))
     if "instance" in entities:
         updated = replace(updated, last_instance=entities["instance"], focus="instance")
     if "incident" in entities:
@@ -211,6 +232,10 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     if understanding.intent in ("approve", "deny"):
         updated = replace(updated, pending_approval=None)
     return updated
+
+
+def _text_or_none(value: str | int | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _recognise(
@@ -247,6 +272,8 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
         entities.setdefault(mention.kind, mention.value)
     if intent in _ACTIONLESS:
         entities.pop("action", None)
+    if intent != "silence":
+        entities.pop("duration_s", None)  # `stuck for 2 hours` says when, it sets nothing
     _assign_numbers(reading, intent, entities)
     if intent == "remediate" and "capacity" in entities:
         entities.setdefault("action", "scale")  # `put web on 5 replicas` can only mean scaling
@@ -271,7 +298,40 @@ def _assign_numbers(reading: Reading, intent: str, entities: dict[str, str | int
 def _resolve(
     intent: str, entities: dict[str, str | int], reading: Reading, context: ChatContext
 ) -> set[str]:
-    if intent in ("unknown", "help") or any(key in entities for key in _SUBJECT_KEYS):
+    if intent in ("unknown", "help"):
+        return set()
+    if intent in ("silence", "unsilence"):
+        return _resolve_silence(entities, reading, context)
+    resolved = _resolve_subject(intent, entities, reading, context)
+    if resolved & {"service", "instance"} and "region" not in entities and context.last_region:
+        entities["region"] = context.last_region  # `restart it` acts where `it` was named
+        resolved.add("region")
+    return resolved
+
+
+def _resolve_silence(
+    entities: dict[str, str | int], reading: Reading, context: ChatContext
+) -> set[str]:
+    # `silence it for 1h` mutes what the conversation is about, with the alert named last;
+    # `silence X on it` names the alert, `it` the service.
+    named = any(key in entities for key in _SUBJECT_KEYS)
+    if named and not _ANAPHORS.intersection(reading.words()):
+        return set()
+    resolved = set()
+    if "alertname" not in entities and context.last_alertname is not None:
+        entities["alertname"] = context.last_alertname
+        resolved.add("alertname")
+    if not named:
+        resolved |= _fill(entities, context, context.focus)
+    elif "service" not in entities and "instance" not in entities:
+        resolved |= _fill(entities, context, "service")
+    return resolved
+
+
+def _resolve_subject(
+    intent: str, entities: dict[str, str | int], reading: Reading, context: ChatContext
+) -> set[str]:
+    if any(key in entities for key in _SUBJECT_KEYS):
         return set()
     if intent in ("approve", "deny") and context.pending_approval is not None:
         entities["incident"] = context.pending_approval
@@ -286,7 +346,7 @@ def _resolve(
     if intent in _INCIDENT_INTENTS and intent != "explain":
         return _fill(entities, context, "incident")
     pointing = bool(_ANAPHORS.intersection(reading.words()))
-    if intent in ("explain", "remediate", "silence", "unsilence") or pointing:
+    if intent in ("explain", "remediate") or pointing:
         return _fill(entities, context, _focus_for(intent, context))
     return set()
 
