@@ -69,3 +69,26 @@ def reversal(masked: str, pending: bool) -> str | None:
     if _CALL_OFF.search(masked):
         return "deny" if targeted else "unknown"
     return None
+
+
+_AFFIRMATIVES = frozenset(
+    {"ok", "okay", "k", "kk", "yes", "yep", "yeah", "yup", "sure", "fine", "approve", "approved",
+     "go", "lgtm", "agreed", "confirmed", "confirm"}
+)
+_AFFIRMATION_FILLERS = frozenset(
+    {"do", "ahead", "please", "pls", "then", "the", "!", "?", "it", "that", "and", "go", "for"}
+)
+_ACTION_WORDS = frozenset({"restart", "reboot", "redeploy", "scale", "start", "rollback"})
+
+
+def affirmation(masked: str) -> bool:
+    """True when `masked` only says yes to what is pending (`RESTART OK`, `ok go`, `yes do it`).
+
+    `ok restart it` names a command of its own: an action word with `it`/`that` is not a yes.
+    """
+    words = masked.split()
+    if not words or not _AFFIRMATIVES.intersection(words):
+        return False
+    if not set(words) <= _AFFIRMATIVES | _AFFIRMATION_FILLERS | _ACTION_WORDS:
+        return False
+    return not (_ACTION_WORDS.intersection(words) and {"it", "that"}.intersection(words))

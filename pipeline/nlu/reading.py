@@ -42,6 +42,14 @@ _TARGET_RE = re.compile(r"@?[a-z][a-z0-9._-]{1,63}")
 _DIGITS_RE = re.compile(r"\d{1,9}")
 
 _INCIDENT_CUES = frozenset({"incident", "incidents", "inc", "ticket", "case", "issue", "number", "no"})
+# A number after these belongs to something outside operations (`customer 4411`,
+# `PR #4412`) or counts things (`last 10 actions`): never an incident id or a replica count.
+_FOREIGN_NUMBER_CUES = frozenset(
+    {"customer", "customers", "client", "txn", "transaction", "pr", "mr", "order", "invoice",
+     "account", "user", "seat", "room", "floor", "page", "step", "version", "v", "build",
+     "release", "port", "sku", "item", "row", "line", "chapter", "slide", "last", "past",
+     "top", "first", "latest", "previous", "recent"}
+)
 _CAPACITY_NOUNS = frozenset(
     {"replicas", "replica", "instances", "nodes", "pods", "tasks", "copies", "containers",
      "hosts", "workers", "servers", "machines", "units", "boxes"}
@@ -141,8 +149,14 @@ def _pattern_mentions(text: str) -> list[Mention]:
         _claim(found, Mention("duration_s", duration.seconds, duration.start, duration.end))
     for pattern in (_HASH_INCIDENT_RE, _PREFIXED_INCIDENT_RE):
         for match in pattern.finditer(text):
-            _claim(found, Mention("incident", int(match.group(1)), match.start(), match.end()))
+            kind = "quantity" if _word_before(text, match.start()) in _FOREIGN_NUMBER_CUES else "incident"
+            _claim(found, Mention(kind, int(match.group(1)), match.start(), match.end()))
     return found
+
+
+def _word_before(text: str, position: int) -> str:
+    words = _TOKEN_RE.findall(text[max(0, position - 24) : position])
+    return words[-1].strip("'._/-") if words else ""
 
 
 def _claim(found: list[Mention], mention: Mention) -> None:
@@ -303,6 +317,8 @@ def _stands_alone(text: str, token: Token, quoted: bool = False) -> bool:
 
 
 def _number_kind(before: str, after: str, text: str, token: Token) -> str:
+    if before in _FOREIGN_NUMBER_CUES:
+        return "quantity"
     if before in _INCIDENT_CUES or text[max(0, token.start - 1) : token.start] == "#":
         return "incident"
     if before in _CAPACITY_CUES or after in _CAPACITY_NOUNS:

@@ -16,7 +16,7 @@ from pipeline.nlu.clarify import (
 )
 from pipeline.nlu.classifier import Classifier, intent_classifier
 from pipeline.nlu.context import ChatContext
-from pipeline.nlu.negation import reversal
+from pipeline.nlu.negation import affirmation, reversal
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
 from pipeline.nlu.vocabulary import Vocabulary
@@ -70,6 +70,14 @@ _CORRECTION_RE = re.compile(
     r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry)\s+)+"
     r"(?:(?:<num>|<cap>|<inc>)\s+)?(?:<num>|<cap>|<inc>)(?:\s+(?:replicas|instances|pods|please|pls))*$"
 )
+# `make it 3h`, `extend it to 2 days`, `no wait, just 2h` right after a silence.
+_SILENCE_CHANGE_RE = re.compile(
+    r"^(?:(?:no|nope|wait|actually|sorry|oops|ok|hmm|hm|make it|make that|extend it to|"
+    r"extend it|extend to|extend|change it to|change to|just|only|i meant|meant|for|another|"
+    r"instead|then|pls|please)[\s,]*)+(?:<dur>|<num>|<cap>)(?![^<]*<(?:svc|alert|inst|inc)>)"
+)
+# Slack's quote: the line quotes a message, the rest of the text answers it.
+_QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
 _OBJECT_KEYS = frozenset({"incident", "service", "instance", "alertname", "region"})
 _REMEDIATION_OBJECTS = frozenset({"service", "instance"})
@@ -107,13 +115,23 @@ def understand(
         answered = _answered(text, context)
         if answered is not None:
             return answered
-    reading = read(text, vocabulary)
+    quote, reply = _split_quote(text)
+    reading = read(reply if quote else text, vocabulary)
     if context.last_intent and _FOLLOW_UP_RE.match(reading.masked):
         return _follow_up(reading, context)
     if (context.last_intent == "remediate" and context.last_action == "scale"
             and _CORRECTION_RE.match(reading.masked)):
         return _corrected_capacity(reading, context)
-    intent, confidence, source, runner_up = _recognise(reading, context, classifier)
+    if context.last_intent == "silence" and _SILENCE_CHANGE_RE.match(reading.masked):
+        return _changed_silence(reading, context)
+    intent, confidence, source, runner_up = _recognise(reading, context, classifier, bool(quote))
+    if quote:
+        # The entities of a reply to a quoted message include what the quote names; a reply
+        # that says nothing by itself (`> is recon healthy` / `asking for finance`) is
+        # read with its quote.
+        reading = read(text, vocabulary)
+        if intent == "unknown" and source in ("classifier", "threshold"):
+            intent, confidence, source, runner_up = _recognise(reading, context, classifier)
     entities = _entities(reading, intent)
     resolved = _resolve(intent, entities, reading, context)
     question = _question(intent, confidence, source, runner_up, entities, reading)
@@ -131,6 +149,37 @@ def _follow_up(reading: Reading, context: ChatContext) -> Understanding:
     if not any(key in entities for key in _SUBJECT_KEYS):
         resolved |= _fill(entities, context, context.focus)
     return Understanding(intent, entities, 1.0, frozenset(resolved), "context")
+
+
+def _split_quote(text: str) -> tuple[str, str]:
+    """(quoted lines, the reply) of a line that quotes a message (`> Plan #2455 …` then `👍`)."""
+    lines = text.split("\n")
+    quoted = [line for line in lines if _QUOTE_RE.match(line)]
+    reply = "\n".join(line for line in lines if not _QUOTE_RE.match(line)).strip()
+    if not quoted or not reply:
+        return "", text
+    return "\n".join(quoted), reply
+
+
+def _changed_silence(reading: Reading, context: ChatContext) -> Understanding:
+    # `make it 3h`, `no wait, just 2 days` right after a silence: the same silence, longer.
+    entities: dict[str, str | int] = {}
+    resolved = set()
+    if context.last_alertname is not None:
+        entities["alertname"] = context.last_alertname
+        resolved.add("alertname")
+    if context.focus in ("service", "instance", "incident"):
+        resolved |= _fill(entities, context, context.focus)
+    durations = [m.value for m in reading.mentions if m.kind == "duration_s"]
+    question = None
+    if durations:
+        entities["duration_s"] = durations[-1]
+    else:  # `make it 2`: hours, most likely, but a guess is confirmed, never acted on
+        numbers = [m.value for m in reading.mentions if m.kind in ("number", "capacity")]
+        entities["duration_s"] = int(numbers[-1]) * 3600
+    if not durations:
+        question = ask_intent([Choice("silence", dict(entities))])
+    return Understanding("silence", entities, 1.0, frozenset(resolved), "context", question)
 
 
 def _answered(text: str, context: ChatContext) -> Understanding | None:
@@ -239,7 +288,7 @@ def _text_or_none(value: str | int | None) -> str | None:
 
 
 def _recognise(
-    reading: Reading, context: ChatContext, classifier: Classifier | None
+    reading: Reading, context: ChatContext, classifier: Classifier | None, quoting: bool = False
 ) -> tuple[str, float, str, str | None]:
     if not reading.masked:
         # Nothing but blanks asks for help; emoji or a pasted link alone says nothing.
@@ -247,10 +296,14 @@ def _recognise(
     ruled = match_rule(reading.masked)
     if ruled == "help":  # `how do I unmute something` asks how, it unmutes nothing
         return ruled, 1.0, "rule", None
-    pending = context.pending_approval is not None or context.last_intent in _PROPOSING
+    # A reply to a quoted message answers what the message proposed.
+    pending = (context.pending_approval is not None or context.last_intent in _PROPOSING
+               or quoting)
     reversed_intent = reversal(reading.masked, pending)
     if reversed_intent is not None:
         return reversed_intent, 1.0, "negation", None
+    if pending and affirmation(reading.masked):
+        return "approve", 1.0, "rule", None
     if ruled is not None:
         return ruled, 1.0, "rule", None
     prediction = (classifier or intent_classifier()).predict(reading.masked)
@@ -267,7 +320,7 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
         return {}
     entities: dict[str, str | int] = {}
     for mention in reading.mentions:
-        if mention.kind in ("number", "capacity") or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
+        if mention.kind in ("number", "capacity", "quantity") or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
             continue
         entities.setdefault(mention.kind, mention.value)
     if intent in _ACTIONLESS:
