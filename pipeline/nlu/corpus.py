@@ -140,7 +140,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "scale {svc} to {cap} replicas", "scale out {svc} to {cap}", "set {svc} capacity to {cap}",
         "resize {svc} to {cap}", "scale it to {cap}", "bump {svc} to {cap} instances",
         "add capacity to {svc}", "scale up {svc}", "scale {svc} down to {cap}",
-        "redeploy {svc}", "roll out {svc} again", "redeploy {svc} in {region}", "redeploy it",
+        "redeploy {svc}", "roll out {svc} again", "rollback {svc}", "roll back {svc}",
+        "revert {svc} to the last good build", "roll {svc} back to the previous version", "redeploy {svc} in {region}", "redeploy it",
         "start {inst}", "start {inst} in {region}", "power on {inst}", "bring up {inst}",
         "spin up {inst}", "boot {inst}", "reboot {inst}", "reboot the box {inst}",
         "restart {svc} pods", "bounce {svc}", "kick {svc}", "bounce it", "restart the {svc} pods",
@@ -206,7 +207,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "help please", "show help", "i need help", "what do you do", "what can you help with",
         "how do i silence an alert", "how do i approve", "how do i restart a service", "options",
         "man", "instructions", "getting started", "what are the commands", "examples",
-        "what can this bot do", "how to use", "syntax", "hello", "hi", "hey",
+        "what can this bot do", "how to use", "syntax",
     ),
     "unknown": (
         "what's the capital of france", "tell me a joke", "what's the weather like",
@@ -238,6 +239,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "restart the coffee machine", "good night", "see you later", "welcome to the team",
         "congrats on the launch", "how was your weekend", "great job everyone", "i'm hungry",
         "does anyone have a charger", "what's the plan for friday", "let's grab lunch",
+        "hello", "hi", "hey", "hey there", "hi all", "morning all", "how are you",
+        "how do i reset my password", "help me write an email", "how do i book a flight",
     ),
 }
 

@@ -51,6 +51,12 @@ _BARE_REFUSAL = re.compile(
 )
 
 
+_FIRM_REFUSAL = re.compile(
+    r"^(?:(?:absolutely|definitely|certainly|hell|god)\s+(?:not|no)|no\s+way|nope|nah|"
+    r"no\s+no|not\s+(?:now|yet|today|a chance))\b"
+)
+
+
 def reversal(masked: str, pending: bool) -> str | None:
     """The intent a negation or reversal in `masked` forces, or None when there is none.
 
@@ -66,6 +72,8 @@ def reversal(masked: str, pending: bool) -> str | None:
         return "unsilence" if pending else "unknown"
     if _BARE_REFUSAL.match(masked):
         return "deny" if pending else "unknown"
+    if pending and _FIRM_REFUSAL.match(masked):
+        return "deny"  # `absolutely not, it's peak hour`: a reason may follow
     if _CALL_OFF.search(masked):
         return "deny" if targeted else "unknown"
     return None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from pipeline.nlu.lexicon import ACTION_WORDS, KEYWORDS
+
 _POLITE = r"(?:(?:please|pls|plz|hey|ok|okay|bot|ops|can you|could you|would you)\s+)*"
 _TAIL = r"(?:\s+(?:please|pls|plz|thanks|thx|now|asap|\?))*"
 _INC = r"(?:incident\s+)?(?:<inc>|<num>)"
@@ -16,9 +18,6 @@ _SUBJECT = r"(?:the\s+)?(?:<svc>|<inst>|it|that)"
 
 _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"(?:help|\?|usage|commands|what can you do|halp)"),
-    # `how do I unmute something`, `help escalate`: asking how to use the bot, naming nothing.
-    ("help", r"(?:\w+\s+)?(?:how\s+(?:do|can|should|does|would)\s+(?:i|one|we|you)|how\s+to|help(?:\s+(?:me\s+)?with)?)"
-     r"(?:\s+(?!<)[^<\s]+)+"),
     ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
     ("list_incidents", r"<alert>"),
@@ -56,6 +55,18 @@ _RULES: tuple[tuple[str, str], ...] = (
      r"(?:<svc>|<inst>|" + _INC + r"|it))?"),
 )
 
+# `how do I unmute something`, `help escalate`: asking how to use the bot, naming nothing;
+# `how do I reset my password` asks about something else (see `_about_the_bot`).
+_HOW_TO = re.compile(
+    _POLITE + r"(?:\w+\s+)?(?:how\s+(?:do|can|should|does|would)\s+(?:i|one|we|you)|how\s+to|"
+    r"help(?:\s+(?:me\s+)?with)?)(?:\s+(?!<)[^<\s]+)+" + _TAIL
+)
+_ABOUT_THE_BOT = (
+    KEYWORDS | frozenset(ACTION_WORDS)
+    | frozenset({"bot", "you", "this", "it", "command", "commands", "use", "ops", "mute",
+                 "unmute", "ack", "page", "escalate", "silence", "approve", "deny", "incident"})
+)
+
 _COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (intent, re.compile(rf"{_POLITE}(?:{pattern}){_TAIL}")) for intent, pattern in _RULES
 )
@@ -67,4 +78,6 @@ def match_rule(masked: str) -> str | None:
     for intent, pattern in _COMPILED:
         if pattern.fullmatch(line):
             return intent
+    if _HOW_TO.fullmatch(line) and _ABOUT_THE_BOT.intersection(line.split()[1:]):
+        return "help"
     return None

@@ -14,7 +14,7 @@ from pipeline.nlu.clarify import (
     ask_which_service,
     confirm_unknown_alert,
 )
-from pipeline.nlu.classifier import Classifier, intent_classifier
+from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
 from pipeline.nlu.negation import affirmation, reversal
 from pipeline.nlu.reading import Reading, read
@@ -212,6 +212,8 @@ def _question(
         return ask_intent([best])
     if mutating and not _objects(intent).intersection(entities):
         return ask_intent([best])  # nothing named and nothing pending: ask what to act on
+    if mutating and source == "clause":
+        return ask_intent([best])  # read from one clause of a longer line: confirmed first
     if mutating and source == "classifier" and confidence < ASK_THRESHOLD:
         guesses = [best]
         if runner_up not in (None, intent, "unknown"):
@@ -306,13 +308,30 @@ def _recognise(
         return "approve", 1.0, "rule", None
     if ruled is not None:
         return ruled, 1.0, "rule", None
-    prediction = (classifier or intent_classifier()).predict(reading.masked)
+    model = classifier or intent_classifier()
+    prediction, source = model.predict(reading.masked), "classifier"
+    if reading.clauses and (prediction.intent == "unknown" or prediction.confidence < ASK_THRESHOLD):
+        clause = _best_clause(reading.clauses, model)
+        if clause is not None and clause.confidence > prediction.confidence:
+            prediction, source = clause, "clause"
     grounded = any(mention.kind in _GROUNDING_KINDS for mention in reading.mentions)
     question = prediction.intent in _QUESTIONS
     threshold = GROUNDED_CONFIDENCE_THRESHOLD if grounded and question else CONFIDENCE_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
-    return prediction.intent, prediction.confidence, "classifier", prediction.runner_up
+    return prediction.intent, prediction.confidence, source, prediction.runner_up
+
+
+def _best_clause(clauses: tuple[str, ...], model: Classifier) -> Prediction | None:
+    # A chatty line says what it wants in one sentence (`are the dashboards loading? support
+    # has 3 tickets`): the clause read with most confidence as a request stands for it.
+    best = None
+    for clause in clauses:
+        ruled = match_rule(clause)
+        guess = Prediction(ruled, 1.0) if ruled not in (None, "help") else model.predict(clause)
+        if guess.intent != "unknown" and (best is None or guess.confidence > best.confidence):
+            best = guess
+    return best
 
 
 def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
