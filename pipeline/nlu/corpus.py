@@ -15,6 +15,9 @@ from functools import lru_cache
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "status": (
+        "how is the {svc}", "how is {svc} today", "is {svc} lagging", "did {svc} come back up",
+        "did it come back up", "state of the platform", "is {svc} behaving", "{svc} ok or not",
+        "is {svc} working for everyone", "did the {svc} run finish ok",
         "status", "status of {svc}", "{svc} status", "status for {svc}", "status {svc}",
         "how is {svc} doing", "how's {svc}", "how is {svc}", "how are things", "hows everything",
         "is {svc} healthy", "is {svc} ok", "is {svc} up", "is {svc} down", "is {svc} alive",
@@ -35,6 +38,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "is {svc} still broken", "is {svc} recovering", "status of {inst} in {region}",
     ),
     "list_incidents": (
+        "what's on the board", "anything new", "anything new since this morning",
+        "what's still unresolved", "show the active ones", "what's the damage today",
+        "what is paging right now", "show me the queue", "what's open right now",
         "list incidents", "incidents", "open incidents", "show incidents", "list open incidents",
         "what's firing", "what is firing", "what's currently firing", "anything firing",
         "what's on fire", "what is on fire", "whats broken", "what is broken right now",
@@ -157,6 +163,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "kick it", "restart {svc} in {region} please", "reboot {inst} please",
     ),
     "explain": (
+        "walk me through {inc}", "eli5", "tldr", "tl;dr", "how confident are you about {inc}",
+        "what's the downside of {inc}", "what does it want to do", "what's the risk here",
+        "what's the reasoning", "how sure are you about this one",
         "explain {inc}", "explain incident {inc}", "why {inc}", "why is {inc} risky",
         "why?", "why", "why is it risky", "why is that", "explain", "explain it", "explain that",
         "why is {svc} risky", "why did {inc} fire", "why did you flag {inc}",
@@ -202,6 +211,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "actions taken on {inc}", "who silenced {alert}", "what did you do to {svc}",
     ),
     "help": (
+        "is there a manual", "docs", "tutorial", "is there a cheat sheet for you",
+        "what do i type here", "what else can you do", "which words do you understand",
+        "i'm new here, what can i ask", "show me the docs",
         "help", "help me", "?", "what can you do", "what can i ask", "commands", "list commands",
         "usage", "how do i use this", "how does this work", "what commands are there",
         "help please", "show help", "i need help", "what do you do", "what can you help with",

@@ -57,6 +57,11 @@ _FIRM_REFUSAL = re.compile(
 )
 
 
+_REFUSAL_VERB = re.compile(
+    r"^(?:(?:please|pls|plz|ok|then|so|i)\s+)*(?:deny|reject|decline|veto|refuse|turn\s+down)\b"
+)
+
+
 def reversal(masked: str, pending: bool) -> str | None:
     """The intent a negation or reversal in `masked` forces, or None when there is none.
 
@@ -72,6 +77,8 @@ def reversal(masked: str, pending: bool) -> str | None:
         return "unsilence" if pending else "unknown"
     if _BARE_REFUSAL.match(masked):
         return "deny" if pending else "unknown"
+    if targeted and _REFUSAL_VERB.match(masked):
+        return "deny"  # `reject the card-auth scale in 2211`: whatever the plan, it is refused
     if pending and _FIRM_REFUSAL.match(masked):
         return "deny"  # `absolutely not, it's peak hour`: a reason may follow
     if _CALL_OFF.search(masked):

@@ -114,6 +114,8 @@ class Reading:
     # The masked text of each sentence or clause, when the line has more than one
     # (`lol wrong channel. restart <svc> pls`).
     clauses: tuple[str, ...] = field(default=())
+    # True when the line has anything but blanks (emoji, a link), even if nothing is read.
+    has_text: bool = True
 
     def words(self) -> tuple[str, ...]:
         """The corrected words of the line, in order."""
@@ -153,7 +155,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     return Reading(
         tokens=tokens, mentions=ordered, masked=" ".join(piece for _, piece in pieces),
         ambiguous=tuple(ambiguous), unknown_alerts=tuple(str(m.value) for m in unknown),
-        clauses=_clauses(lowered, pieces),
+        clauses=_clauses(lowered, pieces), has_text=bool(text.strip()),
     )
 
 
@@ -432,6 +434,8 @@ def _target_span(
     if squash(first.text) in vocabulary.services and not _names_a_team(tokens, index):
         return None  # `ping ledger` asks about a service, it pages no one
     last = first
+    if first.text.startswith("@"):
+        return first, last  # a handle names one person or group
     following = tokens[index + 1 : index + _MAX_TARGET_WORDS]
     for position, token in enumerate(following):
         gap = text[last.end : token.start]
@@ -444,7 +448,9 @@ def _target_span(
         if token.word == "on" and after in ("duty", "call"):
             last = token  # `manager on duty`: `on` is part of the name
             continue
-        if token.word in _TARGET_STOPS or not _TARGET_RE.fullmatch(token.text):
+        if token.word in _TARGET_STOPS or token.word in ACTION_WORDS or not _TARGET_RE.fullmatch(
+            token.text
+        ):
             break
         if any(m.overlaps(token.start, token.end) for m in taken):
             break

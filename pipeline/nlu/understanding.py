@@ -134,6 +134,11 @@ def understand(
             intent, confidence, source, runner_up = _recognise(reading, context, classifier)
     entities = _entities(reading, intent)
     resolved = _resolve(intent, entities, reading, context)
+    if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
+        _ANAPHORS.intersection(reading.words())
+    ):
+        # `restart netflix`, `scale the mountain to 8000`: nothing in the catalog to act on.
+        intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
     return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
 
@@ -294,7 +299,7 @@ def _recognise(
 ) -> tuple[str, float, str, str | None]:
     if not reading.masked:
         # Nothing but blanks asks for help; emoji or a pasted link alone says nothing.
-        return ("help" if not reading.tokens and not reading.mentions else "unknown"), 1.0, "rule", None
+        return ("unknown" if reading.has_text else "help"), 1.0, "rule", None
     ruled = match_rule(reading.masked)
     if ruled == "help":  # `how do I unmute something` asks how, it unmutes nothing
         return ruled, 1.0, "rule", None
