@@ -116,6 +116,12 @@ class Reading:
     clauses: tuple[str, ...] = field(default=())
     # True when the line has anything but blanks (emoji, a link), even if nothing is read.
     has_text: bool = True
+    # The normalised line the spans index.
+    text: str = ""
+
+    def spelled(self, mention: Mention) -> str:
+        """How `mention` was written in the line."""
+        return self.text[mention.start : mention.end]
 
     def words(self) -> tuple[str, ...]:
         """The corrected words of the line, in order."""
@@ -155,7 +161,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     return Reading(
         tokens=tokens, mentions=ordered, masked=" ".join(piece for _, piece in pieces),
         ambiguous=tuple(ambiguous), unknown_alerts=tuple(str(m.value) for m in unknown),
-        clauses=_clauses(lowered, pieces), has_text=bool(text.strip()),
+        clauses=_clauses(lowered, pieces), has_text=bool(text.strip()), text=lowered,
     )
 
 
@@ -379,7 +385,7 @@ def _split_phrase(tokens: tuple[Token, ...], index: int) -> str | None:
             switched_off = True
         elif token.word in ("up", "on"):
             return "restart" if switched_off else "start"
-        elif token.word in ("down", "the", "alerts", "alert", "alarms", "paging"):
+        elif token.word in ("down", "alerts", "alert", "alarms", "paging"):
             return None
     return None
 

@@ -16,6 +16,7 @@ from pipeline.nlu.clarify import (
 )
 from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
+from pipeline.nlu.lexicon import ACTION_WORDS, KEYWORDS
 from pipeline.nlu.negation import affirmation, reversal
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
@@ -32,12 +33,15 @@ CONFIDENCE_THRESHOLD = 0.3
 # operations even when its phrasing is new, so a question about it needs less confidence;
 # a command never does: a wrong guess there acts, a wrong question only answers.
 GROUNDED_CONFIDENCE_THRESHOLD = 0.2
+# A line whose only link to operations is a service named by a plain word needs this much.
+WEAK_GROUNDING_THRESHOLD = 0.55
 # Below this probability a mutating intent (MUTATING_INTENTS) is never acted on: the bot
 # asks which of its best guesses was meant.
 ASK_THRESHOLD = 0.6
 _GROUNDING_KINDS = frozenset({"service", "alertname", "instance", "incident"})
 _QUESTIONS = frozenset({"status", "list_incidents", "show_incident", "explain", "history"})
 
+_OPERATIONS_WORDS = KEYWORDS | frozenset(ACTION_WORDS)
 _INCIDENT_INTENTS = frozenset({"show_incident", "approve", "deny", "ack", "explain", "escalate"})
 _ANAPHORS = frozenset({"it", "its", "it's", "that", "this", "them", "there", "same", "again"})
 _SUBJECT_KEYS = ("incident", "service", "instance", "alertname")
@@ -322,9 +326,22 @@ def _recognise(
     grounded = any(mention.kind in _GROUNDING_KINDS for mention in reading.mentions)
     question = prediction.intent in _QUESTIONS
     threshold = GROUNDED_CONFIDENCE_THRESHOLD if grounded and question else CONFIDENCE_THRESHOLD
+    if _weakly_grounded(reading):
+        threshold = WEAK_GROUNDING_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
     return prediction.intent, prediction.confidence, source, prediction.runner_up
+
+
+def _weakly_grounded(reading: Reading) -> bool:
+    # `the stream tonight was sick`, `checkout the new cafe`: the only thing that looks like
+    # operations is a service whose name is a plain word, and no word of the line is about
+    # operations. Such a line is chat about something else unless the model is sure.
+    if not reading.mentions or any(m.kind != "service" for m in reading.mentions):
+        return False
+    if any(not reading.spelled(m).isalpha() for m in reading.mentions):
+        return False
+    return not _OPERATIONS_WORDS.intersection(reading.words())
 
 
 def _best_clause(clauses: tuple[str, ...], model: Classifier) -> Prediction | None:

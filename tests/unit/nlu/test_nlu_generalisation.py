@@ -181,3 +181,13 @@ def test_pooled_figures_are_micro_averages(vocabulary):
 def test_context_round_trips_region_and_alert():
     context = ChatContext(last_region="eu-west-1", last_alertname="OOMKilled")
     assert ChatContext.from_json(context.to_json()) == context
+
+
+@pytest.mark.parametrize("text", ["the search tonight was sick", "my web at home keeps buffering lol"])
+def test_chat_about_a_plain_word_that_names_a_service_is_not_operations(vocabulary, text):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "unknown"
+
+
+def test_a_service_named_by_a_plain_word_in_an_operations_line_is_kept(vocabulary):
+    result = understand("is search down?", EMPTY_CONTEXT, vocabulary)
+    assert (result.intent, result.entities) == ("status", {"service": "search"})
