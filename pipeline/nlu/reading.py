@@ -67,7 +67,7 @@ _CAPACITY_NOUNS = frozenset(
 _CAPACITY_CUES = frozenset({"to", "=", "x", "at"})
 _ESCALATION_CUES = frozenset(
     {"escalate", "escalation", "escalating", "page", "ping", "notify", "loop", "wake",
-     "call", "hand", "pass", "forward", "assign", "alert", "pull"}
+     "call", "hand", "pass", "forward", "assign", "alert", "pull", "raise"}
 )
 _TARGET_LEADS = frozenset(
     {"to", "page", "ping", "notify", "in", "up", "call", "over", "assign"}

@@ -17,7 +17,7 @@ from pipeline.nlu.clarify import (
 from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
 from pipeline.nlu.lexicon import ACTION_WORDS, KEYWORDS
-from pipeline.nlu.negation import affirmation, reversal
+from pipeline.nlu.negation import affirmation, decision, reversal
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
 from pipeline.nlu.vocabulary import Vocabulary
@@ -71,7 +71,7 @@ _FOLLOW_UP_RE = re.compile(
 )
 # `wait, not 10, 6`, `no, 6`, `make it 8`: the replica count of the scaling just asked for.
 _CORRECTION_RE = re.compile(
-    r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry)\s+)+"
+    r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry|hmm|hm|ok|oh)\s+)+"
     r"(?:(?:<num>|<cap>|<inc>)\s+)?(?:<num>|<cap>|<inc>)(?:\s+(?:replicas|instances|pods|please|pls))*$"
 )
 # `make it 3h`, `extend it to 2 days`, `no wait, just 2h` right after a silence.
@@ -317,6 +317,9 @@ def _recognise(
         return "approve", 1.0, "rule", None
     if ruled is not None:
         return ruled, 1.0, "rule", None
+    decided = decision(reading.masked, pending)
+    if decided is not None:
+        return decided, 1.0, "rule", None
     model = classifier or intent_classifier()
     prediction, source = model.predict(reading.masked), "classifier"
     if reading.clauses and (prediction.intent == "unknown" or prediction.confidence < ASK_THRESHOLD):

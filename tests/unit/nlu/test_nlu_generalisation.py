@@ -77,7 +77,7 @@ def test_approving_a_number_that_is_no_incident_never_acts(vocabulary, text):
 
 
 def test_a_remediation_naming_only_an_incident_asks(vocabulary):
-    result = understand("kick 4011 upstairs", EMPTY_CONTEXT, vocabulary)
+    result = understand("restart 4011", EMPTY_CONTEXT, vocabulary)
     assert result.intent not in MUTATING_INTENTS or result.asks
 
 
