@@ -458,8 +458,10 @@ def _target_span(
             token.text
         ):
             break
-        if any(m.overlaps(token.start, token.end) for m in taken):
-            break
+        if any(m.overlaps(token.start, token.end) for m in taken) or (
+            squash(token.text) in vocabulary.services
+        ):
+            break  # `escalate to sre billing`: the service is what it is about, not the team
         last = token
     return first, last
 
