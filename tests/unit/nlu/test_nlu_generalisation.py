@@ -152,9 +152,27 @@ def test_a_chatty_line_is_read_by_the_clause_that_asks_something(vocabulary):
     assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "status"
 
 
+class ByClause:
+    """A classifier double: sure only about the one clause it knows."""
+
+    def predict(self, masked):
+        from pipeline.nlu.classifier import Prediction
+
+        if masked == "bounce <svc> please":
+            return Prediction("remediate", 0.95, "status")
+        return Prediction("unknown", 0.5, "status")
+
+
 def test_a_command_found_in_one_clause_of_a_longer_line_is_confirmed(vocabulary):
-    result = understand("lol wrong channel. restart billing pls", EMPTY_CONTEXT, vocabulary)
-    assert result.intent == "remediate" and result.asks
+    text = "ugh wrong window! bounce ledger please"
+    result = understand(text, EMPTY_CONTEXT, vocabulary, classifier=ByClause())
+    assert (result.intent, result.source, result.asks) == ("remediate", "clause", True)
+    assert result.entities == {"action": "restart", "service": "ledger"}
+
+
+def test_a_single_sentence_is_not_split(vocabulary):
+    result = understand("bounce ledger please", EMPTY_CONTEXT, vocabulary, classifier=ByClause())
+    assert result.source != "clause" and not result.asks
 
 
 def test_the_evaluator_compares_targets_without_at_signs_or_mention_markup(vocabulary):
