@@ -84,7 +84,8 @@ _SILENCE_CHANGE_RE = re.compile(
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
 _OBJECT_KEYS = frozenset({"incident", "service", "instance", "alertname", "region"})
-_REMEDIATION_OBJECTS = frozenset({"service", "instance"})
+# The chat handler restarts an incident's own service (`show 42` then `restart it`).
+_REMEDIATION_OBJECTS = frozenset({"service", "instance", "incident"})
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,11 @@ def understand(
     if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
         _ANAPHORS.intersection(reading.words())
     ):
-        # `restart netflix`, `scale the mountain to 8000`: nothing in the catalog to act on.
+        # `restart netflix`, `scale the mountain to 8000`: nothing known to act on.
         intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
+    if question is None and _runs_on_a_written_incident(intent, entities, resolved):
+        question = ask_intent([Choice(intent, dict(entities))])
     return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
 
 
@@ -238,9 +241,19 @@ def _question(
     return None
 
 
+def _runs_on_a_written_incident(
+    intent: str, entities: dict[str, str | int], resolved: set[str]
+) -> bool:
+    # `restart 4011`, `kick 4011 upstairs`: an incident number is an odd thing to restart,
+    # and often another verb's object (escalate, show). `restart it` after `show 4011`
+    # means its service, as the conversation has set up: that one is not asked.
+    return (intent == "remediate" and "incident" in entities and "incident" not in resolved
+            and not {"service", "instance"}.intersection(entities))
+
+
 def _objects(intent: str) -> frozenset[str]:
-    # What a command can act on: a remediation runs on a service or an instance (an
-    # incident alone names neither), the other commands on any subject.
+    # What a command can act on: a remediation runs on a service, an instance or the
+    # service of an incident; the other commands on any subject.
     return _REMEDIATION_OBJECTS if intent == "remediate" else _OBJECT_KEYS
 
 
