@@ -50,6 +50,11 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("explain", r"(?:why|explain|why\?|how come)(?:\s+(?:is|was|did)?\s*(?:" + _INC
      + r"|it|that|<svc>)(?:\s+(?:risky|flagged|fire|firing|so risky))?)?(?:\s+\?)?"),
     ("explain", r"explain\s+" + _INC),
+    # `would a redeploy fix 2755?`, `would restarting help with 318?`, `is the reboot safe?`:
+    # asking what an action would do is asking for an explanation, not for the action.
+    ("explain", r"(?:would|will|could|can|does|did|is|should|might)\s+(?:\S+\s+){0,3}?"
+     r"(?:restart\w*|reboot\w*|redeploy\w*|scal\w+|rollback\w*|roll\s+back|bounc\w+)"
+     r"(?:\s+\S+){0,4}?\s+(?:help|fix|work|solve|be\s+safe|safe)\b(?:\s+\S+)*"),
     ("escalate", r"escalate(?:\s+(?:" + _INC + r"|it|this|that))?(?:\s+to\s+(?:the\s+)?<target>)?"),
     ("history", r"(?:(?:remediation|audit|action)\s+)?(?:history|log)(?:\s+(?:for|of|on)\s+"
      r"(?:<svc>|<inst>|" + _INC + r"|it))?"),

@@ -64,7 +64,7 @@ _REQUESTED_OF = frozenset({"you", "u", "ya", "we", "i", "someone", "somebody", "
 _HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
-    r"^(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
+    r"^(?:(?:ok|okay|so|hm|hmm|right|cool|thanks|thx)\s+)?(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
     r"(?=.*<(?:svc|inst|inc|num|region|alert)>)"
     r"(?:(?:<svc>|<inst>|<inc>|<num>|<region>|<alert>|<dur>|in|on|for|the|too|also|as well|"
     r"please|pls|\?|not everywhere|then|one|it|that)\s*)+$"

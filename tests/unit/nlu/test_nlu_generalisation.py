@@ -209,3 +209,14 @@ def test_chat_about_a_plain_word_that_names_a_service_is_not_operations(vocabula
 def test_a_service_named_by_a_plain_word_in_an_operations_line_is_kept(vocabulary):
     result = understand("is search down?", EMPTY_CONTEXT, vocabulary)
     assert (result.intent, result.entities) == ("status", {"service": "search"})
+
+
+@pytest.mark.parametrize("text", ["would a redeploy fix 2755?", "would restarting billing help?",
+                                  "is the reboot safe?"])
+def test_asking_what_an_action_would_do_is_explain(vocabulary, text):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "explain"
+
+
+def test_ok_and_another_service_repeats_the_last_question(vocabulary):
+    result, _ = turn(["history of billing", "ok and the ledger?"], vocabulary)
+    assert (result.intent, result.entities) == ("history", {"service": "ledger"})
