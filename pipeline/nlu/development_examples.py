@@ -2078,7 +2078,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('what the blast radius of <num>', 'show_incident'),  # retail
     ('is <inc> mine ?', 'show_incident'),  # retail
     ('show the incident for <num>', 'show_incident'),  # retail
-    ('<inc> fired at <cap> 14 show it', 'show_incident'),  # retail
+    ('<inc> fired at 02 14 show it', 'show_incident'),  # retail
     ('show incident <inc>', 'show_incident'),  # retail
     ('when did <num> start', 'show_incident'),  # retail
     ('incident <inc> severity ?', 'show_incident'),  # retail
@@ -3009,7 +3009,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('thx', 'unknown'),  # saas
     ('why is the scale-up on <num> flagged as risky ? we do that every month end', 'explain'),  # saas
     ('escalate <num> to <target>', 'escalate'),  # saas
-    ('is <svc> ingesting ok ? grafana panels are flat since <num> 40', 'status'),  # saas
+    ('is <svc> ingesting ok ? grafana panels are flat since 10 40', 'status'),  # saas
     ("i'd prefer we not go ahead with the remediation on incident <inc> until the vendor call this afternoon please reject it for now", 'deny'),  # saas
     ('page <target> for <num>', 'escalate'),  # saas
     ('please restart <svc>', 'remediate'),  # saas
@@ -3361,7 +3361,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('plan <inc> restart <svc> approve ? yes pls', 'approve'),  # saas
     ('how it looking now', 'status'),  # saas
     ('could you help me understand in plain terms what went wrong in incident <inc> and why the proposed remediation is considered safe ? i need to brief the exec team this afternoon', 'explain'),  # saas
-    ('redeploy <svc> pls the <num> 02 release is half rolled out', 'remediate'),  # saas
+    ('redeploy <svc> pls the 14 02 release is half rolled out', 'remediate'),  # saas
     ('please do not restart <svc> for <num> reject that plan', 'deny'),  # saas
     ('show <num>', 'show_incident'),  # saas
     ('ack', 'ack'),  # saas
@@ -3518,7 +3518,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('show me everything that open including the low-sev stuff', 'list_incidents'),  # saas
     ('show incident <inc>', 'show_incident'),  # saas
     ('status <svc>', 'status'),  # saas
-    ('<svc> degraded <alert> firing since <num> 12 <inc> ack <num>', 'ack'),  # saas
+    ('<svc> degraded <alert> firing since 09 12 <inc> ack <num>', 'ack'),  # saas
     ('escalate to <target>', 'escalate'),  # saas
     ('stop snoozing the <svc>', 'unsilence'),  # saas
     ('status update for the board deck ?', 'unknown'),  # saas

@@ -41,6 +41,7 @@ _NOT_WORDS_RE = re.compile(r"<(?:https?://|mailto:|#|!)[^>]*>|\bhttps?://\S+")
 _TOKEN_RE = re.compile(r"[a-z0-9@][a-z0-9@'._/-]*|\?")
 _TARGET_RE = re.compile(r"@?[a-z][a-z0-9._-]{1,63}")
 _DIGITS_RE = re.compile(r"\d{1,9}")
+_CLOCK_RE = re.compile(r":[0-5]\d\b")
 # Where a sentence or clause ends: `.`, `?`, `!`, `;`, `:` before a blank, a dash between
 # blanks, a new line.
 _CLAUSE_END_RE = re.compile(r"[.?!;:]+(?=\s)|\s[—–-]+\s|\n")
@@ -52,7 +53,8 @@ _FOREIGN_NUMBER_CUES = frozenset(
     {"customer", "customers", "client", "txn", "transaction", "pr", "mr", "order", "invoice",
      "account", "user", "seat", "room", "floor", "page", "step", "version", "v", "build",
      "release", "port", "sku", "item", "row", "line", "chapter", "slide", "last", "past",
-     "top", "first", "latest", "previous", "recent"}
+     "top", "first", "latest", "previous", "recent", "since", "until", "till", "before",
+     "after", "around"}
 )
 # `3 tickets`, `10 actions`: a count of something, not an incident id.
 _COUNTED_NOUNS = frozenset(
@@ -85,6 +87,7 @@ _PHRASE_ACTIONS: dict[tuple[str, str], str] = {
 _SPLIT_PHRASE_VERBS = frozenset({"bring", "spin", "power", "turn", "switch"})
 _SPLIT_PHRASE_REACH = 4
 _SERVICE_SUFFIXES = ("service", "svc", "app", "api", "server")
+
 # Words never read as a slip of a service or alert name.
 _ORDINARY = (
     COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(KNOWN_SLIPS)
@@ -338,6 +341,8 @@ def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
     for index, token in enumerate(tokens):
         if not _DIGITS_RE.fullmatch(token.text) or not _stands_alone(text, token, quoted=True):
             continue
+        if _CLOCK_RE.match(text, token.end):
+            continue  # `14:02`, `10:40`: a time of day
         before = tokens[index - 1].word if index else ""
         after = tokens[index + 1].word if index + 1 < len(tokens) else ""
         found.append(Mention(_number_kind(before, after, text, token), int(token.text),

@@ -220,3 +220,14 @@ def test_asking_what_an_action_would_do_is_explain(vocabulary, text):
 def test_ok_and_another_service_repeats_the_last_question(vocabulary):
     result, _ = turn(["history of billing", "ok and the ledger?"], vocabulary)
     assert (result.intent, result.entities) == ("history", {"service": "ledger"})
+
+
+@pytest.mark.parametrize("text", ["is billing ok? panels are flat since 10:40",
+                                  "billing stuck since 10", "redeploy billing, the 14:02 release is half out"])
+def test_times_of_day_are_not_incidents(vocabulary, text):
+    assert "incident" not in understand(text, EMPTY_CONTEXT, vocabulary).entities
+
+
+def test_a_scale_up_is_a_scaling(vocabulary):
+    assert understand("reject the scale-up on 4452", EMPTY_CONTEXT, vocabulary).entities == {
+        "incident": 4452, "action": "scale"}
