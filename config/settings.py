@@ -137,6 +137,8 @@ class Settings(BaseSettings):
 
     # Chat (Slack slash command and the generic chat endpoint).
     slack_signing_secret: SecretStr | None = None
+    # Signs the incident console's session cookies (all servers of a deployment need the same one).
+    console_secret: SecretStr | None = None
     chat_context_ttl_s: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     chat_response_url_hosts: str = Field(default="hooks.slack.com",
                                          description="hosts a chat answer may be POSTed to")
@@ -179,7 +181,8 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql+psycopg:// or sqlite:/// SQLAlchemy URL")
         return value
 
-    @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret")
+    @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret",
+                     "console_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # A secret that is set must be one: empty, short or well-known values would accept anyone.
@@ -254,13 +257,19 @@ class Settings(BaseSettings):
             return self.flower_password.get_secret_value()
         return _generated_secret(self.resolved_data_dir, "flower_password")
 
+    def console_session_key(self) -> str:
+        """The key that signs console session cookies; generated once and kept in the data dir if unset."""
+        if self.console_secret is not None:
+            return self.console_secret.get_secret_value()
+        return _generated_secret(self.resolved_data_dir, "console_secret")
+
     def api_secret(self) -> str | None:
         """The deprecated static API token, when set; it never defaults to the webhook token."""
         return self.api_token.get_secret_value() if self.api_token is not None else None
 
 
 SECRET_FIELDS = frozenset({"webhook_token", "webhook_password", "api_token", "flower_password",
-                           "slack_signing_secret"})
+                           "slack_signing_secret", "console_secret"})
 MIN_SECRET_BYTES = 16
 # Values seen in examples and tutorials; a deployment that kept one accepts anyone who read them.
 WELL_KNOWN_SECRETS = frozenset({

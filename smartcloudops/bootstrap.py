@@ -117,6 +117,8 @@ def build_http_app(settings: Settings) -> Starlette:
     from prometheus_client import REGISTRY
 
     from adapters.broker import QueueDepthCollector, publisher_for
+    from adapters.db.console_queries import ConsoleQueries
+    from adapters.db.console_store import ConsoleUserStore
     from adapters.db.queries import IncidentQueries
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.replay_guard import replay_guard_for
@@ -144,7 +146,24 @@ def build_http_app(settings: Settings) -> Starlette:
         # Shared guard state only: an in-process store would be the API's alone.
         kill_switch=guard_store(settings) if settings.redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
+        console_accounts=ConsoleUserStore(engine),
+        console_reads=ConsoleQueries(engine, threshold=anomaly_threshold(settings)),
     ))
+
+
+def anomaly_threshold(settings: Settings) -> float | None:
+    """The detection threshold of the configured model, drawn on the console's score plots."""
+    import json
+    from importlib import resources
+    from pathlib import Path
+
+    # The sidecar JSON only: importing adapters.anomaly_model would load scikit-learn into the server.
+    path = Path(settings.anomaly_model_path or str(resources.files("pipeline.anomaly") / "default_model"))
+    sidecar = path / "model.json" if path.is_dir() else path.with_suffix(".json")
+    try:
+        return float(json.loads(sidecar.read_text())["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # the plot goes without its threshold line; the worker reports a bad model
 
 
 def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:
