@@ -116,6 +116,7 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
         assert not browser.find_elements(By.ID, "approve")  # a viewer is not offered the decision
         assert browser.find_elements(By.ID, "no-approve")
         browser.save_screenshot(str(screenshots / f"{kind}-incident-viewer.png"))
+        browser.find_element(By.CSS_SELECTOR, "figure.plot").screenshot(str(screenshots / f"{kind}-plot.png"))
 
         # A forged approval with the viewer's own valid CSRF token: refused and audited.
         csrf = browser.find_element(By.CSS_SELECTOR, "form[action='/console/logout'] input[name=csrf]")
