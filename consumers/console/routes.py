@@ -25,6 +25,7 @@ from starlette.routing import Route
 from consumers.console import plots
 from consumers.console_ports import ConsoleAccounts, ConsoleReads
 from consumers.console.session import COOKIE, PRE_COOKIE, SESSION_S, SessionSigner, new_nonce
+from consumers.chat import CHAT_COMMAND_RECEIVED, HANDLE_CHAT_COMMAND, chat_command_data
 from consumers.deps import ApiDeps
 from consumers.http import HttpError, read_body, trace_id_of
 from consumers.publisher import publish as publish_event
@@ -49,7 +50,11 @@ CONSOLE_ACTIONS: dict[str, str] = {
     "deny": "deny",
     "kill_switch.engage": "kill_switch.engage",
     "kill_switch.release": "kill_switch.release",
+    "ack": "ack",
+    "escalate": "escalate",
+    "silence": "silence",
 }
+SILENCE_FOR = {"1h": 3600, "4h": 4 * 3600, "24h": 24 * 3600}
 
 Page = Callable[[Request, "Viewer"], Awaitable[Response]]
 
@@ -89,6 +94,7 @@ class Console:
             Route("/console", self.page(self.incident_list), methods=["GET"]),
             Route("/console/incidents/{incident_id}", self.page(self.incident_page), methods=["GET"]),
             Route("/console/incidents/{incident_id}/decide", self.form(self.decide), methods=["POST"]),
+            Route("/console/incidents/{incident_id}/act", self.form(self.act), methods=["POST"]),
             Route("/console/killswitch", self.form(self.kill_switch), methods=["POST"]),
             Route("/console/login", self.login_page, methods=["GET"]),
             Route("/console/login", self.login, methods=["POST"]),
@@ -247,6 +253,32 @@ class Console:
         log.info("console.decision_sent", incident_id=incident_id, decision=verb, user=viewer.username,
                  trace_id=trace_id)
         return RedirectResponse(f"/console/incidents/{incident_id}?sent={verb}", 303)
+
+    async def act(self, request: Request, viewer: Viewer, fields: dict[str, str]) -> Response:
+        """Acknowledge, escalate or silence: the chat's own commands, sent with their intent already known."""
+        incident_id = _positive(request.path_params["incident_id"])
+        if incident_id is None:
+            raise HttpError(404, "no such incident")
+        intent = fields.get("intent", "")
+        if intent not in ("ack", "escalate", "silence"):
+            raise HttpError(400, "intent must be ack, escalate or silence")
+        await self.require(request, viewer, intent, incident_id)
+        entities: dict[str, Any] = {"incident": incident_id}
+        text = f"{intent} {incident_id}"
+        if intent == "silence":
+            incident = await run_in_threadpool(self.reads.incident, incident_id)
+            scope, duration = fields.get("scope"), SILENCE_FOR.get(fields.get("duration", ""))
+            if scope not in ("alertname", "service") or duration is None:
+                raise HttpError(400, "silence needs a scope (alertname or service) and a duration (1h, 4h, 24h)")
+            entities = {scope: incident[scope], "duration_s": duration}
+            text = f"silence {incident[scope]} for {fields['duration']} (console, incident #{incident_id})"
+        data = chat_command_data(user=f"console.{viewer.username}", channel="console", text=text,
+                                 response_url=None, source="console", user_name=viewer.username)
+        data.update({"intent": intent, "entities": entities, "granted_roles": [viewer.role],
+                     "principal": viewer.principal.as_audit()})
+        await self.publish(HANDLE_CHAT_COMMAND, CHAT_COMMAND_RECEIVED, data, trace_id_of(request))
+        log.info("console.command_sent", incident_id=incident_id, intent=intent, user=viewer.username)
+        return RedirectResponse(f"/console/incidents/{incident_id}?sent={intent}", 303)
 
     async def kill_switch(self, request: Request, viewer: Viewer, fields: dict[str, str]) -> Response:
         engage = fields.get("engaged")

@@ -225,3 +225,24 @@ def test_a_removed_account_loses_its_session_at_once(app, engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE console_users SET disabled_at = CURRENT_TIMESTAMP WHERE username = 'vera'"))
     assert client.get("/console").status_code == 303
+
+
+def test_ack_escalate_and_silence_are_the_chat_commands_with_their_intent_given(app, publisher, engine) -> None:
+    operator = signed_in(app, "otto")
+    page = operator.get("/console/incidents/75").text
+    assert 'id="ack"' in page and 'id="escalate"' in page and 'id="silence"' in page
+    csrf = csrf_of(page)
+    for fields in ({"intent": "ack"}, {"intent": "escalate"},
+                   {"intent": "silence", "scope": "service", "duration": "4h"}):
+        assert operator.post("/console/incidents/75/act", data={"csrf": csrf, **fields}).status_code == 303
+    sent = [(task, e.data["intent"], e.data["entities"], e.data["granted_roles"], e.data["source"])
+            for task, e in publisher.sent]
+    assert sent == [("chat.handle_command", "ack", {"incident": 75}, ["operator"], "console"),
+                    ("chat.handle_command", "escalate", {"incident": 75}, ["operator"], "console"),
+                    ("chat.handle_command", "silence", {"service": "search", "duration_s": 14400}, ["operator"],
+                     "console")]
+    viewer = signed_in(app, "vera")
+    assert 'id="ack"' not in viewer.get("/console/incidents/75").text
+    token = csrf_of(viewer.get("/console").text)
+    assert viewer.post("/console/incidents/75/act", data={"csrf": token, "intent": "ack"}).status_code == 403
+    assert len(publisher.sent) == 3 and [r["data"]["action"] for r in refusals(engine)] == ["ack"]
