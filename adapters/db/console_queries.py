@@ -84,7 +84,7 @@ class ConsoleQueries:
         log = audit_log.c
         with self._engine.connect() as conn:
             switch = conn.execute(sa.select(log.body).where(log.kind == "remediation.kill_switch")
-                                  .order_by(log.seq.desc()).limit(1)).scalar()
+                                  .order_by(log.occurred_at.desc(), log.seq.desc()).limit(1)).scalar()
             refusals = conn.execute(sa.select(sa.func.count()).where(
                 log.occurred_at >= now - timedelta(hours=1), log.kind.in_(REFUSAL_KINDS))).scalar() or 0
             breakers = conn.execute(sa.select(log.body).where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from adapters.db.schema import BigId, Time, metadata
+from adapters.db.schema import BigId, Time, audit_log, metadata
 
 console_users = sa.Table(
     "console_users",
@@ -31,3 +31,7 @@ console_login_links = sa.Table(
     sa.Column("used_at", Time),
     sa.UniqueConstraint("token_hash", name="uq_console_login_links_hash"),
 )
+
+# The safety banner reads the latest kill-switch row, breakers of the last day and refusals of the
+# last hour by kind: without this each was a scan of the whole audit log.
+sa.Index("ix_audit_log_kind_time", audit_log.c.kind, audit_log.c.occurred_at)

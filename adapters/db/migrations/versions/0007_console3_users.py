@@ -1,4 +1,5 @@
-"""Local console accounts (scrypt password hashes) and one-time login links (sha256 of the token).
+"""Local console accounts (scrypt password hashes) and one-time login links (sha256 of the token);
+audit rows indexed by kind and time, for the console's safety banner (kill switch, breakers, refusals).
 
 Revision ID: 0007_console3_users
 Revises: 0006
@@ -40,8 +41,10 @@ def upgrade() -> None:
         sa.Column("used_at", Time),
         sa.UniqueConstraint("token_hash", name="uq_console_login_links_hash"),
     )
+    op.create_index("ix_audit_log_kind_time", "audit_log", ["kind", "occurred_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_kind_time", table_name="audit_log")
     op.drop_table("console_login_links")
     op.drop_table("console_users")
