@@ -153,6 +153,10 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
         assert all(s.get_attribute("data-state") == "succeeded"
                    for s in browser.find_elements(By.CSS_SELECTOR, "li.step"))
         browser.save_screenshot(str(screenshots / f"{kind}-incident-approved.png"))
+        assert _unlabelled(browser) == []
+        # Acknowledge goes through the chat's own handler on the worker; the page shows who acked.
+        browser.find_element(By.ID, "ack").click()
+        wait.until(lambda d: "acknowledged by chat:console.ada" in d.find_element(By.ID, "summary").text)
         browser.set_window_size(390, 844)  # a phone, at night
         browser.save_screenshot(str(screenshots / f"{kind}-incident-phone.png"))
         with engine.connect() as conn:
@@ -180,6 +184,14 @@ def _post_form(browser, action: str, fields: dict[str, str]) -> None:
         "f.action = arguments[0]; Object.keys(fields).forEach(function (k) {"
         " var i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = fields[k];"
         " f.appendChild(i); }); document.body.appendChild(f); f.submit();", action, fields)
+
+
+def _unlabelled(browser) -> list[str]:
+    """Form fields a screen reader could not name (no <label for>, no aria-label)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))"
+        ".filter(function (e) { return !(e.labels && e.labels.length) && !e.getAttribute('aria-label'); })"
+        ".map(function (e) { return e.outerHTML; });")
 
 
 def _refusals(engine, action: str) -> int:
