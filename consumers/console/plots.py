@@ -61,7 +61,7 @@ def plot(series: Mapping[str, Any], *, alert_start: str | None, threshold: float
     return Plot(
         title=_title(series),
         width=WIDTH,
-        height=2 * PANEL + GAP,
+        height=2 * PANEL + GAP + 14,  # and a line of time labels
         value_path=_path([(x(t), y_value(v)) for t, v in zip(times, values)]),
         score_path=_path([(x(t), y_score(s)) for t, s in zip(times, scores)]),
         value_range=(v_low, v_high),

@@ -25,6 +25,7 @@ from adapters.db.engine import create_engine
 from adapters.db.schema import audit_log
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series
 from adapters.db.schema_remediation import remediation_runs
+from smartcloudops.demo_payloads import demo_story
 from tests.processes import Pipeline, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -86,6 +87,9 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
             answer = client.post("/v1/alerts/alertmanager",
                                  json=webhook([alert("DiskFull", estate.search[0], at=T0)]))
         assert answer.status_code == 202, answer.text
+        with pipe.client() as client:  # and the demo's story: checkout resolves, payments stays open
+            for _, payload in demo_story():
+                assert client.post("/v1/alerts/alertmanager", json=payload).status_code == 202
 
         def waiting_run():
             with engine.connect() as conn:
@@ -104,8 +108,10 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
         browser.find_element(By.ID, "sign-in").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a.incident-link"))
         assert f"#{incident_id}" in [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.incident-link")]
+        wait_for(lambda: {"checkout", "payments"} <= _listed_services(browser, pipe), 60, "demo incidents not listed")
         assert "Remediation: dry run" in browser.find_element(By.ID, "remediation-mode").text
         browser.save_screenshot(str(screenshots / f"{kind}-incident-list.png"))
+        assert _unlabelled(browser) == []
 
         browser.get(f"{pipe.base_url}/console/incidents/{incident_id}")
         paths = browser.find_elements(By.CSS_SELECTOR, "svg.series-plot path.values")
@@ -184,6 +190,12 @@ def _post_form(browser, action: str, fields: dict[str, str]) -> None:
         "f.action = arguments[0]; Object.keys(fields).forEach(function (k) {"
         " var i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = fields[k];"
         " f.appendChild(i); }); document.body.appendChild(f); f.submit();", action, fields)
+
+
+def _listed_services(browser, pipe: Pipeline) -> set[str]:
+    browser.get(f"{pipe.base_url}/console")
+    return {row.find_elements("css selector", "td")[3].text
+            for row in browser.find_elements("css selector", "tr.incident-row")}
 
 
 def _unlabelled(browser) -> list[str]:
