@@ -78,6 +78,7 @@ def routes(deps: ApiDeps) -> list[Route]:
     signer = SessionSigner(deps.settings.console_session_key())
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
+    templates.filters["gist"] = gist
     mode = deps.settings.remediation_mode
     return Console(deps, accounts, reads, signer, templates, mode).routes()
 
@@ -354,6 +355,22 @@ class Console:
         response = RedirectResponse("/console/login", 303)
         response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="lax")
         return response
+
+
+# What a timeline row shows of its data, in this order (steps: action, target, state; alerts: status...).
+GIST_KEYS = ("status", "action", "target", "decision", "score", "outcome", "reason", "target_tier", "tier",
+             "engaged", "text", "error")
+
+
+def gist(data: Any) -> str:
+    """A short line of an audit row's data for the timeline."""
+    if not isinstance(data, dict):
+        return ""
+    parts = [f"{key} {data[key]}" for key in GIST_KEYS if data.get(key) not in (None, "", [], {})]
+    labels = data.get("labels")
+    if isinstance(labels, dict) and labels.get("instance"):
+        parts.append(f"instance {labels['instance']}")
+    return " · ".join(parts)[:200]
 
 
 SECURITY_HEADERS = {
