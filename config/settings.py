@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     oidc_algorithms: str = Field(default="RS256,ES256", pattern=r"^(RS256|ES256)(,(RS256|ES256))*$")
     oidc_leeway_s: int = Field(default=30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat")
     oidc_jwks_cache_s: int = Field(default=300, ge=10, description="how long fetched signing keys are kept")
+    # The console's single sign-on (authorization code + PKCE) with the same provider; all three or none.
+    oidc_client_id: str | None = None
+    oidc_authorize_url: str | None = Field(default=None, pattern=r"^https?://")
+    oidc_token_url: str | None = Field(default=None, pattern=r"^https?://")
+    oidc_client_secret: SecretStr | None = None  # unset for a public client (PKCE alone)
 
     correlation_window_s: int = Field(default=900, gt=0)
     correlation_labels: str = "alertname,service"
@@ -182,7 +187,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret",
-                     "console_secret")
+                     "console_secret", "oidc_client_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # A secret that is set must be one: empty, short or well-known values would accept anyone.
@@ -209,6 +214,10 @@ class Settings(BaseSettings):
         oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
         if any(oidc) and not all(oidc):
             raise ValueError("SCO_OIDC_ISSUER, SCO_OIDC_AUDIENCE and SCO_OIDC_JWKS_URL must be set together")
+        sso = (self.oidc_client_id, self.oidc_authorize_url, self.oidc_token_url)
+        if any(sso) and not (all(sso) and all(oidc)):
+            raise ValueError("SCO_OIDC_CLIENT_ID, SCO_OIDC_AUTHORIZE_URL and SCO_OIDC_TOKEN_URL must be set "
+                             "together, with SCO_OIDC_ISSUER, SCO_OIDC_AUDIENCE and SCO_OIDC_JWKS_URL")
         return self
 
     @property
@@ -269,7 +278,8 @@ class Settings(BaseSettings):
 
 
 SECRET_FIELDS = frozenset({"webhook_token", "webhook_password", "api_token", "flower_password",
-                           "slack_signing_secret", "console_secret"})
+                           "slack_signing_secret", "console_secret",
+                           "oidc_client_secret"})
 MIN_SECRET_BYTES = 16
 # Values seen in examples and tutorials; a deployment that kept one accepts anyone who read them.
 WELL_KNOWN_SECRETS = frozenset({

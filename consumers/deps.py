@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from config.settings import Settings
 from consumers.auth import Authenticator
+from consumers.console_sso import SsoLogin
 from consumers.console_ports import ConsoleAccounts, ConsoleReads
 from consumers.publisher import EventPublisher
 from pipeline.nlu.authz import RoleBook
@@ -31,3 +32,4 @@ class ApiDeps:
     # The incident console (consumers/console/); either None: no console routes.
     console_accounts: ConsoleAccounts | None = None
     console_reads: ConsoleReads | None = None
+    console_sso: SsoLogin | None = None  # OIDC sign-in to the console (SCO_OIDC_CLIENT_ID and endpoints)

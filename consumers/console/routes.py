@@ -8,6 +8,7 @@ as `console.refused`). Decisions are published as the same commands the JSON API
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -25,15 +26,18 @@ from starlette.routing import Route
 from consumers.console import plots
 from consumers.console_ports import ConsoleAccounts, ConsoleReads
 from consumers.console.session import COOKIE, PRE_COOKIE, SESSION_S, SessionSigner, new_nonce
+from consumers.console_sso import FLOW_COOKIE, FLOW_S, SsoFlow, SsoLogin
 from consumers.chat import CHAT_COMMAND_RECEIVED, HANDLE_CHAT_COMMAND, chat_command_data
 from consumers.deps import ApiDeps
 from consumers.http import HttpError, read_body, trace_id_of
+from consumers.oidc import InvalidToken
 from consumers.publisher import publish as publish_event
 from consumers.remediation_api import DECIDE, DECISION_GIVEN, KILL_SWITCH, KILL_SWITCH_SET
 from pipeline import limits
-from pipeline.errors import NotFound, TransientError
+from pipeline.errors import InvalidInput, NotFound, TransientError
 from pipeline.events import envelope, new_trace_id
 from pipeline.nlu.authz import Principal, Role
+from pipeline.nlu.context import check_chat_id
 
 log = structlog.get_logger("consumers.console")
 
@@ -62,9 +66,22 @@ Page = Callable[[Request, "Viewer"], Awaitable[Response]]
 class Viewer:
     """The signed-in person of a request: their principal and their session's CSRF token."""
 
-    def __init__(self, username: str, role: str, csrf: str) -> None:
-        self.username, self.role, self.csrf = username, role, csrf
-        self.principal = Principal(f"console:{username}", username, (), frozenset({Role.parse(role)}), "console")
+    def __init__(self, username: str, role: str, csrf: str, *, source: str = "console",
+                 groups: tuple[str, ...] = (), roles: frozenset[Role] | None = None) -> None:
+        self.username, self.role, self.csrf, self.source, self.groups = username, role, csrf, source, groups
+        held = roles if roles is not None else frozenset({Role.parse(role)})
+        # A local account is `console:NAME`; an OIDC user is their subject, as on the API.
+        subject = f"console:{username}" if source == "console" else username
+        self.principal = Principal(subject, username, groups, held, "console" if source == "console" else "jwt")
+
+    @property
+    def granted_roles(self) -> list[str]:
+        """Roles the worker cannot find in roles.yaml (a local account's); OIDC users are found there."""
+        return [self.role] if self.source == "console" else []
+
+    @property
+    def chat_user(self) -> str:
+        return f"console.{self.username}" if self.source == "console" else self.username
 
     def may(self, action: str) -> bool:
         return self.principal.may(CONSOLE_ACTIONS.get(action, action))
@@ -80,14 +97,14 @@ def routes(deps: ApiDeps) -> list[Route]:
                                    autoescape=True, undefined=jinja2.StrictUndefined)
     templates.filters["gist"] = gist
     mode = deps.settings.remediation_mode
-    return Console(deps, accounts, reads, signer, templates, mode).routes()
+    return Console(deps, accounts, reads, signer, templates, mode, deps.console_sso).routes()
 
 
 class Console:
     def __init__(self, deps: ApiDeps, accounts: ConsoleAccounts, reads: ConsoleReads, signer: SessionSigner,
-                 templates: jinja2.Environment, mode: str) -> None:
+                 templates: jinja2.Environment, mode: str, sso: SsoLogin | None = None) -> None:
         self.deps, self.accounts, self.reads, self.signer = deps, accounts, reads, signer
-        self.templates, self.mode = templates, mode
+        self.templates, self.mode, self.sso = templates, mode, sso
 
     def routes(self) -> list[Route]:
         return [
@@ -102,6 +119,8 @@ class Console:
             Route("/console/link/{token}", self.link_page, methods=["GET"]),
             Route("/console/link/{token}", self.link_login, methods=["POST"]),
             Route("/console/logout", self.form(self.logout), methods=["POST"]),
+            Route("/console/sso", self.sso_start, methods=["GET"]),
+            Route("/console/sso/callback", self.sso_callback, methods=["GET"]),
             Route("/console/static/{name}", self.static, methods=["GET"]),
         ]
 
@@ -115,10 +134,17 @@ class Console:
         session = self.signer.read(request.cookies.get(COOKIE), time.time())
         if session is None:
             return None
+        csrf = self.signer.csrf_token(session.nonce)
+        if session.source == "oidc":
+            roles = self.deps.roles.roles_of(session.username, session.groups)
+            if not roles - {Role.INGEST}:
+                return None
+            return Viewer(session.username, max(roles).label, csrf, source="oidc", groups=session.groups,
+                          roles=roles)
         role = await run_in_threadpool(self.accounts.role_of, session.username)
         if role is None:  # the account was removed or disabled since it signed in
             return None
-        return Viewer(session.username, role, self.signer.csrf_token(session.nonce))
+        return Viewer(session.username, role, csrf)
 
     def page(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
@@ -249,7 +275,8 @@ class Console:
         trace_id = trace_id_of(request)
         await self.publish(DECIDE, DECISION_GIVEN, {
             "incident_id": incident_id, "approve": verb == "approve", "approver": principal.subject,
-            "groups": [], "granted_roles": [viewer.role], "principal": principal.as_audit(), "reason": reason,
+            "groups": list(viewer.groups), "granted_roles": viewer.granted_roles, "principal": principal.as_audit(),
+            "reason": reason,
             "via": "console"}, trace_id)
         log.info("console.decision_sent", incident_id=incident_id, decision=verb, user=viewer.username,
                  trace_id=trace_id)
@@ -273,10 +300,14 @@ class Console:
                 raise HttpError(400, "silence needs a scope (alertname or service) and a duration (1h, 4h, 24h)")
             entities = {scope: incident[scope], "duration_s": duration}
             text = f"silence {incident[scope]} for {fields['duration']} (console, incident #{incident_id})"
-        data = chat_command_data(user=f"console.{viewer.username}", channel="console", text=text,
-                                 response_url=None, source="console", user_name=viewer.username)
-        data.update({"intent": intent, "entities": entities, "granted_roles": [viewer.role],
-                     "principal": viewer.principal.as_audit()})
+        try:
+            user = check_chat_id("user", viewer.chat_user)
+        except InvalidInput as exc:
+            raise HttpError(400, "your identity cannot be used for chat commands; use chat or the API") from exc
+        data = chat_command_data(user=user, channel="console", text=text, response_url=None, source="console",
+                                 user_name=viewer.username)
+        data.update({"intent": intent, "entities": entities, "granted_roles": viewer.granted_roles,
+                     "groups": list(viewer.groups), "principal": viewer.principal.as_audit()})
         await self.publish(HANDLE_CHAT_COMMAND, CHAT_COMMAND_RECEIVED, data, trace_id_of(request))
         log.info("console.command_sent", incident_id=incident_id, intent=intent, user=viewer.username)
         return RedirectResponse(f"/console/incidents/{incident_id}?sent={intent}", 303)
@@ -302,7 +333,8 @@ class Console:
     async def login_page(self, request: Request) -> Response:
         nonce = request.cookies.get(PRE_COOKIE) or new_nonce()
         response = self.render("login.html", viewer=None, safety=None, title="Sign in", error=None,
-                               csrf=self.signer.csrf_token(nonce), next=_local(request.query_params.get("next")))
+                               csrf=self.signer.csrf_token(nonce), next=_local(request.query_params.get("next")),
+                               sso=self.sso is not None)
         _set_cookie(response, PRE_COOKIE, nonce, 3600)
         return response
 
@@ -318,7 +350,7 @@ class Console:
             log.warning("console.login_failed", user=username[:64])
             response = self.render("login.html", 401, viewer=None, safety=None, title="Sign in",
                                    error="Wrong username or password.", csrf=self.signer.csrf_token(nonce),
-                                   next=_local(fields.get("next")))
+                                   next=_local(fields.get("next")), sso=self.sso is not None)
             return response
         return self.signed_in(found[0], _local(fields.get("next")))
 
@@ -344,11 +376,46 @@ class Console:
                                message="This sign-in link was used already, has expired, or never existed.")
         return self.signed_in(found[0], "/console")
 
-    def signed_in(self, username: str, target: str) -> Response:
-        log.info("console.signed_in", user=username)
+    def signed_in(self, username: str, target: str, **session: Any) -> Response:
+        log.info("console.signed_in", user=username, source=session.get("source", "console"))
         response = RedirectResponse(target, 303)
-        _set_cookie(response, COOKIE, self.signer.issue(username, time.time()), SESSION_S)
+        _set_cookie(response, COOKIE, self.signer.issue(username, time.time(), **session), SESSION_S)
         response.delete_cookie(PRE_COOKIE, path="/console")
+        return response
+
+    async def sso_start(self, request: Request) -> Response:
+        if self.sso is None:
+            return await self.error(request, None, 404, "single sign-on is not configured (SCO_OIDC_CLIENT_ID)")
+        url, flow = self.sso.start(_callback_url(request), _local(request.query_params.get("next")))
+        response = RedirectResponse(url, 303)
+        response.set_cookie(FLOW_COOKIE, self.signer.seal({"f": flow.encode(), "e": int(time.time()) + FLOW_S}),
+                            max_age=FLOW_S, path="/console/sso", secure=True, httponly=True, samesite="lax")
+        return response
+
+    async def sso_callback(self, request: Request) -> Response:
+        if self.sso is None:
+            return await self.error(request, None, 404, "single sign-on is not configured")
+        sealed = self.signer.unseal(request.cookies.get(FLOW_COOKIE)) or {}
+        flow = SsoFlow.decode(str(sealed.get("f", ""))) if int(sealed.get("e", 0)) > time.time() else None
+        state, code = request.query_params.get("state", ""), request.query_params.get("code", "")
+        if flow is None or not code or not hmac.compare_digest(state.encode(), flow.state.encode()):
+            log.warning("console.sso_refused", reason="state")
+            return self.render("error.html", 403, viewer=None, safety=None, title="Sign-in refused",
+                               message="The sign-in did not start here or took too long; try again.")
+        try:
+            verified = await run_in_threadpool(self.sso.finish, code[:2048], _callback_url(request), flow)
+        except InvalidToken as exc:
+            log.warning("console.sso_refused", reason=str(exc))
+            return self.render("error.html", 403, viewer=None, safety=None, title="Sign-in refused",
+                               message=f"The identity provider's answer was not accepted: {exc}")
+        if not self.deps.roles.roles_of(verified.subject, verified.groups) - {Role.INGEST}:
+            log.warning("console.sso_no_role", subject=verified.subject)
+            return self.render("error.html", 403, viewer=None, safety=None, title="No access",
+                               message="You are signed in with your provider but hold no role here; "
+                                       "ask an admin to add you to roles.yaml.")
+        response = self.signed_in(verified.subject, flow.next, source="oidc", groups=verified.groups,
+                                  display_name=verified.display_name)
+        response.delete_cookie(FLOW_COOKIE, path="/console/sso")
         return response
 
     async def logout(self, request: Request, viewer: Viewer, fields: dict[str, str]) -> Response:
@@ -381,6 +448,10 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+
+
+def _callback_url(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}/console/sso/callback"
 
 
 def _set_cookie(response: Response, name: str, value: str, max_age: int) -> None:

@@ -57,3 +57,20 @@ def test_a_plot_has_one_point_per_sample_a_threshold_and_the_alert_start() -> No
     assert plots.PANEL + plots.GAP < drawn.threshold_y < 2 * plots.PANEL + plots.GAP
     assert drawn.title == "cpu{instance=a}"
     assert plots.plot({"name": "cpu", "points": []}, alert_start=None, threshold=None) is None
+
+
+def test_console_sso_settings_come_together_with_the_provider() -> None:
+    import pytest
+
+    from config.settings import load_settings
+    from pipeline.errors import ConfigurationError
+
+    provider = {"oidc_issuer": "https://idp.test/realms/sre", "oidc_audience": "smartcloudops",
+                "oidc_jwks_url": "https://idp.test/certs"}
+    sso = {"oidc_client_id": "sco-console", "oidc_authorize_url": "https://idp.test/auth",
+           "oidc_token_url": "https://idp.test/token"}
+    assert load_settings(**provider, **sso).oidc_client_id == "sco-console"
+    with pytest.raises(ConfigurationError, match="SCO_OIDC_CLIENT_ID"):
+        load_settings(**provider, oidc_client_id="sco-console")
+    with pytest.raises(ConfigurationError, match="SCO_OIDC_CLIENT_ID"):
+        load_settings(**sso)
