@@ -426,7 +426,7 @@ class Console:
 
 # What a timeline row shows of its data, in this order (steps: action, target, state; alerts: status...).
 GIST_KEYS = ("status", "action", "target", "decision", "score", "outcome", "reason", "target_tier", "tier",
-             "engaged", "text", "error")
+             "engaged", "text", "error", "alert", "state", "instance")
 
 
 def gist(data: Any) -> str:
