@@ -246,3 +246,28 @@ def test_ack_escalate_and_silence_are_the_chat_commands_with_their_intent_given(
     token = csrf_of(viewer.get("/console").text)
     assert viewer.post("/console/incidents/75/act", data={"csrf": token, "intent": "ack"}).status_code == 403
     assert len(publisher.sent) == 3 and [r["data"]["action"] for r in refusals(engine)] == ["ack"]
+
+
+# Pages anyone may open: signing in (form, link, provider) and the stylesheet and script.
+OPEN_TO_ANYONE = {("GET", "/console/login"), ("POST", "/console/login"), ("GET", "/console/link/{token}"),
+                  ("POST", "/console/link/{token}"), ("GET", "/console/sso"), ("GET", "/console/sso/callback"),
+                  ("GET", "/console/static/{name}"), ("GET", "/")}
+
+
+def test_every_other_console_route_needs_a_session(app, publisher) -> None:
+    client = browser(app)
+    checked = 0
+    for route in app.routes:
+        if not (route.path.startswith("/console") or route.path == "/"):
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            if (method, route.path) in OPEN_TO_ANYONE:
+                continue
+            path = route.path.replace("{incident_id}", "75")
+            answer = client.request(method, path, data={"decision": "approve", "engaged": "true", "intent": "ack"})
+            if method == "GET":
+                assert answer.status_code == 303 and answer.headers["location"].startswith("/console/login"), path
+            else:
+                assert answer.status_code == 401, (method, path, answer.status_code)
+            checked += 1
+    assert checked >= 6 and publisher.sent == []
