@@ -160,6 +160,13 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
                    for s in browser.find_elements(By.CSS_SELECTOR, "li.step"))
         browser.save_screenshot(str(screenshots / f"{kind}-incident-approved.png"))
         assert _unlabelled(browser) == []
+        # The keyboard: the first Tab reaches the skip link, which moves the focus to the content.
+        from selenium.webdriver.common.keys import Keys
+
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+        assert browser.switch_to.active_element.get_attribute("class") == "skip"
+        browser.switch_to.active_element.send_keys(Keys.ENTER)
+        assert browser.switch_to.active_element.get_attribute("id") == "main"
         # Acknowledge goes through the chat's own handler on the worker; the page shows who acked.
         browser.find_element(By.ID, "ack").click()
         wait.until(lambda d: "acknowledged by chat:console.ada" in d.find_element(By.ID, "summary").text)
