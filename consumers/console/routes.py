@@ -105,6 +105,7 @@ class Console:
                  templates: jinja2.Environment, mode: str, sso: SsoLogin | None = None) -> None:
         self.deps, self.accounts, self.reads, self.signer = deps, accounts, reads, signer
         self.templates, self.mode, self.sso = templates, mode, sso
+        self.failures = FailedSignIns()
 
     def routes(self) -> list[Route]:
         return [
@@ -345,8 +346,14 @@ class Console:
             return self.render("error.html", 403, viewer=None, safety=None, title="Refused",
                                message="The sign-in form was stale or forged; open the sign-in page again.")
         username, password = fields.get("username", "")[:64], fields.get("password", "")[:1024]
+        if self.failures.blocked(username, time.monotonic()):
+            log.warning("console.login_throttled", user=username)
+            return self.render("login.html", 429, viewer=None, safety=None, title="Sign in",
+                               error="Too many failed sign-ins for this account; wait 15 minutes.",
+                               csrf=self.signer.csrf_token(nonce), next="/console", sso=self.sso is not None)
         found = await run_in_threadpool(self.accounts.verify, username, password)
         if found is None:
+            self.failures.add(username, time.monotonic())
             log.warning("console.login_failed", user=username[:64])
             response = self.render("login.html", 401, viewer=None, safety=None, title="Sign in",
                                    error="Wrong username or password.", csrf=self.signer.csrf_token(nonce),
@@ -438,6 +445,29 @@ def gist(data: Any) -> str:
     if isinstance(labels, dict) and labels.get("instance"):
         parts.append(f"instance {labels['instance']}")
     return " · ".join(parts)[:200]
+
+
+class FailedSignIns:
+    """Failed password sign-ins per username in this process: MAX_FAILURES in WINDOW_S blocks the name."""
+
+    MAX_FAILURES, WINDOW_S, MAX_NAMES = 10, 900.0, 10_000
+
+    def __init__(self) -> None:
+        self._seen: dict[str, list[float]] = {}
+
+    def blocked(self, username: str, now: float) -> bool:
+        recent = [t for t in self._seen.get(username.lower(), ()) if now - t < self.WINDOW_S]
+        if recent:
+            self._seen[username.lower()] = recent
+        else:
+            self._seen.pop(username.lower(), None)
+        return len(recent) >= self.MAX_FAILURES
+
+    def add(self, username: str, now: float) -> None:
+        if len(self._seen) >= self.MAX_NAMES:  # a flood of made-up names: forget the oldest half
+            for name in list(self._seen)[: self.MAX_NAMES // 2]:
+                del self._seen[name]
+        self._seen.setdefault(username.lower(), []).append(now)
 
 
 SECURITY_HEADERS = {

@@ -271,3 +271,14 @@ def test_every_other_console_route_needs_a_session(app, publisher) -> None:
                 assert answer.status_code == 401, (method, path, answer.status_code)
             checked += 1
     assert checked >= 6 and publisher.sent == []
+
+
+def test_ten_wrong_passwords_block_the_account_name_for_a_while(app) -> None:
+    client = browser(app)
+    csrf = csrf_of(client.get("/console/login").text)
+    for _ in range(10):
+        answer = client.post("/console/login", data={"csrf": csrf, "username": "ada", "password": "guess-0123456"})
+        assert answer.status_code == 401
+    blocked = client.post("/console/login", data={"csrf": csrf, "username": "ADA", "password": PASSWORD})
+    assert blocked.status_code == 429 and COOKIE not in blocked.headers.get("set-cookie", "")
+    assert signed_in(app, "vera").get("/console").status_code == 200  # other names are not affected
