@@ -21,6 +21,7 @@ from adapters.db.remediation_queries import RemediationQueries
 from adapters.db.schema import audit_log, incidents
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series
 from adapters.db.schema_chat import incident_acks
+from adapters.db.schema_remediation import remediation_runs
 from pipeline.audit import link_hash
 from pipeline.events import to_utc
 
@@ -87,6 +88,8 @@ class ConsoleQueries:
                                   .order_by(log.occurred_at.desc(), log.seq.desc()).limit(1)).scalar()
             refusals = conn.execute(sa.select(sa.func.count()).where(
                 log.occurred_at >= now - timedelta(hours=1), log.kind.in_(REFUSAL_KINDS))).scalar() or 0
+            waiting = conn.execute(sa.select(sa.func.count()).where(
+                remediation_runs.c.state == "awaiting_approval")).scalar() or 0
             breakers = conn.execute(sa.select(log.body).where(
                 log.kind == "remediation.breaker", log.occurred_at >= now - timedelta(days=1))
                 .order_by(log.seq)).scalars().all()
@@ -100,6 +103,7 @@ class ConsoleQueries:
             "kill_switch_by": switch_data["actor"] if switch_data else None,
             "breakers_open": sorted(action for action, phase in latest.items() if phase == "open"),
             "refusals_last_hour": int(refusals),
+            "awaiting_approval": int(waiting),
         }
 
 

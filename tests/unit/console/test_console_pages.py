@@ -142,7 +142,7 @@ def test_the_list_is_newest_first_with_counts_filters_and_keyset_pages(app) -> N
 def test_every_page_shows_the_safety_banner(app) -> None:
     page = signed_in(app, "vera").get("/console/incidents/75")
     assert "Kill switch: off" in page.text and "Remediation: dry run" in page.text
-    assert "Refusals last hour: 0" in page.text
+    assert "Refusals last hour: 0" in page.text and "Plans awaiting approval: 1" in page.text
     assert "every hash verifies" in page.text
 
 
