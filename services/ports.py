@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pipeline.learning.outcomes import Signature
+from pipeline.risk import LearnedFix
+
 
 class ReplayGuard(Protocol):
     """Remembers accepted signatures for a while (Redis `SET key 1 NX EX ttl` in production)."""
@@ -131,3 +134,9 @@ class Responder(Protocol):
     """Delivers one chat answer (Slack message JSON) to a response_url."""
 
     def post(self, url: str, message: dict[str, Any]) -> None: ...
+
+
+class LearnedOutcomes(Protocol):
+    """What recorded outcomes say about an action on a kind of incident (docs/learning.md)."""
+
+    def learned_fix(self, signature: Signature, action: str) -> LearnedFix | None: ...

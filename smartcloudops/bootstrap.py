@@ -11,7 +11,7 @@ import functools
 import os
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
 
@@ -143,7 +143,7 @@ def build_http_app(settings: Settings) -> Starlette:
         publisher=publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s),
         incidents=IncidentQueries(engine),
         database_ping=database_ping,
-        remediation=RemediationQueries(engine),
+        remediation=RemediationQueries(engine, advisor=advisor(settings, engine)),
         roles=roles,
         authenticator=api_authenticator,
         # Shared guard state only: an in-process store would be the API's alone.
@@ -181,6 +181,31 @@ def anomaly_threshold(settings: Settings) -> float | None:
         return None  # the plot goes without its threshold line; the worker reports a bad model
 
 
+def advisor(settings: Settings, engine: Engine) -> Callable[[str, str, str], list[dict[str, Any]]] | None:
+    """Ranks a service's possible actions by their recorded outcomes (docs/learning.md), for the
+    incident page; None when the operator files cannot be read (the page then has no advice)."""
+    from adapters.db.outcome_store import LearnedRates
+    from config.policy import load_remediation_config
+    from pipeline.errors import ConfigurationError
+    from pipeline.learning.advice import possible_actions
+    from pipeline.learning.outcomes import Signature
+
+    try:
+        catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    except ConfigurationError:
+        return None
+    learning = LearnedRates(engine)
+
+    def advise(alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
+        service = catalog.service(service_name)
+        if service is None or not learning.has_outcomes():
+            return []
+        signature = Signature(alertname, service.name, severity, service.tier)
+        return learning.advice(signature, possible_actions(service, policy))
+
+    return advise
+
+
 def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:
     """Who may call the API: OIDC tokens (when configured), API keys in the store, the static tokens."""
     from adapters.db.api_key_store import ApiKeyStore
@@ -211,6 +236,7 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _monitor_audit_chain(settings)
     _sweep_outbox(settings, app)
     _sweep_intake_journal(settings, app)
+    _judge_outcomes(settings)
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -257,6 +283,23 @@ def _sweep_intake_journal(settings: Settings, app: Celery) -> None:
                    older_than_s=settings.intake_journal_republish_after_s).start()
 
 
+def _judge_outcomes(settings: Settings) -> None:
+    if not settings.outcome_sweep_interval_s:
+        return
+    from adapters.db.outcome_store import OutcomeRecorder, OutcomeSweeper
+    from config.policy import load_remediation_config
+
+    catalog, _ = load_remediation_config(settings.catalog_path, settings.policy_path)
+
+    def tier_of(service: str) -> int:
+        known = catalog.service(service)
+        return known.tier if known is not None else 2
+
+    recorder = OutcomeRecorder(database(settings, pool_size=1), horizon_s=settings.outcome_horizon_s,
+                               tier_of=tier_of)
+    OutcomeSweeper(recorder, interval_s=settings.outcome_sweep_interval_s).start()
+
+
 def _publish_queue_depth(settings: Settings, app: Celery) -> None:
     if not settings.cloudwatch_deployment:
         return
@@ -283,6 +326,7 @@ def build_remediation(
     from adapters.db.assessment_store import AssessmentStore
     from adapters.db.incident_facts import IncidentFacts
     from adapters.db.kill_switch_store import KillSwitchStore
+    from adapters.db.outcome_store import LearnedRates
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.db.run_store import RunStore
     from config.policy import load_remediation_config
@@ -315,6 +359,7 @@ def build_remediation(
         verify_timeout_s=settings.remediation_verify_timeout_s,
         verify_poll_s=settings.remediation_verify_poll_s,
         verify_settle_s=settings.remediation_verify_settle_s,
+        learning=LearnedRates(engine),
     )
 
 

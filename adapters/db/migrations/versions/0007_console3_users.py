@@ -2,7 +2,7 @@
 audit rows indexed by kind and time, for the console's safety banner (kill switch, breakers, refusals).
 
 Revision ID: 0007_console3_users
-Revises: 0006
+Revises: 0007_outcomes
 Create Date: 2026-12-02
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_console3_users"
-down_revision = "0006"
+down_revision = "0007_outcomes"
 branch_labels = None
 depends_on = None
 
