@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from config.settings import Settings
 from consumers.auth import Authenticator
+from consumers.console_sso import SsoLogin
+from consumers.console_ports import ConsoleAccounts, ConsoleReads
 from consumers.publisher import EventPublisher
 from pipeline.nlu.authz import RoleBook
 from services.ports import IncidentReads, InMemoryReplayGuard, KillSwitch, RemediationReads, ReplayGuard
@@ -27,3 +29,7 @@ class ApiDeps:
     chat_replay_guard: ReplayGuard = field(default_factory=lambda: InMemoryReplayGuard(time.time))
     # Who is calling (JWT, API keys, static tokens); None: only the static tokens of `settings`.
     authenticator: Authenticator | None = None
+    # The incident console (consumers/console/); either None: no console routes.
+    console_accounts: ConsoleAccounts | None = None
+    console_reads: ConsoleReads | None = None
+    console_sso: SsoLogin | None = None  # OIDC sign-in to the console (SCO_OIDC_CLIENT_ID and endpoints)

@@ -24,7 +24,7 @@ from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
 from pipeline.nlu.clarify import Question, question_reply
-from pipeline.nlu.authz import Decision, authorize
+from pipeline.nlu.authz import Decision, Role, authorize
 from pipeline.nlu.context import check_chat_id
 from pipeline.nlu.replies import (
     ActionLine,
@@ -72,6 +72,10 @@ class ChatCommand:
     response_url: str | None
     source: str
     groups: tuple[str, ...] = ()  # the authenticated caller's groups (OIDC); Slack sends none
+    # From the console only: the account's role (roles.yaml cannot know local accounts) and what
+    # its button means, so no text is parsed. Slack and the chat API never set these fields.
+    granted: tuple[Role, ...] = ()
+    given: Understanding | None = None
 
     @classmethod
     def from_event(cls, event: CloudEvent) -> ChatCommand:
@@ -92,6 +96,7 @@ class ChatCommand:
             response_url=response_url,
             source=str(data.get("source") or "api")[:16],
             groups=tuple(g for g in data.get("groups") or () if isinstance(g, str))[:256],
+            **_console_fields(data),
         )
 
 
@@ -172,8 +177,8 @@ class ChatHandler:
     def handle(self, command: ChatCommand, now: datetime) -> Answer:
         """Understand, authorize, act, remember the context, and deliver the answer."""
         context = self.chat.contexts.get(command.user, command.channel)
-        understanding = understand(command.text, context, self.chat.vocabulary)
-        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles)
+        understanding = command.given or understand(command.text, context, self.chat.vocabulary)
+        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles, command.granted)
         turn = Turn(command, understanding, decision, context, now)
         if understanding.question is not None and not _unasked_yes(turn):
             message, following = self._ask(understanding.question), next_context(
@@ -611,6 +616,23 @@ def _unasked_yes(turn: Turn) -> bool:
 
 
 # Which use case serves which intent: one explicit table (a test checks it covers every intent).
+# The console's buttons: the intents it sends, and the entities each may carry (typed).
+CONSOLE_INTENTS = frozenset({"ack", "escalate", "silence"})
+_CONSOLE_ENTITIES: Mapping[str, type] = {"incident": int, "alertname": str, "service": str, "duration_s": int}
+
+
+def _console_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The console's granted role and given intent, re-validated; nothing for any other source."""
+    if data.get("source") != "console" or data.get("intent") not in CONSOLE_INTENTS:
+        return {}
+    labels = data.get("granted_roles") or ()
+    granted = tuple(Role.parse(x) for x in labels if isinstance(x, str) and x in {r.label for r in Role})
+    raw = data.get("entities") if isinstance(data.get("entities"), Mapping) else {}
+    entities = {k: raw[k] for k, kind in _CONSOLE_ENTITIES.items()
+                if isinstance(raw.get(k), kind) and not isinstance(raw.get(k), bool)}
+    return {"granted": granted, "given": Understanding(str(data["intent"]), entities, 1.0, source="console")}
+
+
 INTENT_HANDLERS: Mapping[str, Callable[[ChatHandler, Turn], dict[str, Any]]] = {
     "help": ChatHandler._on_help,
     "unknown": ChatHandler._on_unknown,

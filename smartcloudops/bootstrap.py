@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from consumers.auth import Authenticator
+    from consumers.console_sso import SsoLogin
+    from consumers.oidc import JwtVerifier
     from pipeline.nlu.authz import RoleBook
     from pipeline.anomaly.detector import StreamingDetector
     from pipeline.correlation import CorrelationPolicy
@@ -117,6 +119,8 @@ def build_http_app(settings: Settings) -> Starlette:
     from prometheus_client import REGISTRY
 
     from adapters.broker import QueueDepthCollector, publisher_for
+    from adapters.db.console_queries import ConsoleQueries
+    from adapters.db.console_store import ConsoleUserStore
     from adapters.db.queries import IncidentQueries
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.replay_guard import replay_guard_for
@@ -133,6 +137,7 @@ def build_http_app(settings: Settings) -> Starlette:
 
     REGISTRY.register(QueueDepthCollector(app, settings.queues))
     roles = load_roles(settings.roles_path or DEFAULT_ROLES_FILE)
+    api_authenticator = authenticator(settings, roles, engine)
     return create_app(ApiDeps(
         settings=settings,
         publisher=publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s),
@@ -140,11 +145,40 @@ def build_http_app(settings: Settings) -> Starlette:
         database_ping=database_ping,
         remediation=RemediationQueries(engine, advisor=advisor(settings, engine)),
         roles=roles,
-        authenticator=authenticator(settings, roles, engine),
+        authenticator=api_authenticator,
         # Shared guard state only: an in-process store would be the API's alone.
         kill_switch=guard_store(settings) if settings.redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
+        console_accounts=ConsoleUserStore(engine),
+        console_reads=ConsoleQueries(engine, threshold=anomaly_threshold(settings)),
+        console_sso=console_sso(settings),
     ))
+
+
+def console_sso(settings: Settings) -> SsoLogin | None:
+    """The console's OIDC sign-in, when SCO_OIDC_CLIENT_ID and the provider's endpoints are set."""
+    from consumers.console_sso import SsoLogin
+
+    if not (settings.oidc_client_id and settings.oidc_authorize_url and settings.oidc_token_url):
+        return None
+    secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
+    return SsoLogin(authorize_url=settings.oidc_authorize_url, token_url=settings.oidc_token_url,
+                    client_id=settings.oidc_client_id, client_secret=secret, verifier=jwt_verifier(settings))
+
+
+def anomaly_threshold(settings: Settings) -> float | None:
+    """The detection threshold of the configured model, drawn on the console's score plots."""
+    import json
+    from importlib import resources
+    from pathlib import Path
+
+    # The sidecar JSON only: importing adapters.anomaly_model would load scikit-learn into the server.
+    path = Path(settings.anomaly_model_path or str(resources.files("pipeline.anomaly") / "default_model"))
+    sidecar = path / "model.json" if path.is_dir() else path.with_suffix(".json")
+    try:
+        return float(json.loads(sidecar.read_text())["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # the plot goes without its threshold line; the worker reports a bad model
 
 
 def advisor(settings: Settings, engine: Engine) -> Callable[[str, str, str], list[dict[str, Any]]] | None:
@@ -176,19 +210,23 @@ def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authen
     """Who may call the API: OIDC tokens (when configured), API keys in the store, the static tokens."""
     from adapters.db.api_key_store import ApiKeyStore
     from consumers.auth import Authenticator, static_credentials
-    from consumers.oidc import JwksCache, JwtVerifier
 
-    verifier = None
-    if settings.oidc_enabled:
-        assert settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience
-        verifier = JwtVerifier(
-            JwksCache(settings.oidc_jwks_url, cache_s=settings.oidc_jwks_cache_s),
-            issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-            algorithms=tuple(settings.oidc_algorithms.split(",")), leeway_s=settings.oidc_leeway_s,
-            groups_claim=settings.oidc_groups_claim, name_claim=settings.oidc_name_claim,
-        )
+    verifier = jwt_verifier(settings) if settings.oidc_enabled else None
     return Authenticator(static=static_credentials(settings), api_keys=ApiKeyStore(engine), jwt=verifier,
                          roles=roles)
+
+
+def jwt_verifier(settings: Settings) -> JwtVerifier:
+    """Checks the OIDC provider's access tokens (issuer, audience, signature from its JWKS)."""
+    from consumers.oidc import JwksCache, JwtVerifier
+
+    assert settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience
+    return JwtVerifier(
+        JwksCache(settings.oidc_jwks_url, cache_s=settings.oidc_jwks_cache_s),
+        issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+        algorithms=tuple(settings.oidc_algorithms.split(",")), leeway_s=settings.oidc_leeway_s,
+        groups_claim=settings.oidc_groups_claim, name_claim=settings.oidc_name_claim,
+    )
 
 
 def start_worker_services(settings: Settings, app: Celery) -> None:
