@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # Longer than the idle time of Prometheus' remote-write connections (5 min): a server that
+    # closes first races the client's next batch on that connection ("connection reset", "EOF").
+    http_keep_alive_s: int = Field(default=330, ge=1, le=3600, description="idle keep-alive of the HTTP server")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Metric intake and streaming anomaly scoring.
@@ -224,6 +227,15 @@ class Settings(BaseSettings):
     def broker(self) -> str:
         """The broker URL; the embedded default is kombu's SQLAlchemy transport on SQLite."""
         return self.broker_url or f"sqla+sqlite:///{self.resolved_data_dir / 'broker.sqlite'}"
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """The Redis every process shares state in: SCO_REDIS_URL, else the broker when it is Redis."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker.startswith(("redis://", "rediss://")):
+            return self.broker
+        return None
 
     @property
     def database(self) -> str:

@@ -142,7 +142,7 @@ def build_http_app(settings: Settings) -> Starlette:
         roles=roles,
         authenticator=authenticator(settings, roles, engine),
         # Shared guard state only: an in-process store would be the API's alone.
-        kill_switch=guard_store(settings) if settings.redis_url else None,
+        kill_switch=guard_store(settings) if settings.shared_redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
     ))
 
@@ -285,22 +285,22 @@ def guard_store(settings: Settings) -> GuardStore:
     from pipeline.errors import ConfigurationError
     from pipeline.remediation import InMemoryGuardStore
 
-    if settings.redis_url:
+    if settings.shared_redis_url:
         import redis
 
         from adapters.guard_store import RedisGuardStore
 
         return RedisGuardStore(
-            redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            redis.Redis.from_url(settings.shared_redis_url, socket_timeout=5, socket_connect_timeout=5)
         )
     if settings.remediation_mode == "execute":
         raise ConfigurationError(
-            "SCO_REDIS_URL: required when SCO_REMEDIATION_MODE=execute "
+            "SCO_REDIS_URL (or a redis:// SCO_BROKER_URL): required when SCO_REMEDIATION_MODE=execute "
             "(rate limits, cooldowns and the breaker must be shared by every worker)"
         )
     log.warning(
         "remediation.guards_in_memory",
-        reason="SCO_REDIS_URL unset; dry run keeps guard state per process",
+        reason="no Redis (SCO_REDIS_URL unset, broker not Redis); dry run keeps guard state per process",
     )
     return InMemoryGuardStore()
 
@@ -337,10 +337,9 @@ def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
 
 def context_store(settings: Settings) -> ContextStore:
     """Redis when there is one; the embedded default keeps contexts in the worker's memory."""
-    from adapters.replay_guard import chat_redis_url
     from pipeline.nlu import InMemoryContextStore
 
-    url = chat_redis_url(settings)
+    url = settings.shared_redis_url
     if url is None:
         return InMemoryContextStore(time.monotonic)
     import redis
