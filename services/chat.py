@@ -58,6 +58,8 @@ _BARE_YES = re.compile(r"\s*(?:yes|yep|yeah|sure|ok|okay|do it|go ahead)(?:[\s,!
                        re.IGNORECASE)
 
 Publish = Callable[[str, CloudEvent], None]
+# An answer nobody picked up (the caller gave up waiting) is dropped after this.
+ANSWER_TTL_S = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class ChatCommand:
     response_url: str | None
     source: str
     groups: tuple[str, ...] = ()  # the authenticated caller's groups (OIDC); Slack sends none
+    wait: bool = False  # an API caller waits for the answer in its response (ChatAnswers)
 
     @classmethod
     def from_event(cls, event: CloudEvent) -> ChatCommand:
@@ -92,6 +95,7 @@ class ChatCommand:
             response_url=response_url,
             source=str(data.get("source") or "api")[:16],
             groups=tuple(g for g in data.get("groups") or () if isinstance(g, str))[:256],
+            wait=data.get("wait") is True,
         )
 
 
@@ -186,6 +190,8 @@ class ChatHandler:
         self.chat.contexts.put(command.user, command.channel, following, self.chat.context_ttl_s)
         if command.response_url:
             self._deliver(command.response_url, message)
+        if command.wait and self.chat.answers is not None:
+            self.chat.answers.put(command.event_id, message, ANSWER_TTL_S)
         log.info(
             "chat.answered",
             intent=understanding.intent,

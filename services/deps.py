@@ -11,7 +11,7 @@ from pipeline.nlu.authz import RoleBook
 from pipeline.policy import ActionName, Policy
 from pipeline.remediation import GuardStore
 from services.actions import RemediationAction
-from services.ports import RemediationReads, Responder
+from services.ports import ChatAnswers, RemediationReads, Responder
 from services.stores import (
     AlertmanagerSilencer,
     ApprovalStore,
@@ -63,3 +63,5 @@ class ChatRuntime:
     responder: Responder
     alertmanager: AlertmanagerSilencer | None
     context_ttl_s: int
+    # Where an API caller that asked to wait reads the answer; None: only response_url answers.
+    answers: ChatAnswers | None = None

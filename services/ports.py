@@ -131,3 +131,33 @@ class Responder(Protocol):
     """Delivers one chat answer (Slack message JSON) to a response_url."""
 
     def post(self, url: str, message: dict[str, Any]) -> None: ...
+
+
+class ChatAnswers(Protocol):
+    """Hands a chat answer from the worker to the API request that waits for it (`"wait": true`)."""
+
+    def put(self, event_id: str, message: dict[str, Any], ttl_s: int) -> None:
+        """Leave the answer to `event_id` for `ttl_s` seconds."""
+
+    def wait(self, event_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The answer to `event_id`, waiting up to `timeout_s`; None when none came in time."""
+
+
+class InMemoryChatAnswers:
+    """ChatAnswers in one process (tests): a dict and a condition."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._answers: dict[str, dict[str, Any]] = {}
+        self._ready = threading.Condition()
+
+    def put(self, event_id: str, message: dict[str, Any], ttl_s: int) -> None:
+        with self._ready:
+            self._answers[event_id] = message
+            self._ready.notify_all()
+
+    def wait(self, event_id: str, timeout_s: float) -> dict[str, Any] | None:
+        with self._ready:
+            self._ready.wait_for(lambda: event_id in self._answers, timeout=timeout_s)
+            return self._answers.pop(event_id, None)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pipeline.nlu import ContextStore
     from pipeline.remediation import GuardStore
     from services.deps import ChatRuntime, RemediationRuntime
+    from services.ports import ChatAnswers
     from tasks.runtime import Runtime
 
 
@@ -144,6 +145,7 @@ def build_http_app(settings: Settings) -> Starlette:
         # Shared guard state only: an in-process store would be the API's alone.
         kill_switch=guard_store(settings) if settings.shared_redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
+        chat_answers=chat_answers(settings),
     ))
 
 
@@ -332,7 +334,21 @@ def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
         if settings.alertmanager_url
         else None,
         context_ttl_s=settings.chat_context_ttl_s,
+        answers=chat_answers(settings),
     )
+
+
+def chat_answers(settings: Settings) -> ChatAnswers:
+    """Where a waiting API request reads the worker's answer: Redis, else a SQLite file in the data dir."""
+    from adapters.chat_answers import RedisChatAnswers, SqliteChatAnswers
+
+    url = settings.shared_redis_url
+    if url is None:
+        return SqliteChatAnswers(settings.resolved_data_dir / "chat_answers.sqlite")
+    import redis
+
+    # The API blocks in BLPOP for up to MAX_WAIT_S: the socket timeout must outlast it.
+    return RedisChatAnswers(redis.Redis.from_url(url, socket_timeout=40.0, socket_connect_timeout=2.0))
 
 
 def context_store(settings: Settings) -> ContextStore:
