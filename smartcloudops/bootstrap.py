@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Callable
 
@@ -352,12 +351,12 @@ def chat_answers(settings: Settings) -> ChatAnswers:
 
 
 def context_store(settings: Settings) -> ContextStore:
-    """Redis when there is one; the embedded default keeps contexts in the worker's memory."""
-    from pipeline.nlu import InMemoryContextStore
-
+    """Redis when there is one, else a SQLite file in the data dir (shared by the worker's children)."""
     url = settings.shared_redis_url
     if url is None:
-        return InMemoryContextStore(time.monotonic)
+        from adapters.chat_context import SqliteContextStore
+
+        return SqliteContextStore(settings.resolved_data_dir / "chat_contexts.sqlite")
     import redis
 
     from adapters.chat_context import RedisContextStore
