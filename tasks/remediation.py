@@ -241,7 +241,8 @@ def _decision_text(outcome: flow.DecisionOutcome, data: dict[str, Any]) -> str:
         "approved": f"Approved: {run} of incident #{incident} runs now; I will post how it ends.",
         "denied": f"Denied: {run} of incident #{incident} will not run.",
         "expired": f"Too late: the approval window of {run} of incident #{incident} had passed.",
-        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}.",
+        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}"
+                     + (f" ({outcome.why})." if outcome.why else "."),
         "nothing_waiting": f"Nothing was decided: no remediation of incident #{incident} waits for an approval.",
     }.get(outcome.status, f"Decision on incident #{incident}: {outcome.status}.")
 
