@@ -1,4 +1,5 @@
-"""Chat answers handed from the worker to the waiting API request: Redis, or SQLite in the data dir.
+"""Chat answers handed from the worker to the waiting API request, and the chat a run reports to:
+Redis, or SQLite in the data dir (the embedded default's processes share one machine).
 
 `POST /v1/chat/command` with `"wait": true` publishes the line like any other, then blocks (in a
 thread) on this box until the worker that answered it leaves the answer here, so a script or a test
@@ -83,3 +84,54 @@ class SqliteChatAnswers:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(self._poll_s)
+
+
+REPLY_PREFIX = "sco:chat:reply_to:run:"
+
+
+class RedisReplyRoutes:
+    """ReplyRoutes as one Redis key per run, expiring with the chat's response_url."""
+
+    def __init__(self, client: redis.Redis, prefix: str = REPLY_PREFIX) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def remember(self, run_id: int, reply_to: str, ttl_s: int) -> None:
+        try:
+            self._client.set(f"{self._prefix}{int(run_id)}", reply_to, ex=max(1, int(ttl_s)))
+        except redis.RedisError as exc:
+            raise TransientError(f"cannot remember the chat of run {run_id} in Redis: {exc}") from exc
+
+    def reply_to(self, run_id: int) -> str | None:
+        try:
+            found = self._client.get(f"{self._prefix}{int(run_id)}")
+        except redis.RedisError as exc:
+            raise TransientError(f"cannot read the chat of run {run_id} from Redis: {exc}") from exc
+        return None if found is None else found.decode() if isinstance(found, bytes) else str(found)
+
+
+class SqliteReplyRoutes:
+    """ReplyRoutes in a SQLite file in the data dir (embedded default)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._run("CREATE TABLE IF NOT EXISTS reply_routes "
+                  "(run_id INTEGER PRIMARY KEY, reply_to TEXT NOT NULL, expires_at REAL NOT NULL)")
+
+    def remember(self, run_id: int, reply_to: str, ttl_s: int) -> None:
+        now = time.time()
+        self._run("DELETE FROM reply_routes WHERE expires_at < ?", (now,))
+        self._run("INSERT OR REPLACE INTO reply_routes VALUES (?, ?, ?)", (int(run_id), reply_to, now + ttl_s))
+
+    def reply_to(self, run_id: int) -> str | None:
+        row = self._run("SELECT reply_to FROM reply_routes WHERE run_id = ? AND expires_at >= ?",
+                        (int(run_id), time.time()))
+        return None if row is None else str(row[0])
+
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        try:
+            with closing(sqlite3.connect(self._path, timeout=5.0)) as conn, conn:
+                return conn.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise TransientError(f"cannot use reply routes in {self._path}: {exc}") from exc

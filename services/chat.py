@@ -395,6 +395,9 @@ class ChatHandler:
             turn.store_command(),
             [turn.record("chat.remediation_requested", data["incident_id"], request=data)],
         )
+        if turn.command.response_url:
+            # Not audited (it is a credential for the channel): the worker tells the run's fate there.
+            data = {**data, "reply_to": turn.command.response_url}
         self.publish(
             REQUEST_REMEDIATION,
             envelope(

@@ -161,3 +161,27 @@ class InMemoryChatAnswers:
         with self._ready:
             self._ready.wait_for(lambda: event_id in self._answers, timeout=timeout_s)
             return self._answers.pop(event_id, None)
+
+
+class ReplyRoutes(Protocol):
+    """Which chat asked for a run, while its response_url is valid: the run's end is told there
+    even when someone approves it through the API."""
+
+    def remember(self, run_id: int, reply_to: str, ttl_s: int) -> None:
+        """Keep `reply_to` for `run_id` for `ttl_s` seconds."""
+
+    def reply_to(self, run_id: int) -> str | None:
+        """The chat URL that asked for `run_id`, when still known."""
+
+
+class InMemoryReplyRoutes:
+    """ReplyRoutes in a dict (tests, one process); expiry is not modelled."""
+
+    def __init__(self) -> None:
+        self.routes: dict[int, str] = {}
+
+    def remember(self, run_id: int, reply_to: str, ttl_s: int) -> None:
+        self.routes[run_id] = reply_to
+
+    def reply_to(self, run_id: int) -> str | None:
+        return self.routes.get(run_id)

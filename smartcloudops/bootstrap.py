@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pipeline.nlu import ContextStore
     from pipeline.remediation import GuardStore
     from services.deps import ChatRuntime, RemediationRuntime
-    from services.ports import ChatAnswers
+    from services.ports import ChatAnswers, ReplyRoutes
     from tasks.runtime import Runtime
 
 
@@ -334,7 +334,20 @@ def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
         else None,
         context_ttl_s=settings.chat_context_ttl_s,
         answers=chat_answers(settings),
+        reply_routes=reply_routes(settings),
     )
+
+
+def reply_routes(settings: Settings) -> ReplyRoutes:
+    """Which chat asked for a run: Redis, else a SQLite file in the data dir."""
+    from adapters.chat_answers import RedisReplyRoutes, SqliteReplyRoutes
+
+    url = settings.shared_redis_url
+    if url is None:
+        return SqliteReplyRoutes(settings.resolved_data_dir / "reply_routes.sqlite")
+    import redis
+
+    return RedisReplyRoutes(redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0))
 
 
 def chat_answers(settings: Settings) -> ChatAnswers:
