@@ -140,6 +140,8 @@ class Settings(BaseSettings):
 
     # Chat (Slack slash command and the generic chat endpoint).
     slack_signing_secret: SecretStr | None = None
+    # Bot token (xoxb-…, scope chat:write) of escalation targets of type slack_api.
+    slack_bot_token: SecretStr | None = None
     chat_context_ttl_s: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     chat_response_url_hosts: str = Field(default="hooks.slack.com",
                                          description="hosts a chat answer may be POSTed to")
@@ -182,7 +184,8 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql+psycopg:// or sqlite:/// SQLAlchemy URL")
         return value
 
-    @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret")
+    @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret",
+                     "slack_bot_token")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # A secret that is set must be one: empty, short or well-known values would accept anyone.
@@ -272,7 +275,7 @@ class Settings(BaseSettings):
 
 
 SECRET_FIELDS = frozenset({"webhook_token", "webhook_password", "api_token", "flower_password",
-                           "slack_signing_secret"})
+                           "slack_signing_secret", "slack_bot_token"})
 MIN_SECRET_BYTES = 16
 # Values seen in examples and tutorials; a deployment that kept one accepts anyone who read them.
 WELL_KNOWN_SECRETS = frozenset({

@@ -37,6 +37,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/incidents/{incident_id}"): "read",
     ("POST", "/v1/incidents/{incident_id}/approve"): "approve",
     ("POST", "/v1/incidents/{incident_id}/deny"): "deny",
+    ("POST", "/v1/incidents/{incident_id}/escalate"): "escalate",
     ("POST", "/v1/killswitch"): "kill_switch.engage",  # release also needs kill_switch.release
     ("POST", "/v1/chat/command"): "chat",
 }

@@ -33,11 +33,13 @@ KILL_SWITCH = "remediation.kill_switch"
 SOURCE = "urn:smartcloudops:api"
 DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
 KILL_SWITCH_SET = "dev.smartcloudops.remediation.kill_switch.set"
+ESCALATE = "escalation.page_tier"
+ESCALATION_REQUESTED = "dev.smartcloudops.incident.escalation.requested"
 MAX_BODY = 16 * 1024
 
 
 def routes(deps: ApiDeps) -> list[Route]:
-    """The remediation routes: approve, deny and the kill switch."""
+    """The remediation routes: approve, deny, escalate and the kill switch."""
     async def publish(task: str, event_type: str, data: dict[str, Any], trace_id: str) -> str:
         event = envelope(
             event_type,
@@ -125,8 +127,25 @@ def routes(deps: ApiDeps) -> list[Route]:
             status_code=202,
         )
 
+    @endpoint
+    async def escalate(request: Request) -> Response:
+        principal = principal_of(request)
+        incident_id = _incident_id(request.path_params["incident_id"])
+        body = await _json_body(request)
+        _no_one_else(body, "by", principal)
+        trace_id = trace_id_of(request)
+        # tier None: the next tier not yet paged, at once (the worker claims it; a repeat is a no-op).
+        data = {"incident_id": incident_id, "tier": None, "by": principal.subject,
+                "reason": _text(body, "reason", 1000), "principal": principal.as_audit()}
+        event_id = await publish(ESCALATE, ESCALATION_REQUESTED, data, trace_id)
+        log.info("incident.escalation_requested", incident_id=incident_id, by=principal.subject,
+                 trace_id=trace_id)
+        return JSONResponse({"accepted": True, "incident_id": incident_id, "event_id": event_id,
+                             "trace_id": trace_id}, status_code=202)
+
     return [
         Route("/v1/incidents/{incident_id}/approve", decision_endpoint(True), methods=["POST"]),
+        Route("/v1/incidents/{incident_id}/escalate", escalate, methods=["POST"]),
         Route("/v1/incidents/{incident_id}/deny", decision_endpoint(False), methods=["POST"]),
         Route("/v1/killswitch", kill_switch, methods=["POST"]),
     ]
