@@ -132,6 +132,9 @@ def build_http_app(settings: Settings) -> Starlette:
             conn.execute(sa.text("SELECT 1"))
 
     REGISTRY.register(QueueDepthCollector(app, settings.queues))
+    from adapters.observability.metrics import declare_api_series
+
+    declare_api_series(settings.queues.all())
     roles = load_roles(settings.roles_path or DEFAULT_ROLES_FILE)
     return create_app(ApiDeps(
         settings=settings,
@@ -169,11 +172,25 @@ def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authen
 
 def start_worker_services(settings: Settings, app: Celery) -> None:
     """The worker parent's side jobs: its /metrics, the queue-depth metric, the audit-chain check."""
+    _declare_worker_series(app)
     _serve_worker_metrics(settings)
     _publish_queue_depth(settings, app)
     _monitor_audit_chain(settings)
     _sweep_outbox(settings, app)
     _sweep_intake_journal(settings, app)
+
+
+def _declare_worker_series(app: Celery) -> None:
+    from adapters.observability.metrics import declare_worker_series
+    from pipeline.policy import ActionName
+    from pipeline.remediation.guards import Reason
+
+    app.loader.import_default_modules()  # the tasks of `include=`, so each has its failure series
+    declare_worker_series(
+        tasks=sorted(name for name in app.tasks if not name.startswith("celery.")),
+        actions=[action.value for action in ActionName],
+        guard_reasons=[reason.value for reason in Reason if reason is not Reason.ALLOWED],
+    )
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
