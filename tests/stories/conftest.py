@@ -117,3 +117,4 @@ def module_moto() -> Iterator[str]:
         pass
     yield url
     server.stop()
+

@@ -32,6 +32,7 @@ from adapters.db.schema_chat import silences
 from tests.conftest import free_port, server_missing
 from tests.integration.chat.chat_harness import SIGNING_SECRET, ResponseSink, slack_command
 from tests.processes import Pipeline, wait_for
+from tests.stories.recipe import start_recipe
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -147,7 +148,7 @@ def stack(module_redis, module_pg, module_moto, alertmanager, tmp_path_factory) 
         "SCO_LOG_LEVEL": "INFO",
     }
     pipe = Pipeline(env=env, workdir=workdir)
-    up = pipe.start("up", "up")
+    up = start_recipe(pipe)  # the README's recipe: db upgrade, then up
     engine = create_engine(module_pg)
     try:
         wait_for(lambda: _ready(pipe), 90, f"`smartcloudops up` did not serve\n{up.output()}")
