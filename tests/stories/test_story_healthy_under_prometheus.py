@@ -59,8 +59,9 @@ def prometheus_config(pipe: Pipeline, worker_port: int) -> dict:
         ],
         "remote_write": [{
             "url": f"http://{api}/api/v1/write",
-            "authorization": {"credentials": f"{pipe.token}-webhook"},  # the ingest-only webhook token
-            "queue_config": {"batch_send_deadline": "2s"},
+            # The ingest-only webhook token; queue settings are Prometheus' defaults (a batch at least
+            # every 5 s), which is what raced a server closing idle connections after 5 s.
+            "authorization": {"credentials": f"{pipe.token}-webhook"},
         }],
     }
 
@@ -73,10 +74,11 @@ def prometheus(prometheus_binary, tmp_path) -> Iterator[callable]:
         path = tmp_path / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
         port = free_port()
-        process = subprocess.Popen(
-            [prometheus_binary, f"--config.file={path}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
+        with (tmp_path / "prometheus.log").open("w") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen(
+                [prometheus_binary, f"--config.file={path}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=log)
         started.append(process)
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _ok(f"{url}/-/ready"), 30, "Prometheus did not start")
@@ -85,7 +87,11 @@ def prometheus(prometheus_binary, tmp_path) -> Iterator[callable]:
     yield start
     for process in started:
         process.terminate()
-        process.wait(timeout=15)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it drains remote write to a server already stopped
+            process.kill()
+            process.wait(timeout=10)
 
 
 def _ok(url: str) -> bool:
