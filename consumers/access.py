@@ -72,6 +72,14 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
+def granted_roles(principal: Principal) -> list[str]:
+    """Roles the credential itself grants (an API key's, the static token's), which roles.yaml cannot
+    know: the worker's re-check (approvals, chat commands) adds them to what roles.yaml says."""
+    if principal.source in ("api_key", "static_token"):
+        return sorted(role.label for role in principal.roles)
+    return []
+
+
 def require_permission(request: Request, action: str) -> Principal:
     """The request's principal, or a 403 when its roles do not permit `action`."""
     principal = principal_of(request)

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.slack_responder import ResponseUrlRefused, check_response_url
-from consumers.access import principal_of
+from consumers.access import granted_roles, principal_of
 from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
@@ -147,6 +147,7 @@ def routes(deps: ApiDeps) -> list[Route]:
             raise HttpError(422, "this server cannot wait for chat answers (no answer box configured)")
         data["wait"] = bool(wait_s)
         data["groups"] = list(principal.groups)
+        data["granted_roles"] = granted_roles(principal)  # an API key's role, re-checked by the worker
         data["principal"] = principal.as_audit()
         trace_id = trace_id_of(request)
         event = envelope(

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from consumers.access import principal_of, require_permission
+from consumers.access import granted_roles, principal_of, require_permission
 from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
@@ -164,10 +164,7 @@ def _no_one_else(body: dict[str, Any], name: str, principal: Principal) -> None:
 
 
 def _granted(principal: Principal) -> list[str]:
-    """Roles the credential itself grants (an API key's), which roles.yaml cannot know."""
-    if principal.source in ("api_key", "static_token"):
-        return sorted(role.label for role in principal.roles)
-    return []
+    return granted_roles(principal)
 
 
 def _incident_id(raw: str) -> int:

@@ -24,7 +24,7 @@ from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
 from pipeline.nlu.clarify import Question, question_reply
-from pipeline.nlu.authz import Decision, authorize
+from pipeline.nlu.authz import Decision, Role, authorize
 from pipeline.nlu.context import check_chat_id
 from pipeline.nlu.replies import (
     ActionLine,
@@ -58,6 +58,7 @@ _BARE_YES = re.compile(r"\s*(?:yes|yep|yeah|sure|ok|okay|do it|go ahead)(?:[\s,!
                        re.IGNORECASE)
 
 Publish = Callable[[str, CloudEvent], None]
+_ROLE_LABELS = frozenset(role.label for role in Role)
 # An answer nobody picked up (the caller gave up waiting) is dropped after this.
 ANSWER_TTL_S = 120
 
@@ -75,6 +76,7 @@ class ChatCommand:
     source: str
     groups: tuple[str, ...] = ()  # the authenticated caller's groups (OIDC); Slack sends none
     wait: bool = False  # an API caller waits for the answer in its response (ChatAnswers)
+    granted: tuple[Role, ...] = ()  # roles the caller's API key grants (the edge proved the key)
 
     @classmethod
     def from_event(cls, event: CloudEvent) -> ChatCommand:
@@ -96,6 +98,8 @@ class ChatCommand:
             source=str(data.get("source") or "api")[:16],
             groups=tuple(g for g in data.get("groups") or () if isinstance(g, str))[:256],
             wait=data.get("wait") is True,
+            granted=tuple(Role.parse(label) for label in data.get("granted_roles") or ()
+                          if isinstance(label, str) and label in _ROLE_LABELS),
         )
 
 
@@ -177,7 +181,8 @@ class ChatHandler:
         """Understand, authorize, act, remember the context, and deliver the answer."""
         context = self.chat.contexts.get(command.user, command.channel)
         understanding = understand(command.text, context, self.chat.vocabulary)
-        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles)
+        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles,
+                             command.granted)
         turn = Turn(command, understanding, decision, context, now)
         if understanding.question is not None and not _unasked_yes(turn):
             message, following = self._ask(understanding.question), next_context(
@@ -478,6 +483,8 @@ class ChatHandler:
             "groups": list(turn.command.groups),
             "reason": f"via chat: {turn.command.text[:200]}",
         }
+        if turn.command.granted:  # the worker re-checks the key's role too
+            data["granted_roles"] = [role.label for role in turn.command.granted]
         if turn.command.response_url:
             data["reply_to"] = turn.command.response_url  # the worker posts what it decided
         self.chat.commands.record(

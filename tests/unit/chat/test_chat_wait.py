@@ -97,3 +97,25 @@ def test_sqlite_answers_are_taken_once_and_expire(tmp_path):
     box.put("e1", {"text": "hi"}, 60)
     assert box.wait("e1", 0.1) == {"text": "hi"}
     assert box.wait("e1", 0.05) is None
+
+
+def test_the_edge_passes_the_role_the_callers_key_grants(tmp_path):
+    """roles.yaml cannot know an API key: the worker needs the key's role to authorize the line."""
+    client, publisher = client_for(tmp_path, InMemoryChatAnswers(), None)
+    with client:
+        client.post("/v1/chat/command", headers=HEADERS, json={"channel": "C0OPS", "text": "ack 3"})
+    assert publisher.sent[0][1].data["granted_roles"] == ["operator"]
+
+
+def test_a_line_from_an_operator_key_may_ack_though_roles_yaml_does_not_name_it(bench):
+    from dataclasses import replace
+
+    from pipeline.nlu.authz import Role
+
+    key_user = "api-token"
+    refused = bench.handler.handle(bench.command("help", user=key_user), bench_now())
+    assert refused.allowed  # reading is open to viewers: the user exists and is a viewer by default
+    plain = bench.handler.handle(bench.command("ack 1", user=key_user), bench_now())
+    granted = bench.handler.handle(replace(bench.command("ack 1", user=key_user), granted=(Role.OPERATOR,)),
+                                   bench_now())
+    assert not plain.allowed and granted.allowed
