@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     intake_journal_sweep_interval_s: float = Field(default=30.0, gt=0)
     outbox_sweep_interval_s: float = Field(default=15.0, gt=0, description="how often a worker sweeps the outbox")
     audit_verify_interval_s: float = Field(default=300.0, ge=0, description="worker re-verifies the audit chain; 0 = off")
+    outcome_horizon_s: float = Field(default=900.0, gt=0, description=(
+        "a finished run is judged this long after its last step: did its incident resolve by then"))
+    outcome_sweep_interval_s: float = Field(default=60.0, ge=0, description=(
+        "how often a worker judges finished runs whose horizon passed; 0 = off"))
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9809, ge=0, le=65535, description="0 disables the worker's /metrics")
 

@@ -87,6 +87,9 @@ class FactorWeights(_Frozen):
     flapping: float = Field(default=1.5, ge=0)
     recent_failures: float = Field(default=1.5, ge=0)
     change_freeze: float = Field(default=1.0, ge=0)
+    # 1 - the smoothed fix rate of the planned action on similar incidents (docs/learning.md);
+    # only present once outcomes exist, and it can only make a decision stricter.
+    learned_failure: float = Field(default=1.5, ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> FactorWeights:

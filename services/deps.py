@@ -11,7 +11,7 @@ from pipeline.nlu.authz import RoleBook
 from pipeline.policy import ActionName, Policy
 from pipeline.remediation import GuardStore
 from services.actions import RemediationAction
-from services.ports import ChatAnswers, RemediationReads, ReplyRoutes, Responder
+from services.ports import ChatAnswers, LearnedOutcomes, RemediationReads, ReplyRoutes, Responder
 from services.stores import (
     AlertmanagerSilencer,
     ApprovalStore,
@@ -44,6 +44,7 @@ class RemediationRuntime:
     verify_timeout_s: float
     verify_poll_s: float
     verify_settle_s: float | None = None  # None: each action's own settle (EC2 reboot: 30 s)
+    learning: LearnedOutcomes | None = None  # None: no learned factor in the risk score
 
     @property
     def dry_run(self) -> bool:

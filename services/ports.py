@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pipeline.learning.outcomes import Signature
+from pipeline.risk import LearnedFix
+
 
 class ReplayGuard(Protocol):
     """Remembers accepted signatures for a while (Redis `SET key 1 NX EX ttl` in production)."""
@@ -185,3 +188,9 @@ class InMemoryReplyRoutes:
 
     def reply_to(self, run_id: int) -> str | None:
         return self.routes.get(run_id)
+
+
+class LearnedOutcomes(Protocol):
+    """What recorded outcomes say about an action on a kind of incident (docs/learning.md)."""
+
+    def learned_fix(self, signature: Signature, action: str) -> LearnedFix | None: ...

@@ -178,6 +178,7 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _monitor_audit_chain(settings)
     _sweep_outbox(settings, app)
     _sweep_intake_journal(settings, app)
+    _judge_outcomes(settings)
 
 
 def _declare_worker_series(app: Celery) -> None:
@@ -237,6 +238,23 @@ def _sweep_intake_journal(settings: Settings, app: Celery) -> None:
                    older_than_s=settings.intake_journal_republish_after_s).start()
 
 
+def _judge_outcomes(settings: Settings) -> None:
+    if not settings.outcome_sweep_interval_s:
+        return
+    from adapters.db.outcome_store import OutcomeRecorder, OutcomeSweeper
+    from config.policy import load_remediation_config
+
+    catalog, _ = load_remediation_config(settings.catalog_path, settings.policy_path)
+
+    def tier_of(service: str) -> int:
+        known = catalog.service(service)
+        return known.tier if known is not None else 2
+
+    recorder = OutcomeRecorder(database(settings, pool_size=1), horizon_s=settings.outcome_horizon_s,
+                               tier_of=tier_of)
+    OutcomeSweeper(recorder, interval_s=settings.outcome_sweep_interval_s).start()
+
+
 def _publish_queue_depth(settings: Settings, app: Celery) -> None:
     if not settings.cloudwatch_deployment:
         return
@@ -263,6 +281,7 @@ def build_remediation(
     from adapters.db.assessment_store import AssessmentStore
     from adapters.db.incident_facts import IncidentFacts
     from adapters.db.kill_switch_store import KillSwitchStore
+    from adapters.db.outcome_store import LearnedRates
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.db.run_store import RunStore
     from config.policy import load_remediation_config
@@ -295,6 +314,7 @@ def build_remediation(
         verify_timeout_s=settings.remediation_verify_timeout_s,
         verify_poll_s=settings.remediation_verify_poll_s,
         verify_settle_s=settings.remediation_verify_settle_s,
+        learning=LearnedRates(engine),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.db.schema_learning import remediation_outcomes
 from adapters.db.schema_remediation import (
     approvals,
     remediation_runs,
@@ -55,6 +56,16 @@ class RemediationQueries:
                 if run_ids
                 else []
             )
+            outcomes = (
+                {
+                    row.run_id: row
+                    for row in conn.execute(
+                        sa.select(remediation_outcomes).where(remediation_outcomes.c.run_id.in_(run_ids))
+                    )
+                }
+                if run_ids
+                else {}
+            )
         return {
             "risk": [_assessment(row) for row in assessments],
             "remediation": [
@@ -62,6 +73,7 @@ class RemediationQueries:
                     run,
                     [s for s in steps if s.run_id == run.id],
                     [a for a in decisions if a.run_id == run.id],
+                    outcomes.get(run.id),
                 )
                 for run in runs
             ],
@@ -83,7 +95,7 @@ def _assessment(row: Any) -> dict[str, Any]:
     }
 
 
-def _run(row: Any, steps: list[Any], decisions: list[Any]) -> dict[str, Any]:
+def _run(row: Any, steps: list[Any], decisions: list[Any], outcome: Any | None) -> dict[str, Any]:
     return {
         "id": row.id,
         "plan_id": row.plan_id,
@@ -101,6 +113,22 @@ def _run(row: Any, steps: list[Any], decisions: list[Any]) -> dict[str, Any]:
         "updated_at": _time(row.updated_at),
         "steps": [_step(step) for step in steps],
         "approvals": [_approval(a) for a in decisions],
+        "outcome": _outcome(outcome) if outcome is not None else None,
+    }
+
+
+def _outcome(row: Any) -> dict[str, Any]:
+    """What the run achieved, once its verify horizon passed (recurrence known a day later)."""
+    final = row.final
+    return {
+        "resolved": row.resolved,
+        "resolved_at": _time(row.resolved_at),
+        "worsened": row.worsened,
+        "recurred": row.recurred,
+        "final": final,
+        "fixed": (row.resolved and not row.worsened and not row.recurred) if final else None,
+        "horizon_s": row.horizon_s,
+        "judged_at": _time(row.judged_at),
     }
 
 
