@@ -59,12 +59,8 @@ def prometheus_config(pipe: Pipeline, worker_port: int) -> dict:
         ],
         "remote_write": [{
             "url": f"http://{api}/api/v1/write",
+            # Every scraped series, at Prometheus' default queue settings: the metric intake's load.
             "authorization": {"credentials": f"{pipe.token}-webhook"},  # the ingest-only webhook token
-            # A few series only, at Prometheus' default queue settings: each batch then leaves at the
-            # 5 s send deadline on a connection idle that long, the case that raced a server closing
-            # idle connections after 5 s ("connection reset by peer", "EOF", a retried batch).
-            "write_relabel_configs": [{"source_labels": ["__name__"], "regex": "up|smartcloudops_queue_depth",
-                                       "action": "keep"}],
         }],
     }
 
