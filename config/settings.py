@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # Longer than the idle time of Prometheus' remote-write connections (5 min): a server that
+    # closes first races the client's next batch on that connection ("connection reset", "EOF").
+    http_keep_alive_s: int = Field(default=330, ge=1, le=3600, description="idle keep-alive of the HTTP server")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Metric intake and streaming anomaly scoring.
@@ -148,6 +151,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     # Signs the incident console's session cookies (all servers of a deployment need the same one).
     console_secret: SecretStr | None = None
+    # Bot token (xoxb-…, scope chat:write) of escalation targets of type slack_api.
+    slack_bot_token: SecretStr | None = None
     chat_context_ttl_s: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     chat_response_url_hosts: str = Field(default="hooks.slack.com",
                                          description="hosts a chat answer may be POSTed to")
@@ -191,7 +196,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret",
-                     "console_secret", "oidc_client_secret")
+                     "console_secret", "oidc_client_secret", "slack_bot_token")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # A secret that is set must be one: empty, short or well-known values would accept anyone.
@@ -242,6 +247,15 @@ class Settings(BaseSettings):
         return self.broker_url or f"sqla+sqlite:///{self.resolved_data_dir / 'broker.sqlite'}"
 
     @property
+    def shared_redis_url(self) -> str | None:
+        """The Redis every process shares state in: SCO_REDIS_URL, else the broker when it is Redis."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker.startswith(("redis://", "rediss://")):
+            return self.broker
+        return None
+
+    @property
     def database(self) -> str:
         """The store's SQLAlchemy URL; the embedded default is SQLite."""
         return self.database_url or f"sqlite:///{self.resolved_data_dir / 'smartcloudops.sqlite'}"
@@ -283,7 +297,7 @@ class Settings(BaseSettings):
 
 SECRET_FIELDS = frozenset({"webhook_token", "webhook_password", "api_token", "flower_password",
                            "slack_signing_secret", "console_secret",
-                           "oidc_client_secret"})
+                           "oidc_client_secret", "slack_bot_token"})
 MIN_SECRET_BYTES = 16
 # Values seen in examples and tutorials; a deployment that kept one accepts anyone who read them.
 WELL_KNOWN_SECRETS = frozenset({

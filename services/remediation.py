@@ -372,6 +372,7 @@ class DecisionOutcome:
     run_id: int | None = None
     resume_from: int | None = None
     steps: int = 0
+    why: str = ""  # why a decision was refused, for the person who tried
 
 
 def decide(
@@ -412,7 +413,7 @@ def decide(
             now=now,
             trace_id=trace_id,
         )
-        return DecisionOutcome("forbidden", run.id)
+        return DecisionOutcome("forbidden", run.id, why=verdict.reason)
     roles = [verdict.held_role.label if verdict.held_role else "", *groups]
     if not rt.approvals.decide(
         run, approved=approve, actor=actor, roles=roles, reason=reason, now=now, trace_id=trace_id

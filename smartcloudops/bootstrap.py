@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from pipeline.nlu import ContextStore
     from pipeline.remediation import GuardStore
     from services.deps import ChatRuntime, RemediationRuntime
+    from services.ports import ChatAnswers, ReplyRoutes
     from tasks.runtime import Runtime
 
 
@@ -136,6 +136,9 @@ def build_http_app(settings: Settings) -> Starlette:
             conn.execute(sa.text("SELECT 1"))
 
     REGISTRY.register(QueueDepthCollector(app, settings.queues))
+    from adapters.observability.metrics import declare_api_series
+
+    declare_api_series(settings.queues.all())
     roles = load_roles(settings.roles_path or DEFAULT_ROLES_FILE)
     api_authenticator = authenticator(settings, roles, engine)
     return create_app(ApiDeps(
@@ -147,11 +150,12 @@ def build_http_app(settings: Settings) -> Starlette:
         roles=roles,
         authenticator=api_authenticator,
         # Shared guard state only: an in-process store would be the API's alone.
-        kill_switch=guard_store(settings) if settings.redis_url else None,
+        kill_switch=guard_store(settings) if settings.shared_redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
         console_accounts=ConsoleUserStore(engine),
         console_reads=ConsoleQueries(engine, threshold=anomaly_threshold(settings)),
         console_sso=console_sso(settings),
+        chat_answers=chat_answers(settings),
     ))
 
 
@@ -231,6 +235,7 @@ def jwt_verifier(settings: Settings) -> JwtVerifier:
 
 def start_worker_services(settings: Settings, app: Celery) -> None:
     """The worker parent's side jobs: its /metrics, the queue-depth metric, the audit-chain check."""
+    _declare_worker_series(app)
     _serve_worker_metrics(settings)
     _publish_queue_depth(settings, app)
     _monitor_audit_chain(settings)
@@ -238,6 +243,19 @@ def start_worker_services(settings: Settings, app: Celery) -> None:
     _sweep_intake_journal(settings, app)
     _judge_outcomes(settings)
     _forecast(settings, app)
+
+
+def _declare_worker_series(app: Celery) -> None:
+    from adapters.observability.metrics import declare_worker_series
+    from pipeline.policy import ActionName
+    from pipeline.remediation.guards import Reason
+
+    app.loader.import_default_modules()  # the tasks of `include=`, so each has its failure series
+    declare_worker_series(
+        tasks=sorted(name for name in app.tasks if not name.startswith("celery.")),
+        actions=[action.value for action in ActionName],
+        guard_reasons=[reason.value for reason in Reason if reason is not Reason.ALLOWED],
+    )
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -392,22 +410,22 @@ def guard_store(settings: Settings) -> GuardStore:
     from pipeline.errors import ConfigurationError
     from pipeline.remediation import InMemoryGuardStore
 
-    if settings.redis_url:
+    if settings.shared_redis_url:
         import redis
 
         from adapters.guard_store import RedisGuardStore
 
         return RedisGuardStore(
-            redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            redis.Redis.from_url(settings.shared_redis_url, socket_timeout=5, socket_connect_timeout=5)
         )
     if settings.remediation_mode == "execute":
         raise ConfigurationError(
-            "SCO_REDIS_URL: required when SCO_REMEDIATION_MODE=execute "
+            "SCO_REDIS_URL (or a redis:// SCO_BROKER_URL): required when SCO_REMEDIATION_MODE=execute "
             "(rate limits, cooldowns and the breaker must be shared by every worker)"
         )
     log.warning(
         "remediation.guards_in_memory",
-        reason="SCO_REDIS_URL unset; dry run keeps guard state per process",
+        reason="no Redis (SCO_REDIS_URL unset, broker not Redis); dry run keeps guard state per process",
     )
     return InMemoryGuardStore()
 
@@ -439,17 +457,43 @@ def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
         if settings.alertmanager_url
         else None,
         context_ttl_s=settings.chat_context_ttl_s,
+        answers=chat_answers(settings),
+        reply_routes=reply_routes(settings),
     )
 
 
-def context_store(settings: Settings) -> ContextStore:
-    """Redis when there is one; the embedded default keeps contexts in the worker's memory."""
-    from adapters.replay_guard import chat_redis_url
-    from pipeline.nlu import InMemoryContextStore
+def reply_routes(settings: Settings) -> ReplyRoutes:
+    """Which chat asked for a run: Redis, else a SQLite file in the data dir."""
+    from adapters.chat_answers import RedisReplyRoutes, SqliteReplyRoutes
 
-    url = chat_redis_url(settings)
+    url = settings.shared_redis_url
     if url is None:
-        return InMemoryContextStore(time.monotonic)
+        return SqliteReplyRoutes(settings.resolved_data_dir / "reply_routes.sqlite")
+    import redis
+
+    return RedisReplyRoutes(redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0))
+
+
+def chat_answers(settings: Settings) -> ChatAnswers:
+    """Where a waiting API request reads the worker's answer: Redis, else a SQLite file in the data dir."""
+    from adapters.chat_answers import RedisChatAnswers, SqliteChatAnswers
+
+    url = settings.shared_redis_url
+    if url is None:
+        return SqliteChatAnswers(settings.resolved_data_dir / "chat_answers.sqlite")
+    import redis
+
+    # The API blocks in BLPOP for up to MAX_WAIT_S: the socket timeout must outlast it.
+    return RedisChatAnswers(redis.Redis.from_url(url, socket_timeout=40.0, socket_connect_timeout=2.0))
+
+
+def context_store(settings: Settings) -> ContextStore:
+    """Redis when there is one, else a SQLite file in the data dir (shared by the worker's children)."""
+    url = settings.shared_redis_url
+    if url is None:
+        from adapters.chat_context import SqliteContextStore
+
+        return SqliteContextStore(settings.resolved_data_dir / "chat_contexts.sqlite")
     import redis
 
     from adapters.chat_context import RedisContextStore
