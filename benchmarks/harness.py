@@ -66,3 +66,24 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds (user + system, with reaped children's) of every process in a process group.
+
+    A rate per CPU-second does not move when other work shares the machine, as wall-clock
+    rates on a loaded box do; Linux only (/proc).
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        if int(fields[2]) == pgid:  # pgrp
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / ticks

@@ -9,8 +9,8 @@ only on the state it expects; anything else is a redelivery or a stopped run, an
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,8 @@ from pipeline.remediation import RemediationRequested, guard_step, plan, plan_re
 from pipeline.remediation.plan import RemediationPlan
 from pipeline.remediation.guards import GuardDecision
 from pipeline.remediation.params import RefusedParameter, check_against_catalog
-from pipeline.risk import IncidentFacts, assess
+from pipeline.learning.outcomes import Signature
+from pipeline.risk import IncidentFacts, LearnedFix, assess
 from services.actions import ActionOutcomeUnknown, ActionResult
 from services.deps import RemediationRuntime
 from services.remediation_records import RunStarted, StoredRun
@@ -57,6 +58,7 @@ def assess_incident(
         alerts=[_Labels(labels) for labels in incident.firing_labels],
         anomaly_scores=anomaly_scores(incident.anomaly),
     )
+    facts = replace(facts, learned=_learned_fix(rt, facts))
     risk = rt.policy.risk
     since = now - timedelta(seconds=max(risk.flapping_window_s, risk.failure_lookback_s))
     history = rt.incident_facts.target_history(
@@ -74,6 +76,18 @@ def assess_incident(
         now=now,
         trace_id=trace_id or incident.trace_id,
     )
+
+
+def _learned_fix(rt: RemediationRuntime, facts: IncidentFacts) -> LearnedFix | None:
+    """What outcomes say about the actions the matching rule would run (as outcomes name them)."""
+    if rt.learning is None:
+        return None
+    rule = rt.policy.rule_for(facts.alertname, dict(facts.labels), facts.service)
+    if rule is None:
+        return None
+    action = "+".join(dict.fromkeys(spec.action.value for spec in rule.actions))
+    signature = Signature(facts.alertname, facts.service, facts.severity, facts.service_tier)
+    return rt.learning.learned_fix(signature, action)
 
 
 def anomaly_scores(evidence: tuple[float, float] | None) -> tuple[float, ...]:
@@ -364,6 +378,7 @@ class DecisionOutcome:
     run_id: int | None = None
     resume_from: int | None = None
     steps: int = 0
+    why: str = ""  # why a decision was refused, for the person who tried
     follow_ups: tuple[str, ...] = ()
 
 
@@ -374,6 +389,7 @@ def decide(
     trace_id: str,
     now: datetime,
     event_id: str | None = None,
+    asked_in_of: Callable[[int], str | None] | None = None,
 ) -> DecisionOutcome:
     """Approve (resume from the paused step) or deny a waiting run; the approver's role is checked.
 
@@ -417,33 +433,39 @@ def decide(
             now=now,
             trace_id=trace_id,
         )
-        return DecisionOutcome("forbidden", run.id)
+        return DecisionOutcome("forbidden", run.id, why=verdict.reason)
     roles = [verdict.held_role.label if verdict.held_role else "", *groups]
     status = "approved" if approve else "denied"
     reply_to = data.get("reply_to") if isinstance(data.get("reply_to"), str) else None
+    asked_in = asked_in_of(run.id) if asked_in_of is not None else None
     outcome = DecisionOutcome(status, run.id, run.next_step() if approve else None,
                               len(run.steps) if approve else 0)
-    follow_ups = _decision_follow_ups(outcome, data, reply_to, event_id or f"decision|{run.id}", trace_id, now)
+    follow_ups = _decision_follow_ups(outcome, data, reply_to, asked_in, event_id or f"decision|{run.id}",
+                                      trace_id, now)
     if not rt.approvals.decide(
         run, approved=approve, actor=actor, roles=roles, reason=reason, now=now, trace_id=trace_id,
-        event_id=event_id, reply_to=reply_to, follow_ups=follow_ups,
+        event_id=event_id, reply_to=reply_to or asked_in, follow_ups=follow_ups,
     ):
         return DecisionOutcome("nothing_waiting", run.id)
     return DecisionOutcome(outcome.status, outcome.run_id, outcome.resume_from, outcome.steps,
-                           tuple(event.id for _, event in follow_ups))
+                           follow_ups=tuple(event.id for _, event in follow_ups))
 
 
 def _decision_follow_ups(
-    outcome: DecisionOutcome, data: Mapping[str, Any], reply_to: str | None, answering: str,
-    trace_id: str, now: datetime,
+    outcome: DecisionOutcome, data: Mapping[str, Any], reply_to: str | None, asked_in: str | None,
+    answering: str, trace_id: str, now: datetime,
 ) -> list[tuple[str, CloudEvent]]:
-    # What must happen because of this decision, committed with it: the chain, and the answer.
+    # What must happen because of this decision, committed with it: the chain, and the answer
+    # (to the chat that decided, else to the chat that asked for the run).
     follow_ups: list[tuple[str, CloudEvent]] = []
     if outcome.status == "approved" and outcome.run_id is not None and outcome.resume_from is not None:
         follow_ups.append((START_RUN, run_start_requested(outcome.run_id, outcome.resume_from, trace_id, now)))
     if reply_to:
         follow_ups.append((POST_REPLY, chat_reply_due(answering, reply_to, decision_text(outcome, data),
                                                       trace_id, now)))
+    elif asked_in:
+        text = f"{decision_text(outcome, data)} (decided by {data.get('approver')})"
+        follow_ups.append((POST_REPLY, chat_reply_due(answering, asked_in, text, trace_id, now)))
     return follow_ups
 
 
@@ -455,7 +477,8 @@ def decision_text(outcome: DecisionOutcome, data: Mapping[str, Any]) -> str:
         "approved": f"Approved: {run} of incident #{incident} runs now; I will post how it ends.",
         "denied": f"Denied: {run} of incident #{incident} will not run.",
         "expired": f"Too late: the approval window of {run} of incident #{incident} had passed.",
-        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}.",
+        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}"
+                     + (f" ({outcome.why})." if outcome.why else "."),
         "nothing_waiting": f"Nothing was decided: no remediation of incident #{incident} waits for an approval.",
     }.get(outcome.status, f"Decision on incident #{incident}: {outcome.status}.")
 

@@ -61,8 +61,12 @@ def _id_field(data: Any, name: str) -> int:
 # ---------------------------------------------------------------------- events
 
 
-def step_event(run_id: int, index: int, stage: str, trace_id: str) -> CloudEvent:
+def step_event(
+    run_id: int, index: int, stage: str, trace_id: str, reply_to: str | None = None
+) -> CloudEvent:
     data: dict[str, Any] = {"run_id": run_id, "step_index": index}
+    if reply_to:
+        data["reply_to"] = reply_to  # a run a chat request started: that chat hears how it ends
     return envelope(
         STEP_DUE,
         SOURCE,
@@ -73,7 +77,9 @@ def step_event(run_id: int, index: int, stage: str, trace_id: str) -> CloudEvent
     )
 
 
-def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None:
+def start_chain(
+    run_id: int, first_step: int, steps: int, trace_id: str, reply_to: str | None = None
+) -> None:
     """Publish guard -> execute -> verify -> record for every step from `first_step` on, as one chain."""
     if first_step >= steps:
         return
@@ -81,7 +87,7 @@ def start_chain(run_id: int, first_step: int, steps: int, trace_id: str) -> None
     signatures = [
         current_app.signature(
             stage,
-            args=[step_event(run_id, index, stage, trace_id).to_dict()],
+            args=[step_event(run_id, index, stage, trace_id, reply_to).to_dict()],
             immutable=True,
             queue=queue,
         )
@@ -134,7 +140,36 @@ def request_remediation(self: PipelineTask, event: dict[str, Any]) -> dict[str, 
     started = flow.request_remediation(
         _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now()
     )
+    reply_to = envelope_.data.get("reply_to")
+    if isinstance(reply_to, str) and started.run_id is not None:
+        _remember_chat(started.run_id, reply_to)
+        if started.state == "awaiting_approval":
+            run = _remediation().runs.run(started.run_id)
+            _tell_chat(reply_to, f"Run #{run.id} of incident #{run.incident_id} waits for an approval "
+                                 f"(`approve {run.incident_id}`); I will post how it ends.")
+        if started.state == "running":
+            run = _remediation().runs.run(started.run_id)
+            start_chain(run.id, started.next_step, len(run.steps), envelope_.traceid, reply_to)
+            return {"run_id": started.run_id, "state": started.state}
     return _start_if_running(started, envelope_.traceid)
+
+
+# Slack's response_url takes posts for 30 minutes: the chat is remembered as long as it can be told.
+REPLY_ROUTE_TTL_S = 1800
+
+
+def _remember_chat(run_id: int, reply_to: str) -> None:
+    rt = runtime()
+    if rt.chat is not None and rt.chat.reply_routes is not None:
+        rt.chat.reply_routes.remember(run_id, reply_to, REPLY_ROUTE_TTL_S)
+
+
+def _chat_of(run_id: int | None) -> str | None:
+    """The chat that asked for `run_id` (a plan started from chat, approved elsewhere)."""
+    rt = runtime()
+    if run_id is None or rt.chat is None or rt.chat.reply_routes is None:
+        return None
+    return rt.chat.reply_routes.reply_to(run_id)
 
 
 # ---------------------------------------------------------------------- the step chain
@@ -147,8 +182,12 @@ def _step_task(handler, event: dict[str, Any]) -> dict[str, Any]:  # type: ignor
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise InvalidInput(f"step_index must be a non-negative integer, got {index!r}")
     outcome = handler(_remediation(), run_id=run_id, index=index, now=_now())
-    # The transaction that ended the run (if this one did) left its answer in the outbox: send it now.
+    # The transaction that ended an approved run (if this one did) left its answer in the outbox.
     _relay([run_ended_id(run_id)])
+    reply_to = envelope_.data.get("reply_to")
+    # A run a chat request started (no approval, so no outbox answer): the stage that ended it tells.
+    if isinstance(reply_to, str) and outcome not in ("skipped", "duplicate", "out_of_order"):
+        _tell_run_outcome(reply_to, run_id)
     return {"run_id": run_id, "step_index": index, "outcome": outcome}
 
 
@@ -220,7 +259,8 @@ def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     """Approve or deny a waiting run; an approval resumes the chain at the paused step."""
     envelope_ = CloudEvent.from_dict(event)
     outcome = flow.decide(
-        _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now(), event_id=envelope_.id
+        _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now(), event_id=envelope_.id,
+        asked_in_of=_chat_of,
     )
     # An approval or denial committed its chain and its answer in the outbox: relay them now (the
     # sweep does if this process dies first). A redelivered decision ("duplicate") says nothing.

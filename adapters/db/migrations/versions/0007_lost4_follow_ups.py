@@ -5,7 +5,7 @@ transaction that ends it. `follow_up_claims` remembers every decision message wh
 committed (with its follow-ups in the outbox), so a redelivery is recognised and does nothing twice.
 
 Revision ID: 0007_lost4
-Revises: 0006
+Revises: 0007_console3_users
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_lost4"
-down_revision = "0006"
+down_revision = "0007_console3_users"
 branch_labels = None
 depends_on = None
 
