@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import subprocess
 import sys
+import time
 
+from config.settings import Settings
+from pipeline.errors import ConfigurationError
 from smartcloudops.bootstrap import settings_from_environment
 from adapters.observability.logging import configure_logging
 
@@ -60,6 +64,9 @@ def worker_command(args: argparse.Namespace) -> int:
 
     for queue in queues.split(","):
         metrics.queue_consumers.labels(queue).set(1)
+    # Everything imported so far stays out of the collector's reach: a prefork child forked from here
+    # then shares those pages with its parent instead of copying them on the first collection.
+    gc.freeze()
     app.worker_main(argv)
     return 0
 
@@ -77,26 +84,76 @@ def flower_command(_: argparse.Namespace) -> int:
 
 
 def up_command(_: argparse.Namespace) -> int:
-    from smartcloudops.commands.db import migrate_to_head
-
     settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
-    migrate_to_head(settings)
-    queues = settings.queues
-    pipeline_queues = ",".join(q for q in queues.all() if q != queues.metrics)
-    # Metric windows are scored in order only if one process consumes the metrics queue: a later
-    # message scored first would make the earlier one's points stale (they are dropped and counted).
-    metrics_port = settings.worker_metrics_port + 1 if settings.worker_metrics_port else 0
-    workers = [
-        _start_worker(["--queues", pipeline_queues]),
-        _start_worker(["--queues", queues.metrics, "--concurrency", "1"],
-                      {"SCO_WORKER_METRICS_PORT": str(metrics_port)}),
-    ]
+    _migrate_in_child()
+    workers = [_start_worker(args, env) for args, env in up_workers(settings)]
+    supervisor = Supervisor(workers, settings.shutdown_timeout_s)
+    # uvicorn catches SIGTERM, shuts down, then raises the signal again; with the default action that
+    # kills this process before `finally` runs. This handler forwards it to the workers instead.
+    signal.signal(signal.SIGTERM, supervisor.forward)
     try:
-        return serve_command(argparse.Namespace())
+        serve_command(argparse.Namespace())
     finally:
-        for worker in workers:
-            stop_process(worker)
+        supervisor.stop()
+    return 0
+
+
+def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
+    """The workers `up` runs beside the server: (worker arguments, extra environment) each.
+
+    People's chat commands have a worker of their own (threads: a command mostly waits on the database
+    and the answer's POST), so a burst of alert batches never queues ahead of them. Metric windows are
+    scored in order only if one process consumes the metrics queue (a later message scored first would
+    make the earlier one's points stale), so that worker is a single solo process.
+    """
+    queues = settings.queues
+    own_queue = {queues.metrics, queues.chat}
+    pipeline_queues = ",".join(q for q in queues.all() if q not in own_queue)
+    port = settings.worker_metrics_port
+
+    def metrics_port(offset: int) -> dict[str, str]:
+        return {"SCO_WORKER_METRICS_PORT": str(port + offset if port else 0)}
+
+    chat_threads = str(max(4, settings.worker_concurrency))
+    return [
+        (["--queues", pipeline_queues], {}),
+        (["--queues", queues.chat, "--pool", "threads", "--concurrency", chat_threads],
+         {**metrics_port(2), "SCO_WORKER_CONCURRENCY": chat_threads}),
+        (["--queues", queues.metrics, "--pool", "solo", "--concurrency", "1"], metrics_port(1)),
+    ]
+
+
+def _migrate_in_child() -> None:
+    """Migrate in a short-lived child, so Alembic and every table's model never weigh on the server."""
+    done = subprocess.run([sys.executable, "-m", "smartcloudops", "db", "upgrade"], stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise ConfigurationError(f"migrating the database failed (exit {done.returncode}); see above")
+
+
+class Supervisor:
+    """The workers of `up`: told to stop when `up` is, and waited for (bounded) before `up` exits."""
+
+    def __init__(self, workers: list[subprocess.Popen], timeout_s: float) -> None:
+        self.workers = workers
+        self.timeout_s = timeout_s
+
+    def forward(self, signum: int, _frame: object) -> None:
+        """SIGTERM: each worker starts its warm shutdown (running tasks finish) while the server drains."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signum)
+
+    def stop(self) -> None:
+        self.forward(signal.SIGTERM, None)
+        deadline = time.monotonic() + self.timeout_s
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                # Its unfinished messages are not acknowledged: the broker hands them out again.
+                worker.kill()
+                worker.wait()
 
 
 def _start_worker(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
