@@ -145,7 +145,7 @@ async def post_for(base: str, bodies: list[bytes], seconds: float, connections: 
                 answer = await client.post("/v1/alerts/alertmanager", content=body)
                 if answer.status_code != 202:
                     raise SystemExit(f"webhook answered {answer.status_code}: {answer.text}")
-                accepted += body.count(b'"BenchLoad"')
+                accepted += len(json.loads(body)["alerts"])
         await asyncio.gather(*(one() for _ in range(connections)))
     return accepted
 
@@ -184,7 +184,7 @@ def chat_burst(base: str, sink: AnswerSink, tag: str, commands: int, concurrency
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, range(commands)))
-    sink.wait(keys, timeout=600)
+    sink.wait(keys, timeout=300)
     latencies = sorted((sink.arrived[k] - sent[k]) * 1000 for k in keys)
     return {"commands": commands, "commands_per_s": round(commands / (max(sink.arrived[k] for k in keys) - started), 1),
             "p50_ms": round(statistics.median(latencies), 1), "p99_ms": round(_p99(latencies), 1)}
@@ -231,7 +231,7 @@ def run_up(tree: Path, args: argparse.Namespace, label: str) -> dict:
         # Warm-up: every worker has taken a message (pools started, models and caches loaded).
         asyncio.run(post_for(base, unique_bodies("warm", 5, 20), 60))
         chat_burst(base, sink, f"{label}-warm", 20, 4)
-        wait_until(lambda: alert_rows(engine) >= 100, 120, f"{label}: warm-up alerts stored")
+        wait_until(lambda: alert_rows(engine) >= 100, 300, f"{label}: warm-up alerts stored")
         time.sleep(3)
         sampler = PssSampler(up.pid)
         idle_kb, idle_per = sampler.sample()
@@ -250,8 +250,10 @@ def run_up(tree: Path, args: argparse.Namespace, label: str) -> dict:
         last = wait_until(lambda: alert_rows(engine) >= before + accepted, 900,
                           f"{label}: {accepted} alerts stored (had {alert_rows(engine) - before})")
         keys = list(sent)
-        sink.wait(keys, timeout=600)
+        print(f"{label}: {accepted} alerts stored; waiting for {len(keys)} chat answers", flush=True)
+        sink.wait(keys, timeout=300)
         during = sorted((sink.arrived[k] - sent[k]) * 1000 for k in keys)
+        print(f"{label}: chat capacity burst", flush=True)
         capacity = chat_burst(base, sink, f"{label}-burst", args.chat_commands)
         sampler.stop()
         return {"tree": label, "processes": processes, "pss_idle_mb": round(idle_kb / 1024, 1),
