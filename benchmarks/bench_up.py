@@ -7,7 +7,8 @@ falls on both alike. Per run:
 1. idle: after a warm-up (an alert batch, a few chat commands), the proportional set size (PSS: shared
    pages divided among their sharers) of every process of `up`, summed;
 2. alerts with chat: a number of unique alerts (20 a request) posted as fast as 8 connections allow
-   while chat commands arrive at a steady rate; alerts/s = alerts / (last commit - first send),
+   while chat commands arrive at a steady rate until the last alert is stored;
+   alerts/s = alerts / (last commit - first send),
    and each command's latency from request to its answer at response_url (a local sink);
 3. chat capacity: a burst of commands, no alerts; commands/s = commands / (last answer - first send).
 
@@ -245,10 +246,11 @@ def run_up(tree: Path, args: argparse.Namespace, label: str) -> dict:
         first = time.perf_counter()
         chatter.start()
         accepted = asyncio.run(post_for(base, bodies, 600))
-        stop.set()
-        chatter.join()
+        # Chat goes on until the alerts are stored: the commands compete with the alert backlog.
         last = wait_until(lambda: alert_rows(engine) >= before + accepted, 900,
                           f"{label}: {accepted} alerts stored (had {alert_rows(engine) - before})")
+        stop.set()
+        chatter.join()
         keys = list(sent)
         print(f"{label}: {accepted} alerts stored; waiting for {len(keys)} chat answers", flush=True)
         sink.wait(keys, timeout=300)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import os
 import signal
 import subprocess
@@ -87,7 +88,12 @@ def up_command(_: argparse.Namespace) -> int:
     settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
     _migrate_in_child()
-    workers = [_start_worker(args, env) for args, env in up_workers(settings)]
+    _preload_shared_libraries()
+    # Fork the workers from here rather than exec fresh interpreters: the libraries imported so far are
+    # then shared pages (frozen, so no collection copies them) instead of one private copy per process.
+    gc.freeze()
+    workers = [_fork_worker(args, env) for args, env in up_workers(settings)]
+    gc.unfreeze()
     supervisor = Supervisor(workers, settings.shutdown_timeout_s)
     # uvicorn catches SIGTERM, shuts down, then raises the signal again; with the default action that
     # kills this process before `finally` runs. This handler forwards it to the workers instead.
@@ -131,10 +137,79 @@ def _migrate_in_child() -> None:
         raise ConfigurationError(f"migrating the database failed (exit {done.returncode}); see above")
 
 
+# What the server and every worker import anyway (none of them imports prometheus_client, which a worker
+# must load only after choosing its multiprocess directory). Heavy libraries of the workers only
+# (numpy, scikit-learn, onnxruntime) are not preloaded: the server must not carry them.
+SHARED_LIBRARIES = ("celery", "celery.app.base", "kombu", "kombu.transport.redis", "sqlalchemy", "sqlalchemy.orm",
+                    "redis", "structlog", "httpx", "yaml", "pydantic")
+
+
+def _preload_shared_libraries() -> None:
+    for name in SHARED_LIBRARIES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+class ForkedWorker:
+    """A worker forked from `up` (the subset of Popen's interface the supervisor uses)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0.0)
+            time.sleep(0.05)
+        return self.returncode  # type: ignore[return-value]
+
+
+def _fork_worker(args: list[str], env: dict[str, str]) -> ForkedWorker:
+    pid = os.fork()
+    if pid:
+        return ForkedWorker(pid)
+    code = 1
+    try:  # the child: a worker, as `smartcloudops worker ARGS` would run it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent()
+        os.environ.update(env)
+        parser = argparse.ArgumentParser()
+        register(parser.add_subparsers(dest="command"))
+        code = int(worker_command(parser.parse_args(["worker", *args])) or 0)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 class Supervisor:
     """The workers of `up`: told to stop when `up` is, and waited for (bounded) before `up` exits."""
 
-    def __init__(self, workers: list[subprocess.Popen], timeout_s: float) -> None:
+    def __init__(self, workers: list[ForkedWorker], timeout_s: float) -> None:
         self.workers = workers
         self.timeout_s = timeout_s
 
@@ -154,11 +229,6 @@ class Supervisor:
                 # Its unfinished messages are not acknowledged: the broker hands them out again.
                 worker.kill()
                 worker.wait()
-
-
-def _start_worker(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "smartcloudops", "worker", *args],
-                            env={**os.environ, **(env or {})}, preexec_fn=_die_with_parent)
 
 
 def _die_with_parent() -> None:
