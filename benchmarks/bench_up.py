@@ -14,7 +14,7 @@ falls on both alike. Per run:
 
 PSS of every process of `up` is sampled every 0.5 s throughout; the peak is the largest sum.
 
-    python -m benchmarks.bench_up [--baseline main] [--rounds 1] [--alerts 6000]
+    python -m benchmarks.bench_up [--baseline main] [--rounds 2] [--alerts 6000]
 """
 
 from __future__ import annotations
@@ -302,7 +302,7 @@ def ratio(new: float, old: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="main", help="git ref of the baseline tree ('' for none)")
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--alerts", type=int, default=6000, help="unique alerts posted, 20 a request")
     parser.add_argument("--chat-rate", type=float, default=10.0, help="commands/s during the alert load")
     parser.add_argument("--chat-commands", type=int, default=300, help="commands in the capacity burst")

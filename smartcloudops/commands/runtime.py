@@ -108,10 +108,13 @@ def up_command(_: argparse.Namespace) -> int:
 def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
     """The workers `up` runs beside the server: (worker arguments, extra environment) each.
 
-    People's chat commands have a worker of their own (threads: a command mostly waits on the database
-    and the answer's POST), so a burst of alert batches never queues ahead of them. Metric windows are
-    scored in order only if one process consumes the metrics queue (a later message scored first would
-    make the earlier one's points stale), so that worker is a single solo process.
+    One machine, few processes: the pipeline's and chat's workers run a thread pool (their tasks mostly
+    wait on PostgreSQL, Redis and HTTP; a process per slot would cost ~60 MB each, and on this design's
+    two-core box measured no faster). People's chat commands have a worker of their own, so a burst of
+    alert batches never queues ahead of them. Metric windows are scored in order only if one process
+    consumes the metrics queue (a later message scored first would make the earlier one's points
+    stale), so that worker is a single solo process. `smartcloudops worker` alone stays prefork, for
+    machines that scale workers out.
     """
     queues = settings.queues
     own_queue = {queues.metrics, queues.chat}
@@ -121,11 +124,12 @@ def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
     def metrics_port(offset: int) -> dict[str, str]:
         return {"SCO_WORKER_METRICS_PORT": str(port + offset if port else 0)}
 
-    chat_threads = str(max(4, settings.worker_concurrency))
-    return [
-        (["--queues", pipeline_queues], {}),
-        (["--queues", queues.chat, "--pool", "threads", "--concurrency", chat_threads],
-         {**metrics_port(2), "SCO_WORKER_CONCURRENCY": chat_threads}),
+    threads = str(max(4, settings.worker_concurrency))
+    return [  # SCO_WORKER_CONCURRENCY sizes each worker's database pool to its threads
+        (["--queues", pipeline_queues, "--pool", "threads", "--concurrency", threads],
+         {"SCO_WORKER_CONCURRENCY": threads}),
+        (["--queues", queues.chat, "--pool", "threads", "--concurrency", threads],
+         {**metrics_port(2), "SCO_WORKER_CONCURRENCY": threads}),
         (["--queues", queues.metrics, "--pool", "solo", "--concurrency", "1"], metrics_port(1)),
     ]
 
