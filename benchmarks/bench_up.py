@@ -1,7 +1,7 @@
 """`smartcloudops up` as an operator runs it: memory of every process, alerts end to end, chat during alerts.
 
 One `up` (server and its workers, Redis + PostgreSQL) per source tree, this tree and a baseline tree
-(a git ref checked out under .bench/, e.g. `main`), in alternating rounds so a shared machine's load
+(a git ref exported under .bench/, e.g. `main`), in alternating rounds so a shared machine's load
 falls on both alike. Per run:
 
 1. idle: after a warm-up (an alert batch, a few chat commands), the proportional set size (PSS: shared
@@ -112,13 +112,18 @@ class PssSampler:
 
 
 def baseline_tree(ref: str) -> Path:
-    """A detached checkout of `ref` under .bench/baseline (made or moved there)."""
-    path = ROOT / ".bench" / "baseline"
+    """The files of `ref` under .bench/baseline-<commit> (exported once, not a registered git worktree)."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{ref}^{{commit}}"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    path = ROOT / ".bench" / f"baseline-{commit[:12]}"
     if not path.exists():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref], check=True,
-                       capture_output=True)
-    else:
-        subprocess.run(["git", "-C", str(path), "checkout", "--detach", ref], check=True, capture_output=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", str(partial)], stdin=archive.stdout, check=True)
+        if archive.wait() != 0:
+            raise SystemExit(f"git archive {ref} failed")
+        partial.rename(path)
     return path
 
 
