@@ -31,18 +31,9 @@ class RedisReplayGuard:
             raise TransientError(f"cannot record the request signature in Redis: {exc}") from exc
 
 
-def chat_redis_url(settings: Settings) -> str | None:
-    """The Redis that chat state lives in: SCO_REDIS_URL, else the broker when it is Redis."""
-    if settings.redis_url:
-        return settings.redis_url
-    if settings.broker.startswith(("redis://", "rediss://")):
-        return settings.broker
-    return None
-
-
 def replay_guard_for(settings: Settings) -> ReplayGuard:
     """Redis when there is one (shared by every server process), else one process's memory."""
-    url = chat_redis_url(settings)
+    url = settings.shared_redis_url
     if url is None:
         # The embedded default runs one server process, so its memory is the whole window.
         return InMemoryReplayGuard(time.time)

@@ -206,9 +206,7 @@ class InMemorySeriesStateStore:
 
 def series_state_store(settings: Settings) -> SeriesStateStore:
     """Redis when SCO_REDIS_URL is set (or the broker is Redis), else SQLite in the data dir."""
-    url = settings.redis_url or (
-        settings.broker_url if (settings.broker_url or "").startswith("redis") else None
-    )
+    url = settings.shared_redis_url
     if url is None:
         return SqliteSeriesStateStore(
             settings.resolved_data_dir / "series_state.sqlite", settings.series_state_ttl_s

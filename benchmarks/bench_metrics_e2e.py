@@ -38,7 +38,14 @@ import numpy as np
 import redis
 import sqlalchemy as sa
 
-from benchmarks.harness import drop_database, free_port, fresh_database, start, stop
+from benchmarks.harness import (
+    drop_database,
+    free_port,
+    fresh_database,
+    group_cpu_seconds,
+    start,
+    stop,
+)
 from benchmarks.machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,10 +161,13 @@ def end_to_end(args: argparse.Namespace, pg_url: str, workdir: Path) -> dict:
     try:
         wait_until(lambda: _healthy(port), 60, "server start")
         wait_until(lambda: "ready" in (workdir / "worker.log").read_text(), 60, "worker start")
+        cpu_before = group_cpu_seconds(worker.pid), group_cpu_seconds(server.pid)
         started = time.perf_counter()
         intake_s = run_shards(f"http://127.0.0.1:{port}", bodies)
         wait_until(lambda: score_count(engine) >= total, args.timeout, f"{total} scores stored")
         elapsed = time.perf_counter() - started
+        worker_cpu = group_cpu_seconds(worker.pid) - cpu_before[0]
+        server_cpu = group_cpu_seconds(server.pid) - cpu_before[1]
     finally:
         engine.dispose()
         stop(worker)
@@ -168,6 +178,10 @@ def end_to_end(args: argparse.Namespace, pg_url: str, workdir: Path) -> dict:
         "seconds": round(elapsed, 2),
         "samples_per_s": round(total / elapsed),
         "intake_samples_per_s": round(total / intake_s),
+        # Samples per CPU-second of the worker's processes: what scoring costs, whatever the load.
+        "worker_cpu_s": round(worker_cpu, 2),
+        "samples_per_worker_cpu_s": round(total / worker_cpu),
+        "server_cpu_s": round(server_cpu, 2),
     }
 
 
@@ -290,6 +304,7 @@ def compare_with_forest(args: argparse.Namespace) -> None:
     import tempfile
 
     rates: dict[str, list[int]] = {"forest": [], "shipped": []}
+    per_cpu: dict[str, list[int]] = {"forest": [], "shipped": []}
     with tempfile.TemporaryDirectory() as scratch:
         forest = Path(scratch) / "forest"
         subprocess.run(
@@ -306,11 +321,17 @@ def compare_with_forest(args: argparse.Namespace) -> None:
                 finally:
                     drop_database(name)
                 rates[label].append(run["samples_per_s"])
+                per_cpu[label].append(run["samples_per_worker_cpu_s"])
     medians = {label: statistics.median(values) for label, values in rates.items()}
+    cpu_medians = {label: statistics.median(values) for label, values in per_cpu.items()}
     print(json.dumps({
         "samples_per_s": rates,
         "median_samples_per_s": medians,
         "shipped_over_forest": round(medians["shipped"] / medians["forest"], 3),
+        "samples_per_worker_cpu_s": per_cpu,
+        "shipped_over_forest_per_worker_cpu": round(
+            cpu_medians["shipped"] / cpu_medians["forest"], 3
+        ),
         "machine": describe(("onnxruntime", "psycopg", "redis", "celery")),
         "load_average": os.getloadavg(),
         "settings": {k: getattr(args, k) for k in

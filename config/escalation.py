@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from config.yaml_lines import validate_yaml_file
-from pipeline.escalation import EscalationBook, EscalationPolicy, PageTarget, Tier
+from pipeline.escalation import SLACK_POST_MESSAGE_URL, EscalationBook, EscalationPolicy, PageTarget, Tier
 
 DEFAULT_ESCALATION_FILE = Path(__file__).with_name("escalation.yaml")
 
@@ -17,9 +17,19 @@ class TargetEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=128)
-    type: Literal["slack_webhook", "webhook"]
-    url: str = Field(pattern=r"^https?://", max_length=2048)
+    type: Literal["slack_webhook", "slack_api", "webhook"]
+    url: str = Field(default="", pattern=r"^(https?://.*)?$", max_length=2048)
     routing_key: str = Field(default="", max_length=128)
+    # slack_api: a channel id (C…, G…) or a user id (U…, W…: a direct message).
+    channel: str = Field(default="", pattern=r"^([CGDUW][A-Z0-9]{2,30})?$")
+
+    @model_validator(mode="after")
+    def _complete(self) -> TargetEntry:
+        if self.type == "slack_api" and not self.channel:
+            raise ValueError("a slack_api target needs channel: a channel id (C…) or a user id (U…)")
+        if self.type != "slack_api" and not self.url:
+            raise ValueError(f"a {self.type} target needs url")
+        return self
 
 
 class TierEntry(BaseModel):
@@ -60,7 +70,8 @@ def escalation_book(entries: EscalationFile) -> EscalationBook:
             tuple(
                 Tier(
                     tier.after_s,
-                    tuple(PageTarget(t.name, t.type, t.url, t.routing_key) for t in tier.targets),
+                    tuple(PageTarget(t.name, t.type, t.url or SLACK_POST_MESSAGE_URL, t.routing_key, t.channel)
+                          for t in tier.targets),
                 )
                 for tier in policy.tiers
             ),

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # Longer than the idle time of Prometheus' remote-write connections (5 min): a server that
+    # closes first races the client's next batch on that connection ("connection reset", "EOF").
+    http_keep_alive_s: int = Field(default=330, ge=1, le=3600, description="idle keep-alive of the HTTP server")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Metric intake and streaming anomaly scoring.
@@ -81,6 +84,11 @@ class Settings(BaseSettings):
     oidc_algorithms: str = Field(default="RS256,ES256", pattern=r"^(RS256|ES256)(,(RS256|ES256))*$")
     oidc_leeway_s: int = Field(default=30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat")
     oidc_jwks_cache_s: int = Field(default=300, ge=10, description="how long fetched signing keys are kept")
+    # The console's single sign-on (authorization code + PKCE) with the same provider; all three or none.
+    oidc_client_id: str | None = None
+    oidc_authorize_url: str | None = Field(default=None, pattern=r"^https?://")
+    oidc_token_url: str | None = Field(default=None, pattern=r"^https?://")
+    oidc_client_secret: SecretStr | None = None  # unset for a public client (PKCE alone)
 
     correlation_window_s: int = Field(default=900, gt=0)
     correlation_labels: str = "alertname,service"
@@ -105,6 +113,10 @@ class Settings(BaseSettings):
     intake_journal_sweep_interval_s: float = Field(default=30.0, gt=0)
     outbox_sweep_interval_s: float = Field(default=15.0, gt=0, description="how often a worker sweeps the outbox")
     audit_verify_interval_s: float = Field(default=300.0, ge=0, description="worker re-verifies the audit chain; 0 = off")
+    outcome_horizon_s: float = Field(default=900.0, gt=0, description=(
+        "a finished run is judged this long after its last step: did its incident resolve by then"))
+    outcome_sweep_interval_s: float = Field(default=60.0, ge=0, description=(
+        "how often a worker judges finished runs whose horizon passed; 0 = off"))
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9809, ge=0, le=65535, description="0 disables the worker's /metrics")
 
@@ -141,6 +153,10 @@ class Settings(BaseSettings):
 
     # Chat (Slack slash command and the generic chat endpoint).
     slack_signing_secret: SecretStr | None = None
+    # Signs the incident console's session cookies (all servers of a deployment need the same one).
+    console_secret: SecretStr | None = None
+    # Bot token (xoxb-…, scope chat:write) of escalation targets of type slack_api.
+    slack_bot_token: SecretStr | None = None
     chat_context_ttl_s: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
     chat_response_url_hosts: str = Field(default="hooks.slack.com",
                                          description="hosts a chat answer may be POSTed to")
@@ -183,7 +199,8 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql+psycopg:// or sqlite:/// SQLAlchemy URL")
         return value
 
-    @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret")
+    @field_validator("webhook_token", "webhook_password", "api_token", "flower_password", "slack_signing_secret",
+                     "console_secret", "oidc_client_secret", "slack_bot_token")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # A secret that is set must be one: empty, short or well-known values would accept anyone.
@@ -210,6 +227,10 @@ class Settings(BaseSettings):
         oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
         if any(oidc) and not all(oidc):
             raise ValueError("SCO_OIDC_ISSUER, SCO_OIDC_AUDIENCE and SCO_OIDC_JWKS_URL must be set together")
+        sso = (self.oidc_client_id, self.oidc_authorize_url, self.oidc_token_url)
+        if any(sso) and not (all(sso) and all(oidc)):
+            raise ValueError("SCO_OIDC_CLIENT_ID, SCO_OIDC_AUTHORIZE_URL and SCO_OIDC_TOKEN_URL must be set "
+                             "together, with SCO_OIDC_ISSUER, SCO_OIDC_AUDIENCE and SCO_OIDC_JWKS_URL")
         return self
 
     @property
@@ -228,6 +249,15 @@ class Settings(BaseSettings):
     def broker(self) -> str:
         """The broker URL; the embedded default is kombu's SQLAlchemy transport on SQLite."""
         return self.broker_url or f"sqla+sqlite:///{self.resolved_data_dir / 'broker.sqlite'}"
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """The Redis every process shares state in: SCO_REDIS_URL, else the broker when it is Redis."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker.startswith(("redis://", "rediss://")):
+            return self.broker
+        return None
 
     @property
     def database(self) -> str:
@@ -258,13 +288,20 @@ class Settings(BaseSettings):
             return self.flower_password.get_secret_value()
         return _generated_secret(self.resolved_data_dir, "flower_password")
 
+    def console_session_key(self) -> str:
+        """The key that signs console session cookies; generated once and kept in the data dir if unset."""
+        if self.console_secret is not None:
+            return self.console_secret.get_secret_value()
+        return _generated_secret(self.resolved_data_dir, "console_secret")
+
     def api_secret(self) -> str | None:
         """The deprecated static API token, when set; it never defaults to the webhook token."""
         return self.api_token.get_secret_value() if self.api_token is not None else None
 
 
 SECRET_FIELDS = frozenset({"webhook_token", "webhook_password", "api_token", "flower_password",
-                           "slack_signing_secret"})
+                           "slack_signing_secret", "console_secret",
+                           "oidc_client_secret", "slack_bot_token"})
 MIN_SECRET_BYTES = 16
 # Values seen in examples and tutorials; a deployment that kept one accepts anyone who read them.
 WELL_KNOWN_SECRETS = frozenset({

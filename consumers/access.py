@@ -37,6 +37,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/incidents/{incident_id}"): "read",
     ("POST", "/v1/incidents/{incident_id}/approve"): "approve",
     ("POST", "/v1/incidents/{incident_id}/deny"): "deny",
+    ("POST", "/v1/incidents/{incident_id}/escalate"): "escalate",
     ("POST", "/v1/killswitch"): "kill_switch.engage",  # release also needs kill_switch.release
     ("POST", "/v1/chat/command"): "chat",
 }
@@ -69,6 +70,14 @@ def principal_of(request: Request) -> Principal:
     if not isinstance(principal, Principal):  # a handler reached without its guard: refuse, never assume
         raise HttpError(401, "missing credentials")
     return principal
+
+
+def granted_roles(principal: Principal) -> list[str]:
+    """Roles the credential itself grants (an API key's, the static token's), which roles.yaml cannot
+    know: the worker's re-check (approvals, chat commands) adds them to what roles.yaml says."""
+    if principal.source in ("api_key", "static_token"):
+        return sorted(role.label for role in principal.roles)
+    return []
 
 
 def require_permission(request: Request, action: str) -> Principal:

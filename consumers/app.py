@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from consumers import chat, metrics_intake, remediation_api
 from consumers.alertmanager import MalformedJson, parse_webhook
+from consumers.console import routes as console
 from consumers.deps import ApiDeps
 from consumers.access import guarded
 from consumers.auth import Authenticator, static_credentials
@@ -125,7 +126,8 @@ def create_app(deps: ApiDeps) -> Starlette:
         if aclose is not None:
             await aclose()
 
-    app = Starlette(routes=guarded(routes, authenticator), exception_handlers={Exception: _internal_error}, lifespan=lifespan)
+    # The console signs people in with its own session cookies and checks each form's permission.
+    app = Starlette(routes=[*guarded(routes, authenticator), *console.routes(deps)], exception_handlers={Exception: _internal_error}, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware)
     return app
 

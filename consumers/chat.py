@@ -3,7 +3,9 @@
 Both only validate, authenticate and publish one `chat.handle_command` message onto the
 `chat` queue; a worker understands the text, acts and answers at the response_url. Slack
 wants an answer within 3 s, so the Slack endpoint answers at once with an ephemeral
-acknowledgement and never waits for the work.
+acknowledgement and never waits for the work. A script on the generic endpoint may send
+`"wait": true` (or seconds): the request then returns the worker's answer (200), or 202 when
+none came in time.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.slack_responder import ResponseUrlRefused, check_response_url
-from consumers.access import principal_of
+from consumers.access import granted_roles, principal_of
 from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
@@ -44,6 +46,7 @@ SLACK_SOURCE = "urn:smartcloudops:chat:slack"
 API_SOURCE = "urn:smartcloudops:chat:api"
 MAX_CHAT_BODY_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 2000
+MAX_WAIT_S = 30.0  # a waiting caller holds a server thread; the answer normally comes in under a second
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -139,7 +142,12 @@ def routes(deps: ApiDeps) -> list[Route]:
             raise HttpError(400, f"user is the authenticated caller ({principal.subject}); "
                                  "it cannot name someone else")
         data = _api_data(payload, hosts)
+        wait_s = _wait_seconds(payload.get("wait"))
+        if wait_s and deps.chat_answers is None:
+            raise HttpError(422, "this server cannot wait for chat answers (no answer box configured)")
+        data["wait"] = bool(wait_s)
         data["groups"] = list(principal.groups)
+        data["granted_roles"] = granted_roles(principal)  # an API key's role, re-checked by the worker
         data["principal"] = principal.as_audit()
         trace_id = trace_id_of(request)
         event = envelope(
@@ -161,6 +169,11 @@ def routes(deps: ApiDeps) -> list[Route]:
             user=data["user"],
             channel=data["channel"],
         )
+        if wait_s and deps.chat_answers is not None:
+            answer = await run_in_threadpool(deps.chat_answers.wait, event.id, wait_s)
+            if answer is not None:
+                return JSONResponse({"event_id": event.id, "trace_id": trace_id, "answer": answer})
+            log.info("chat.wait_timed_out", event_id=event.id, wait_s=wait_s)
         return JSONResponse({"event_id": event.id, "trace_id": trace_id}, status_code=202)
 
     return [
@@ -241,6 +254,17 @@ def _api_data(payload: Mapping[str, Any], hosts: frozenset[str]) -> dict[str, An
     return chat_command_data(
         user=user, channel=channel, text=_text(text), response_url=response_url, source="api"
     )
+
+
+def _wait_seconds(value: Any) -> float:
+    """`"wait": true` (MAX_WAIT_S) or a number of seconds up to MAX_WAIT_S; absent or false: 0."""
+    if value is None or value is False:
+        return 0.0
+    if value is True:
+        return MAX_WAIT_S
+    if isinstance(value, int | float) and 0 < value <= MAX_WAIT_S:
+        return float(value)
+    raise HttpError(422, f"field 'wait' must be true, false or a number of seconds in (0, {MAX_WAIT_S:g}]")
 
 
 def _ids(user: Any, channel: Any) -> tuple[str, str]:

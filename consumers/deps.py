@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 from config.settings import Settings
 from consumers.auth import Authenticator
+from consumers.console_sso import SsoLogin
+from consumers.console_ports import ConsoleAccounts, ConsoleReads
 from consumers.publisher import EventPublisher
 from pipeline.nlu.authz import RoleBook
-from services.ports import IncidentReads, InMemoryReplayGuard, KillSwitch, RemediationReads, ReplayGuard
+from services.ports import ChatAnswers, IncidentReads, InMemoryReplayGuard, KillSwitch, RemediationReads, ReplayGuard
 
 
 @dataclass
@@ -25,5 +27,10 @@ class ApiDeps:
     roles: RoleBook = field(default_factory=RoleBook)  # empty: every role-checked route refuses
     kill_switch: KillSwitch | None = None  # shared guard state, when the deployment has one
     chat_replay_guard: ReplayGuard = field(default_factory=lambda: InMemoryReplayGuard(time.time))
+    chat_answers: ChatAnswers | None = None  # `"wait": true` on /v1/chat/command reads answers here
     # Who is calling (JWT, API keys, static tokens); None: only the static tokens of `settings`.
     authenticator: Authenticator | None = None
+    # The incident console (consumers/console/); either None: no console routes.
+    console_accounts: ConsoleAccounts | None = None
+    console_reads: ConsoleReads | None = None
+    console_sso: SsoLogin | None = None  # OIDC sign-in to the console (SCO_OIDC_CLIENT_ID and endpoints)

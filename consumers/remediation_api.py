@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from consumers.access import principal_of, require_permission
+from consumers.access import granted_roles, principal_of, require_permission
 from consumers.deps import ApiDeps
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
@@ -33,11 +33,13 @@ KILL_SWITCH = "remediation.kill_switch"
 SOURCE = "urn:smartcloudops:api"
 DECISION_GIVEN = "dev.smartcloudops.remediation.decision.given"
 KILL_SWITCH_SET = "dev.smartcloudops.remediation.kill_switch.set"
+ESCALATE = "escalation.page_tier"
+ESCALATION_REQUESTED = "dev.smartcloudops.incident.escalation.requested"
 MAX_BODY = 16 * 1024
 
 
 def routes(deps: ApiDeps) -> list[Route]:
-    """The remediation routes: approve, deny and the kill switch."""
+    """The remediation routes: approve, deny, escalate and the kill switch."""
     async def publish(task: str, event_type: str, data: dict[str, Any], trace_id: str) -> str:
         event = envelope(
             event_type,
@@ -125,8 +127,25 @@ def routes(deps: ApiDeps) -> list[Route]:
             status_code=202,
         )
 
+    @endpoint
+    async def escalate(request: Request) -> Response:
+        principal = principal_of(request)
+        incident_id = _incident_id(request.path_params["incident_id"])
+        body = await _json_body(request)
+        _no_one_else(body, "by", principal)
+        trace_id = trace_id_of(request)
+        # tier None: the next tier not yet paged, at once (the worker claims it; a repeat is a no-op).
+        data = {"incident_id": incident_id, "tier": None, "by": principal.subject,
+                "reason": _text(body, "reason", 1000), "principal": principal.as_audit()}
+        event_id = await publish(ESCALATE, ESCALATION_REQUESTED, data, trace_id)
+        log.info("incident.escalation_requested", incident_id=incident_id, by=principal.subject,
+                 trace_id=trace_id)
+        return JSONResponse({"accepted": True, "incident_id": incident_id, "event_id": event_id,
+                             "trace_id": trace_id}, status_code=202)
+
     return [
         Route("/v1/incidents/{incident_id}/approve", decision_endpoint(True), methods=["POST"]),
+        Route("/v1/incidents/{incident_id}/escalate", escalate, methods=["POST"]),
         Route("/v1/incidents/{incident_id}/deny", decision_endpoint(False), methods=["POST"]),
         Route("/v1/killswitch", kill_switch, methods=["POST"]),
     ]
@@ -145,10 +164,7 @@ def _no_one_else(body: dict[str, Any], name: str, principal: Principal) -> None:
 
 
 def _granted(principal: Principal) -> list[str]:
-    """Roles the credential itself grants (an API key's), which roles.yaml cannot know."""
-    if principal.source in ("api_key", "static_token"):
-        return sorted(role.label for role in principal.roles)
-    return []
+    return granted_roles(principal)
 
 
 def _incident_id(raw: str) -> int:

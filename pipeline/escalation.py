@@ -6,17 +6,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TargetKind = Literal["slack_webhook", "webhook"]
+TargetKind = Literal["slack_webhook", "slack_api", "webhook"]
+# Slack Web API method a `slack_api` target posts to (a channel id, or a user id for a DM).
+SLACK_POST_MESSAGE_URL = "https://slack.com/api/chat.postMessage"
 
 
 @dataclass(frozen=True, slots=True)
 class PageTarget:
-    """One recipient: a Slack incoming webhook, or a generic webhook in PagerDuty Events v2 shape."""
+    """One recipient: a Slack incoming webhook, a Slack channel or user through the Web API
+    (`channel`, with the bot token of the deployment), or a webhook in PagerDuty Events v2 shape."""
 
     name: str
     kind: TargetKind
     url: str
     routing_key: str = ""
+    channel: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ def page_message(incident: PagedIncident, tier: int, target: PageTarget, by: str
     )
     if target.kind == "slack_webhook":
         return {"text": summary}
+    if target.kind == "slack_api":
+        return {"channel": target.channel, "text": summary}
     return {
         "routing_key": target.routing_key,
         "event_action": "trigger",

@@ -87,6 +87,9 @@ class FactorWeights(_Frozen):
     flapping: float = Field(default=1.5, ge=0)
     recent_failures: float = Field(default=1.5, ge=0)
     change_freeze: float = Field(default=1.0, ge=0)
+    # 1 - the smoothed fix rate of the planned action on similar incidents (docs/learning.md);
+    # only present once outcomes exist, and it can only make a decision stricter.
+    learned_failure: float = Field(default=1.5, ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> FactorWeights:
@@ -392,6 +395,34 @@ class Requests(_Frozen):
     self_approval: bool = False  # may the person who asked approve their own request?
 
 
+class PredictionRule(_Frozen):
+    """Forecast one metric and raise its alert before the threshold is crossed."""
+
+    name: Word
+    metric: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$")]
+    threshold: float
+    alertname: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$")]
+    severity: Word = "warning"
+    horizon_s: Seconds = 7200.0
+
+    @field_validator("threshold")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("threshold must be a finite number")
+        return value
+
+
+class Predictions(_Frozen):
+    """Predictive remediation: forecast these metrics, open "predicted" incidents ahead of time."""
+
+    rules: tuple[PredictionRule, ...] = ()
+    interval_s: Seconds = 300.0  # how often a worker forecasts
+    history_s: Seconds = 3 * 86400.0  # how much history each forecast reads (a day is warm-up)
+    # A predicted incident's plan needs at least this decision: by default a person approves.
+    minimum_decision: Decision = Decision.NEEDS_APPROVAL
+
+
 class Policy(_Frozen):
     """The operator's whole remediation policy file."""
 
@@ -402,6 +433,7 @@ class Policy(_Frozen):
     actions: AllowedActions
     rules: tuple[Rule, ...] = ()
     requests: Requests = Requests()
+    predictions: Predictions = Predictions()
 
     @model_validator(mode="after")
     def _rules_use_allowed_actions(self) -> Policy:

@@ -20,6 +20,7 @@ __all__ = [
     "Decision",
     "Factor",
     "IncidentFacts",
+    "LearnedFix",
     "PastAction",
     "RiskAssessment",
     "TargetHistory",
@@ -27,6 +28,16 @@ __all__ = [
     "decide",
     "instance_targets",
 ]
+
+
+@dataclass(frozen=True)
+class LearnedFix:
+    """How often the planned action fixed incidents like this one, from recorded outcomes."""
+
+    action: str
+    probability: float  # smoothed chance of a fix, in [0, 1]
+    tried: int  # runs behind it at the most specific level with any evidence
+    explanation: str  # "ec2_reboot fixed 9 of 11 similar InstanceDown incidents on checkout (...)"
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class IncidentFacts:
     targets: tuple[str, ...] = ()
     anomaly_scores: tuple[float, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    # What earlier outcomes say about the action the policy would run here (None: nothing learnt).
+    learned: LearnedFix | None = None
 
     @classmethod
     def from_catalog(
@@ -180,6 +193,12 @@ def assess(
     factors = _weigh(raw, policy.risk)
     score = min(100.0, math.fsum(f.contribution for f in factors))
     decision = decide(score, policy.risk.thresholds)
+    if any(r.name == LEARNED for r in raw):
+        # Learning may only raise the bar: a good track record never lowers the decision
+        # below what the same incident would get without it.
+        unlearned = _weigh([r for r in raw if r.name != LEARNED], policy.risk)
+        without = min(100.0, math.fsum(f.contribution for f in unlearned))
+        decision = decision.at_least(decide(without, policy.risk.thresholds))
     if freeze_window is not None:
         # A freeze never relaxes a decision: it forces at least what the policy says.
         decision = decision.at_least(policy.change_freeze.decision)
@@ -218,8 +237,22 @@ def _raw_factors(
     if anomaly is not None:
         factors.insert(1, anomaly)
     factors += [_flapping(history, policy, now), _failures(history, policy, now)]
+    learned = _learned(incident)
+    if learned is not None:
+        factors.append(learned)
     factors.append(_freeze(freeze_window))
     return factors
+
+
+LEARNED = "learned_failure"
+
+
+def _learned(incident: IncidentFacts) -> _Raw | None:
+    """The chance that the planned action does not fix it; absent until something was tried."""
+    learned = incident.learned
+    if learned is None or learned.tried <= 0:
+        return None
+    return _Raw(LEARNED, _clamp(1.0 - learned.probability), learned.explanation)
 
 
 def _weigh(raw: list[_Raw], policy: RiskPolicy) -> tuple[Factor, ...]:

@@ -24,7 +24,7 @@ from pipeline.errors import InvalidInput, NotFound, PermanentError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.nlu import ChatContext, Understanding, next_context, understand
 from pipeline.nlu.clarify import Question, question_reply
-from pipeline.nlu.authz import Decision, authorize
+from pipeline.nlu.authz import Decision, Role, authorize
 from pipeline.nlu.context import check_chat_id
 from pipeline.nlu.replies import (
     ActionLine,
@@ -58,6 +58,9 @@ _BARE_YES = re.compile(r"\s*(?:yes|yep|yeah|sure|ok|okay|do it|go ahead)(?:[\s,!
                        re.IGNORECASE)
 
 Publish = Callable[[str, CloudEvent], None]
+_ROLE_LABELS = frozenset(role.label for role in Role)
+# An answer nobody picked up (the caller gave up waiting) is dropped after this.
+ANSWER_TTL_S = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,12 @@ class ChatCommand:
     response_url: str | None
     source: str
     groups: tuple[str, ...] = ()  # the authenticated caller's groups (OIDC); Slack sends none
+    wait: bool = False  # an API caller waits for the answer in its response (ChatAnswers)
+    # Roles the caller was granted at the edge (an API key's role; a console account's role):
+    # roles.yaml cannot name keys or local accounts. Slack never sets it.
+    granted: tuple[Role, ...] = ()
+    # From the console only: what its button means, so no text is parsed.
+    given: Understanding | None = None
 
     @classmethod
     def from_event(cls, event: CloudEvent) -> ChatCommand:
@@ -92,6 +101,9 @@ class ChatCommand:
             response_url=response_url,
             source=str(data.get("source") or "api")[:16],
             groups=tuple(g for g in data.get("groups") or () if isinstance(g, str))[:256],
+            wait=data.get("wait") is True,
+            granted=_granted(data),
+            given=_console_given(data),
         )
 
 
@@ -172,8 +184,9 @@ class ChatHandler:
     def handle(self, command: ChatCommand, now: datetime) -> Answer:
         """Understand, authorize, act, remember the context, and deliver the answer."""
         context = self.chat.contexts.get(command.user, command.channel)
-        understanding = understand(command.text, context, self.chat.vocabulary)
-        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles)
+        understanding = command.given or understand(command.text, context, self.chat.vocabulary)
+        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles,
+                             command.granted)
         turn = Turn(command, understanding, decision, context, now)
         if understanding.question is not None and not _unasked_yes(turn):
             message, following = self._ask(understanding.question), next_context(
@@ -186,6 +199,8 @@ class ChatHandler:
         self.chat.contexts.put(command.user, command.channel, following, self.chat.context_ttl_s)
         if command.response_url:
             self._deliver(command.response_url, message)
+        if command.wait and self.chat.answers is not None:
+            self.chat.answers.put(command.event_id, message, ANSWER_TTL_S)
         log.info(
             "chat.answered",
             intent=understanding.intent,
@@ -389,6 +404,9 @@ class ChatHandler:
             turn.store_command(),
             [turn.record("chat.remediation_requested", data["incident_id"], request=data)],
         )
+        if turn.command.response_url:
+            # Not audited (it is a credential for the channel): the worker tells the run's fate there.
+            data = {**data, "reply_to": turn.command.response_url}
         self.publish(
             REQUEST_REMEDIATION,
             envelope(
@@ -469,6 +487,8 @@ class ChatHandler:
             "groups": list(turn.command.groups),
             "reason": f"via chat: {turn.command.text[:200]}",
         }
+        if turn.command.granted:  # the worker re-checks the key's role too
+            data["granted_roles"] = [role.label for role in turn.command.granted]
         if turn.command.response_url:
             data["reply_to"] = turn.command.response_url  # the worker posts what it decided
         self.chat.commands.record(
@@ -611,6 +631,32 @@ def _unasked_yes(turn: Turn) -> bool:
 
 
 # Which use case serves which intent: one explicit table (a test checks it covers every intent).
+# The console's buttons: the intents it sends, and the entities each may carry (typed).
+CONSOLE_INTENTS = frozenset({"ack", "escalate", "silence"})
+_CONSOLE_ENTITIES: Mapping[str, type] = {"incident": int, "alertname": str, "service": str, "duration_s": int}
+
+
+GRANTING_SOURCES = ("api", "console")  # edges that prove who grants a role: an API key, a console account
+
+
+def _granted(data: Mapping[str, Any]) -> tuple[Role, ...]:
+    """Roles the edge granted (re-validated); Slack grants none, whatever a message carries."""
+    if data.get("source") not in GRANTING_SOURCES:
+        return ()
+    return tuple(Role.parse(label) for label in data.get("granted_roles") or ()
+                 if isinstance(label, str) and label in _ROLE_LABELS)
+
+
+def _console_given(data: Mapping[str, Any]) -> Understanding | None:
+    """The console's given intent and entities, re-validated; nothing for any other source."""
+    if data.get("source") != "console" or data.get("intent") not in CONSOLE_INTENTS:
+        return None
+    raw = data.get("entities") if isinstance(data.get("entities"), Mapping) else {}
+    entities = {k: raw[k] for k, kind in _CONSOLE_ENTITIES.items()
+                if isinstance(raw.get(k), kind) and not isinstance(raw.get(k), bool)}
+    return Understanding(str(data["intent"]), entities, 1.0, source="console")
+
+
 INTENT_HANDLERS: Mapping[str, Callable[[ChatHandler, Turn], dict[str, Any]]] = {
     "help": ChatHandler._on_help,
     "unknown": ChatHandler._on_unknown,

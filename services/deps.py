@@ -11,7 +11,7 @@ from pipeline.nlu.authz import RoleBook
 from pipeline.policy import ActionName, Policy
 from pipeline.remediation import GuardStore
 from services.actions import RemediationAction
-from services.ports import RemediationReads, Responder
+from services.ports import ChatAnswers, LearnedOutcomes, RemediationReads, ReplyRoutes, Responder
 from services.stores import (
     AlertmanagerSilencer,
     ApprovalStore,
@@ -44,6 +44,7 @@ class RemediationRuntime:
     verify_timeout_s: float
     verify_poll_s: float
     verify_settle_s: float | None = None  # None: each action's own settle (EC2 reboot: 30 s)
+    learning: LearnedOutcomes | None = None  # None: no learned factor in the risk score
 
     @property
     def dry_run(self) -> bool:
@@ -63,3 +64,7 @@ class ChatRuntime:
     responder: Responder
     alertmanager: AlertmanagerSilencer | None
     context_ttl_s: int
+    # Where an API caller that asked to wait reads the answer; None: only response_url answers.
+    answers: ChatAnswers | None = None
+    # The chat that asked for a run, so its end is told there even when the API approved it.
+    reply_routes: ReplyRoutes | None = None

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # arrays only in annotations: the HTTP server, which imports the ports, never loads numpy
     import numpy as np
 
+from pipeline.learning.outcomes import Signature
+from pipeline.risk import LearnedFix
+
 
 class ReplayGuard(Protocol):
     """Remembers accepted signatures for a while (Redis `SET key 1 NX EX ttl` in production)."""
@@ -132,3 +135,63 @@ class Responder(Protocol):
     """Delivers one chat answer (Slack message JSON) to a response_url."""
 
     def post(self, url: str, message: dict[str, Any]) -> None: ...
+
+
+class ChatAnswers(Protocol):
+    """Hands a chat answer from the worker to the API request that waits for it (`"wait": true`)."""
+
+    def put(self, event_id: str, message: dict[str, Any], ttl_s: int) -> None:
+        """Leave the answer to `event_id` for `ttl_s` seconds."""
+
+    def wait(self, event_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The answer to `event_id`, waiting up to `timeout_s`; None when none came in time."""
+
+
+class InMemoryChatAnswers:
+    """ChatAnswers in one process (tests): a dict and a condition."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._answers: dict[str, dict[str, Any]] = {}
+        self._ready = threading.Condition()
+
+    def put(self, event_id: str, message: dict[str, Any], ttl_s: int) -> None:
+        with self._ready:
+            self._answers[event_id] = message
+            self._ready.notify_all()
+
+    def wait(self, event_id: str, timeout_s: float) -> dict[str, Any] | None:
+        with self._ready:
+            self._ready.wait_for(lambda: event_id in self._answers, timeout=timeout_s)
+            return self._answers.pop(event_id, None)
+
+
+class ReplyRoutes(Protocol):
+    """Which chat asked for a run, while its response_url is valid: the run's end is told there
+    even when someone approves it through the API."""
+
+    def remember(self, run_id: int, reply_to: str, ttl_s: int) -> None:
+        """Keep `reply_to` for `run_id` for `ttl_s` seconds."""
+
+    def reply_to(self, run_id: int) -> str | None:
+        """The chat URL that asked for `run_id`, when still known."""
+
+
+class InMemoryReplyRoutes:
+    """ReplyRoutes in a dict (tests, one process); expiry is not modelled."""
+
+    def __init__(self) -> None:
+        self.routes: dict[int, str] = {}
+
+    def remember(self, run_id: int, reply_to: str, ttl_s: int) -> None:
+        self.routes[run_id] = reply_to
+
+    def reply_to(self, run_id: int) -> str | None:
+        return self.routes.get(run_id)
+
+
+class LearnedOutcomes(Protocol):
+    """What recorded outcomes say about an action on a kind of incident (docs/learning.md)."""
+
+    def learned_fix(self, signature: Signature, action: str) -> LearnedFix | None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,8 @@ from pipeline.remediation import RemediationRequested, guard_step, plan, plan_re
 from pipeline.remediation.plan import RemediationPlan
 from pipeline.remediation.guards import GuardDecision
 from pipeline.remediation.params import RefusedParameter, check_against_catalog
-from pipeline.risk import IncidentFacts, assess
+from pipeline.learning.outcomes import Signature
+from pipeline.risk import IncidentFacts, LearnedFix, assess
 from services.actions import ActionOutcomeUnknown, ActionResult
 from services.deps import RemediationRuntime
 from services.remediation_records import RunStarted, StoredRun
@@ -55,6 +56,7 @@ def assess_incident(
         alerts=[_Labels(labels) for labels in incident.firing_labels],
         anomaly_scores=anomaly_scores(incident.anomaly),
     )
+    facts = replace(facts, learned=_learned_fix(rt, facts))
     risk = rt.policy.risk
     since = now - timedelta(seconds=max(risk.flapping_window_s, risk.failure_lookback_s))
     history = rt.incident_facts.target_history(
@@ -72,6 +74,18 @@ def assess_incident(
         now=now,
         trace_id=trace_id or incident.trace_id,
     )
+
+
+def _learned_fix(rt: RemediationRuntime, facts: IncidentFacts) -> LearnedFix | None:
+    """What outcomes say about the actions the matching rule would run (as outcomes name them)."""
+    if rt.learning is None:
+        return None
+    rule = rt.policy.rule_for(facts.alertname, dict(facts.labels), facts.service)
+    if rule is None:
+        return None
+    action = "+".join(dict.fromkeys(spec.action.value for spec in rule.actions))
+    signature = Signature(facts.alertname, facts.service, facts.severity, facts.service_tier)
+    return rt.learning.learned_fix(signature, action)
 
 
 def anomaly_scores(evidence: tuple[float, float] | None) -> tuple[float, ...]:
@@ -358,6 +372,7 @@ class DecisionOutcome:
     run_id: int | None = None
     resume_from: int | None = None
     steps: int = 0
+    why: str = ""  # why a decision was refused, for the person who tried
 
 
 def decide(
@@ -398,7 +413,7 @@ def decide(
             now=now,
             trace_id=trace_id,
         )
-        return DecisionOutcome("forbidden", run.id)
+        return DecisionOutcome("forbidden", run.id, why=verdict.reason)
     roles = [verdict.held_role.label if verdict.held_role else "", *groups]
     if not rt.approvals.decide(
         run, approved=approve, actor=actor, roles=roles, reason=reason, now=now, trace_id=trace_id

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
 
@@ -26,12 +25,15 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from consumers.auth import Authenticator
+    from consumers.console_sso import SsoLogin
+    from consumers.oidc import JwtVerifier
     from pipeline.nlu.authz import RoleBook
     from pipeline.anomaly.detector import StreamingDetector
     from pipeline.correlation import CorrelationPolicy
     from pipeline.nlu import ContextStore
     from pipeline.remediation import GuardStore
     from services.deps import ChatRuntime, RemediationRuntime
+    from services.ports import ChatAnswers, ReplyRoutes
     from tasks.runtime import Runtime
 
 
@@ -117,6 +119,8 @@ def build_http_app(settings: Settings) -> Starlette:
     from prometheus_client import REGISTRY
 
     from adapters.broker import QueueDepthCollector, publisher_for
+    from adapters.db.console_queries import ConsoleQueries
+    from adapters.db.console_store import ConsoleUserStore
     from adapters.db.queries import IncidentQueries
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.replay_guard import replay_guard_for
@@ -132,47 +136,126 @@ def build_http_app(settings: Settings) -> Starlette:
             conn.execute(sa.text("SELECT 1"))
 
     REGISTRY.register(QueueDepthCollector(app, settings.queues))
+    from adapters.observability.metrics import declare_api_series
+
+    declare_api_series(settings.queues.all())
     roles = load_roles(settings.roles_path or DEFAULT_ROLES_FILE)
+    api_authenticator = authenticator(settings, roles, engine)
     return create_app(ApiDeps(
         settings=settings,
         publisher=publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s),
         incidents=IncidentQueries(engine),
         database_ping=database_ping,
-        remediation=RemediationQueries(engine),
+        remediation=RemediationQueries(engine, advisor=advisor(settings, engine)),
         roles=roles,
-        authenticator=authenticator(settings, roles, engine),
+        authenticator=api_authenticator,
         # Shared guard state only: an in-process store would be the API's alone.
-        kill_switch=guard_store(settings) if settings.redis_url else None,
+        kill_switch=guard_store(settings) if settings.shared_redis_url else None,
         chat_replay_guard=replay_guard_for(settings),
+        console_accounts=ConsoleUserStore(engine),
+        console_reads=ConsoleQueries(engine, threshold=anomaly_threshold(settings)),
+        console_sso=console_sso(settings),
+        chat_answers=chat_answers(settings),
     ))
+
+
+def console_sso(settings: Settings) -> SsoLogin | None:
+    """The console's OIDC sign-in, when SCO_OIDC_CLIENT_ID and the provider's endpoints are set."""
+    from consumers.console_sso import SsoLogin
+
+    if not (settings.oidc_client_id and settings.oidc_authorize_url and settings.oidc_token_url):
+        return None
+    secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
+    return SsoLogin(authorize_url=settings.oidc_authorize_url, token_url=settings.oidc_token_url,
+                    client_id=settings.oidc_client_id, client_secret=secret, verifier=jwt_verifier(settings))
+
+
+def anomaly_threshold(settings: Settings) -> float | None:
+    """The detection threshold of the configured model, drawn on the console's score plots."""
+    import json
+    from importlib import resources
+    from pathlib import Path
+
+    # The sidecar JSON only: importing adapters.anomaly_model would load scikit-learn into the server.
+    path = Path(settings.anomaly_model_path or str(resources.files("pipeline.anomaly") / "default_model"))
+    sidecar = path / "model.json" if path.is_dir() else path.with_suffix(".json")
+    try:
+        return float(json.loads(sidecar.read_text())["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # the plot goes without its threshold line; the worker reports a bad model
+
+
+def advisor(settings: Settings, engine: Engine) -> Callable[[str, str, str], list[dict[str, Any]]] | None:
+    """Ranks a service's possible actions by their recorded outcomes (docs/learning.md), for the
+    incident page; None when the operator files cannot be read (the page then has no advice)."""
+    from adapters.db.outcome_store import LearnedRates
+    from config.policy import load_remediation_config
+    from pipeline.errors import ConfigurationError
+    from pipeline.learning.advice import possible_actions
+    from pipeline.learning.outcomes import Signature
+
+    try:
+        catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    except ConfigurationError:
+        return None
+    learning = LearnedRates(engine)
+
+    def advise(alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
+        service = catalog.service(service_name)
+        if service is None or not learning.has_outcomes():
+            return []
+        signature = Signature(alertname, service.name, severity, service.tier)
+        return learning.advice(signature, possible_actions(service, policy))
+
+    return advise
 
 
 def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:
     """Who may call the API: OIDC tokens (when configured), API keys in the store, the static tokens."""
     from adapters.db.api_key_store import ApiKeyStore
     from consumers.auth import Authenticator, static_credentials
-    from consumers.oidc import JwksCache, JwtVerifier
 
-    verifier = None
-    if settings.oidc_enabled:
-        assert settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience
-        verifier = JwtVerifier(
-            JwksCache(settings.oidc_jwks_url, cache_s=settings.oidc_jwks_cache_s),
-            issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-            algorithms=tuple(settings.oidc_algorithms.split(",")), leeway_s=settings.oidc_leeway_s,
-            groups_claim=settings.oidc_groups_claim, name_claim=settings.oidc_name_claim,
-        )
+    verifier = jwt_verifier(settings) if settings.oidc_enabled else None
     return Authenticator(static=static_credentials(settings), api_keys=ApiKeyStore(engine), jwt=verifier,
                          roles=roles)
 
 
+def jwt_verifier(settings: Settings) -> JwtVerifier:
+    """Checks the OIDC provider's access tokens (issuer, audience, signature from its JWKS)."""
+    from consumers.oidc import JwksCache, JwtVerifier
+
+    assert settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience
+    return JwtVerifier(
+        JwksCache(settings.oidc_jwks_url, cache_s=settings.oidc_jwks_cache_s),
+        issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+        algorithms=tuple(settings.oidc_algorithms.split(",")), leeway_s=settings.oidc_leeway_s,
+        groups_claim=settings.oidc_groups_claim, name_claim=settings.oidc_name_claim,
+    )
+
+
 def start_worker_services(settings: Settings, app: Celery) -> None:
     """The worker parent's side jobs: its /metrics, the queue-depth metric, the audit-chain check."""
+    _declare_worker_series(app)
     _serve_worker_metrics(settings)
     _publish_queue_depth(settings, app)
     _monitor_audit_chain(settings)
     _sweep_outbox(settings, app)
     _sweep_intake_journal(settings, app)
+    _judge_outcomes(settings)
+    _forecast(settings, app)
+
+
+def _declare_worker_series(app: Celery) -> None:
+    from adapters.observability.metrics import declare_worker_series
+    from pipeline.policy import ActionName
+    from pipeline.remediation.guards import Reason
+
+    app.loader.import_default_modules()  # the tasks of `include=`, so each has its failure series
+    declare_worker_series(
+        tasks=sorted(name for name in app.tasks if not name.startswith("celery.")),
+        actions=[action.value for action in ActionName],
+        guard_reasons=[reason.value for reason in Reason if reason is not Reason.ALLOWED],
+    )
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
@@ -219,6 +302,46 @@ def _sweep_intake_journal(settings: Settings, app: Celery) -> None:
                    older_than_s=settings.intake_journal_republish_after_s).start()
 
 
+def _forecast(settings: Settings, app: Celery) -> None:
+    """Predictive remediation (policies.yaml `predictions:`): forecast, raise predicted alerts."""
+    from datetime import UTC, datetime
+
+    from config.policy import load_remediation_config
+
+    _, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    if not policy.predictions.rules:
+        return
+    import structlog
+
+    from adapters.broker import publisher_for
+    from adapters.db.series_history import SeriesHistory
+    from adapters.periodic import PeriodicJob
+    from services.predictions import Predictor
+
+    publisher = publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
+    predictor = Predictor(SeriesHistory(database(settings, pool_size=1)), publisher.publish, policy.predictions)
+    PeriodicJob(lambda: predictor.run_once(datetime.now(UTC)), interval_s=policy.predictions.interval_s,
+                name="forecaster", log=structlog.get_logger("predictions"),
+                failure_event="predictions.failed", immediately=True).start()
+
+
+def _judge_outcomes(settings: Settings) -> None:
+    if not settings.outcome_sweep_interval_s:
+        return
+    from adapters.db.outcome_store import OutcomeRecorder, OutcomeSweeper
+    from config.policy import load_remediation_config
+
+    catalog, _ = load_remediation_config(settings.catalog_path, settings.policy_path)
+
+    def tier_of(service: str) -> int:
+        known = catalog.service(service)
+        return known.tier if known is not None else 2
+
+    recorder = OutcomeRecorder(database(settings, pool_size=1), horizon_s=settings.outcome_horizon_s,
+                               tier_of=tier_of)
+    OutcomeSweeper(recorder, interval_s=settings.outcome_sweep_interval_s).start()
+
+
 def _publish_queue_depth(settings: Settings, app: Celery) -> None:
     if not settings.cloudwatch_deployment:
         return
@@ -245,6 +368,7 @@ def build_remediation(
     from adapters.db.assessment_store import AssessmentStore
     from adapters.db.incident_facts import IncidentFacts
     from adapters.db.kill_switch_store import KillSwitchStore
+    from adapters.db.outcome_store import LearnedRates
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.db.run_store import RunStore
     from config.policy import load_remediation_config
@@ -277,6 +401,7 @@ def build_remediation(
         verify_timeout_s=settings.remediation_verify_timeout_s,
         verify_poll_s=settings.remediation_verify_poll_s,
         verify_settle_s=settings.remediation_verify_settle_s,
+        learning=LearnedRates(engine),
     )
 
 
@@ -285,22 +410,22 @@ def guard_store(settings: Settings) -> GuardStore:
     from pipeline.errors import ConfigurationError
     from pipeline.remediation import InMemoryGuardStore
 
-    if settings.redis_url:
+    if settings.shared_redis_url:
         import redis
 
         from adapters.guard_store import RedisGuardStore
 
         return RedisGuardStore(
-            redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            redis.Redis.from_url(settings.shared_redis_url, socket_timeout=5, socket_connect_timeout=5)
         )
     if settings.remediation_mode == "execute":
         raise ConfigurationError(
-            "SCO_REDIS_URL: required when SCO_REMEDIATION_MODE=execute "
+            "SCO_REDIS_URL (or a redis:// SCO_BROKER_URL): required when SCO_REMEDIATION_MODE=execute "
             "(rate limits, cooldowns and the breaker must be shared by every worker)"
         )
     log.warning(
         "remediation.guards_in_memory",
-        reason="SCO_REDIS_URL unset; dry run keeps guard state per process",
+        reason="no Redis (SCO_REDIS_URL unset, broker not Redis); dry run keeps guard state per process",
     )
     return InMemoryGuardStore()
 
@@ -332,17 +457,43 @@ def build_chat(settings: Settings, engine: Engine) -> ChatRuntime:
         if settings.alertmanager_url
         else None,
         context_ttl_s=settings.chat_context_ttl_s,
+        answers=chat_answers(settings),
+        reply_routes=reply_routes(settings),
     )
 
 
-def context_store(settings: Settings) -> ContextStore:
-    """Redis when there is one; the embedded default keeps contexts in the worker's memory."""
-    from adapters.replay_guard import chat_redis_url
-    from pipeline.nlu import InMemoryContextStore
+def reply_routes(settings: Settings) -> ReplyRoutes:
+    """Which chat asked for a run: Redis, else a SQLite file in the data dir."""
+    from adapters.chat_answers import RedisReplyRoutes, SqliteReplyRoutes
 
-    url = chat_redis_url(settings)
+    url = settings.shared_redis_url
     if url is None:
-        return InMemoryContextStore(time.monotonic)
+        return SqliteReplyRoutes(settings.resolved_data_dir / "reply_routes.sqlite")
+    import redis
+
+    return RedisReplyRoutes(redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0))
+
+
+def chat_answers(settings: Settings) -> ChatAnswers:
+    """Where a waiting API request reads the worker's answer: Redis, else a SQLite file in the data dir."""
+    from adapters.chat_answers import RedisChatAnswers, SqliteChatAnswers
+
+    url = settings.shared_redis_url
+    if url is None:
+        return SqliteChatAnswers(settings.resolved_data_dir / "chat_answers.sqlite")
+    import redis
+
+    # The API blocks in BLPOP for up to MAX_WAIT_S: the socket timeout must outlast it.
+    return RedisChatAnswers(redis.Redis.from_url(url, socket_timeout=40.0, socket_connect_timeout=2.0))
+
+
+def context_store(settings: Settings) -> ContextStore:
+    """Redis when there is one, else a SQLite file in the data dir (shared by the worker's children)."""
+    url = settings.shared_redis_url
+    if url is None:
+        from adapters.chat_context import SqliteContextStore
+
+        return SqliteContextStore(settings.resolved_data_dir / "chat_contexts.sqlite")
     import redis
 
     from adapters.chat_context import RedisContextStore

@@ -15,7 +15,7 @@ COMMANDS = {
     "serve": "runtime", "worker": "runtime", "up": "runtime", "flower": "runtime",
     "db": "db", "audit": "audit", "demo": "demo",
     "model": "model", "evaluate": "model", "nlu": "nlu", "remediation": "remediation",
-    "apikey": "apikey",
+    "apikey": "apikey", "user": "user",
 }
 
 

@@ -37,5 +37,5 @@ def handle_chat_command(self: PipelineTask, event: dict[str, Any]) -> dict[str, 
     return {
         "intent": answer.intent,
         "allowed": answer.allowed,
-        "answered": command.response_url is not None,
+        "answered": command.response_url is not None or command.wait,
     }

@@ -42,7 +42,9 @@ def escalation_book() -> EscalationBook:
 
 @functools.cache
 def _pager() -> HttpPager:
-    return HttpPager(httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0), follow_redirects=False))
+    token = getattr(runtime().settings, "slack_bot_token", None)
+    return HttpPager(httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0), follow_redirects=False),
+                     token.get_secret_value() if token is not None else None)
 
 
 def schedule_tier(incident_id: int, tier: int | None, countdown_s: float, *, by: str = flow.SYSTEM,

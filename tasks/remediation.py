@@ -139,7 +139,36 @@ def request_remediation(self: PipelineTask, event: dict[str, Any]) -> dict[str, 
     started = flow.request_remediation(
         _remediation(), data=envelope_.data, trace_id=envelope_.traceid, now=_now()
     )
+    reply_to = envelope_.data.get("reply_to")
+    if isinstance(reply_to, str) and started.run_id is not None:
+        _remember_chat(started.run_id, reply_to)
+        if started.state == "awaiting_approval":
+            run = _remediation().runs.run(started.run_id)
+            _tell_chat(reply_to, f"Run #{run.id} of incident #{run.incident_id} waits for an approval "
+                                 f"(`approve {run.incident_id}`); I will post how it ends.")
+        if started.state == "running":
+            run = _remediation().runs.run(started.run_id)
+            start_chain(run.id, started.next_step, len(run.steps), envelope_.traceid, reply_to)
+            return {"run_id": started.run_id, "state": started.state}
     return _start_if_running(started, envelope_.traceid)
+
+
+# Slack's response_url takes posts for 30 minutes: the chat is remembered as long as it can be told.
+REPLY_ROUTE_TTL_S = 1800
+
+
+def _remember_chat(run_id: int, reply_to: str) -> None:
+    rt = runtime()
+    if rt.chat is not None and rt.chat.reply_routes is not None:
+        rt.chat.reply_routes.remember(run_id, reply_to, REPLY_ROUTE_TTL_S)
+
+
+def _chat_of(run_id: int | None) -> str | None:
+    """The chat that asked for `run_id` (a plan started from chat, approved elsewhere)."""
+    rt = runtime()
+    if run_id is None or rt.chat is None or rt.chat.reply_routes is None:
+        return None
+    return rt.chat.reply_routes.reply_to(run_id)
 
 
 # ---------------------------------------------------------------------- the step chain
@@ -221,16 +250,21 @@ def decide(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
     )
     reply_to = envelope_.data.get("reply_to")
     reply_to = reply_to if isinstance(reply_to, str) else None
+    # Approved through the API: the chat that asked for the run still hears how it ends.
+    asked_in = _chat_of(outcome.run_id)
     if (
         outcome.status == "approved"
         and outcome.run_id is not None
         and outcome.resume_from is not None
     ):
         start_chain(
-            outcome.run_id, outcome.resume_from, outcome.steps, envelope_.traceid, reply_to
+            outcome.run_id, outcome.resume_from, outcome.steps, envelope_.traceid, reply_to or asked_in
         )
     if reply_to:
         _tell_chat(reply_to, _decision_text(outcome, envelope_.data))
+    elif asked_in and outcome.status in ("approved", "denied"):
+        by = envelope_.data.get("approver")
+        _tell_chat(asked_in, f"{_decision_text(outcome, envelope_.data)} (decided by {by})")
     return {"run_id": outcome.run_id, "status": outcome.status}
 
 
@@ -241,7 +275,8 @@ def _decision_text(outcome: flow.DecisionOutcome, data: dict[str, Any]) -> str:
         "approved": f"Approved: {run} of incident #{incident} runs now; I will post how it ends.",
         "denied": f"Denied: {run} of incident #{incident} will not run.",
         "expired": f"Too late: the approval window of {run} of incident #{incident} had passed.",
-        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}.",
+        "forbidden": f"Refused: you may not decide on {run} of incident #{incident}"
+                     + (f" ({outcome.why})." if outcome.why else "."),
         "nothing_waiting": f"Nothing was decided: no remediation of incident #{incident} waits for an approval.",
     }.get(outcome.status, f"Decision on incident #{incident}: {outcome.status}.")
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.db.schema import incidents
+from adapters.db.schema_learning import remediation_outcomes
 from adapters.db.schema_remediation import (
     approvals,
     remediation_runs,
@@ -20,8 +23,10 @@ from pipeline.events import to_utc
 class RemediationQueries:
     """An incident's risk assessments, remediation runs, their steps and approvals, as JSON-ready dicts."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, advisor: Callable[[str, str, str], list[dict[str, Any]]] | None = None) -> None:
+        """`advisor(alertname, service, severity)` ranks the possible actions by their record."""
         self._engine = engine
+        self._advisor = advisor
 
     def for_incident(self, incident_id: int) -> dict[str, Any]:
         """Everything remediation knows about one incident; empty lists when nothing happened yet."""
@@ -55,13 +60,34 @@ class RemediationQueries:
                 if run_ids
                 else []
             )
+            outcomes = (
+                {
+                    row.run_id: row
+                    for row in conn.execute(
+                        sa.select(remediation_outcomes).where(remediation_outcomes.c.run_id.in_(run_ids))
+                    )
+                }
+                if run_ids
+                else {}
+            )
+            incident = conn.execute(
+                sa.select(incidents.c.alertname, incidents.c.service, incidents.c.severity)
+                .where(incidents.c.id == incident_id)
+            ).first()
+        advice = (
+            self._advisor(incident.alertname, incident.service, incident.severity or "")
+            if self._advisor is not None and incident is not None and runs
+            else []
+        )
         return {
+            "advice": advice,
             "risk": [_assessment(row) for row in assessments],
             "remediation": [
                 _run(
                     run,
                     [s for s in steps if s.run_id == run.id],
                     [a for a in decisions if a.run_id == run.id],
+                    outcomes.get(run.id),
                 )
                 for run in runs
             ],
@@ -83,7 +109,7 @@ def _assessment(row: Any) -> dict[str, Any]:
     }
 
 
-def _run(row: Any, steps: list[Any], decisions: list[Any]) -> dict[str, Any]:
+def _run(row: Any, steps: list[Any], decisions: list[Any], outcome: Any | None) -> dict[str, Any]:
     return {
         "id": row.id,
         "plan_id": row.plan_id,
@@ -101,6 +127,22 @@ def _run(row: Any, steps: list[Any], decisions: list[Any]) -> dict[str, Any]:
         "updated_at": _time(row.updated_at),
         "steps": [_step(step) for step in steps],
         "approvals": [_approval(a) for a in decisions],
+        "outcome": _outcome(outcome) if outcome is not None else None,
+    }
+
+
+def _outcome(row: Any) -> dict[str, Any]:
+    """What the run achieved, once its verify horizon passed (recurrence known a day later)."""
+    final = row.final
+    return {
+        "resolved": row.resolved,
+        "resolved_at": _time(row.resolved_at),
+        "worsened": row.worsened,
+        "recurred": row.recurred,
+        "final": final,
+        "fixed": (row.resolved and not row.worsened and not row.recurred) if final else None,
+        "horizon_s": row.horizon_s,
+        "judged_at": _time(row.judged_at),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -72,3 +74,27 @@ class AuditChainStatus:
 
 audit_chain = AuditChainStatus()
 REGISTRY.register(audit_chain)  # the worker parent's multiprocess registry adds it too (worker_metrics)
+
+
+# Outcomes a step is counted under (adapters.observability.audit_metrics) and task failure kinds.
+STEP_OUTCOMES = ("succeeded", "dry_run", "failed", "refused", "skipped_duplicate")
+FAILURE_KINDS = ("transient", "permanent")
+
+
+def declare_api_series(queues: Iterable[str]) -> None:
+    """Export the API's failure counters at 0 from the start: a labelled counter has no series
+    until its first increment, so `rate(...) > 0` alerts and dashboards see nothing, not a 0."""
+    for queue in queues:
+        publish_failures.labels(queue)
+
+
+def declare_worker_series(tasks: Iterable[str], actions: Iterable[str], guard_reasons: Iterable[str]) -> None:
+    """Export the worker's failure, step and refusal counters at 0 for every known label value."""
+    for task in tasks:
+        for kind in FAILURE_KINDS:
+            task_failures.labels(task, kind)
+    for action in actions:
+        for outcome in STEP_OUTCOMES:
+            remediation_steps.labels(action, outcome)
+    for reason in guard_reasons:
+        guard_refusals.labels(reason)

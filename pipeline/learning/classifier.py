@@ -9,12 +9,15 @@ time (see `evaluation.choose`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier
 
 from pipeline.errors import InvalidInput
 from pipeline.learning.features import FeatureSpace, IncidentContext
+
+if TYPE_CHECKING:  # scikit-learn is imported to fit, never to score from the ONNX export
+    from sklearn.ensemble import GradientBoostingClassifier
 
 
 # Scores a batch of float32 feature rows to P(fixed): scikit-learn in training, the
@@ -28,9 +31,13 @@ class OutcomeClassifier:
     def __init__(
         self,
         space: FeatureSpace,
-        model: GradientBoostingClassifier,
+        model: GradientBoostingClassifier | None,
         scorer: RowScorer | None = None,
     ) -> None:
+        """`model` may be None when only its ONNX export is at hand (loaded from disk): then
+        `scorer` scores, and the classifier cannot be exported again."""
+        if model is None and scorer is None:
+            raise InvalidInput("an outcome classifier needs its model or a scorer")
         self.space = space
         self.model = model
         self._scorer = scorer or (lambda rows: model.predict_proba(rows)[:, 1])
@@ -43,6 +50,8 @@ class OutcomeClassifier:
         """The fitted model as ONNX: float32 rows in, a (N, 2) probability tensor out."""
         from skl2onnx import to_onnx
 
+        if self.model is None:
+            raise InvalidInput("this classifier was loaded from its ONNX export: nothing to export")
         rows = np.zeros((1, self.space.width), dtype=np.float32)
         onnx = to_onnx(self.model, rows, options={id(self.model): {"zipmap": False}},
                        target_opset={"": 17, "ai.onnx.ml": 3})
@@ -61,6 +70,8 @@ class OutcomeClassifier:
         labels = np.asarray(fixed, dtype=np.int64)
         if len(set(labels.tolist())) < 2:
             raise InvalidInput("the classifier needs both fixed and unfixed runs to learn from")
+        from sklearn.ensemble import GradientBoostingClassifier
+
         space = FeatureSpace.of(contexts, actions)
         model = GradientBoostingClassifier(
             n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=seed

@@ -76,13 +76,21 @@ def judge(
     resolved_at: datetime | None,
     refired_at: datetime | None,
     new_alert_at: datetime | None,
+    acted_at: datetime | None = None,
 ) -> tuple[bool, bool, bool]:
-    """(resolved, recurred, worsened) from the alert stream's timestamps around a run."""
+    """(resolved, recurred, worsened) from the alert stream's timestamps around a run.
+
+    Resolving counts from `acted_at` (when the run began to act; the last step if not given),
+    so an alert that cleared while the run was still verifying counts, and one that cleared
+    before anything was done does not.
+    """
     if horizon_seconds <= 0:
         raise InvalidInput("the verify horizon must be positive")
+    start = last_step_at if acted_at is None else min(acted_at, last_step_at)
     resolved = (
         resolved_at is not None
-        and 0 <= (resolved_at - last_step_at).total_seconds() <= horizon_seconds
+        and start <= resolved_at
+        and (resolved_at - last_step_at).total_seconds() <= horizon_seconds
     )
     recurred = (
         resolved

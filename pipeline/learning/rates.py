@@ -15,8 +15,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scipy.special import betaincinv
-
 from pipeline.errors import InvalidInput
 from pipeline.learning.outcomes import Outcome, Signature
 
@@ -80,6 +78,8 @@ class OutcomeRates:
             mean = alpha / (alpha + beta)
             if tried:
                 evidence = (fixed, tried, _describe(key, signature))
+        from scipy.special import betaincinv  # on use: the HTTP server loads SciPy only to explain
+
         low, high = betaincinv(alpha, beta, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
         fixed, tried, text = evidence
         return Estimate(action, float(mean), float(low), float(high), fixed, tried, text)

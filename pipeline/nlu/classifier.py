@@ -123,7 +123,8 @@ class IntentClassifier:
         from sklearn.linear_model import LogisticRegression
 
         # saga converges in well under a second here; lbfgs needs ten times longer.
-        model = LogisticRegression(C=_REGULARISATION_C, solver="saga", max_iter=300, tol=1e-3)
+        model = LogisticRegression(C=_REGULARISATION_C, solver="saga", max_iter=300, tol=1e-3,
+                                   random_state=0)
         model.fit(self._space.matrix(documents), intents, sample_weight=weights)
         self._classes = [str(label) for label in model.classes_]
         self._weights = np.ascontiguousarray(model.coef_.T)

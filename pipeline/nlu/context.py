@@ -33,6 +33,10 @@ class ChatContext:
     last_action: str | None = None
     focus: str | None = None
     pending_approval: int | None = None
+    # Named with the last subject: `restart it` acts in the region `status of X in R` named,
+    # `make it 3h` extends the silence of the alert just silenced.
+    last_region: str | None = None
+    last_alertname: str | None = None
     # The choices of a clarifying question the bot asked, waiting for `1`, `2`, `yes`, `no`.
     pending_choices: tuple[dict[str, Any], ...] | None = None
 
@@ -98,7 +102,8 @@ class InMemoryContextStore:
 def _check_types(context: ChatContext) -> None:
     expected = {
         "last_incident": int, "last_service": str, "last_instance": str, "last_intent": str,
-        "last_action": str, "focus": str, "pending_approval": int,
+        "last_action": str, "focus": str, "pending_approval": int, "last_region": str,
+        "last_alertname": str,
     }
     for name, kind in expected.items():
         value = getattr(context, name)

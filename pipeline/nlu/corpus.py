@@ -15,6 +15,8 @@ from functools import lru_cache
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "status": (
+        "how is the {svc}", "how is {svc} doing today", "is {svc} slow", "did {svc} recover",
+        "is it back", "overall platform state", "is {svc} acting up", "{svc} ok or not",
         "status", "status of {svc}", "{svc} status", "status for {svc}", "status {svc}",
         "how is {svc} doing", "how's {svc}", "how is {svc}", "how are things", "hows everything",
         "is {svc} healthy", "is {svc} ok", "is {svc} up", "is {svc} down", "is {svc} alive",
@@ -35,6 +37,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "is {svc} still broken", "is {svc} recovering", "status of {inst} in {region}",
     ),
     "list_incidents": (
+        "what's open at the moment", "anything new overnight", "which ones are unresolved",
+        "show the open ones", "what is on fire today", "what's paging right now",
         "list incidents", "incidents", "open incidents", "show incidents", "list open incidents",
         "what's firing", "what is firing", "what's currently firing", "anything firing",
         "what's on fire", "what is on fire", "whats broken", "what is broken right now",
@@ -69,6 +73,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "lookup {inc}", "fetch {inc}", "inspect {inc}", "show incident",
     ),
     "approve": (
+        "ship it", "send it", "shipit {inc}", "approve {inc} pls the team is waiting",
         "approve {inc}", "approve", "approve it", "approved {inc}", "approve the fix for {inc}",
         "go ahead with {inc}", "go ahead", "go ahead with it", "lgtm {inc}", "lgtm",
         "yes", "yes do it", "yes go ahead", "do it", "ok do it", "proceed", "proceed with {inc}",
@@ -104,6 +109,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "ack the {svc} incident", "acknowledge the {alert} alert", "on it {inc}",
     ),
     "silence": (
+        "shh {svc}", "shh {svc} for {dur}", "keep {svc} quiet for {dur}", "hush {alert} on {svc}",
         "silence {alert} on {svc} for {dur}", "silence {alert} for {dur}", "silence {svc} for {dur}",
         "mute {svc} for {dur}", "mute {alert} for {dur}", "mute {alert} on {svc}",
         "silence {alert}", "silence {svc}", "snooze {alert} for {dur}", "snooze {svc} {dur}",
@@ -134,13 +140,15 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "turn {alert} alerts back on", "start alerting on {svc} again", "clear the silence on {svc}",
     ),
     "remediate": (
+        "would you mind restarting {svc}", "could we {act} {svc}", "if possible {act} {svc}",
         "{act} {svc}", "{act} {inst}", "{act} {inst} in {region}", "{act} the {svc} service",
         "please {act} {svc}", "can you {act} {svc}", "{act} {svc} now", "{act} it", "{act} that",
         "{act} {svc} in {region}", "scale {svc} to {cap}", "scale {svc} up to {cap}",
         "scale {svc} to {cap} replicas", "scale out {svc} to {cap}", "set {svc} capacity to {cap}",
         "resize {svc} to {cap}", "scale it to {cap}", "bump {svc} to {cap} instances",
         "add capacity to {svc}", "scale up {svc}", "scale {svc} down to {cap}",
-        "redeploy {svc}", "roll out {svc} again", "redeploy {svc} in {region}", "redeploy it",
+        "redeploy {svc}", "roll out {svc} again", "rollback {svc}", "roll back {svc}",
+        "revert {svc} to the previous release", "roll back {svc} to yesterday's build", "redeploy {svc} in {region}", "redeploy it",
         "start {inst}", "start {inst} in {region}", "power on {inst}", "bring up {inst}",
         "spin up {inst}", "boot {inst}", "reboot {inst}", "reboot the box {inst}",
         "restart {svc} pods", "bounce {svc}", "kick {svc}", "bounce it", "restart the {svc} pods",
@@ -156,6 +164,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "kick it", "restart {svc} in {region} please", "reboot {inst} please",
     ),
     "explain": (
+        "talk me through {inc}", "explain like i'm five", "tldr", "how certain are you about {inc}",
+        "what could go wrong with {inc}", "what's the risk here", "what's the reasoning",
         "explain {inc}", "explain incident {inc}", "why {inc}", "why is {inc} risky",
         "why?", "why", "why is it risky", "why is that", "explain", "explain it", "explain that",
         "why is {svc} risky", "why did {inc} fire", "why did you flag {inc}",
@@ -172,6 +182,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "why is {svc} down", "what's behind {inc}", "break down the risk for {inc}",
     ),
     "escalate": (
+        "raise {inc} with {target}", "push {inc} up the chain", "get {target} involved in {inc}",
+        "hand {inc} over to {target}", "this needs {target} on {inc}",
         "escalate {inc}", "escalate {inc} to {target}", "escalate", "escalate it",
         "escalate it to {target}", "escalate to {target}", "page {target}", "page {target} about {inc}",
         "page someone", "page the oncall", "wake up {target}", "get {target} on this",
@@ -201,12 +213,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "actions taken on {inc}", "who silenced {alert}", "what did you do to {svc}",
     ),
     "help": (
+        "where is the documentation", "is there a guide", "what phrases do you know",
+        "what should i type", "list what you can do", "i'm new here, what can i ask",
         "help", "help me", "?", "what can you do", "what can i ask", "commands", "list commands",
         "usage", "how do i use this", "how does this work", "what commands are there",
         "help please", "show help", "i need help", "what do you do", "what can you help with",
         "how do i silence an alert", "how do i approve", "how do i restart a service", "options",
         "man", "instructions", "getting started", "what are the commands", "examples",
-        "what can this bot do", "how to use", "syntax", "hello", "hi", "hey",
+        "what can this bot do", "how to use", "syntax",
     ),
     "unknown": (
         "what's the capital of france", "tell me a joke", "what's the weather like",
@@ -238,6 +252,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "restart the coffee machine", "good night", "see you later", "welcome to the team",
         "congrats on the launch", "how was your weekend", "great job everyone", "i'm hungry",
         "does anyone have a charger", "what's the plan for friday", "let's grab lunch",
+        "hello", "hi", "hey", "hey there", "hi all", "morning all", "how are you",
+        "how do i change my password", "help me draft a letter", "how do i book a flight",
     ),
 }
 

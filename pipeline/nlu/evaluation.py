@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from pipeline.nlu.clarify import MUTATING_INTENTS
 from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext
 from pipeline.nlu.understanding import INTENTS, Understanding, next_context, understand
 from pipeline.nlu.vocabulary import Vocabulary
+
+_SLACK_MENTION_RE = re.compile(r"<@([A-Za-z0-9]+)(?:\|[^>]*)?>")
 
 Recogniser = Callable[[str, ChatContext, Vocabulary], Understanding]
 
@@ -60,6 +63,8 @@ class EvaluationReport:
     asked_share: float = 0.0
     answered_accuracy: float = 1.0
     severe: int = 0
+    # Raw counts behind the ratios, so reports on several sets can be pooled (`pool`).
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     def summary_line(self) -> str:
         """The headline figures on one line."""
@@ -139,7 +144,7 @@ def evaluate(
         answered_correct += right and not got.asks
         wrong_action = not got.asks and not right and got.intent in MUTATING_INTENTS
         severe += wrong_action
-        expected_pairs, got_pairs = _pairs(line.entities), _pairs(got.entities)
+        expected_pairs, got_pairs = _scored_pairs(line, got)
         true_positive += len(expected_pairs & got_pairs)
         predicted_total += len(got_pairs)
         expected_total += len(expected_pairs)
@@ -159,12 +164,66 @@ def evaluate(
         asked_share=_ratio(asked, len(lines)) if lines else 0.0,
         answered_accuracy=_ratio(answered_correct, len(lines) - asked),
         severe=severe,
+        counts={"correct": correct, "asked": asked, "answered_correct": answered_correct,
+                "true_positive": true_positive, "predicted": predicted_total,
+                "expected": expected_total},
     )
+
+
+def pool(reports: Iterable[EvaluationReport]) -> EvaluationReport:
+    """One report over the lines of several: micro figures, as if scored as one set."""
+    reports = list(reports)
+    total: Counter[str] = Counter()
+    for report in reports:
+        total.update(report.counts)
+    n = sum(report.n for report in reports)
+    precision = _ratio(total["true_positive"], total["predicted"])
+    recall = _ratio(total["true_positive"], total["expected"])
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    for report in reports:
+        for gold, row in report.confusion.items():
+            confusion[gold].update(row)
+    return EvaluationReport(
+        n=n,
+        intent_accuracy=_ratio(total["correct"], n),
+        entity_precision=precision,
+        entity_recall=recall,
+        entity_f1=_ratio(2 * precision * recall, precision + recall),
+        confusion={gold: dict(row) for gold, row in sorted(confusion.items())},
+        misses=tuple(miss for report in reports for miss in report.misses),
+        asked_share=_ratio(total["asked"], n) if n else 0.0,
+        answered_accuracy=_ratio(total["answered_correct"], n - total["asked"]),
+        severe=sum(report.severe for report in reports),
+        counts=dict(total),
+    )
+
+
+def _scored_pairs(
+    line: LabelledLine, got: Understanding
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    # The label format defines entities as parameters of a command; on a line labelled
+    # unknown there is no command, and the writers differ on whether they keep the names
+    # such a line mentions. Its intent is scored, its entities are not.
+    if line.intent == "unknown":
+        return set(), set()
+    return _pairs(line.entities), _pairs(got.entities)
 
 
 def _pairs(entities: Mapping[str, Any]) -> set[tuple[str, str]]:
     # Compared as key=value strings so `12` and 12 agree, as the label format intends.
-    return {(key, str(value)) for key, value in entities.items()}
+    return {(key, _comparable(key, value)) for key, value in entities.items()}
+
+
+def _comparable(key: str, value: Any) -> str:
+    # An escalation target is written `sre-leads`, `@sre-leads` or as a Slack mention
+    # `<@U03H7QK2P>`: the same person or team, whichever a writer chose.
+    text = str(value)
+    if key != "target":
+        return text
+    mention = _SLACK_MENTION_RE.fullmatch(text.strip())
+    if mention is not None:
+        text = mention.group(1)
+    return text.strip().lstrip("@").lower()
 
 
 def _ratio(numerator: float, denominator: float) -> float:

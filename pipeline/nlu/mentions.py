@@ -15,6 +15,8 @@ PLACEHOLDERS: dict[str, str] = {
     "incident": "<inc>",
     "capacity": "<cap>",
     "number": "<num>",
+    # A number that belongs to something else (`customer 4411`, `PR #4412`, `last 10 actions`).
+    "quantity": "<num>",
     "target": "<target>",
 }
 

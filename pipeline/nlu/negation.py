@@ -28,9 +28,10 @@ _UNSILENCE = tuple(
         r"\b(?:turn|switch|put|bring)\s+(?:the\s+)?(?:alert|alerts|alarm|alarms|paging)\b.*\bback\b",
         r"\b(?:put|turn|switch|bring)\s+back\s+(?:on\s+)?(?:the\s+)?(?:alert|alerts|alarm|alarms|paging)\b",
         rf"\b{_SILENCE_WORDS}\s+can\s+go\b",
+        rf"\b{_SILENCE_WORDS}\s+off\b",
     )
 )
-_NEGATED_REMEDIATION = re.compile(rf"\b{_NOT}\s+(?:\w+\s+)?{_REMEDIATION_VERBS}\b")
+_NEGATED_REMEDIATION = re.compile(rf"\b{_NOT}\s+(?:\w+\s+){{0,2}}{_REMEDIATION_VERBS}\b")
 _NEGATED_GO_AHEAD = re.compile(rf"\b{_NOT}\s+(?:\w+\s+)?{_GO_AHEAD_VERBS}\b")
 _NEGATED_SILENCE = re.compile(rf"\b{_NOT}\s+{_SILENCE_WORDS}")
 _CALL_OFF_PHRASES = (
@@ -51,6 +52,20 @@ _BARE_REFUSAL = re.compile(
 )
 
 
+_FIRM_REFUSAL = re.compile(
+    r"^(?:(?:actually|wait|no|hmm|ok|oh)\s+)*"
+    r"(?:(?:absolutely|definitely|certainly|hell|god)\s+(?:not|no)|no\s+way|nope|nah|"
+    r"no\s+no|not\s+(?:now|yet|today|a chance)|cancel|abort|scratch that|never\s*mind|nvm)\b"
+)
+
+
+_REFUSAL_VERB = re.compile(
+    r"^(?:(?:please|pls|plz|ok|then|so|i)\s+)*(?:deny|reject|decline|veto|refuse|turn\s+down)\b"
+)
+_NEGATION_ANYWHERE = re.compile(rf"\b(?:{_NOT}|not|no|never|nope|wait|but|unless|if)\b")
+_CONSENT_VERB = re.compile(r"^(?:(?:please|pls|plz|ok|then|so|i)\s+)*(?:approve|approved|lgtm)\b")
+
+
 def reversal(masked: str, pending: bool) -> str | None:
     """The intent a negation or reversal in `masked` forces, or None when there is none.
 
@@ -66,6 +81,47 @@ def reversal(masked: str, pending: bool) -> str | None:
         return "unsilence" if pending else "unknown"
     if _BARE_REFUSAL.match(masked):
         return "deny" if pending else "unknown"
+    if pending and _FIRM_REFUSAL.match(masked):
+        return "deny"  # `absolutely not, it's peak hour`: a reason may follow
     if _CALL_OFF.search(masked):
         return "deny" if targeted else "unknown"
+    return None
+
+
+_AFFIRMATIVES = frozenset(
+    {"ok", "okay", "k", "kk", "yes", "yep", "yeah", "yup", "sure", "fine", "approve", "approved",
+     "go", "lgtm", "agreed", "confirmed", "confirm"}
+)
+_AFFIRMATION_FILLERS = frozenset(
+    {"do", "ahead", "please", "pls", "then", "the", "!", "?", "it", "that", "and", "go", "for",
+     "<inc>", "<num>", "send", "ship", "shipit"}
+)
+_ACTION_WORDS = frozenset({"restart", "reboot", "redeploy", "scale", "start", "rollback"})
+
+
+def affirmation(masked: str) -> bool:
+    """True when `masked` only says yes to what is pending (`RESTART OK`, `ok go`, `yes do it`).
+
+    `ok restart it` names a command of its own: an action word with `it`/`that` is not a yes.
+    """
+    words = masked.split()
+    if not words or not _AFFIRMATIVES.intersection(words):
+        return False
+    if not set(words) <= _AFFIRMATIVES | _AFFIRMATION_FILLERS | _ACTION_WORDS:
+        return False
+    return not (_ACTION_WORDS.intersection(words) and {"it", "that"}.intersection(words))
+
+
+def decision(masked: str, pending: bool) -> str | None:
+    """Approve or deny when a line opens with the verb and aims it at an incident or what is pending.
+
+    `reject the card-auth scale in 2211`, `approve 2733 pls, customer is waiting`: what follows
+    the verb is a reason or a description of the plan, not another command.
+    """
+    if not ("<inc>" in masked or "<num>" in masked or pending):
+        return None
+    if _REFUSAL_VERB.match(masked):
+        return "deny"
+    if _CONSENT_VERB.match(masked) and not _NEGATION_ANYWHERE.search(masked):
+        return "approve"
     return None

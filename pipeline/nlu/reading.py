@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from bisect import bisect_right
 from itertools import pairwise
 
 from pipeline.nlu.durations import find_durations
@@ -40,8 +41,27 @@ _NOT_WORDS_RE = re.compile(r"<(?:https?://|mailto:|#|!)[^>]*>|\bhttps?://\S+")
 _TOKEN_RE = re.compile(r"[a-z0-9@][a-z0-9@'._/-]*|\?")
 _TARGET_RE = re.compile(r"@?[a-z][a-z0-9._-]{1,63}")
 _DIGITS_RE = re.compile(r"\d{1,9}")
+_CLOCK_RE = re.compile(r":[0-5]\d\b")
+# Where a sentence or clause ends: `.`, `?`, `!`, `;`, `:` before a blank, a dash between
+# blanks, a new line.
+_CLAUSE_END_RE = re.compile(r"[.?!;:]+(?=\s)|\s[—–-]+\s|\n")
 
 _INCIDENT_CUES = frozenset({"incident", "incidents", "inc", "ticket", "case", "issue", "number", "no"})
+# A number after these belongs to something outside operations (`customer 4411`,
+# `PR #4412`) or counts things (`last 10 actions`): never an incident id or a replica count.
+_FOREIGN_NUMBER_CUES = frozenset(
+    {"customer", "customers", "client", "txn", "transaction", "pr", "mr", "order", "invoice",
+     "account", "user", "seat", "room", "floor", "page", "step", "version", "v", "build",
+     "release", "port", "sku", "item", "row", "line", "chapter", "slide", "last", "past",
+     "top", "first", "latest", "previous", "recent", "since", "until", "till", "before",
+     "after", "around"}
+)
+# `3 tickets`, `10 actions`: a count of something, not an incident id.
+_COUNTED_NOUNS = frozenset(
+    {"tickets", "actions", "remediations", "restarts", "reboots", "redeploys", "changes",
+     "events", "times", "users", "customers", "requests", "errors", "people", "jobs", "items",
+     "messages", "minutes", "mins", "hours", "days", "weeks", "incidents", "alerts", "pages"}
+)
 _CAPACITY_NOUNS = frozenset(
     {"replicas", "replica", "instances", "nodes", "pods", "tasks", "copies", "containers",
      "hosts", "workers", "servers", "machines", "units", "boxes"}
@@ -49,7 +69,7 @@ _CAPACITY_NOUNS = frozenset(
 _CAPACITY_CUES = frozenset({"to", "=", "x", "at"})
 _ESCALATION_CUES = frozenset(
     {"escalate", "escalation", "escalating", "page", "ping", "notify", "loop", "wake",
-     "call", "hand", "pass", "forward", "assign", "alert", "pull"}
+     "call", "hand", "pass", "forward", "assign", "alert", "pull", "raise"}
 )
 _TARGET_LEADS = frozenset(
     {"to", "page", "ping", "notify", "in", "up", "call", "over", "assign"}
@@ -59,9 +79,15 @@ _PHRASE_ACTIONS: dict[tuple[str, str], str] = {
     ("spin", "up"): "start", ("bring", "up"): "start", ("power", "on"): "start",
     ("turn", "on"): "start", ("power", "cycle"): "reboot", ("roll", "out"): "redeploy",
     ("scale", "up"): "scale", ("scale", "down"): "scale", ("scale", "out"): "scale",
-    ("scale", "in"): "scale", ("deploy", "again"): "redeploy",
+    ("scale", "in"): "scale", ("deploy", "again"): "redeploy", ("fresh", "deploy"): "redeploy",
+    ("new", "deploy"): "redeploy", ("roll", "back"): "redeploy",
 }
+# `bring X back up`, `spin it up`, `power it on`: the particle comes after the object;
+# `turn X off and on again` restarts it.
+_SPLIT_PHRASE_VERBS = frozenset({"bring", "spin", "power", "turn", "switch"})
+_SPLIT_PHRASE_REACH = 4
 _SERVICE_SUFFIXES = ("service", "svc", "app", "api", "server")
+
 # Words never read as a slip of a service or alert name.
 _ORDINARY = (
     COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(KNOWN_SLIPS)
@@ -88,6 +114,17 @@ class Reading:
     ambiguous: tuple[tuple[str, ...], ...] = field(default=())
     # Alert names written like alert names but not in the catalog, kept as written.
     unknown_alerts: tuple[str, ...] = field(default=())
+    # The masked text of each sentence or clause, when the line has more than one
+    # (`lol wrong channel. restart <svc> pls`).
+    clauses: tuple[str, ...] = field(default=())
+    # True when the line has anything but blanks (emoji, a link), even if nothing is read.
+    has_text: bool = True
+    # The normalised line the spans index.
+    text: str = ""
+
+    def spelled(self, mention: Mention) -> str:
+        """How `mention` was written in the line."""
+        return self.text[mention.start : mention.end]
 
     def words(self) -> tuple[str, ...]:
         """The corrected words of the line, in order."""
@@ -123,10 +160,23 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     mentions += _number_mentions(lowered, tokens)
     mentions += _action_mentions(tokens)
     ordered = tuple(sorted(mentions, key=lambda m: m.start))
+    pieces = _mask(tokens, ordered)
     return Reading(
-        tokens=tokens, mentions=ordered, masked=_mask(tokens, ordered),
+        tokens=tokens, mentions=ordered, masked=" ".join(piece for _, piece in pieces),
         ambiguous=tuple(ambiguous), unknown_alerts=tuple(str(m.value) for m in unknown),
+        clauses=_clauses(lowered, pieces), has_text=bool(text.strip()), text=lowered,
     )
+
+
+def _clauses(text: str, pieces: list[tuple[int, str]]) -> tuple[str, ...]:
+    ends = [match.end() for match in _CLAUSE_END_RE.finditer(text)]
+    if not ends:
+        return ()
+    clauses: list[list[str]] = [[] for _ in range(len(ends) + 1)]
+    for start, piece in pieces:
+        clauses[bisect_right(ends, start)].append(piece)
+    found = tuple(" ".join(words) for words in clauses if any(w != "?" for w in words))
+    return found if len(found) > 1 else ()
 
 
 def _pattern_mentions(text: str) -> list[Mention]:
@@ -141,8 +191,14 @@ def _pattern_mentions(text: str) -> list[Mention]:
         _claim(found, Mention("duration_s", duration.seconds, duration.start, duration.end))
     for pattern in (_HASH_INCIDENT_RE, _PREFIXED_INCIDENT_RE):
         for match in pattern.finditer(text):
-            _claim(found, Mention("incident", int(match.group(1)), match.start(), match.end()))
+            kind = "quantity" if _word_before(text, match.start()) in _FOREIGN_NUMBER_CUES else "incident"
+            _claim(found, Mention(kind, int(match.group(1)), match.start(), match.end()))
     return found
+
+
+def _word_before(text: str, position: int) -> str:
+    words = _TOKEN_RE.findall(text[max(0, position - 24) : position])
+    return words[-1].strip("'._/-") if words else ""
 
 
 def _claim(found: list[Mention], mention: Mention) -> None:
@@ -285,6 +341,8 @@ def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
     for index, token in enumerate(tokens):
         if not _DIGITS_RE.fullmatch(token.text) or not _stands_alone(text, token, quoted=True):
             continue
+        if _CLOCK_RE.match(text, token.end):
+            continue  # `14:02`, `10:40`: a time of day
         before = tokens[index - 1].word if index else ""
         after = tokens[index + 1].word if index + 1 < len(tokens) else ""
         found.append(Mention(_number_kind(before, after, text, token), int(token.text),
@@ -303,6 +361,8 @@ def _stands_alone(text: str, token: Token, quoted: bool = False) -> bool:
 
 
 def _number_kind(before: str, after: str, text: str, token: Token) -> str:
+    if before in _FOREIGN_NUMBER_CUES or after in _COUNTED_NOUNS:
+        return "quantity"
     if before in _INCIDENT_CUES or text[max(0, token.start - 1) : token.start] == "#":
         return "incident"
     if before in _CAPACITY_CUES or after in _CAPACITY_NOUNS:
@@ -315,19 +375,36 @@ def _action_mentions(tokens: tuple[Token, ...]) -> list[Mention]:
     for index, token in enumerate(tokens):
         following = tokens[index + 1].word if index + 1 < len(tokens) else ""
         phrase = _PHRASE_ACTIONS.get((token.word, following))
-        action = phrase or ACTION_WORDS.get(token.word)
+        action = phrase or ACTION_WORDS.get(token.word) or _split_phrase(tokens, index)
         if action is not None:
             found.append(Mention("action", action, token.start, token.end))
     return found
 
 
+def _split_phrase(tokens: tuple[Token, ...], index: int) -> str | None:
+    if tokens[index].word not in _SPLIT_PHRASE_VERBS:
+        return None
+    switched_off = False
+    for token in tokens[index + 1 : index + 1 + _SPLIT_PHRASE_REACH]:
+        if token.word == "off":
+            switched_off = True
+        elif token.word in ("up", "on"):
+            return "restart" if switched_off else "start"
+        elif token.word in ("down", "alerts", "alert", "alarms", "paging"):
+            return None
+    return None
+
+
 _TARGET_STOPS = frozenset(
     {"about", "for", "re", "regarding", "on", "with", "now", "asap", "please", "pls", "because",
      "since", "and", "so", "if", "as", "it's", "i'm", "immediately", "urgently", "too",
-     "then", "right", "today", "tonight"}
+     "then", "right", "today", "tonight", "instead", "lol", "lmao", "she", "he", "they",
+     "who", "whoever", "cause", "cuz", "thanks", "thx", "when", "while", "until"}
 )
+_ARROW_RE = re.compile(r"->|→|=>")
 _TARGET_SKIPS = frozenset({"someone", "somebody", "from", "of"})
 _MAX_TARGET_WORDS = 4
+_RANKS = frozenset({"tier", "level", "l", "line"})
 
 
 def _target_mentions(
@@ -338,12 +415,14 @@ def _target_mentions(
     vocabulary: Vocabulary,
 ) -> list[Mention]:
     words = [t.word for t in tokens]
-    if not _ESCALATION_CUES.intersection(words):
+    handles = [i for i, t in enumerate(tokens) if t.text.startswith("@") and len(t.text) > 2]
+    opening = bool(words) and words[0] == "to"  # `to the db team`, answering `escalate?`
+    if not _ESCALATION_CUES.intersection(words) and not handles and not opening:
         return []
-    for index, token in enumerate(tokens[:-1]):
-        if token.word not in _TARGET_LEADS:
-            continue
-        span = _target_span(text, tokens, index + 1, taken, vocabulary)
+    leads = [i + 1 for i, t in enumerate(tokens[:-1]) if t.word in _TARGET_LEADS or
+             _ARROW_RE.search(text[t.end : tokens[i + 1].start])]
+    for start in leads + handles:
+        span = _target_span(text, tokens, start, taken, vocabulary)
         if span is not None:
             first, last = span
             # Kept as written (`DBA team`, `CISO`); the original has the same offsets.
@@ -366,12 +445,28 @@ def _target_span(
     if squash(first.text) in vocabulary.services and not _names_a_team(tokens, index):
         return None  # `ping ledger` asks about a service, it pages no one
     last = first
-    for token in tokens[index + 1 : index + _MAX_TARGET_WORDS]:
+    if first.text.startswith("@"):
+        return first, last  # a handle names one person or group
+    following = tokens[index + 1 : index + _MAX_TARGET_WORDS]
+    for position, token in enumerate(following):
         gap = text[last.end : token.start]
-        if gap.strip() or token.word in _TARGET_STOPS or not _TARGET_RE.fullmatch(token.text):
+        if gap.strip():
             break
-        if any(m.overlaps(token.start, token.end) for m in taken):
+        if token.text.isdigit() and last.word in _RANKS and len(token.text) <= 2:
+            last = token  # `tier 2`
+            continue
+        after = following[position + 1].word if position + 1 < len(following) else ""
+        if token.word == "on" and after in ("duty", "call"):
+            last = token  # `manager on duty`: `on` is part of the name
+            continue
+        if token.word in _TARGET_STOPS or token.word in ACTION_WORDS or not _TARGET_RE.fullmatch(
+            token.text
+        ):
             break
+        if any(m.overlaps(token.start, token.end) for m in taken) or (
+            squash(token.text) in vocabulary.services
+        ):
+            break  # `escalate to sre billing`: the service is what it is about, not the team
         last = token
     return first, last
 
@@ -409,7 +504,7 @@ def surface_words(fragment: str) -> list[str]:
     return [token.word for token in _tokens(lowered, [])]
 
 
-def _mask(tokens: tuple[Token, ...], mentions: tuple[Mention, ...]) -> str:
+def _mask(tokens: tuple[Token, ...], mentions: tuple[Mention, ...]) -> list[tuple[int, str]]:
     pieces: list[tuple[int, str]] = []
     for mention in mentions:
         if mention.kind != "action":
@@ -418,4 +513,4 @@ def _mask(tokens: tuple[Token, ...], mentions: tuple[Mention, ...]) -> str:
     for token in tokens:
         if not any(start < token.end and token.start < end for start, end in covered):
             pieces.append((token.start, token.word))
-    return " ".join(piece for _, piece in sorted(pieces))
+    return sorted(pieces)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from pipeline.nlu.lexicon import ACTION_WORDS, KEYWORDS
+
 _POLITE = r"(?:(?:please|pls|plz|hey|ok|okay|bot|ops|can you|could you|would you)\s+)*"
 _TAIL = r"(?:\s+(?:please|pls|plz|thanks|thx|now|asap|\?))*"
 _INC = r"(?:incident\s+)?(?:<inc>|<num>)"
@@ -16,9 +18,6 @@ _SUBJECT = r"(?:the\s+)?(?:<svc>|<inst>|it|that)"
 
 _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"(?:help|\?|usage|commands|what can you do|halp)"),
-    # `how do I unmute something`, `help escalate`: asking how to use the bot, naming nothing.
-    ("help", r"(?:\w+\s+)?(?:how\s+(?:do|can|should|does|would)\s+(?:i|one|we|you)|how\s+to|help(?:\s+(?:me\s+)?with)?)"
-     r"(?:\s+(?!<)[^<\s]+)+"),
     ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
     ("list_incidents", r"<alert>"),
@@ -51,9 +50,26 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("explain", r"(?:why|explain|why\?|how come)(?:\s+(?:is|was|did)?\s*(?:" + _INC
      + r"|it|that|<svc>)(?:\s+(?:risky|flagged|fire|firing|so risky))?)?(?:\s+\?)?"),
     ("explain", r"explain\s+" + _INC),
+    # `would a redeploy fix 2755?`, `would restarting help with 318?`, `is the reboot safe?`:
+    # asking what an action would do is asking for an explanation, not for the action.
+    ("explain", r"(?:would|will|could|can|does|did|is|should|might)\s+(?:\S+\s+){0,3}?"
+     r"(?:restart\w*|reboot\w*|redeploy\w*|scal\w+|rollback\w*|roll\s+back|bounc\w+)"
+     r"(?:\s+\S+){0,4}?\s+(?:help|fix|work|solve|be\s+safe|safe)\b(?:\s+\S+)*"),
     ("escalate", r"escalate(?:\s+(?:" + _INC + r"|it|this|that))?(?:\s+to\s+(?:the\s+)?<target>)?"),
     ("history", r"(?:(?:remediation|audit|action)\s+)?(?:history|log)(?:\s+(?:for|of|on)\s+"
      r"(?:<svc>|<inst>|" + _INC + r"|it))?"),
+)
+
+# `how do I unmute something`, `help escalate`: asking how to use the bot, naming nothing;
+# `how do I reset my password` asks about something else (see `_about_the_bot`).
+_HOW_TO = re.compile(
+    _POLITE + r"(?:\w+\s+)?(?:how\s+(?:do|can|should|does|would)\s+(?:i|one|we|you)|how\s+to|"
+    r"help(?:\s+(?:me\s+)?with)?)(?:\s+(?!<)[^<\s]+)+" + _TAIL
+)
+_ABOUT_THE_BOT = (
+    KEYWORDS | frozenset(ACTION_WORDS)
+    | frozenset({"bot", "you", "this", "it", "command", "commands", "use", "ops", "mute",
+                 "unmute", "ack", "page", "escalate", "silence", "approve", "deny", "incident"})
 )
 
 _COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -67,4 +83,6 @@ def match_rule(masked: str) -> str | None:
     for intent, pattern in _COMPILED:
         if pattern.fullmatch(line):
             return intent
+    if _HOW_TO.fullmatch(line) and _ABOUT_THE_BOT.intersection(line.split()[1:]):
+        return "help"
     return None

@@ -14,9 +14,10 @@ from pipeline.nlu.clarify import (
     ask_which_service,
     confirm_unknown_alert,
 )
-from pipeline.nlu.classifier import Classifier, intent_classifier
+from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
-from pipeline.nlu.negation import reversal
+from pipeline.nlu.lexicon import ACTION_WORDS, KEYWORDS
+from pipeline.nlu.negation import affirmation, decision, reversal
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
 from pipeline.nlu.vocabulary import Vocabulary
@@ -32,12 +33,15 @@ CONFIDENCE_THRESHOLD = 0.3
 # operations even when its phrasing is new, so a question about it needs less confidence;
 # a command never does: a wrong guess there acts, a wrong question only answers.
 GROUNDED_CONFIDENCE_THRESHOLD = 0.2
+# A line whose only link to operations is a service named by a plain word needs this much.
+WEAK_GROUNDING_THRESHOLD = 0.55
 # Below this probability a mutating intent (MUTATING_INTENTS) is never acted on: the bot
 # asks which of its best guesses was meant.
 ASK_THRESHOLD = 0.6
 _GROUNDING_KINDS = frozenset({"service", "alertname", "instance", "incident"})
 _QUESTIONS = frozenset({"status", "list_incidents", "show_incident", "explain", "history"})
 
+_OPERATIONS_WORDS = KEYWORDS | frozenset(ACTION_WORDS)
 _INCIDENT_INTENTS = frozenset({"show_incident", "approve", "deny", "ack", "explain", "escalate"})
 _ANAPHORS = frozenset({"it", "its", "it's", "that", "this", "them", "there", "same", "again"})
 _SUBJECT_KEYS = ("incident", "service", "instance", "alertname")
@@ -54,21 +58,34 @@ _INTERROGATIVES = frozenset(
     {"should", "is", "are", "how", "what", "what's", "whats", "why", "when", "who", "does",
      "did", "was", "were", "shall", "do"}
 )
+_MODALS = frozenset({"would", "could", "can", "will", "might"})
+# `could you …`, `can we …`, `can someone …`: a request, not a question about an outcome.
+_REQUESTED_OF = frozenset({"you", "u", "ya", "we", "i", "someone", "somebody", "anyone", "the"})
 _HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
-    r"^(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
+    r"^(?:(?:ok|okay|so|hm|hmm|right|cool|thanks|thx)\s+)?(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
     r"(?=.*<(?:svc|inst|inc|num|region|alert)>)"
     r"(?:(?:<svc>|<inst>|<inc>|<num>|<region>|<alert>|<dur>|in|on|for|the|too|also|as well|"
     r"please|pls|\?|not everywhere|then|one|it|that)\s*)+$"
 )
 # `wait, not 10, 6`, `no, 6`, `make it 8`: the replica count of the scaling just asked for.
 _CORRECTION_RE = re.compile(
-    r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry)\s+)+"
+    r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry|hmm|hm|ok|oh)\s+)+"
     r"(?:(?:<num>|<cap>|<inc>)\s+)?(?:<num>|<cap>|<inc>)(?:\s+(?:replicas|instances|pods|please|pls))*$"
 )
+# `make it 3h`, `extend it to 2 days`, `no wait, just 2h` right after a silence.
+_SILENCE_CHANGE_RE = re.compile(
+    r"^(?:(?:no|nope|wait|actually|sorry|oops|ok|hmm|hm|make it|make that|extend it to|"
+    r"extend it|extend to|extend|change it to|change to|just|only|i meant|meant|for|another|"
+    r"instead|then|pls|please)[\s,]*)+(?:<dur>|<num>|<cap>)(?![^<]*<(?:svc|alert|inst|inc)>)"
+)
+# Slack's quote: the line quotes a message, the rest of the text answers it.
+_QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
 _OBJECT_KEYS = frozenset({"incident", "service", "instance", "alertname", "region"})
+# The chat handler restarts an incident's own service (`show 42` then `restart it`).
+_REMEDIATION_OBJECTS = frozenset({"service", "instance", "incident"})
 
 
 @dataclass(frozen=True)
@@ -103,15 +120,33 @@ def understand(
         answered = _answered(text, context)
         if answered is not None:
             return answered
-    reading = read(text, vocabulary)
+    quote, reply = _split_quote(text)
+    reading = read(reply if quote else text, vocabulary)
     if context.last_intent and _FOLLOW_UP_RE.match(reading.masked):
         return _follow_up(reading, context)
-    if context.last_action == "scale" and _CORRECTION_RE.match(reading.masked):
+    if (context.last_intent == "remediate" and context.last_action == "scale"
+            and _CORRECTION_RE.match(reading.masked)):
         return _corrected_capacity(reading, context)
-    intent, confidence, source, runner_up = _recognise(reading, context, classifier)
+    if context.last_intent == "silence" and _SILENCE_CHANGE_RE.match(reading.masked):
+        return _changed_silence(reading, context)
+    intent, confidence, source, runner_up = _recognise(reading, context, classifier, bool(quote))
+    if quote:
+        # The entities of a reply to a quoted message include what the quote names; a reply
+        # that says nothing by itself (`> is recon healthy` / `asking for finance`) is
+        # read with its quote.
+        reading = read(text, vocabulary)
+        if intent == "unknown" and source in ("classifier", "threshold"):
+            intent, confidence, source, runner_up = _recognise(reading, context, classifier)
     entities = _entities(reading, intent)
     resolved = _resolve(intent, entities, reading, context)
+    if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
+        _ANAPHORS.intersection(reading.words())
+    ):
+        # `restart netflix`, `scale the mountain to 8000`: nothing known to act on.
+        intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
+    if question is None and _runs_on_a_written_incident(intent, entities, resolved):
+        question = ask_intent([Choice(intent, dict(entities))])
     return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
 
 
@@ -126,6 +161,37 @@ def _follow_up(reading: Reading, context: ChatContext) -> Understanding:
     if not any(key in entities for key in _SUBJECT_KEYS):
         resolved |= _fill(entities, context, context.focus)
     return Understanding(intent, entities, 1.0, frozenset(resolved), "context")
+
+
+def _split_quote(text: str) -> tuple[str, str]:
+    """(quoted lines, the reply) of a line that quotes a message (`> Plan #2455 …` then `👍`)."""
+    lines = text.split("\n")
+    quoted = [line for line in lines if _QUOTE_RE.match(line)]
+    reply = "\n".join(line for line in lines if not _QUOTE_RE.match(line)).strip()
+    if not quoted or not reply:
+        return "", text
+    return "\n".join(quoted), reply
+
+
+def _changed_silence(reading: Reading, context: ChatContext) -> Understanding:
+    # `make it 3h`, `no wait, just 2 days` right after a silence: the same silence, longer.
+    entities: dict[str, str | int] = {}
+    resolved = set()
+    if context.last_alertname is not None:
+        entities["alertname"] = context.last_alertname
+        resolved.add("alertname")
+    if context.focus in ("service", "instance", "incident"):
+        resolved |= _fill(entities, context, context.focus)
+    durations = [m.value for m in reading.mentions if m.kind == "duration_s"]
+    question = None
+    if durations:
+        entities["duration_s"] = durations[-1]
+    else:  # `make it 2`: hours, most likely, but a guess is confirmed, never acted on
+        numbers = [m.value for m in reading.mentions if m.kind in ("number", "capacity")]
+        entities["duration_s"] = int(numbers[-1]) * 3600
+    if not durations:
+        question = ask_intent([Choice("silence", dict(entities))])
+    return Understanding("silence", entities, 1.0, frozenset(resolved), "context", question)
 
 
 def _answered(text: str, context: ChatContext) -> Understanding | None:
@@ -156,8 +222,10 @@ def _question(
     mutating = intent in MUTATING_INTENTS
     if mutating and _is_question(reading):
         return ask_intent([best])
-    if mutating and not _OBJECT_KEYS.intersection(entities):
+    if mutating and not _objects(intent).intersection(entities):
         return ask_intent([best])  # nothing named and nothing pending: ask what to act on
+    if mutating and source == "clause":
+        return ask_intent([best])  # read from one clause of a longer line: confirmed first
     if mutating and source == "classifier" and confidence < ASK_THRESHOLD:
         guesses = [best]
         if runner_up not in (None, intent, "unknown"):
@@ -173,12 +241,30 @@ def _question(
     return None
 
 
+def _runs_on_a_written_incident(
+    intent: str, entities: dict[str, str | int], resolved: set[str]
+) -> bool:
+    # `restart 4011`, `kick 4011 upstairs`: an incident number is an odd thing to restart,
+    # and often another verb's object (escalate, show). `restart it` after `show 4011`
+    # means its service, as the conversation has set up: that one is not asked.
+    return (intent == "remediate" and "incident" in entities and "incident" not in resolved
+            and not {"service", "instance"}.intersection(entities))
+
+
+def _objects(intent: str) -> frozenset[str]:
+    # What a command can act on: a remediation runs on a service, an instance or the
+    # service of an incident; the other commands on any subject.
+    return _REMEDIATION_OBJECTS if intent == "remediate" else _OBJECT_KEYS
+
+
 def _is_question(reading: Reading) -> bool:
-    # An opinion asked for (`should we restart cart?`) or a hedge (`reboot it maybe?`).
+    # An opinion asked for (`should we restart cart?`, `would a redeploy fix 2755?`) or a
+    # hedge (`reboot it maybe?`); `could you restart cart` is a polite command.
     words = reading.masked.split()
     if not words:
         return False
-    return words[0] in _INTERROGATIVES or bool(_HEDGES.intersection(words))
+    modal = words[0] in _MODALS and len(words) > 1 and words[1] not in _REQUESTED_OF
+    return words[0] in _INTERROGATIVES or modal or bool(_HEDGES.intersection(words))
 
 
 def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:
@@ -199,9 +285,17 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     # The most specific subject named last is what `it` means next: an incident over an
     # instance over a service.
     if "service" in entities:
+        if entities["service"] != context.last_service and "alertname" not in entities:
+            updated = replace(updated, last_alertname=None)
         updated = replace(updated, last_service=entities["service"], focus="service")
         if "instance" not in entities:
             updated = replace(updated, last_instance=None)
+    if "service" in entities or "instance" in entities:
+        updated = replace(updated, last_region=_text_or_none(entities.get("region")))
+    elif "region" in entities:
+        updated = replace(updated, last_region=str(entities["region"]))
+    if "alertname" in entities:
+        updated = replace(updated, last_alertname=str(entities["alertname"]))
     if "instance" in entities:
         updated = replace(updated, last_instance=entities["instance"], focus="instance")
     if "incident" in entities:
@@ -213,28 +307,69 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     return updated
 
 
+def _text_or_none(value: str | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _recognise(
-    reading: Reading, context: ChatContext, classifier: Classifier | None
+    reading: Reading, context: ChatContext, classifier: Classifier | None, quoting: bool = False
 ) -> tuple[str, float, str, str | None]:
     if not reading.masked:
         # Nothing but blanks asks for help; emoji or a pasted link alone says nothing.
-        return ("help" if not reading.tokens and not reading.mentions else "unknown"), 1.0, "rule", None
+        return ("unknown" if reading.has_text else "help"), 1.0, "rule", None
     ruled = match_rule(reading.masked)
     if ruled == "help":  # `how do I unmute something` asks how, it unmutes nothing
         return ruled, 1.0, "rule", None
-    pending = context.pending_approval is not None or context.last_intent in _PROPOSING
+    # A reply to a quoted message answers what the message proposed.
+    pending = (context.pending_approval is not None or context.last_intent in _PROPOSING
+               or quoting)
     reversed_intent = reversal(reading.masked, pending)
     if reversed_intent is not None:
         return reversed_intent, 1.0, "negation", None
+    if pending and affirmation(reading.masked):
+        return "approve", 1.0, "rule", None
     if ruled is not None:
         return ruled, 1.0, "rule", None
-    prediction = (classifier or intent_classifier()).predict(reading.masked)
+    decided = decision(reading.masked, pending)
+    if decided is not None:
+        return decided, 1.0, "rule", None
+    model = classifier or intent_classifier()
+    prediction, source = model.predict(reading.masked), "classifier"
+    if reading.clauses and (prediction.intent == "unknown" or prediction.confidence < ASK_THRESHOLD):
+        clause = _best_clause(reading.clauses, model)
+        if clause is not None and clause.confidence > prediction.confidence:
+            prediction, source = clause, "clause"
     grounded = any(mention.kind in _GROUNDING_KINDS for mention in reading.mentions)
     question = prediction.intent in _QUESTIONS
     threshold = GROUNDED_CONFIDENCE_THRESHOLD if grounded and question else CONFIDENCE_THRESHOLD
+    if _weakly_grounded(reading):
+        threshold = WEAK_GROUNDING_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
-    return prediction.intent, prediction.confidence, "classifier", prediction.runner_up
+    return prediction.intent, prediction.confidence, source, prediction.runner_up
+
+
+def _weakly_grounded(reading: Reading) -> bool:
+    # `the stream tonight was sick`, `checkout the new cafe`: the only thing that looks like
+    # operations is a service whose name is a plain word, and no word of the line is about
+    # operations. Such a line is chat about something else unless the model is sure.
+    if not reading.mentions or any(m.kind != "service" for m in reading.mentions):
+        return False
+    if any(not reading.spelled(m).isalpha() for m in reading.mentions):
+        return False
+    return not _OPERATIONS_WORDS.intersection(reading.words())
+
+
+def _best_clause(clauses: tuple[str, ...], model: Classifier) -> Prediction | None:
+    # A chatty line says what it wants in one sentence (`are the dashboards loading? support
+    # has 3 tickets`): the clause read with most confidence as a request stands for it.
+    best = None
+    for clause in clauses:
+        ruled = match_rule(clause)
+        guess = Prediction(ruled, 1.0) if ruled not in (None, "help") else model.predict(clause)
+        if guess.intent != "unknown" and (best is None or guess.confidence > best.confidence):
+            best = guess
+    return best
 
 
 def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
@@ -242,11 +377,13 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
         return {}
     entities: dict[str, str | int] = {}
     for mention in reading.mentions:
-        if mention.kind in ("number", "capacity") or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
+        if mention.kind in ("number", "capacity", "quantity") or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
             continue
         entities.setdefault(mention.kind, mention.value)
     if intent in _ACTIONLESS:
         entities.pop("action", None)
+    if intent != "silence":
+        entities.pop("duration_s", None)  # `stuck for 2 hours` says when, it sets nothing
     _assign_numbers(reading, intent, entities)
     if intent == "remediate" and "capacity" in entities:
         entities.setdefault("action", "scale")  # `put web on 5 replicas` can only mean scaling
@@ -271,7 +408,40 @@ def _assign_numbers(reading: Reading, intent: str, entities: dict[str, str | int
 def _resolve(
     intent: str, entities: dict[str, str | int], reading: Reading, context: ChatContext
 ) -> set[str]:
-    if intent in ("unknown", "help") or any(key in entities for key in _SUBJECT_KEYS):
+    if intent in ("unknown", "help"):
+        return set()
+    if intent in ("silence", "unsilence"):
+        return _resolve_silence(entities, reading, context)
+    resolved = _resolve_subject(intent, entities, reading, context)
+    if resolved & {"service", "instance"} and "region" not in entities and context.last_region:
+        entities["region"] = context.last_region  # `restart it` acts where `it` was named
+        resolved.add("region")
+    return resolved
+
+
+def _resolve_silence(
+    entities: dict[str, str | int], reading: Reading, context: ChatContext
+) -> set[str]:
+    # `silence it for 1h` mutes what the conversation is about, with the alert named last;
+    # `silence X on it` names the alert, `it` the service.
+    named = any(key in entities for key in _SUBJECT_KEYS)
+    if named and not _ANAPHORS.intersection(reading.words()):
+        return set()
+    resolved = set()
+    if "alertname" not in entities and context.last_alertname is not None:
+        entities["alertname"] = context.last_alertname
+        resolved.add("alertname")
+    if not named:
+        resolved |= _fill(entities, context, context.focus)
+    elif "service" not in entities and "instance" not in entities:
+        resolved |= _fill(entities, context, "service")
+    return resolved
+
+
+def _resolve_subject(
+    intent: str, entities: dict[str, str | int], reading: Reading, context: ChatContext
+) -> set[str]:
+    if any(key in entities for key in _SUBJECT_KEYS):
         return set()
     if intent in ("approve", "deny") and context.pending_approval is not None:
         entities["incident"] = context.pending_approval
@@ -286,7 +456,7 @@ def _resolve(
     if intent in _INCIDENT_INTENTS and intent != "explain":
         return _fill(entities, context, "incident")
     pointing = bool(_ANAPHORS.intersection(reading.words()))
-    if intent in ("explain", "remediate", "silence", "unsilence") or pointing:
+    if intent in ("explain", "remediate") or pointing:
         return _fill(entities, context, _focus_for(intent, context))
     return set()
 

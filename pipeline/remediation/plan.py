@@ -25,6 +25,7 @@ from pipeline.policy import (
     RdsRebootSpec,
     SsmCommandSpec,
 )
+from pipeline.predictions import is_predicted
 from pipeline.remediation.params import (
     ActionParams,
     AsgSetDesiredCapacityParams,
@@ -136,6 +137,8 @@ def plan(
     except RefusedParameter as refused:
         return PlanRefused(incident.incident_id, refused.code, refused.detail)
     decision = assessment.decision.at_least(rule.minimum_decision)
+    if is_predicted(incident.labels):  # acting on a forecast: a person approves by default
+        decision = decision.at_least(policy.predictions.minimum_decision)
     return _checked(
         _build(incident.incident_id, service, rule.name, decision, params, None), catalog, policy
     )

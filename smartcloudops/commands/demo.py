@@ -57,7 +57,24 @@ def demo_command(_: argparse.Namespace) -> int:
         stop_process(pipeline)
         keys.revoke(key_name, actor="cli:demo", now=datetime.now(UTC))
     print("== audit verify")
-    return verify_command(argparse.Namespace(json=False))
+    verified = verify_command(argparse.Namespace(json=False))
+    _print_console_link(settings)
+    return verified
+
+
+def _print_console_link(settings) -> None:  # type: ignore[no-untyped-def]
+    """The console's address and a one-time sign-in link for the demo admin (made on first use)."""
+    from adapters.db.console_store import ConsoleUserStore
+    from smartcloudops.bootstrap import database
+    from smartcloudops.commands.user import LINK_TTL, console_link
+
+    users = ConsoleUserStore(database(settings, pool_size=1))
+    if not users.exists("demo-admin"):
+        users.create("demo-admin", "admin", None, actor="cli:demo", now=datetime.now(UTC))
+    token = users.issue_link("demo-admin", ttl=LINK_TTL, actor="cli:demo", now=datetime.now(UTC))
+    print(f"\n== incident console (start it with `make up`): "
+          f"http://{settings.http_host}:{settings.http_port}/console")
+    print(f"   one-time sign-in for demo-admin (30 min): {console_link(settings.http_host, settings.http_port, token)}")
 
 
 def _key_store(settings):  # type: ignore[no-untyped-def]

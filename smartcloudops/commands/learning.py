@@ -1,4 +1,4 @@
-"""`evaluate remediation`: the outcome learners against the playbook on later weeks of a replay."""
+"""`evaluate remediation` and `model train-remediation`: the outcome learners on a replay."""
 
 from __future__ import annotations
 
@@ -82,3 +82,45 @@ def _through_onnx(model):  # type: ignore[no-untyped-def]
     from adapters.onnx_scorer import OnnxProbabilityScorer
 
     return model.with_scorer(OnnxProbabilityScorer(model.to_onnx()))
+
+
+def register_train(actions: argparse._SubParsersAction) -> None:
+    train = actions.add_parser(
+        "train-remediation",
+        help="fit the outcome learners on a replay, choose one, write the classifier as ONNX",
+    )
+    train.add_argument(
+        "--replay", type=Path, required=True, metavar="FILE",
+        help="JSON lines: a header, then one incident per line (python -m benchmarks.estate_sim)",
+    )
+    train.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    train.set_defaults(func=train_remediation_command)
+
+
+def train_remediation_command(args: argparse.Namespace) -> int:
+    from adapters.remediation_model import write_model
+    from adapters.replay_files import read_replay
+    from pipeline.learning import evaluation as ev
+
+    try:
+        header, cases = read_replay(args.replay)
+        if not cases:
+            raise InvalidInput(f"{args.replay} holds no incidents")
+        # Which learner, judged on the last quarter of these weeks (no held-out weeks here:
+        # `evaluate remediation` is where they are scored); the classifier is then refitted
+        # on every week.
+        choice = ev.choose(cases)
+        classifier = ev.fit_classifier(cases)
+        metadata = write_model(
+            args.out, classifier, learner=choice.learner, reason=choice.reason,
+            strength=choice.strength, trained_on=len(cases), simulated=bool(header.get("simulated")),
+            validation_brier={"rates": choice.rates_brier, "classifier": choice.classifier_brier},
+        )
+    except (InvalidInput, NotFound) as error:
+        print(f"smartcloudops model train-remediation: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: classifier on {len(cases)} incidents (ONNX {metadata['onnx_sha256'][:12]})")
+    print(f"  used: {metadata['learner']} ({metadata['reason']})")
+    if metadata["learner"] != "classifier":
+        print("  the classifier was not better than the rates on the later weeks: it is kept but not used")
+    return 0

@@ -59,6 +59,9 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, required=True, metavar="FILE.onnx", help="ONNX file to write"
     )
     export.set_defaults(func=export_command)
+    from smartcloudops.commands import learning
+
+    learning.register_train(actions)
 
 
 def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:

@@ -40,7 +40,8 @@ def serve_command(_: argparse.Namespace) -> int:
     from smartcloudops.bootstrap import build_http_app
 
     uvicorn.run(build_http_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False, server_header=False, timeout_graceful_shutdown=10)
+                access_log=False, server_header=False, timeout_graceful_shutdown=10,
+                timeout_keep_alive=settings.http_keep_alive_s)
     return 0
 
 

@@ -19,6 +19,7 @@ from adapters.db.schema import audit_log, incidents
 from adapters.db.schema_remediation import remediation_runs, remediation_steps
 from tests.integration.chat.chat_harness import SIGNING_SECRET, slack_command
 from tests.processes import Pipeline, wait_for
+from tests.stories.recipe import start_recipe
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -58,7 +59,7 @@ def test_story_a_alert_to_an_approved_dry_run_that_finishes_and_is_told_in_chat(
 ) -> None:
     estate = build_estate(moto_url, tmp_path)
     pipe = Pipeline(env=story_env(private_redis, pg_url, moto_url, estate.files), workdir=tmp_path)
-    up = pipe.start("up", "up")
+    up = start_recipe(pipe)  # the README's recipe: db upgrade, then up
     engine = create_engine(pg_url)
     started = time.monotonic()
     try:

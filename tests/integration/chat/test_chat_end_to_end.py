@@ -232,7 +232,7 @@ def test_a_scale_asked_in_chat_is_stored_as_a_run_awaiting_approval_and_approved
     [incident_id] = recorder.record_batch(batch, trace_id="t1", now=now).opened
 
     ask(full_pipeline, sink, f"show incident {incident_id}", OPERATOR, "show")
-    ask(full_pipeline, sink, "scale it to 6", OPERATOR, "scale")
+    asked = ask(full_pipeline, sink, "scale it to 6", OPERATOR, "scale")
 
     def run_row():
         with store.connect() as conn:
@@ -246,6 +246,11 @@ def test_a_scale_asked_in_chat_is_stored_as_a_run_awaiting_approval_and_approved
     run = run_row()
     assert (run.service, run.requested_by, run.state) == ("checkout", OPERATOR, "awaiting_approval")
     assert run.mode == "dry_run"
+    # The chat that asked hears that its run waits for an approval (it may arrive before the reply).
+    path, notice = sink.next_answer(timeout=45)
+    assert path == "/answer/scale"
+    texts = [asked.get("text", ""), notice.get("text", "")]
+    assert any(f"Run #{run.id} of incident #{incident_id} waits for an approval" in t for t in texts), texts
 
     approved = ask(full_pipeline, sink, f"approve {incident_id}", APPROVER, "approve")
 

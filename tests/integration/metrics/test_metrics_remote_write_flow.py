@@ -117,6 +117,12 @@ def test_remote_write_is_scored_into_postgres_and_the_jump_becomes_an_incident(
         30,
         f"no anomaly incident\n{pipeline.logs()}",
     )
+    # The evidence is written in its own transaction just after the incident's: wait for it too.
+    wait_for(
+        lambda: count(store, audit_log, audit_log.c.kind == "incident.anomaly_evidence") == 1,
+        30,
+        f"no anomaly evidence\n{pipeline.logs()}",
+    )
     jump_start = datetime.fromtimestamp(timestamps[JUMP_AT] / 1000, tz=UTC)
     with store.connect() as conn:
         flagged = (

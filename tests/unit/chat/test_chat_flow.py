@@ -72,6 +72,14 @@ class TestContextAcrossTurns:
         assert bench.responder.posted[-1][0] == RESPONSE_URL
         assert "Asked for restart of checkout" in bench.last_text()
 
+    def test_a_remediation_asked_in_chat_names_the_chat_to_tell_but_never_audits_its_url(self, bench):
+        bench.say("restart checkout")
+        [(_, event)] = bench.published
+        assert event.data["reply_to"] == RESPONSE_URL  # the worker tells the run's fate there
+        with bench.engine.connect() as conn:
+            bodies = " ".join(conn.execute(sa.select(audit_log.c.body)).scalars())
+        assert "chat.remediation_requested" in bodies and RESPONSE_URL not in bodies
+
     def test_why_after_showing_an_incident_explains_that_incident(self, bench):
         incident_id = open_incident(bench)
         bench.say(f"show incident {incident_id}")

@@ -50,3 +50,45 @@ def test_cli_reports_bad_configuration_and_exits_2(monkeypatch, capsys):
     monkeypatch.setenv("SCO_HTTP_PORT", "not-a-port")
     assert main(["db", "current"]) == 2
     assert "SCO_HTTP_PORT" in capsys.readouterr().err
+
+
+def test_shared_redis_defaults_to_a_redis_broker(tmp_path):
+    """The docs say SCO_REDIS_URL defaults to the broker when the broker is Redis."""
+    assert load_settings(data_dir=tmp_path, broker_url="redis://h:6379/1").shared_redis_url == "redis://h:6379/1"
+    assert load_settings(data_dir=tmp_path, broker_url="redis://h:6379/1",
+                         redis_url="redis://other:6379/2").shared_redis_url == "redis://other:6379/2"
+    assert load_settings(data_dir=tmp_path).shared_redis_url is None
+
+
+def test_a_redis_broker_shares_guard_state_without_warning(tmp_path, monkeypatch):
+    """With only SCO_BROKER_URL=redis://… neither process warns 'SCO_REDIS_URL unset'."""
+    import structlog
+
+    from adapters.guard_store import RedisGuardStore
+    from smartcloudops.bootstrap import guard_store
+
+    with structlog.testing.capture_logs() as logs:
+        store = guard_store(load_settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:1/0"))
+    assert isinstance(store, RedisGuardStore)
+    assert not [entry for entry in logs if entry["event"] == "remediation.guards_in_memory"]
+
+
+def test_http_keep_alive_outlives_prometheus_idle_connections(tmp_path):
+    """Prometheus keeps remote-write connections idle up to 5 min; a shorter server timeout resets them."""
+    assert load_settings(data_dir=tmp_path).http_keep_alive_s > 300
+
+
+def test_serve_passes_the_keep_alive_to_uvicorn(tmp_path, monkeypatch):
+    import argparse
+
+    import uvicorn
+
+    from smartcloudops.commands import runtime
+
+    seen: dict = {}
+    monkeypatch.setenv("SCO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SCO_HTTP_KEEP_ALIVE_S", "400")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr("smartcloudops.bootstrap.build_http_app", lambda settings: object())
+    assert runtime.serve_command(argparse.Namespace()) == 0
+    assert seen["timeout_keep_alive"] == 400

@@ -135,3 +135,59 @@ def test_a_policy_naming_an_undefined_policy_is_refused(tmp_path):
     path.write_text("default_policy: nope\npolicies: {}\n")
     with pytest.raises(ConfigurationError, match="nope"):
         load_escalation(path)
+
+
+SLACK_API_POLICY = """
+default_policy: dm
+policies:
+  dm:
+    tiers:
+      - after_s: 0
+        targets:
+          - {name: lead-dm, type: slack_api, channel: U02ALICE002}
+"""
+
+
+def test_a_slack_api_target_posts_to_chat_post_message_with_the_bot_token(tmp_path):
+    """A Slack channel or user reached through the Web API: chat.postMessage, bearer bot token, ok checked."""
+    import httpx
+
+    from adapters.pager import HttpPager
+    from pipeline.errors import PermanentError
+    from pipeline.escalation import PagedIncident, page_message
+
+    path = tmp_path / "escalation.yaml"
+    path.write_text(SLACK_API_POLICY)
+    [target] = load_escalation(path).for_service("checkout").tiers[0].targets
+    seen = []
+
+    def slack(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = json.loads(request.content)
+        return httpx.Response(200, json={"ok": body["channel"] == "U02ALICE002"} | (
+            {} if body["channel"] == "U02ALICE002" else {"error": "channel_not_found"}))
+
+    pager = HttpPager(httpx.Client(transport=httpx.MockTransport(slack)), "xoxb-test-token-0000000000")
+    message = page_message(PagedIncident(7, "checkout", "HighLatency", "critical"), 0, target, "system")
+    pager.send(target, message)
+    [request] = seen
+    assert str(request.url) == "https://slack.com/api/chat.postMessage"
+    assert request.headers["authorization"] == "Bearer xoxb-test-token-0000000000"
+    assert json.loads(request.content)["channel"] == "U02ALICE002"
+    assert "incident #7" in json.loads(request.content)["text"]
+
+    from dataclasses import replace
+
+    with pytest.raises(PermanentError, match="channel_not_found"):
+        pager.send(replace(target, channel="C0NOPE"), {**message, "channel": "C0NOPE"})
+    with pytest.raises(PermanentError, match="SCO_SLACK_BOT_TOKEN"):
+        HttpPager(httpx.Client(transport=httpx.MockTransport(slack))).send(target, message)
+
+
+def test_a_slack_api_target_without_a_channel_names_the_field(tmp_path):
+    from pipeline.errors import ConfigurationError
+
+    path = tmp_path / "escalation.yaml"
+    path.write_text(SLACK_API_POLICY.replace("channel: U02ALICE002", "url: https://slack.com/api/x"))
+    with pytest.raises(ConfigurationError, match="channel"):
+        load_escalation(path)

@@ -61,6 +61,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
                                                       "low": "oscar", "right": "lead"},
     ("POST", "/v1/incidents/{incident_id}/deny"): {"path": "/v1/incidents/7/deny", "json": dict,
                                                    "low": "oscar", "right": "lead"},
+    ("POST", "/v1/incidents/{incident_id}/escalate"): {"path": "/v1/incidents/7/escalate", "json": dict,
+                                                       "low": "vera", "right": "oscar"},
     ("POST", "/v1/killswitch"): {"path": "/v1/killswitch", "json": lambda: {"engaged": True},
                                  "low": "vera", "right": "oscar"},
     ("POST", "/v1/chat/command"): {"path": "/v1/chat/command",

@@ -31,6 +31,14 @@ def test_a_run_fixed_its_incident_only_if_resolved_in_time_not_back_and_nothing_
         Outcome("r", "i", DOWN, "ec2_reboot", T, resolved=False, recurred=True, worsened=False)
 
 
+def test_resolving_counts_from_when_the_run_began_to_act_not_before():
+    at = dict(last_step_at=T, horizon_seconds=600, refired_at=None, new_alert_at=None)
+    during_verify = T - timedelta(minutes=2)
+    assert judge(**at, resolved_at=during_verify)[0] is False  # no start given: from the last step
+    assert judge(**at, resolved_at=during_verify, acted_at=T - timedelta(minutes=5))[0] is True
+    assert judge(**at, resolved_at=during_verify, acted_at=T - timedelta(minutes=1))[0] is False
+
+
 def test_the_rate_learns_per_signature_and_explains_itself_with_counts_and_an_interval():
     runs = [outcome("ec2_reboot", i < 9, n=i) for i in range(11)] + [
         outcome("ecs_force_new_deployment", i < 1, n=20 + i) for i in range(4)

@@ -59,3 +59,33 @@ class TestRedisContextStoreOnFakeRedis(ContextStoreContract):
     def test_a_corrupt_value_starts_the_conversation_afresh(self, client, store):
         client.set("sco:chat:context:U1:C1", b"{not json")
         assert store.get("U1", "C1") == EMPTY_CONTEXT
+
+
+class TestSqliteContextStore(ContextStoreContract):
+    @pytest.fixture
+    def clock(self):
+        return FakeClock()
+
+    @pytest.fixture
+    def store(self, clock, tmp_path):
+        from adapters.chat_context import SqliteContextStore
+
+        return SqliteContextStore(tmp_path / "contexts.sqlite", clock)
+
+    @pytest.fixture
+    def wait_past(self, clock):
+        def advance(seconds: float) -> None:
+            clock.now += seconds
+
+        return advance
+
+
+def test_embedded_worker_processes_share_one_conversation(tmp_path):
+    """Prefork children (or a restarted worker) built from the same embedded settings see one context:
+    "show incident 6" served by one child, "approve it" by another, still means incident 6."""
+    from config.settings import load_settings
+    from smartcloudops.bootstrap import context_store
+
+    settings = load_settings(data_dir=tmp_path)
+    context_store(settings).put("U1", "C1", CONTEXT, ttl_s=60)
+    assert context_store(settings).get("U1", "C1") == CONTEXT

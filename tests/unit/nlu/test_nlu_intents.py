@@ -87,10 +87,10 @@ _WEAK = (GROUNDED_CONFIDENCE_THRESHOLD + CONFIDENCE_THRESHOLD) / 2
 @pytest.mark.parametrize(
     ("text", "guess", "expected"),
     [
-        ("billing looks weird today", "status", "status"),  # names a service: a question is fine
+        ("user-profile looks weird today", "status", "status"),  # names a service: a question is fine
         ("it looks weird today", "status", "unknown"),  # names nothing: too unsure
-        ("billing looks weird today", "remediate", "unknown"),  # a command needs more certainty
-        ("billing looks weird today", "approve", "unknown"),
+        ("user-profile looks weird today", "remediate", "unknown"),  # a command needs more certainty
+        ("user-profile looks weird today", "approve", "unknown"),
     ],
 )
 def test_low_confidence_is_accepted_only_for_grounded_questions(text, guess, expected, vocabulary):
@@ -102,7 +102,7 @@ def test_low_confidence_is_accepted_only_for_grounded_questions(text, guess, exp
 def test_an_unsure_mutating_guess_always_asks(guess, vocabulary):
     unsure = (CONFIDENCE_THRESHOLD + ASK_THRESHOLD) / 2
     result = understand(
-        "billing looks weird today", EMPTY_CONTEXT, vocabulary,
+        "user-profile looks weird today", EMPTY_CONTEXT, vocabulary,
         classifier=Guess(guess, unsure, "status"),
     )
     assert result.intent == guess and result.asks
@@ -110,12 +110,12 @@ def test_an_unsure_mutating_guess_always_asks(guess, vocabulary):
 
 
 def test_a_sure_mutating_guess_does_not_ask(vocabulary):
-    result = understand("billing looks weird today", EMPTY_CONTEXT, vocabulary,
+    result = understand("user-profile looks weird today", EMPTY_CONTEXT, vocabulary,
                         classifier=Guess("remediate", 0.99))
     assert result.intent == "remediate" and not result.asks
 
 
 def test_confident_guesses_are_taken(vocabulary):
-    result = understand("billing looks weird today", EMPTY_CONTEXT, vocabulary,
+    result = understand("user-profile looks weird today", EMPTY_CONTEXT, vocabulary,
                         classifier=Guess("remediate", 0.9))
     assert (result.intent, result.source) == ("remediate", "classifier")

@@ -51,3 +51,31 @@ def test_the_metric_task_observes_the_detector_calls_size_time_and_scores():
     assert _value("smartcloudops_inference_batch_size_count") == before[0] + 1
     assert _value("smartcloudops_anomaly_score_count") == before[1] + 3
     assert _value("smartcloudops_inference_duration_seconds_count") >= 1
+
+
+def test_the_api_exports_its_publish_failures_at_zero_per_queue(tmp_path, monkeypatch):
+    """Alert rules and panels on publish failures see a 0, not an absent series, before any failure."""
+    from config.settings import load_settings
+    from smartcloudops.bootstrap import build_http_app
+
+    monkeypatch.setenv("SCO_QUEUE_CHAT", "chat_zero_probe")
+    build_http_app(load_settings(data_dir=tmp_path))
+    assert _value_or_none("smartcloudops_publish_failures_total", {"queue": "chat_zero_probe"}) == 0.0
+
+
+def test_the_worker_exports_failure_step_and_refusal_series_at_zero(tmp_path):
+    from config.settings import load_settings
+    from smartcloudops.bootstrap import _declare_worker_series, celery_app
+
+    _declare_worker_series(celery_app(load_settings(data_dir=tmp_path)))
+    assert _value_or_none("smartcloudops_task_failures_total",
+                          {"task": "remediation.verify_step", "kind": "permanent"}) is not None
+    assert _value_or_none("smartcloudops_remediation_steps_total",
+                          {"action": "rds_reboot", "outcome": "failed"}) is not None
+    assert _value_or_none("smartcloudops_guard_refusals_total", {"reason": "change_freeze"}) is not None
+
+
+def _value_or_none(name: str, labels: dict):
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels)

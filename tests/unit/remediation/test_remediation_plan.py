@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from remediation_support import CHECKOUT_INSTANCE, SEARCH_INSTANCES, make_policy
 
-from pipeline.policy import ActionName, Decision
+from pipeline.policy import ActionName, Decision, Predictions
 from pipeline.remediation import (
     PlanRefused,
     RemediationPlan,
@@ -237,3 +238,13 @@ def test_plan_serialises_to_primitives(catalog, policy) -> None:
         "instance_id": SEARCH_INSTANCES[0],
     }
     assert len(step["idempotency_key"]) == 40
+
+
+def test_a_predicted_incident_needs_approval_even_when_its_risk_says_auto(catalog, policy) -> None:
+    facts = _facts(catalog)
+    predicted = replace(facts, labels={**facts.labels, "predicted": "true"})
+    assert plan(facts, _assessed(), catalog, policy).decision is Decision.AUTO
+    assert plan(predicted, _assessed(), catalog, policy).decision is Decision.NEEDS_APPROVAL
+    # An operator may let forecasts act alone; the same plan then runs without a person.
+    trusting = policy.model_copy(update={"predictions": Predictions(minimum_decision=Decision.AUTO)})
+    assert plan(predicted, _assessed(), catalog, trusting).decision is Decision.AUTO

@@ -81,3 +81,15 @@ def test_an_api_key_of_too_low_a_role_is_refused_by_the_worker_too(make_runtime)
     incident_id, _ = requested_run(rt, "U03BOB00003")
     ingest = approval(incident_id, "apikey:alertmanager", granted_roles=["ingest"])
     assert flow.decide(rt, data=ingest, trace_id="t", now=NOW).status == "forbidden"
+
+
+def test_the_chat_is_told_why_a_decision_was_refused(make_runtime) -> None:
+    """The reply names the reason (four eyes), not only 'you may not decide'."""
+    from tasks.remediation import _decision_text
+
+    rt = make_runtime()
+    incident_id, _ = requested_run(rt, APPROVER)
+    data = approval(incident_id, APPROVER)
+    outcome = flow.decide(rt, data=data, trace_id="t", now=NOW)
+    text = _decision_text(outcome, data)
+    assert text.startswith("Refused:") and "four eyes: the requester of a remediation may not approve it" in text

@@ -163,3 +163,19 @@ def test_a_broker_outage_answers_503_and_leaves_the_switch_alone(client, publish
     answer = client.post("/v1/killswitch", json={"engaged": True}, headers=bearer(ROOT))
     assert answer.status_code == 503
     assert guards.kill_switch_engaged() is False
+
+
+def test_escalate_through_the_api_pages_the_next_tier_now_as_the_caller(client, publisher) -> None:
+    answer = client.post("/v1/incidents/7/escalate", json={"reason": "customers are waiting"},
+                         headers=bearer(CAROL))
+
+    assert answer.status_code == 202, answer.text
+    [(task, event)] = publisher.sent
+    assert task == "escalation.page_tier"
+    assert event.data["incident_id"] == 7 and event.data["tier"] is None and event.data["by"] == "apikey:carol"
+    assert event.data["reason"] == "customers are waiting"
+
+
+def test_a_viewer_may_not_escalate(client, publisher) -> None:
+    assert client.post("/v1/incidents/7/escalate", json={}, headers=bearer(BOB)).status_code == 403
+    assert publisher.sent == []

@@ -1,0 +1,34 @@
+"""Which allowed actions tend to fix an incident like this one: the ranking shown beside a plan.
+
+Only actions the policy enables and the service's catalog entry can take part (an action never
+becomes possible because it once worked elsewhere). Each carries learner (a)'s estimate and its
+explanation; when no action was ever tried on incidents of this alert name or wider, there is
+nothing to say and the advice is empty.
+"""
+
+from __future__ import annotations
+
+from pipeline.catalog import Service
+from pipeline.learning.outcomes import Signature
+from pipeline.learning.rates import Estimate, OutcomeRates
+from pipeline.policy import ActionName, Policy
+
+
+def possible_actions(service: Service, policy: Policy) -> tuple[str, ...]:
+    """The actions the allowlist enables that this service has something to act on."""
+    aws = service.aws
+    has = {
+        ActionName.EC2_REBOOT: bool(aws and aws.instance_ids),
+        ActionName.EC2_START: bool(aws and aws.instance_ids),
+        ActionName.ASG_SET_DESIRED_CAPACITY: bool(aws and aws.autoscaling_group),
+        ActionName.ECS_FORCE_NEW_DEPLOYMENT: bool(aws and aws.ecs),
+        ActionName.SSM_RUN_COMMAND: bool(aws and aws.instance_ids and service.systemd_units),
+        ActionName.RDS_REBOOT: bool(aws and aws.rds_instance_id),
+    }
+    return tuple(action.value for action, present in has.items() if present and policy.actions.allows(action))
+
+
+def advise(rates: OutcomeRates, signature: Signature, actions: tuple[str, ...]) -> list[Estimate]:
+    """The actions, most likely to fix first; empty when none was ever tried on anything alike."""
+    ranked = rates.rank(signature, actions)
+    return ranked if any(estimate.tried for estimate in ranked) else []
