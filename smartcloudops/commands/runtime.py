@@ -109,13 +109,13 @@ def up_command(_: argparse.Namespace) -> int:
 def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
     """The workers `up` runs beside the server: (worker arguments, extra environment) each.
 
-    One machine, few processes: the pipeline's and chat's workers run a thread pool (their tasks mostly
-    wait on PostgreSQL, Redis and HTTP; a process per slot would cost ~60 MB each, and on this design's
-    two-core box measured no faster). People's chat commands have a worker of their own, so a burst of
-    alert batches never queues ahead of them. Metric windows are scored in order only if one process
-    consumes the metrics queue (a later message scored first would make the earlier one's points
-    stale), so that worker is a single solo process. `smartcloudops worker` alone stays prefork, for
-    machines that scale workers out.
+    People's chat commands have a worker of their own (threads: a command mostly waits on the database
+    and the answer's POST), so a burst of alert batches never queues ahead of them. The pipeline's
+    worker stays prefork: a thread pool there saved two processes (~90 MB PSS) but let `make demo`
+    stop with a remediation step taken and not finished (tests/stories/test_story_demo_twice.py).
+    Metric windows are scored in order only if one process consumes the metrics queue (a later
+    message scored first would make the earlier one's points stale), so that worker is a single solo
+    process.
     """
     queues = settings.queues
     own_queue = {queues.metrics, queues.chat}
@@ -126,9 +126,8 @@ def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
         return {"SCO_WORKER_METRICS_PORT": str(port + offset if port else 0)}
 
     threads = str(max(4, settings.worker_concurrency))
-    return [  # SCO_WORKER_CONCURRENCY sizes each worker's database pool to its threads
-        (["--queues", pipeline_queues, "--pool", "threads", "--concurrency", threads],
-         {"SCO_WORKER_CONCURRENCY": threads}),
+    return [  # SCO_WORKER_CONCURRENCY sizes the chat worker's database pool to its threads
+        (["--queues", pipeline_queues], {}),
         (["--queues", queues.chat, "--pool", "threads", "--concurrency", threads],
          {**metrics_port(2), "SCO_WORKER_CONCURRENCY": threads}),
         (["--queues", queues.metrics, "--pool", "solo", "--concurrency", "1"], metrics_port(1)),
