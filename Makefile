@@ -26,5 +26,9 @@ lint: $(VENV)/.installed
 up: $(VENV)/.installed
 	$(BIN)/smartcloudops up
 
+# The performance figures of issue #16, each against its same-run baseline (results in .bench/).
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.run_all $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .smartcloudops .pytest_cache .hypothesis

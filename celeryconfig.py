@@ -31,6 +31,8 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": settings.worker_prefetch,
         "worker_concurrency": settings.worker_concurrency,
+        # A guard, not a budget: a child that grew past it (a leak, a huge batch) is replaced after its task.
+        "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024 or None,
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
         # Flower and the task monitor see every task from the moment a worker receives it. (The

@@ -35,12 +35,12 @@ from urllib.parse import urlencode
 import httpx
 import redis
 
-from benchmarks.harness import drop_database, fresh_database, start
+from benchmarks.harness import bench_redis_url, drop_database, fresh_database, start
 from benchmarks.machine import describe
 from consumers.slack_signature import expected_signature
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = bench_redis_url(13)
 TOKEN = "bench-chat-token-0123456789"
 SECRET = "bench-chat-signing-secret"
 USERS = ("U03BOB00003", "U02ALICE002", "U01ADMIN001", "U07VIEWER07")

@@ -31,13 +31,13 @@ import httpx
 import redis
 import sqlalchemy as sa
 
-from benchmarks.harness import drop_database, fresh_database, start, stop
+from benchmarks.harness import bench_redis_url, drop_database, fresh_database, results_dir, start, stop
 from benchmarks.machine import describe
 from smartcloudops.demo_payloads import alert, webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = bench_redis_url()
 
 
 class CommitWatcher:
@@ -194,7 +194,7 @@ def main() -> None:
         drop_database(database)
         redis.Redis.from_url(REDIS_URL).flushdb()
     print(json.dumps(results, indent=2))
-    out = ROOT / "benchmarks" / "results" / "bench_e2e_alerts.json"
+    out = results_dir() / "bench_e2e_alerts.json"
     out.write_text(json.dumps(results, indent=2))
 
 

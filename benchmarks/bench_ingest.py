@@ -1,10 +1,18 @@
-"""Webhook ingest: requests/s and latency of SmartCloudOps' webhook vs a bare JSON-to-Redis endpoint.
+"""Webhook ingest: SmartCloudOps' webhook against a bare JSON-to-Redis endpoint and Prometheus Alertmanager.
 
-Both servers run the same way (one uvicorn process, httptools, uvloop) on 127.0.0.1 against the
-local Redis; wrk drives each in turn with the same payload, connections and duration. The figure
-that matters is the ratio of SmartCloudOps' requests/s to the bare endpoint's.
+Three servers take the same 20 alerts per request from the same Python load client
+(benchmarks/loadgen.py, a process of its own), one server at a time, in alternating rounds so a
+shared machine's load falls on all of them alike:
 
-    python -m benchmarks.bench_ingest [--duration 10] [--connections 16]
+- bare: a Starlette endpoint that parses the JSON and LPUSHes it to Redis (one uvicorn process);
+- smartcloudops: `smartcloudops serve` (one process), publishing to Redis as in production;
+- alertmanager: Prometheus Alertmanager's own intake, `POST /api/v2/alerts` (the peer anchor; Debian
+  package prometheus-alertmanager), with a route to a receiver that sends nothing.
+
+Per server: requests/s, p50/p99 latency, and the server's CPU milliseconds per request (from /proc),
+which is the fairer figure when the servers use their cores differently (Alertmanager is Go).
+
+    python -m benchmarks.bench_ingest [--duration 8] [--rounds 2] [--connections 16]
 """
 
 from __future__ import annotations
@@ -12,107 +20,139 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import redis
 
-from benchmarks.harness import free_port, stop
+from benchmarks.harness import ROOT, bench_redis_url, cpu_seconds, free_port, results_dir, stop
 from benchmarks.machine import describe
 from smartcloudops.demo_payloads import alert, webhook
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"
-REDIS_URL = "redis://127.0.0.1:6379/12"
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+ALERTMANAGER_CONFIG = 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n'
 
 
-def payload(n_alerts: int) -> dict:
-    from datetime import datetime, timedelta, timezone
-
+def alerts(n_alerts: int) -> list[dict]:
     start = datetime.now(timezone.utc) - timedelta(minutes=10)
-    return webhook([alert("HighLatency", "checkout", f"i-{i:017x}", status="firing",
-                          starts_at=start + timedelta(seconds=i)) for i in range(n_alerts)])
+    return [alert("HighLatency", "checkout", f"i-{i:017x}", status="firing", starts_at=start + timedelta(seconds=i))
+            for i in range(n_alerts)]
 
 
-def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def alertmanager_body(items: list[dict]) -> list[dict]:
+    """The same alerts as Alertmanager's API takes them (postableAlerts)."""
+    return [{"labels": a["labels"], "annotations": a["annotations"], "startsAt": a["startsAt"],
+             "generatorURL": a.get("generatorURL", "")} for a in items]
+
+
+def server_command(name: str, port: int, work: Path) -> tuple[list[str], str]:
+    """The command line of a server and the path the load goes to."""
+    if name == "bare":
+        return ([sys.executable, "-m", "uvicorn", "benchmarks.bare_endpoint:app", "--port", str(port),
+                 "--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"],
+                "/v1/alerts/alertmanager")
+    if name == "smartcloudops":
+        return [sys.executable, "-m", "smartcloudops", "serve"], "/v1/alerts/alertmanager"
+    config = work / "alertmanager.yml"
+    config.write_text(ALERTMANAGER_CONFIG)
+    storage = work / f"am-{port}"
+    storage.mkdir(exist_ok=True)
+    return ([ALERTMANAGER, f"--config.file={config}", f"--storage.path={storage}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
+            "/api/v2/alerts")
+
+
+def wait_listening(port: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
         try:
-            httpx.post(f"http://127.0.0.1:{port}/v1/alerts/alertmanager", content=b"{}", timeout=1)
-            return proc
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
         except httpx.TransportError:
             time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"server {cmd} did not start")
+    raise SystemExit("server did not start")
 
 
-def wrk(port: int, body_file: Path, duration: int, connections: int) -> dict:
-    script = body_file.with_suffix(".lua")
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.body = io.open("{body_file}"):read("*a")\n'
-        f'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n'
-        'done = function(summary, latency, requests)\n'
-        '  io.write(string.format("JSON {\\"requests\\": %d, \\"non2xx\\": %d, \\"p50_ms\\": %.3f, '
-        '\\"p99_ms\\": %.3f}\\n", summary.requests, summary.errors.status, '
-        'latency:percentile(50) / 1000, latency:percentile(99) / 1000))\n'
-        'end\n')
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script),
-                          f"http://127.0.0.1:{port}/v1/alerts/alertmanager"],
-                         capture_output=True, text=True, check=True).stdout
-    result = json.loads(re.search(r"^JSON (.*)$", out, re.M).group(1))
-    result["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return result
+def load(url: str, body: Path, duration: float, connections: int) -> dict:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.loadgen", "--url", url, "--body", str(body),
+                           "--header", f"Authorization: Bearer {TOKEN}", "--connections", str(connections),
+                           "--duration", str(duration)], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(name: str, env: dict[str, str], work: Path, body: Path, args: argparse.Namespace) -> dict:
+    port = free_port()
+    command, path = server_command(name, port, work)
+    proc = subprocess.Popen(command, env={**env, "SCO_HTTP_PORT": str(port)}, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_listening(port, proc)
+        url = f"http://127.0.0.1:{port}{path}"
+        load(url, body, 2, args.connections)  # warm-up
+        cpu_before = cpu_seconds(proc.pid)
+        result = load(url, body, args.duration, args.connections)
+        result["cpu_ms_per_request"] = round((cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, result["requests"]), 3)
+        return result
+    finally:
+        stop(proc)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=10)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--alerts", type=int, default=20, help="alerts per request")
     args = parser.parse_args()
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    work = Path(tempfile.mkdtemp(prefix="sco-bench-"))
-    env = {**os.environ, "SCO_BROKER_URL": REDIS_URL, "SCO_WEBHOOK_TOKEN": TOKEN, "SCO_DATA_DIR": str(work),
-           "SCO_LOG_LEVEL": "WARNING", "BARE_REDIS_URL": REDIS_URL}
-    uvicorn_flags = ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
-    results = {"machine": describe(("starlette", "uvicorn", "celery", "kombu", "redis")), "runs": []}
-    for n_alerts in (1, 20):
-        body = work / f"payload-{n_alerts}.json"
-        body.write_text(json.dumps(payload(n_alerts)))
-        row = {"alerts_per_request": n_alerts}
-        for name, cmd in (
-            ("bare", [sys.executable, "-m", "uvicorn", "benchmarks.bare_endpoint:app"]),
-            ("smartcloudops", [sys.executable, "-m", "smartcloudops", "serve"]),
-        ):
-            port = free_port()
-            proc_env = {**env, "SCO_HTTP_PORT": str(port)}
-            full = cmd + (["--port", str(port), *uvicorn_flags] if name == "bare" else [])
-            proc = start(full, proc_env, port)
-            try:
-                wrk(port, body, 2, args.connections)  # warm-up
-                row[name] = wrk(port, body, args.duration, args.connections)
-            finally:
-                stop(proc)
-            redis.Redis.from_url(REDIS_URL).flushdb()
-        row["ratio_rps"] = round(row["smartcloudops"]["rps"] / row["bare"]["rps"], 3)
-        results["runs"].append(row)
-        print(f"{n_alerts:>2} alert(s)/request: bare {row['bare']['rps']:8.0f} req/s "
-              f"(p50 {row['bare']['p50_ms']:.2f} ms, p99 {row['bare']['p99_ms']:.2f} ms) | smartcloudops "
-              f"{row['smartcloudops']['rps']:8.0f} req/s (p50 {row['smartcloudops']['p50_ms']:.2f} ms, "
-              f"p99 {row['smartcloudops']['p99_ms']:.2f} ms, non-2xx {row['smartcloudops']['non2xx']}) "
-              f"| ratio {row['ratio_rps']:.2f}")
-    print(json.dumps(results["machine"]))
-    out = ROOT / "benchmarks" / "results" / "bench_ingest.json"
+    redis_url = bench_redis_url()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    work = Path(tempfile.mkdtemp(prefix="sco-bench-ingest-"))
+    env = {**os.environ, "SCO_BROKER_URL": redis_url, "SCO_WEBHOOK_TOKEN": TOKEN, "SCO_DATA_DIR": str(work),
+           "SCO_LOG_LEVEL": "WARNING", "BARE_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
+    items = alerts(args.alerts)
+    bodies = {"bare": work / "webhook.json", "smartcloudops": work / "webhook.json", "alertmanager": work / "am.json"}
+    bodies["bare"].write_text(json.dumps(webhook(items)))
+    bodies["alertmanager"].write_text(json.dumps(alertmanager_body(items)))
+    servers = ["bare", "smartcloudops"] + (["alertmanager"] if ALERTMANAGER else [])
+    runs: dict[str, list[dict]] = {name: [] for name in servers}
+    load_before = os.getloadavg()
+    for _ in range(args.rounds):
+        for name in servers:
+            runs[name].append(measure(name, env, work, bodies[name], args))
+            client.flushdb()
+    summary = {name: {key: statistics.median(r[key] for r in rs) for key in ("rps", "p50_ms", "p99_ms",
+                                                                             "cpu_ms_per_request")}
+               | {"non2xx": sum(r["non2xx"] for r in rs)} for name, rs in runs.items()}
+    ours = summary["smartcloudops"]
+    ratios = {"vs_bare_rps": round(ours["rps"] / summary["bare"]["rps"], 3),
+              "p99_over_p50": round(ours["p99_ms"] / ours["p50_ms"], 2)}
+    if "alertmanager" in summary:
+        am = summary["alertmanager"]
+        ratios["vs_alertmanager_rps"] = round(ours["rps"] / am["rps"], 3)
+        ratios["vs_alertmanager_per_cpu"] = round(am["cpu_ms_per_request"] / ours["cpu_ms_per_request"], 3)
+    results = {"alerts_per_request": args.alerts, "connections": args.connections, "duration_s": args.duration,
+               "rounds": args.rounds, "summary": summary, "ratios": ratios, "runs": runs,
+               "load_average_before": [round(x, 2) for x in load_before],
+               "load_average_after": [round(x, 2) for x in os.getloadavg()],
+               "machine": describe(("starlette", "uvicorn", "celery", "kombu", "redis"))}
+    for name, row in summary.items():
+        print(f"{name:>13}: {row['rps']:8.0f} req/s  p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms  "
+              f"{row['cpu_ms_per_request']:.3f} CPU-ms/request  non-2xx {row['non2xx']}")
+    print(json.dumps(ratios))
+    out = results_dir() / "bench_ingest.json"
     out.write_text(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":

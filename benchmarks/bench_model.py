@@ -6,7 +6,7 @@ Side by side in one run, single-threaded as in a Celery prefork child:
   onnx_forest  pipeline.anomaly.onnx_forest: one TreeEnsembleRegressor node for the forest
 
 Usage: python benchmarks/bench_model.py [--seconds-per-cell 0.4] [--rounds 3]
-Writes benchmarks/results/bench_model.json. Total time stays well under two minutes.
+Writes .bench/bench_model.json (SCO_BENCH_RESULTS). Total time stays well under two minutes.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ import skl2onnx
 from sklearn.ensemble import IsolationForest
 
 from adapters.onnx_scorer import OnnxForestScorer
+from benchmarks.harness import results_dir
 from pipeline.anomaly.onnx_forest import forest_to_onnx
 
 BATCHES = (1, 16, 256, 4096)
 N_FEATURES = 8
 N_TREES = 100
 MAX_SAMPLES = 256
-RESULT_PATH = Path(__file__).parent / "results" / "bench_model.json"
+RESULT_PATH = results_dir() / "bench_model.json"
 
 
 def main() -> int:

@@ -68,6 +68,53 @@ def stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def bench_redis_url(default_db: int = 12) -> str:
+    """The Redis database the benchmarks may flush: SCO_BENCH_REDIS_DB, else `default_db`."""
+    return f"redis://127.0.0.1:6379/{os.environ.get('SCO_BENCH_REDIS_DB', default_db)}"
+
+
+def results_dir() -> Path:
+    """Where results go: .bench/ (untracked), or SCO_BENCH_RESULTS; the committed files are left alone."""
+    path = Path(os.environ.get("SCO_BENCH_RESULTS", ROOT / ".bench"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every descendant, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size of one process (shared pages divided among their sharers), in kB; 0 if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def group_cpu_seconds(pgid: int) -> float:
     """CPU seconds (user + system, with reaped children's) of every process in a process group.
 

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     worker_prefetch: int = Field(default=4, ge=1, le=1024)
+    worker_max_memory_mb: int = Field(default=400, ge=0, description=(
+        "a prefork child is replaced after a task leaves it above this resident size; 0 = never"))
+    shutdown_timeout_s: float = Field(default=30.0, gt=0, description=(
+        "`up` waits this long for its workers' warm shutdown after SIGTERM, then kills them"))
     broker_visibility_timeout_s: int = Field(default=300, ge=5)
     broker_publish_timeout_s: float = Field(default=2.0, gt=0)
     task_max_retries: int = Field(default=10, ge=0, description="unused: transient faults are retried by age")

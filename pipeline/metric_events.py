@@ -21,8 +21,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from pipeline.errors import InvalidInput
 
 METRIC_SAMPLES_RECEIVED = "dev.smartcloudops.metrics.samples.received"
@@ -99,7 +97,10 @@ class SampleBatch:
 
 
 def _series_from_data(item: Mapping[str, Any]) -> SeriesSamples:
-    # numpy converts (and type-checks) the whole column at once: no Python object per sample.
+    # numpy converts (and type-checks) the whole column at once: no Python object per sample. Imported
+    # here: only the worker decodes into arrays; the HTTP intake builds tuples and never loads numpy.
+    import numpy as np
+
     timestamps = np.asarray(item["t"], dtype=np.int64)
     values = np.asarray(item["v"], dtype=np.float64)
     if timestamps.ndim != 1 or timestamps.shape != values.shape:
@@ -112,7 +113,7 @@ def _series_from_data(item: Mapping[str, Any]) -> SeriesSamples:
 
 
 def _plain(column: Sequence[Any]) -> list[Any]:
-    return column.tolist() if isinstance(column, np.ndarray) else list(column)
+    return column.tolist() if hasattr(column, "tolist") else list(column)  # a numpy array or a sequence
 
 
 def series_key(labels: Mapping[str, str]) -> str:

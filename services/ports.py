@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # arrays only in annotations: the HTTP server, which imports the ports, never loads numpy
+    import numpy as np
 
 from pipeline.learning.outcomes import Signature
 from pipeline.risk import LearnedFix

@@ -13,16 +13,34 @@ The classifier trains on first use (well under a second); call
 `classifier.intent_classifier()` at worker start to pay that before the first command.
 """
 
-from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext, ContextStore, InMemoryContextStore
-from pipeline.nlu.understanding import (
-    ACTIONS,
-    CONFIDENCE_THRESHOLD,
-    INTENTS,
-    Understanding,
-    next_context,
-    understand,
-)
-from pipeline.nlu.vocabulary import Vocabulary, vocabulary_from_catalog
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.nlu.context import EMPTY_CONTEXT, ChatContext, ContextStore, InMemoryContextStore
+    from pipeline.nlu.understanding import ACTIONS, CONFIDENCE_THRESHOLD, INTENTS, Understanding, next_context, understand
+    from pipeline.nlu.vocabulary import Vocabulary, vocabulary_from_catalog
+
+# Names re-exported on first use (PEP 562): the HTTP server imports `pipeline.nlu.authz` and
+# `pipeline.nlu.replies`, and must not load the classifier (numpy) by way of this package.
+_EXPORTS = {
+    "EMPTY_CONTEXT": "context", "ChatContext": "context", "ContextStore": "context",
+    "InMemoryContextStore": "context",
+    "ACTIONS": "understanding", "CONFIDENCE_THRESHOLD": "understanding", "INTENTS": "understanding",
+    "Understanding": "understanding", "next_context": "understanding", "understand": "understanding",
+    "Vocabulary": "vocabulary", "vocabulary_from_catalog": "vocabulary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACTIONS",

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
 import os
 import signal
 import subprocess
 import sys
+import time
 
+from config.settings import Settings
+from pipeline.errors import ConfigurationError
 from smartcloudops.bootstrap import settings_from_environment
 from adapters.observability.logging import configure_logging
 
@@ -61,6 +66,9 @@ def worker_command(args: argparse.Namespace) -> int:
 
     for queue in queues.split(","):
         metrics.queue_consumers.labels(queue).set(1)
+    # Everything imported so far stays out of the collector's reach: a prefork child forked from here
+    # then shares those pages with its parent instead of copying them on the first collection.
+    gc.freeze()
     app.worker_main(argv)
     return 0
 
@@ -78,31 +86,153 @@ def flower_command(_: argparse.Namespace) -> int:
 
 
 def up_command(_: argparse.Namespace) -> int:
-    from smartcloudops.commands.db import migrate_to_head
-
     settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
-    migrate_to_head(settings)
-    queues = settings.queues
-    pipeline_queues = ",".join(q for q in queues.all() if q != queues.metrics)
-    # Metric windows are scored in order only if one process consumes the metrics queue: a later
-    # message scored first would make the earlier one's points stale (they are dropped and counted).
-    metrics_port = settings.worker_metrics_port + 1 if settings.worker_metrics_port else 0
-    workers = [
-        _start_worker(["--queues", pipeline_queues]),
-        _start_worker(["--queues", queues.metrics, "--concurrency", "1"],
-                      {"SCO_WORKER_METRICS_PORT": str(metrics_port)}),
-    ]
+    _migrate_in_child()
+    _preload_shared_libraries()
+    # Fork the workers from here rather than exec fresh interpreters: the libraries imported so far are
+    # then shared pages (frozen, so no collection copies them) instead of one private copy per process.
+    gc.freeze()
+    workers = [_fork_worker(args, env) for args, env in up_workers(settings)]
+    gc.unfreeze()
+    supervisor = Supervisor(workers, settings.shutdown_timeout_s)
+    # uvicorn catches SIGTERM, shuts down, then raises the signal again; with the default action that
+    # kills this process before `finally` runs. This handler forwards it to the workers instead.
+    signal.signal(signal.SIGTERM, supervisor.forward)
     try:
-        return serve_command(argparse.Namespace())
+        serve_command(argparse.Namespace())
     finally:
-        for worker in workers:
-            stop_process(worker)
+        supervisor.stop()
+    return 0
 
 
-def _start_worker(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "smartcloudops", "worker", *args],
-                            env={**os.environ, **(env or {})}, preexec_fn=_die_with_parent)
+def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
+    """The workers `up` runs beside the server: (worker arguments, extra environment) each.
+
+    People's chat commands have a worker of their own (threads: a command mostly waits on the database
+    and the answer's POST), so a burst of alert batches never queues ahead of them. The pipeline's
+    worker stays prefork: a thread pool there saved two processes (~90 MB PSS) but let `make demo`
+    stop with a remediation step taken and not finished (tests/stories/test_story_demo_twice.py).
+    Metric windows are scored in order only if one process consumes the metrics queue (a later
+    message scored first would make the earlier one's points stale), so that worker is a single solo
+    process.
+    """
+    queues = settings.queues
+    own_queue = {queues.metrics, queues.chat}
+    pipeline_queues = ",".join(q for q in queues.all() if q not in own_queue)
+    port = settings.worker_metrics_port
+
+    def metrics_port(offset: int) -> dict[str, str]:
+        return {"SCO_WORKER_METRICS_PORT": str(port + offset if port else 0)}
+
+    threads = str(max(4, settings.worker_concurrency))
+    return [  # SCO_WORKER_CONCURRENCY sizes the chat worker's database pool to its threads
+        (["--queues", pipeline_queues], {}),
+        (["--queues", queues.chat, "--pool", "threads", "--concurrency", threads],
+         {**metrics_port(2), "SCO_WORKER_CONCURRENCY": threads}),
+        (["--queues", queues.metrics, "--pool", "solo", "--concurrency", "1"], metrics_port(1)),
+    ]
+
+
+def _migrate_in_child() -> None:
+    """Migrate in a short-lived child, so Alembic and every table's model never weigh on the server."""
+    done = subprocess.run([sys.executable, "-m", "smartcloudops", "db", "upgrade"], stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise ConfigurationError(f"migrating the database failed (exit {done.returncode}); see above")
+
+
+# What the server and every worker import anyway (none of them imports prometheus_client, which a worker
+# must load only after choosing its multiprocess directory). Heavy libraries of the workers only
+# (numpy, scikit-learn, onnxruntime) are not preloaded: the server must not carry them.
+SHARED_LIBRARIES = ("celery", "celery.app.base", "kombu", "kombu.transport.redis", "sqlalchemy", "sqlalchemy.orm",
+                    "redis", "structlog", "httpx", "yaml", "pydantic")
+
+
+def _preload_shared_libraries() -> None:
+    for name in SHARED_LIBRARIES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+class ForkedWorker:
+    """A worker forked from `up` (the subset of Popen's interface the supervisor uses)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0.0)
+            time.sleep(0.05)
+        return self.returncode  # type: ignore[return-value]
+
+
+def _fork_worker(args: list[str], env: dict[str, str]) -> ForkedWorker:
+    pid = os.fork()
+    if pid:
+        return ForkedWorker(pid)
+    code = 1
+    try:  # the child: a worker, as `smartcloudops worker ARGS` would run it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent()
+        os.environ.update(env)
+        parser = argparse.ArgumentParser()
+        register(parser.add_subparsers(dest="command"))
+        code = int(worker_command(parser.parse_args(["worker", *args])) or 0)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+class Supervisor:
+    """The workers of `up`: told to stop when `up` is, and waited for (bounded) before `up` exits."""
+
+    def __init__(self, workers: list[ForkedWorker], timeout_s: float) -> None:
+        self.workers = workers
+        self.timeout_s = timeout_s
+
+    def forward(self, signum: int, _frame: object) -> None:
+        """SIGTERM: each worker starts its warm shutdown (running tasks finish) while the server drains."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signum)
+
+    def stop(self) -> None:
+        self.forward(signal.SIGTERM, None)
+        deadline = time.monotonic() + self.timeout_s
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                # Its unfinished messages are not acknowledged: the broker hands them out again.
+                worker.kill()
+                worker.wait()
 
 
 def _die_with_parent() -> None:

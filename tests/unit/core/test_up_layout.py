@@ -1,0 +1,35 @@
+"""The workers `smartcloudops up` runs: chat apart from alerts, metrics on one solo process, every queue served."""
+
+from __future__ import annotations
+
+from config.settings import Settings
+from smartcloudops.commands.runtime import up_workers
+
+
+def queues_of(args: list[str]) -> set[str]:
+    return set(args[args.index("--queues") + 1].split(","))
+
+
+def option(args: list[str], name: str) -> str | None:
+    return args[args.index(name) + 1] if name in args else None
+
+
+def test_chat_has_a_worker_of_its_own_and_metrics_one_solo_process(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, worker_metrics_port=9809)
+    names = settings.queues
+    workers = up_workers(settings)
+    served = [queues_of(args) for args, _ in workers]
+    assert {names.chat} in served  # no alert batch can queue ahead of a person's command
+    assert {names.metrics} in served
+    assert set().union(*served) == set(names.all())  # every pipeline queue has a consumer
+    assert sum(len(queues) for queues in served) == len(names.all())  # and only one
+    metrics_args, metrics_env = next(w for w in workers if queues_of(w[0]) == {names.metrics})
+    assert option(metrics_args, "--pool") == "solo"  # windows scored in order
+    ports = [env.get("SCO_WORKER_METRICS_PORT", "9809") for _, env in workers]
+    assert len(set(ports)) == len(ports)  # each worker's /metrics on its own port
+
+
+def test_thread_pools_get_a_database_pool_as_large_as_their_threads(tmp_path) -> None:
+    for args, env in up_workers(Settings(data_dir=tmp_path, worker_concurrency=6)):
+        if option(args, "--pool") == "threads":
+            assert env["SCO_WORKER_CONCURRENCY"] == option(args, "--concurrency") == "6"
