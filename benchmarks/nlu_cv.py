@@ -24,7 +24,7 @@ from pipeline.nlu.understanding import understand
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks/data/chat"
-DEV_SETS = ("retail", "fintech", "media", "saas")
+DEV_SETS = ("retail", "fintech", "media", "saas", "logistics")
 
 
 def load(name: str):
