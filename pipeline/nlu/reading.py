@@ -403,6 +403,9 @@ _TARGET_STOPS = frozenset(
 )
 _ARROW_RE = re.compile(r"->|→|=>")
 _TARGET_SKIPS = frozenset({"someone", "somebody", "from", "of"})
+# Slack's `@here`, `@channel`, `@everyone` notify whoever is in the channel: a call to the
+# room (`@here standup in 5`), not a person or team to escalate to.
+_BROADCASTS = frozenset({"here", "channel", "everyone"})
 _MAX_TARGET_WORDS = 4
 _RANKS = frozenset({"tier", "level", "l", "line"})
 
@@ -415,7 +418,8 @@ def _target_mentions(
     vocabulary: Vocabulary,
 ) -> list[Mention]:
     words = [t.word for t in tokens]
-    handles = [i for i, t in enumerate(tokens) if t.text.startswith("@") and len(t.text) > 2]
+    handles = [i for i, t in enumerate(tokens) if t.text.startswith("@") and len(t.text) > 2
+               and t.text[1:] not in _BROADCASTS]
     opening = bool(words) and words[0] == "to"  # `to the db team`, answering `escalate?`
     if not _ESCALATION_CUES.intersection(words) and not handles and not opening:
         return []
@@ -482,7 +486,9 @@ def _next_target(
         return None
     if any(m.overlaps(token.start, token.end) for m in taken) or re.fullmatch(r"sev\d|p\d", plain):
         return None
-    if plain in _TARGET_STOPS or plain in ("pls", "plz", "thx"):
+    if plain in _TARGET_STOPS or plain in ("pls", "plz", "thx") or (
+        token.text.startswith("@") and plain in _BROADCASTS
+    ):
         return None
     if not token.text.startswith("@") and (
         plain in COMMON_WORDS or plain in KEYWORDS or token.word != token.text

@@ -80,6 +80,17 @@ _SILENCE_CHANGE_RE = re.compile(
     r"extend it|extend to|extend|change it to|change to|just|only|i meant|meant|for|another|"
     r"instead|then|pls|please)[\s,]*)+(?:<dur>|<num>|<cap>)(?![^<]*<(?:svc|alert|inst|inc)>)"
 )
+# Putting a decision off: `hold on`, `not yet`, `for now`, `wait`, `until the call`.
+_DEFERRAL_RE = re.compile(
+    r"\b(?:wait|hold\s+(?:on|off|up)|yet|for\s+now|not\s+now|later|until|till)\b"
+)
+_DECISION_VERB_RE = re.compile(
+    r"\b(?<!don't )(?<!dont )(?<!not )"
+    r"(?:deny|denied|reject\w*|declin\w*|veto\w*|refus\w*|cancel\w*|abort\w*|approv\w*|lgtm)\b"
+)
+_SILENCE_EVIDENCE_RE = re.compile(
+    r"mut|silenc|snooz|suppress|quiet|shush|hush|alert|alarm|pag(?:e|ing)|notif|<alert>|<dur>"
+)
 # Slack's quote: the line quotes a message, the rest of the text answers it.
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
@@ -145,7 +156,12 @@ def understand(
         # `restart netflix`, `scale the mountain to 8000`: nothing known to act on.
         intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
-    if question is None and _runs_on_a_written_incident(intent, entities, resolved):
+    if question is None and (
+        _runs_on_a_written_incident(intent, entities, resolved)
+        or _weak_decision(intent, entities, reading)
+        or _unsupported_silence(intent, entities, reading, source)
+        or (intent == "remediate" and "action" not in entities)
+    ):
         question = ask_intent([Choice(intent, dict(entities))])
     return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
 
@@ -249,6 +265,36 @@ def _runs_on_a_written_incident(
     # means its service, as the conversation has set up: that one is not asked.
     return (intent == "remediate" and "incident" in entities and "incident" not in resolved
             and not {"service", "instance"}.intersection(entities))
+
+
+# `remediate` with no action (`on paygw only` after a silence): the handler cannot run it,
+# and the line gave no verb to say it was a remediation at all, so the bot asks.
+
+
+def _weak_decision(intent: str, entities: dict[str, str | int], reading: Reading) -> bool:
+    # Approve and deny decide an incident's waiting remediation. Without an incident (named,
+    # pending, or the one just shown) the handler would pick the service's latest incident:
+    # `wait no don't` right after `restart wms` withdraws the user's own request, it does not
+    # necessarily turn down whatever wms has waiting. A deferral (`hold off on 518 for now`,
+    # `wait, don't approve 412 yet`) puts a decision off rather than making it, unless the
+    # line also says the verb (`hold off on 66, reject for now`).
+    if intent not in ("approve", "deny"):
+        return False
+    if "incident" not in entities:
+        return True
+    return bool(_DEFERRAL_RE.search(reading.masked)) and not _DECISION_VERB_RE.search(
+        reading.masked
+    )
+
+
+def _unsupported_silence(
+    intent: str, entities: dict[str, str | int], reading: Reading, source: str
+) -> bool:
+    # The model's silence or unsilence on a line that names no alert and has no word about
+    # muting (`turn voice off and on again`): the n-grams, not the line, said so.
+    if intent not in ("silence", "unsilence") or source != "classifier" or "alertname" in entities:
+        return False
+    return not _SILENCE_EVIDENCE_RE.search(reading.masked)
 
 
 def _objects(intent: str) -> frozenset[str]:
