@@ -398,7 +398,7 @@ def _split_phrase(tokens: tuple[Token, ...], index: int) -> str | None:
 _TARGET_STOPS = frozenset(
     {"about", "for", "re", "regarding", "on", "with", "now", "asap", "please", "pls", "because",
      "since", "and", "so", "if", "as", "it's", "i'm", "immediately", "urgently", "too",
-     "then", "right", "today", "tonight", "instead", "lol", "lmao", "she", "he", "they",
+     "then", "right", "today", "tonight", "yesterday", "tomorrow", "earlier", "instead", "lol", "lmao", "she", "he", "they",
      "who", "whoever", "cause", "cuz", "thanks", "thx", "when", "while", "until"}
 )
 _ARROW_RE = re.compile(r"->|→|=>")

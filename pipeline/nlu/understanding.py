@@ -61,7 +61,8 @@ _INTERROGATIVES = frozenset(
 _MODALS = frozenset({"would", "could", "can", "will", "might"})
 # `could you …`, `can we …`, `can someone …`: a request, not a question about an outcome.
 _REQUESTED_OF = frozenset({"you", "u", "ya", "we", "i", "someone", "somebody", "anyone", "the"})
-_HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth"})
+# A condition (`restart cart if it hangs`) is one the bot cannot check: asked, not acted on.
+_HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth", "if", "unless"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
     r"^(?:(?:ok|okay|so|hm|hmm|right|cool|thanks|thx)\s+)?(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
@@ -91,6 +92,16 @@ _DECISION_VERB_RE = re.compile(
 _SILENCE_EVIDENCE_RE = re.compile(
     r"mut|silenc|snooz|suppress|quiet|shush|hush|alert|alarm|pag(?:e|ing)|notif|<alert>|<dur>"
 )
+# The stems of each mutating command's verbs, for telling `cart was restarted` (what
+# happened) from `restart cart` (approve and deny are said in the past as decisions:
+# `approved`, `rejected`).
+_NARRATED_STEMS = {
+    "remediate": "restart|reboot|redeploy|deploy|scal|start|bounc|roll|cycl|kick",
+    "silence": "silenc|mut|snooz|suppress|quiet",
+    "unsilence": "unsilenc|unmut|unsnooz",
+    "escalate": "escalat|pag|ping|notif",
+    "ack": "ack|acknowledg",
+}
 # Slack's quote: the line quotes a message, the rest of the text answers it.
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
@@ -236,7 +247,7 @@ def _question(
 ) -> Question | None:
     best = Choice(intent, dict(entities))
     mutating = intent in MUTATING_INTENTS
-    if mutating and _is_question(reading):
+    if mutating and (_is_question(reading) or _narrates(intent, reading)):
         return ask_intent([best])
     if mutating and not _objects(intent).intersection(entities):
         return ask_intent([best])  # nothing named and nothing pending: ask what to act on
@@ -311,6 +322,19 @@ def _is_question(reading: Reading) -> bool:
         return False
     modal = words[0] in _MODALS and len(words) > 1 and words[1] not in _REQUESTED_OF
     return words[0] in _INTERROGATIVES or modal or bool(_HEDGES.intersection(words))
+
+
+def _narrates(intent: str, reading: Reading) -> bool:
+    # `4412 was escalated to the vendor yesterday`, `bob is restarting cart now`: an
+    # auxiliary before the command's own verb tells what happened or is happening; a
+    # command has no auxiliary (`need cart restarted`, `I'd like this escalated` have none).
+    stems = _NARRATED_STEMS.get(intent)
+    return stems is not None and bool(re.search(
+        rf"\b(?:was|were|got|been|being|is|are|has|have|had|gets|get)\s+"
+        rf"(?:(?:just|already|not|never|also|still|now|being|been|getting)\s+)*"
+        rf"(?:{stems})\w*(?:ed|en|ing|d)\b",
+        reading.text,  # as written: the corrected words lose the tense
+    ))
 
 
 def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:
