@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.nlu import EMPTY_CONTEXT, next_context, understand
-from pipeline.nlu.clarify import Choice, answer
+from pipeline.nlu.clarify import MUTATING_INTENTS, Choice, answer
 
 
 def turn(texts, vocabulary):
@@ -88,3 +88,64 @@ def test_cancel_after_an_approval_denies_it(vocabulary):
 
 def test_cancel_with_nothing_pending_does_nothing(vocabulary):
     assert understand("never mind, cancel that", EMPTY_CONTEXT, vocabulary).intent == "unknown"
+
+
+def test_a_lone_filler_after_a_proposal_refuses_nothing(vocabulary):
+    # `ok` is a yes or nothing; read as a refusal it denied the incident just shown.
+    result, _ = turn(["show incident 142", "ok"], vocabulary)
+    assert result.intent != "deny"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["restart billing", "wait no don't"],
+        ["restart billing", "hmm actually, don't"],
+        ["redeploy ledger", "hold on"],
+    ],
+)
+def test_withdrawing_ones_own_request_asks_before_deciding_anything(lines, vocabulary):
+    # No incident is pending: a deny would pick the service's latest incident by guess.
+    result, _ = turn(lines, vocabulary)
+    assert result.intent not in MUTATING_INTENTS or result.asks
+
+
+@pytest.mark.parametrize(
+    "text", ["hold off on 518 for now", "wait, don't approve 412 yet", "not yet on 77, until the call"]
+)
+def test_putting_a_decision_off_asks(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent not in MUTATING_INTENTS or result.asks
+
+
+@pytest.mark.parametrize("text", ["hold off on 66, reject for now", "deny 4437", "approve 4437"])
+def test_a_decision_said_outright_does_not_ask(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent in ("approve", "deny") and not result.asks
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4412 was escalated to the vendor yesterday",
+        "bob is restarting billing now",
+        "ledger got restarted an hour ago",
+        "restart billing if it hangs again",
+        "silence OOMKilled on ledger unless the fix lands",
+    ],
+)
+def test_narration_and_conditions_are_never_acted_on(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent not in MUTATING_INTENTS or result.asks
+
+
+@pytest.mark.parametrize("text", ["need billing restarted asap", "escalate 4412 to the dba team"])
+def test_commands_without_auxiliaries_still_act(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent in MUTATING_INTENTS and not result.asks
+
+
+def test_a_slack_broadcast_is_no_escalation_target(vocabulary):
+    result = understand("@here standup in 5", EMPTY_CONTEXT, vocabulary)
+    assert "target" not in result.entities
+    assert result.intent != "escalate" or result.asks
