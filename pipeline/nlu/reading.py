@@ -263,7 +263,9 @@ def _catalog_match(
         return None, ()
     if not _may_be_typo(window, spelling):
         return None, ()
-    single_word = len(window) == 1
+    # A token written as a compound (`eta-predicter`) is a name, not an English word a
+    # substituted letter could turn into another: there a substitution is a slip too.
+    single_word = len(window) == 1 and not any(c in window[0].text for c in "-_.")
     for kind, table in (("service", vocabulary.services), ("alertname", vocabulary.alerts)):
         found = candidates(spelling, table, substitutions=not single_word)
         if len(found) == 1 or (found and kind == "service"):

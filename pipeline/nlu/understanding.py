@@ -92,6 +92,11 @@ _DECISION_VERB_RE = re.compile(
 _SILENCE_EVIDENCE_RE = re.compile(
     r"mut|silenc|snooz|suppress|quiet|shush|hush|alert|alarm|pag(?:e|ing)|notif|<alert>|<dur>"
 )
+# What a bare command (`restart`, `scale up pls`) may say besides its verb.
+_BARE_COMMAND_WORDS = frozenset(ACTION_WORDS) | frozenset(
+    {"please", "pls", "plz", "now", "asap", "up", "down", "out", "in", "again", "ok", "okay",
+     "bot", "ops", "can", "could", "you", "u", "thanks", "thx", "?", "!", "do", "a", "the"}
+)
 # The stems of each mutating command's verbs, for telling `cart was restarted` (what
 # happened) from `restart cart` (approve and deny are said in the past as decisions:
 # `approved`, `rejected`).
@@ -163,8 +168,9 @@ def understand(
     resolved = _resolve(intent, entities, reading, context)
     if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
         _ANAPHORS.intersection(reading.words())
-    ):
-        # `restart netflix`, `scale the mountain to 8000`: nothing known to act on.
+    ) and _names_something_else(reading):
+        # `restart netflix`, `scale the mountain to 8000`: nothing known to act on. A bare
+        # `restart` or `scale up` names nothing at all: the bot asks what to act on.
         intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
     if question is None and (
@@ -280,6 +286,12 @@ def _runs_on_a_written_incident(
 
 # `remediate` with no action (`on paygw only` after a silence): the handler cannot run it,
 # and the line gave no verb to say it was a remediation at all, so the bot asks.
+
+
+def _names_something_else(reading: Reading) -> bool:
+    # Any word beyond the command's own verbs and politeness: an object the catalog lacks.
+    return any(word not in _BARE_COMMAND_WORDS for word in reading.masked.split()
+               if not word.startswith("<"))
 
 
 def _weak_decision(intent: str, entities: dict[str, str | int], reading: Reading) -> bool:
