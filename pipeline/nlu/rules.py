@@ -18,6 +18,14 @@ _SUBJECT = r"(?:the\s+)?(?:<svc>|<inst>|it|that)"
 
 _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"(?:help|\?|usage|commands|what can you do|halp)"),
+    # Questions about the bot itself: what it is, what it can do, where its manual is.
+    ("help", r"(?:is there|do you have|have you got|got|any|where(?:'s|\s+is))\s+(?:a\s+|an\s+|the\s+|any\s+)?"
+     r"(?:manual|cheat\s*sheet|docs|documentation|tutorial|guide|list of commands)"
+     r"(?:\s+(?:for|on|about)\s+(?:you|u|this bot|the bot|this))?(?:\s+\?)?"),
+    ("help", r"(?:manual|cheat\s*sheet|tutorial|user guide)(?:\s+\?)?"),
+    ("help", r"(?:what|who)\s+(?:is|are)\s+(?:this\s+bot|you|u)(?:\s+\?)?"),
+    ("help", r"what\s+(?:else\s+)?(?:can|could)\s+(?:you|u)\s+do(?:\s+\S+){0,4}?(?:\s+\?)?"),
+    ("help", r"what\s+(?:are|r)\s+(?:you|u)\s+(?:able\s+to|capable\s+of|good\s+for)(?:\s+do(?:ing)?)?(?:\s+\?)?"),
     ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
     ("list_incidents", r"<alert>"),
