@@ -56,6 +56,17 @@ _FOREIGN_NUMBER_CUES = frozenset(
      "top", "first", "latest", "previous", "recent", "since", "until", "till", "before",
      "after", "around"}
 )
+# Words after which a noun phrase starts (`the claim 881`, `to bed 7`, `for patient 44`).
+_NOUN_OPENERS = frozenset(
+    {"the", "a", "an", "this", "that", "my", "our", "your", "his", "her", "their", "for", "to",
+     "in", "on", "at", "of", "from", "with", "about"}
+)
+# Nouns of operations a number may follow and still be an incident or a plan (`plan 2455`).
+_OPERATIONS_NOUNS = frozenset(
+    {"plan", "run", "proposal", "request", "approval", "remediation", "alert", "page", "sev",
+     "outage", "problem", "postmortem", "pm", "rca", "ticket", "inc", "incident", "issue",
+     "id", "job", "deploy", "deployment", "rollout", "change", "cr", "chg", "event"}
+)
 # `3 tickets`, `10 actions`: a count of something, not an incident id.
 _COUNTED_NOUNS = frozenset(
     {"tickets", "actions", "remediations", "restarts", "reboots", "redeploys", "changes",
@@ -347,9 +358,24 @@ def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
             continue  # `14:02`, `10:40`: a time of day
         before = tokens[index - 1].word if index else ""
         after = tokens[index + 1].word if index + 1 < len(tokens) else ""
-        found.append(Mention(_number_kind(before, after, text, token), int(token.text),
-                             token.start, token.end))
+        kind = _number_kind(before, after, text, token)
+        if kind == "number" and index >= 2 and not text[tokens[index - 1].end : token.start].strip() \
+                and _labels_a_thing(before, tokens[index - 2].word):
+            kind = "quantity"
+        found.append(Mention(kind, int(token.text), token.start, token.end))
     return found
+
+
+def _labels_a_thing(before: str, before_that: str) -> bool:
+    # `deny the claim 88123`, `page her to bed 7`, `for patient 4411`: after an article or a
+    # preposition, a plain noun the bot does not know and then a number: the number names
+    # that thing, not an incident. Commands put the number right after their verb
+    # (`approve 12`) or after an incident word (`the incident 12`, `plan 2455`).
+    return (
+        before_that in _NOUN_OPENERS and before.isalpha() and len(before) >= 3
+        and before not in _ORDINARY and before not in _OPERATIONS_NOUNS
+        and before not in _ESCALATION_CUES
+    )
 
 
 def _stands_alone(text: str, token: Token, quoted: bool = False) -> bool:
