@@ -92,6 +92,10 @@ _DECISION_VERB_RE = re.compile(
 _SILENCE_EVIDENCE_RE = re.compile(
     r"mut|silenc|snooz|suppress|quiet|shush|hush|alert|alarm|pag(?:e|ing)|notif|<alert>|<dur>"
 )
+# Words that say a line is about size (`set web replicas = 7`, `more capacity, make it 8`).
+_SIZE_WORDS = frozenset(
+    {"replicas", "replica", "instances", "pods", "nodes", "workers", "capacity", "=", "<cap>"}
+)
 # What a bare command (`restart`, `scale up pls`) may say besides its verb.
 _BARE_COMMAND_WORDS = frozenset(ACTION_WORDS) | frozenset(
     {"please", "pls", "plz", "now", "asap", "up", "down", "out", "in", "again", "ok", "okay",
@@ -467,8 +471,13 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
     if intent != "silence":
         entities.pop("duration_s", None)  # `stuck for 2 hours` says when, it sets nothing
     _assign_numbers(reading, intent, entities)
-    if intent == "remediate" and "capacity" in entities:
-        entities.setdefault("action", "scale")  # `put web on 5 replicas` can only mean scaling
+    if intent == "remediate" and "capacity" in entities and (
+        "action" in entities or any(m.kind == "capacity" for m in reading.mentions)
+        or _SIZE_WORDS.intersection(reading.masked.split())
+    ):
+        # `put web on 5 replicas` can only mean scaling; a bare number with no verb and no
+        # `to`/`replicas` (`reschedule appointments 3042`) says nothing about scaling.
+        entities.setdefault("action", "scale")
     return entities
 
 
