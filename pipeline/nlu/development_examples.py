@@ -1663,7 +1663,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('<svc> ok', 'status'),  # logistics
     ('scale <svc> to <cap>', 'remediate'),  # logistics
     ('<svc> form for my holiday shopping is so confusing', 'unknown'),  # logistics
-    ('restart eta-predicter', 'remediate'),  # logistics
+    ('restart <svc>', 'remediate'),  # logistics
     ('show the incident <inc>', 'show_incident'),  # logistics
     ('who approved <num> ?', 'history'),  # logistics
     ('restart <svc> <region>', 'remediate'),  # logistics

@@ -172,7 +172,7 @@ def understand(
     resolved = _resolve(intent, entities, reading, context)
     if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
         _ANAPHORS.intersection(reading.words())
-    ) and _names_something_else(reading):
+    ) and _names_something_else(reading, text):
         # `restart netflix`, `scale the mountain to 8000`: nothing known to act on. A bare
         # `restart` or `scale up` names nothing at all: the bot asks what to act on.
         intent, entities, resolved = "unknown", {}, set()
@@ -292,10 +292,13 @@ def _runs_on_a_written_incident(
 # and the line gave no verb to say it was a remediation at all, so the bot asks.
 
 
-def _names_something_else(reading: Reading) -> bool:
-    # Any word beyond the command's own verbs and politeness: an object the catalog lacks.
-    return any(word not in _BARE_COMMAND_WORDS for word in reading.masked.split()
-               if not word.startswith("<"))
+def _names_something_else(reading: Reading, text: str) -> bool:
+    # Any word beyond the command's own verbs and politeness: an object the catalog lacks;
+    # or a link or channel reference the reader blanked (`restart <https://…|dashboard>`).
+    words = reading.masked.split()
+    return len(text.split()) > len(words) or any(
+        word not in _BARE_COMMAND_WORDS for word in words if not word.startswith("<")
+    )
 
 
 def _weak_decision(intent: str, entities: dict[str, str | int], reading: Reading) -> bool:

@@ -149,3 +149,23 @@ def test_a_slack_broadcast_is_no_escalation_target(vocabulary):
     result = understand("@here standup in 5", EMPTY_CONTEXT, vocabulary)
     assert "target" not in result.entities
     assert result.intent != "escalate" or result.asks
+
+
+@pytest.mark.parametrize("text", ["restart", "scale up pls"])
+def test_a_bare_remediation_asks_what_to_act_on(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent == "remediate" and result.asks
+
+
+def test_a_verbless_number_is_no_replica_count(vocabulary):
+    result = understand("reschedule profiles 3042", EMPTY_CONTEXT, vocabulary)
+    assert result.entities.get("action") != "scale"
+    assert result.intent != "remediate" or result.asks
+
+
+@pytest.mark.parametrize(
+    "text", ["is there a manual for you?", "what is this bot", "what are you able to do",
+             "what else can u do besides restarts", "tutorial?"]
+)
+def test_questions_about_the_bot_are_help(text, vocabulary):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "help"
