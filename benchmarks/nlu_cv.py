@@ -1,6 +1,6 @@
 """Leave-one-catalog-out cross-validation of the chat recogniser on the independent dev sets.
 
-    python benchmarks/nlu_cv.py [--sets retail fintech media saas] [--misses SET|all]
+    python benchmarks/nlu_cv.py [--sets retail fintech media saas logistics] [--misses SET|all]
 
 For each held-out set: train the intent classifier on the template corpus plus the masked
 lines of the other sets (each masked with its own catalog), then score the held-out set
