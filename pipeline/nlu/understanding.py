@@ -16,7 +16,7 @@ from pipeline.nlu.clarify import (
 )
 from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
-from pipeline.nlu.lexicon import ACTION_WORDS, KEYWORDS
+from pipeline.nlu.lexicon import ACTION_WORDS, COMMON_WORDS, KEYWORDS
 from pipeline.nlu.negation import affirmation, decision, reversal
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
@@ -95,6 +95,15 @@ _SILENCE_EVIDENCE_RE = re.compile(
 # Words that say a line is about size (`set web replicas = 7`, `more capacity, make it 8`).
 _SIZE_WORDS = frozenset(
     {"replicas", "replica", "instances", "pods", "nodes", "workers", "capacity", "=", "<cap>"}
+)
+_DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "his", "her", "their", "this", "that"})
+# Words a service name may be followed by and still be what a command acts on.
+_KNOWN_WORDS = COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(
+    {"pls", "plz", "asap", "alerts", "alert", "svc", "api", "pods", "pod", "nodes", "replicas",
+     "instances", "workers", "service", "cluster", "thx", "thanks", "tho", "though", "lol",
+     "rn", "again", "please", "too", "only", "ones", "stuff", "boxes", "box", "hosts", "deploy",
+     "deployment", "container", "containers", "jobs", "queue", "queues", "backend", "frontend",
+     "tier", "stack", "prod", "staging", "region", "everywhere"}
 )
 # What a bare command (`restart`, `scale up pls`) may say besides its verb.
 _BARE_COMMAND_WORDS = frozenset(ACTION_WORDS) | frozenset(
@@ -182,6 +191,7 @@ def understand(
         or _weak_decision(intent, entities, reading)
         or _unsupported_silence(intent, entities, reading, source)
         or (intent == "remediate" and "action" not in entities)
+        or _service_as_modifier(intent, entities, reading)
     ):
         question = ask_intent([Choice(intent, dict(entities))])
     return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
@@ -299,6 +309,31 @@ def _names_something_else(reading: Reading, text: str) -> bool:
     return len(text.split()) > len(words) or any(
         word not in _BARE_COMMAND_WORDS for word in words if not word.startswith("<")
     )
+
+
+def _service_as_modifier(
+    intent: str, entities: dict[str, str | int], reading: Reading
+) -> bool:
+    # `restart the pharmacy printer`, `ack the lab result for mrs jones`: a service named by
+    # a plain word right before a noun the bot does not know qualifies that noun; the thing
+    # to act on is the printer, not the pharmacy service.
+    if intent not in MUTATING_INTENTS or {"incident", "instance"}.intersection(entities):
+        return False
+    for mention in reading.mentions:
+        if mention.kind != "service" or not reading.spelled(mention).isalpha():
+            continue
+        following = [t for t in reading.tokens if t.start >= mention.end]
+        preceding = [t for t in reading.tokens if t.end <= mention.start]
+        if not preceding or preceding[-1].word not in _DETERMINERS or reading.text[
+            preceding[-1].end : mention.start
+        ].strip():
+            continue  # only inside a noun phrase: `the pharmacy printer`, `my lab result`
+        if not following or reading.text[mention.end : following[0].start].strip():
+            continue
+        word = following[0].word
+        if word.isalpha() and len(word) > 2 and not _KNOWN_WORDS.__contains__(word):
+            return True
+    return False
 
 
 def _weak_decision(intent: str, entities: dict[str, str | int], reading: Reading) -> bool:

@@ -169,3 +169,10 @@ def test_a_verbless_number_is_no_replica_count(vocabulary):
 )
 def test_questions_about_the_bot_are_help(text, vocabulary):
     assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "help"
+
+
+def test_a_service_word_qualifying_an_unknown_noun_asks(vocabulary):
+    # `the search bar` is a bar, not the search service.
+    result = understand("restart the search bar", EMPTY_CONTEXT, vocabulary)
+    assert result.intent not in MUTATING_INTENTS or result.asks
+    assert not understand("restart the search service", EMPTY_CONTEXT, vocabulary).asks
