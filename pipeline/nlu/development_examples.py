@@ -77,7 +77,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('start <inst> <region>', 'remediate'),  # fintech
     ('when was <svc> last redeployed', 'history'),  # fintech
     ('usage', 'help'),  # fintech
-    ('incident seventy-seven details', 'show_incident'),  # fintech
+    ('incident <inc> details', 'show_incident'),  # fintech
     ('silence everything on <svc> for <dur> it being decommissioned', 'silence'),  # fintech
     ('acknowledge <num>', 'ack'),  # fintech
     ('is anything open against <svc>', 'list_incidents'),  # fintech
@@ -957,7 +957,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('did the bot just restart something ? i saw a message', 'history'),  # logistics
     ('pls approve <num>', 'approve'),  # logistics
     ('<svc> <cap> replicas', 'remediate'),  # logistics
-    ('ack incident fifty six', 'ack'),  # logistics
+    ('ack incident <inc>', 'ack'),  # logistics
     ('<svc> history', 'history'),  # logistics
     ('history <svc>', 'history'),  # logistics
     ('<num> approved', 'approve'),  # logistics
@@ -1052,7 +1052,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('plan on <inc> looks fine approve', 'approve'),  # logistics
     ('any open incidents or can i go home', 'list_incidents'),  # logistics
     ('please restart <svc> <svc> not getting jobs', 'remediate'),  # logistics
-    ('approve number four', 'approve'),  # logistics
+    ('approve number <inc>', 'approve'),  # logistics
     ('<svc> managers meeting moved to 2pm', 'unknown'),  # logistics
     ('lift silence <alert>', 'unsilence'),  # logistics
     ('explain <num> ty', 'explain'),  # logistics
@@ -1062,7 +1062,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('restart <svc>', 'remediate'),  # logistics
     ('let do it for <inc>', 'approve'),  # logistics
     ('ayuda help', 'help'),  # logistics
-    ('deny nine', 'deny'),  # logistics
+    ('deny <inc>', 'deny'),  # logistics
     ('yes', 'unknown'),  # logistics
     ('restart <svc>', 'remediate'),  # logistics
     ('approve my vacation request pls', 'unknown'),  # logistics
@@ -1106,8 +1106,8 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('show <num>', 'show_incident'),  # logistics
     ('approve', 'approve'),  # logistics
     ('history <svc>', 'history'),  # logistics
-    ('what is incident five hundred five', 'show_incident'),  # logistics
-    ('escalate fifty-six', 'escalate'),  # logistics
+    ('what is incident <inc>', 'show_incident'),  # logistics
+    ('escalate <inc>', 'escalate'),  # logistics
     ('restart <svc> in <region>', 'remediate'),  # logistics
     ('show me all incidents', 'list_incidents'),  # logistics
     ('redeploy <svc> in <region>', 'remediate'),  # logistics
@@ -1202,7 +1202,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('<svc> status ?', 'status'),  # logistics
     ('ack <inc>', 'ack'),  # logistics
     ('mute <alert> <dur>', 'silence'),  # logistics
-    ('approve nine', 'approve'),  # logistics
+    ('approve <inc>', 'approve'),  # logistics
     ('<svc> health ?', 'status'),  # logistics
     ('escalate <inc> to <target> it their api', 'escalate'),  # logistics
     ('scale <svc> to <cap>', 'remediate'),  # logistics
@@ -1335,7 +1335,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('silence is golden', 'unknown'),  # logistics
     ('root cause of <inc> ?', 'explain'),  # logistics
     ('scale out <svc> it drowning', 'remediate'),  # logistics
-    ('show incident twelve', 'show_incident'),  # logistics
+    ('show incident <inc>', 'show_incident'),  # logistics
     ('<svc> alerts back on please', 'unsilence'),  # logistics
     ('<svc> history', 'history'),  # logistics
     ('silence <svc> <dur>', 'silence'),  # logistics
@@ -1495,7 +1495,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('turn the alerts back on', 'unsilence'),  # logistics
     ('restart the <svc>', 'remediate'),  # logistics
     ('what open for <svc>', 'list_incidents'),  # logistics
-    ('incident nine', 'show_incident'),  # logistics
+    ('incident <inc>', 'show_incident'),  # logistics
     ('how is the <svc> behaving', 'status'),  # logistics
     ('reboot <inst>', 'remediate'),  # logistics
     ('why is <svc> failing', 'explain'),  # logistics
@@ -1511,7 +1511,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('scale <svc> to <cap>', 'remediate'),  # logistics
     ('incident <inc> ?', 'show_incident'),  # logistics
     ('<svc> status', 'status'),  # logistics
-    ('whats incident thirty-three', 'show_incident'),  # logistics
+    ('whats incident <inc>', 'show_incident'),  # logistics
     ('estado del sistema ? sorry status of the system', 'status'),  # logistics
     ('what the <svc> on the pizza', 'unknown'),  # logistics
     ('ack <num> will look after standup', 'ack'),  # logistics
@@ -1605,7 +1605,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('<svc> status pls pray', 'status'),  # logistics
     ('mute <alert> on <svc> for <dur> <alert> has an outage', 'silence'),  # logistics
     ('info <inc>', 'show_incident'),  # logistics
-    ('approve incident fifty-six', 'approve'),  # logistics
+    ('approve incident <inc>', 'approve'),  # logistics
     ('can someone swap on-call with me on the 24th', 'unknown'),  # logistics
     ('escalate <num> to <target>', 'escalate'),  # logistics
     ('fix <svc>', 'remediate'),  # logistics
@@ -1704,7 +1704,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('what up with <inc>', 'show_incident'),  # logistics
     ('ack <num> checking the <svc> side', 'ack'),  # logistics
     ('what are you able to do', 'help'),  # logistics
-    ('reject incident seven hundred three', 'deny'),  # logistics
+    ('reject incident <inc>', 'deny'),  # logistics
     ('the <svc> in leeds says no <svc> coming out can you check <svc> status', 'status'),  # logistics
     ('restart <svc>', 'remediate'),  # logistics
     ('mute <alert> <dur> please', 'silence'),  # logistics
@@ -1774,7 +1774,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('help', 'help'),  # logistics
     ('commands', 'help'),  # logistics
     ('anything paging ?', 'list_incidents'),  # logistics
-    ('ack nine', 'ack'),  # logistics
+    ('ack <inc>', 'ack'),  # logistics
     ('ticket jira-245 is done', 'unknown'),  # logistics
     ('i approve <inc>', 'approve'),  # logistics
     ('mute <inc> <dur>', 'silence'),  # logistics
@@ -2045,7 +2045,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('scale <svc> to <cap> replicas', 'remediate'),  # logistics
     ('how do i reset my okta password', 'unknown'),  # logistics
     ('pls mute <alert> <dur> ups is down on their side', 'silence'),  # logistics
-    ('explain fifty-six', 'explain'),  # logistics
+    ('explain <inc>', 'explain'),  # logistics
     ('show <inc>', 'show_incident'),  # logistics
     ('no thanks', 'deny'),  # logistics
     ('forget it', 'unknown'),  # logistics
@@ -2101,7 +2101,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('go ahead and restart <svc>', 'remediate'),  # logistics
     ('we should really write more tests', 'unknown'),  # logistics
     ('open incidents <svc>', 'list_incidents'),  # logistics
-    ('show four', 'show_incident'),  # logistics
+    ('show <inc>', 'show_incident'),  # logistics
     ('restart <svc>', 'remediate'),  # logistics
     ('ack <inc> investigating gps lag', 'ack'),  # logistics
     ('can you tell me if <svc> is healthy', 'status'),  # logistics

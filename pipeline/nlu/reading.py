@@ -349,8 +349,64 @@ def _may_be_typo(window: list[Token], spelling: str) -> bool:
     return not any(t.text in _ORDINARY or t.word != t.text for t in window)
 
 
-def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
+_UNITS = {
+    word: value for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {word: 10 * (i + 2) for i, word in
+         enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+# After these a spelled number is an incident id: `ack nine`, `incident fifty-six`,
+# `reject incident seven hundred three`, `approve number four`.
+_SPELLED_INCIDENT_CUES = _INCIDENT_CUES | frozenset(
+    {"approve", "deny", "reject", "ack", "acknowledge", "escalate", "show", "explain"}
+)
+
+
+def _spelled_value(parts: list[str]) -> int | None:
+    """The value of number words (`seven hundred three`, `thirty-three`), else None."""
+    total, current, seen = 0, 0, False
+    for position, part in enumerate(parts):
+        if part in _UNITS or part in _TENS:
+            current += _UNITS.get(part, 0) + _TENS.get(part, 0)
+        elif part == "hundred" and seen:
+            current *= 100
+        elif part == "thousand" and seen:
+            total, current = total + current * 1000, 0
+        elif part == "and" and position and parts[position - 1] in ("hundred", "thousand"):
+            continue  # `five hundred and five`
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+def _spelled_mentions(tokens: tuple[Token, ...]) -> list[Mention]:
     found = []
+    index = 0
+    while index < len(tokens):
+        if index == 0 or tokens[index - 1].word not in _SPELLED_INCIDENT_CUES:
+            index += 1
+            continue
+        end, parts = index, []
+        while end < len(tokens) and _spelled_value(parts + tokens[end].text.split("-")) is not None:
+            parts += tokens[end].text.split("-")
+            end += 1
+        if parts and parts[-1] == "and":
+            parts, end = parts[:-1], end - 1
+        if end > index and parts != ["one"]:  # `ack that one`, `show the first one`
+            value = _spelled_value(parts)
+            if value:
+                found.append(Mention("incident", value, tokens[index].start, tokens[end - 1].end))
+            index = end
+        else:
+            index += 1
+    return found
+
+
+def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
+    found = _spelled_mentions(tokens)
     for index, token in enumerate(tokens):
         if not _DIGITS_RE.fullmatch(token.text) or not _stands_alone(text, token, quoted=True):
             continue

@@ -199,3 +199,17 @@ def test_a_number_after_a_verb_or_an_operations_noun_is_an_incident(text, vocabu
 
 def test_a_compound_name_with_a_substituted_letter_is_a_slip(vocabulary):
     assert entities("restart kafka-brokar", vocabulary).get("service") == "kafka-broker"
+
+
+@pytest.mark.parametrize(
+    ("text", "incident"),
+    [("ack nine", 9), ("escalate fifty-six", 56), ("reject incident seven hundred three", 703),
+     ("show incident five hundred and five", 505), ("approve number four", 4)],
+)
+def test_spelled_incident_numbers_after_a_command_or_incident_word(text, incident, vocabulary):
+    assert entities(text, vocabulary).get("incident") == incident
+
+
+@pytest.mark.parametrize("text", ["ack that one", "show the first one", "scale web to two"])
+def test_other_number_words_are_no_incident(text, vocabulary):
+    assert "incident" not in entities(text, vocabulary)
