@@ -110,6 +110,11 @@ _BARE_COMMAND_WORDS = frozenset(ACTION_WORDS) | frozenset(
     {"please", "pls", "plz", "now", "asap", "up", "down", "out", "in", "again", "ok", "okay",
      "bot", "ops", "can", "could", "you", "u", "thanks", "thx", "?", "!", "do", "a", "the"}
 )
+_QUOTED_RE = re.compile(r"[`\"\u201c\u201d]([^`\"\u201c\u201d]+)[`\"\u201c\u201d]")
+_COMMAND_VERBS = frozenset(ACTION_WORDS) | frozenset(
+    {"approve", "deny", "reject", "ack", "silence", "mute", "unmute", "unsilence", "escalate",
+     "page", "snooze"}
+)
 # The stems of each mutating command's verbs, for telling `cart was restarted` (what
 # happened) from `restart cart` (approve and deny are said in the past as decisions:
 # `approved`, `rejected`).
@@ -383,12 +388,42 @@ def _narrates(intent: str, reading: Reading) -> bool:
     # auxiliary before the command's own verb tells what happened or is happening; a
     # command has no auxiliary (`need cart restarted`, `I'd like this escalated` have none).
     stems = _NARRATED_STEMS.get(intent)
-    return stems is not None and bool(re.search(
+    if stems is None:
+        return False
+    text = reading.text  # as written: the corrected words lose the tense
+    if re.search(
         rf"\b(?:was|were|got|been|being|is|are|has|have|had|gets|get)\s+"
         rf"(?:(?:just|already|not|never|also|still|now|being|been|getting)\s+)*"
         rf"(?:{stems})\w*(?:ed|en|ing|d)\b",
-        reading.text,  # as written: the corrected words lose the tense
-    ))
+        text,
+    ):
+        return True
+    # `routing restarted fine`: the subject opens the line and its verb is in the past.
+    subject = next((m for m in reading.mentions if m.kind in ("service", "instance", "incident")),
+                   None)
+    if subject is not None and not re.sub(r"\b(?:the|our|so|ok|okay|and)\b|\W", "",
+                                          text[: subject.start]):
+        if re.match(rf"\s+(?:just\s+|already\s+|finally\s+)?(?:{stems})\w*ed\b",
+                    text[subject.end :]):
+            return True
+    return _quotes_a_command(text)
+
+
+def _quotes_a_command(text: str) -> bool:
+    # `type "restart routing" to fix it`: a command in quotes amid other words is talked
+    # about, not given; a line that is only the quoted command (`` `ack 1033` ``) gives it.
+    quoted = list(_QUOTED_RE.finditer(text))
+    if not quoted:
+        return False
+    inside = [m.group(1) for m in quoted]
+    outside = _QUOTED_RE.sub(" ", text)
+    opens_with_command = any(
+        (segment.split() or [""])[0].lstrip("/") in _COMMAND_VERBS for segment in inside
+    )
+    first_outside = (outside.split() or [""])[0]
+    return opens_with_command and first_outside not in _COMMAND_VERBS and len(
+        re.findall(r"[a-z]{2,}", outside)
+    ) >= 2
 
 
 def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:

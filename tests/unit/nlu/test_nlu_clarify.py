@@ -176,3 +176,17 @@ def test_a_service_word_qualifying_an_unknown_noun_asks(vocabulary):
     result = understand("restart the search bar", EMPTY_CONTEXT, vocabulary)
     assert result.intent not in MUTATING_INTENTS or result.asks
     assert not understand("restart the search service", EMPTY_CONTEXT, vocabulary).asks
+
+
+@pytest.mark.parametrize(
+    "text", ["billing restarted fine", "the ledger rebooted itself", 'type "restart billing" to fix it']
+)
+def test_reports_and_quoted_commands_are_never_acted_on(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent not in MUTATING_INTENTS or result.asks
+
+
+@pytest.mark.parametrize("text", ["`restart billing`", "pls `restart billing`", "billing restart pls"])
+def test_a_quoted_or_terse_command_still_acts(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent == "remediate" and not result.asks
