@@ -62,6 +62,9 @@ _MODALS = frozenset({"would", "could", "can", "will", "might"})
 # `could you …`, `can we …`, `can someone …`: a request, not a question about an outcome.
 _REQUESTED_OF = frozenset({"you", "u", "ya", "we", "i", "someone", "somebody", "anyone", "the"})
 # A condition (`restart cart if it hangs`) is one the bot cannot check: asked, not acted on.
+_REQUEST_RE = re.compile(
+    r"\b(?:(?:can|could|would|will)\s+(?:you|u|ya|we|someone|somebody|anyone)|please|pls|plz)\b"
+)
 _HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth", "if", "unless"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
@@ -380,7 +383,11 @@ def _is_question(reading: Reading) -> bool:
     if not words:
         return False
     modal = words[0] in _MODALS and len(words) > 1 and words[1] not in _REQUESTED_OF
-    return words[0] in _INTERROGATIVES or modal or bool(_HEDGES.intersection(words))
+    if words[0] in _INTERROGATIVES or modal or _HEDGES.intersection(words):
+        return True
+    # `approve 412?` asks whether to: a question mark ends it, and no request form
+    # (`can you …`, `pls`) makes it a polite command.
+    return reading.text.rstrip().endswith("?") and not _REQUEST_RE.search(reading.text)
 
 
 def _narrates(intent: str, reading: Reading) -> bool:

@@ -190,3 +190,9 @@ def test_reports_and_quoted_commands_are_never_acted_on(text, vocabulary):
 def test_a_quoted_or_terse_command_still_acts(text, vocabulary):
     result = understand(text, EMPTY_CONTEXT, vocabulary)
     assert result.intent == "remediate" and not result.asks
+
+
+def test_a_command_ending_in_a_question_mark_asks_unless_it_is_a_request(vocabulary):
+    assert understand("approve 412?", EMPTY_CONTEXT, vocabulary).asks
+    polite = understand("can you restart billing?", EMPTY_CONTEXT, vocabulary)
+    assert polite.intent == "remediate" and not polite.asks
