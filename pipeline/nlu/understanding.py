@@ -61,10 +61,11 @@ _INTERROGATIVES = frozenset(
 _MODALS = frozenset({"would", "could", "can", "will", "might"})
 # `could you …`, `can we …`, `can someone …`: a request, not a question about an outcome.
 _REQUESTED_OF = frozenset({"you", "u", "ya", "we", "i", "someone", "somebody", "anyone", "the"})
-# A condition (`restart cart if it hangs`) is one the bot cannot check: asked, not acted on.
+# `can you restart cart?`, `restart cart pls?`: a question mark on a request.
 _REQUEST_RE = re.compile(
     r"\b(?:(?:can|could|would|will)\s+(?:you|u|ya|we|someone|somebody|anyone)|please|pls|plz)\b"
 )
+# A condition (`restart cart if it hangs`) is one the bot cannot check: asked, not acted on.
 _HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth", "if", "unless"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
@@ -99,7 +100,9 @@ _SILENCE_EVIDENCE_RE = re.compile(
 _SIZE_WORDS = frozenset(
     {"replicas", "replica", "instances", "pods", "nodes", "workers", "capacity", "=", "<cap>"}
 )
-_DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "his", "her", "their", "this", "that"})
+_DETERMINERS = frozenset(
+    {"the", "a", "an", "my", "our", "your", "his", "her", "their", "this", "that"}
+)
 # Words a service name may be followed by and still be what a command acts on.
 _KNOWN_WORDS = COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(
     {"pls", "plz", "asap", "alerts", "alert", "svc", "api", "pods", "pod", "nodes", "replicas",
@@ -198,6 +201,7 @@ def understand(
         _runs_on_a_written_incident(intent, entities, resolved)
         or _weak_decision(intent, entities, reading)
         or _unsupported_silence(intent, entities, reading, source)
+        # `on paygw only` read as a remediation: no action to run, no verb that said so
         or (intent == "remediate" and "action" not in entities)
         or _service_as_modifier(intent, entities, reading)
     ):
@@ -306,10 +310,6 @@ def _runs_on_a_written_incident(
             and not {"service", "instance"}.intersection(entities))
 
 
-# `remediate` with no action (`on paygw only` after a silence): the handler cannot run it,
-# and the line gave no verb to say it was a remediation at all, so the bot asks.
-
-
 def _names_something_else(reading: Reading, text: str) -> bool:
     # Any word beyond the command's own verbs and politeness: an object the catalog lacks;
     # or a link or channel reference the reader blanked (`restart <https://…|dashboard>`).
@@ -322,9 +322,9 @@ def _names_something_else(reading: Reading, text: str) -> bool:
 def _service_as_modifier(
     intent: str, entities: dict[str, str | int], reading: Reading
 ) -> bool:
-    # `restart the pharmacy printer`, `ack the lab result for mrs jones`: a service named by
-    # a plain word right before a noun the bot does not know qualifies that noun; the thing
-    # to act on is the printer, not the pharmacy service.
+    # `restart the pharmacy printer`: a service named by a plain word, inside a noun phrase,
+    # right before a noun the bot does not know qualifies that noun; the thing to act on is
+    # the printer, not the pharmacy service.
     if intent not in MUTATING_INTENTS or {"incident", "instance"}.intersection(entities):
         return False
     for mention in reading.mentions:
@@ -339,7 +339,7 @@ def _service_as_modifier(
         if not following or reading.text[mention.end : following[0].start].strip():
             continue
         word = following[0].word
-        if word.isalpha() and len(word) > 2 and not _KNOWN_WORDS.__contains__(word):
+        if word.isalpha() and len(word) > 2 and word not in _KNOWN_WORDS:
             return True
     return False
 
