@@ -16,6 +16,11 @@ _TAIL = r"(?:\s+(?:please|pls|plz|thanks|thx|now|asap|\?))*"
 _INC = r"(?:incident\s+)?(?:<inc>|<num>)"
 _SUBJECT = r"(?:the\s+)?(?:<svc>|<inst>|it|that)"
 
+_ABOUT_OPERATIONS = (
+    r"(?=.*(?:<svc>|<alert>|<inst>|<inc>|<num>|\bit\b|\bincidents?\b|\balerts?\b|restart|reboot|"
+    r"redeploy|scal|\bfired?\b|fail|break|\bdown\b|crash|outage|page))"
+)
+
 _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"(?:help|\?|usage|commands|what can you do|halp)"),
     # Questions about the bot itself: what it is, what it can do, where its manual is.
@@ -64,6 +69,11 @@ _RULES: tuple[tuple[str, str], ...] = (
      r"(?:restart\w*|reboot\w*|redeploy\w*|scal\w+|rollback\w*|roll\s+back|bounc\w+)"
      r"(?:\s+\S+){0,4}?\s+(?:help|fix|work|solve|be\s+safe|safe)\b(?:\s+\S+)*"),
     ("escalate", r"escalate(?:\s+(?:" + _INC + r"|it|this|that))?(?:\s+to\s+(?:the\s+)?<target>)?"),
+    # How often something happened, or whether it did before, asks for the record (of
+    # something of operations: `how often do you go to the gym` is not about it).
+    ("history", _ABOUT_OPERATIONS + r"(?:how\s+often|how\s+many\s+times)\s+\S+(?:\s+\S+)*"),
+    ("history", _ABOUT_OPERATIONS + r"(?:\S+\s+)*track\s+record(?:\s+\S+)*"),
+    ("history", _ABOUT_OPERATIONS + r"(?:has|have|had)\s+(?:\S+\s+)+before(?:\s+\?)?"),
     ("history", r"(?:(?:remediation|audit|action)\s+)?(?:history|log)(?:\s+(?:for|of|on)\s+"
      r"(?:<svc>|<inst>|" + _INC + r"|it))?"),
 )

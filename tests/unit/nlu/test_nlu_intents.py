@@ -132,3 +132,15 @@ def test_a_mute_guess_on_a_line_about_no_muting_asks(vocabulary):
     result = understand("user-profile looks weird today", EMPTY_CONTEXT, vocabulary,
                         classifier=Guess("unsilence", 0.95))
     assert result.intent == "unsilence" and result.asks
+
+
+@pytest.mark.parametrize(
+    "text", ["how often does ledger break", "how many times has search fallen over",
+             "has billing had incidents before?", "what's kafka's track record this month"]
+)
+def test_how_often_and_before_ask_for_the_history(text, vocabulary):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "history"
+
+
+def test_how_often_about_something_else_is_not_history(vocabulary):
+    assert understand("how often do you go to the gym", EMPTY_CONTEXT, vocabulary).intent != "history"
