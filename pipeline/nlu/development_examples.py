@@ -574,7 +574,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('nice it worked', 'unknown'),  # fintech
     ('mute <svc> for <dur>', 'silence'),  # fintech
     ('claimed <inc>', 'ack'),  # fintech
-    ('inc <inc> timeline', 'show_incident'),  # fintech
+    ('<inc> timeline', 'show_incident'),  # fintech
     ('bounce <svc> in <region>', 'remediate'),  # fintech
     ('hey how are you', 'unknown'),  # fintech
     ('can you check <svc>', 'status'),  # fintech
@@ -933,7 +933,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('sure', 'unknown'),  # logistics
     ('help', 'help'),  # logistics
     ('drop table incidents', 'unknown'),  # logistics
-    ('incident 47', 'show_incident'),  # logistics
+    ('<inc>', 'show_incident'),  # logistics
     ('mute <alert> <svc> <dur>', 'silence'),  # logistics
     ('escalate <inc> <target>', 'escalate'),  # logistics
     ('<svc> health', 'status'),  # logistics
@@ -967,7 +967,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('can you ack <num>', 'ack'),  # logistics
     ('show resolved incidents', 'history'),  # logistics
     ('why did <num> fire', 'explain'),  # logistics
-    ('inc <inc>', 'show_incident'),  # logistics
+    ('<inc>', 'show_incident'),  # logistics
     ('show <num>', 'show_incident'),  # logistics
     ('why ?', 'explain'),  # logistics
     ('ok approve it', 'approve'),  # logistics
@@ -1170,7 +1170,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('fine approve', 'approve'),  # logistics
     ('details <inc>', 'show_incident'),  # logistics
     ('escalate <num>', 'escalate'),  # logistics
-    ('incident-505', 'show_incident'),  # logistics
+    ('<inc>', 'show_incident'),  # logistics
     ('approve <inc> we talked about it in the bridge', 'approve'),  # logistics
     ('weather in hamburg tomorrow ?', 'unknown'),  # logistics
     ('silence <alert> <svc> <dur>', 'silence'),  # logistics

@@ -29,7 +29,7 @@ _REGION_RE = re.compile(
     r"(?![a-z0-9-])"
 )
 _HASH_INCIDENT_RE = re.compile(r"(?<![\w#])#(\d{1,9})(?!\w)")
-_PREFIXED_INCIDENT_RE = re.compile(r"(?<![\w-])inc-?(\d{1,9})(?!\w)")
+_PREFIXED_INCIDENT_RE = re.compile(r"(?<![\w-])(?:inc|incident)(?:-|=|#|:)?(\d{1,9})(?!\w)")
 _SLACK_USER_RE = re.compile(r"<@([a-z0-9]{2,32})(?:\|[^>]{0,80})?>")
 # A Slack mention that opens the line addresses the bot; it names no one to escalate to.
 _ADDRESS_RE = re.compile(r"^\s*<@[a-z0-9]{2,32}(?:\|[^>]{0,80})?>[\s,:]*", re.IGNORECASE)

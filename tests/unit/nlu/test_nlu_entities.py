@@ -213,3 +213,8 @@ def test_spelled_incident_numbers_after_a_command_or_incident_word(text, inciden
 @pytest.mark.parametrize("text", ["ack that one", "show the first one", "scale web to two"])
 def test_other_number_words_are_no_incident(text, vocabulary):
     assert "incident" not in entities(text, vocabulary)
+
+
+@pytest.mark.parametrize("text", ["incident-505", "incident=505", "INC-505", "inc505"])
+def test_an_incident_word_joined_to_its_number(text, vocabulary):
+    assert entities(text, vocabulary).get("incident") == 505
