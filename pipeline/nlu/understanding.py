@@ -131,6 +131,12 @@ _NARRATED_STEMS = {
     "escalate": "escalat|pag|ping|notif",
     "ack": "ack|acknowledg",
 }
+# `restart cart tomorrow morning`, `ack 4412 later`: the bot has no schedule, so a command
+# for later is asked about (a silence's own times set its window, and a decision is now).
+_LATER_RE = re.compile(
+    r"\b(?:later|tomorrow|tmrw|tonight|next\s+(?:week|month|time)|this\s+(?:evening|weekend))\b"
+)
+_NOW_OR_NEVER = frozenset({"remediate", "ack", "escalate"})
 # Slack's quote: the line quotes a message, the rest of the text answers it.
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
@@ -281,6 +287,8 @@ def _question(
     mutating = intent in MUTATING_INTENTS
     if mutating and (_is_question(reading) or _narrates(intent, reading)):
         return ask_intent([best])
+    if intent in _NOW_OR_NEVER and _LATER_RE.search(reading.text):
+        return ask_intent([best])  # `restart cart tomorrow`: the bot acts now or not at all
     if mutating and not _objects(intent).intersection(entities):
         return ask_intent([best])  # nothing named and nothing pending: ask what to act on
     if mutating and source == "clause":

@@ -196,3 +196,13 @@ def test_a_command_ending_in_a_question_mark_asks_unless_it_is_a_request(vocabul
     assert understand("approve 412?", EMPTY_CONTEXT, vocabulary).asks
     polite = understand("can you restart billing?", EMPTY_CONTEXT, vocabulary)
     assert polite.intent == "remediate" and not polite.asks
+
+
+@pytest.mark.parametrize("text", ["restart billing tomorrow morning", "ack 4412 later"])
+def test_a_command_for_later_is_asked_about(text, vocabulary):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).asks
+
+
+def test_a_silence_until_tomorrow_is_its_window(vocabulary):
+    result = understand("silence OOMKilled on ledger until tomorrow", EMPTY_CONTEXT, vocabulary)
+    assert result.intent == "silence" and not result.asks
