@@ -137,6 +137,14 @@ _LATER_RE = re.compile(
     r"\b(?:later|tomorrow|tmrw|tonight|next\s+(?:week|month|time)|this\s+(?:evening|weekend))\b"
 )
 _NOW_OR_NEVER = frozenset({"remediate", "ack", "escalate"})
+# A command handed to someone else (`tell bob to restart cart`) or to the user's own memory
+# (`remind me to ack 4412`, `don't forget to restart cart`) is not given to the bot.
+_DELEGATED_RE = re.compile(
+    r"^\W*(?:(?:pls|please|hey)\s+)?(?:remind\s+me|don'?t\s+forget|do\s+not\s+forget|"
+    r"note\s+to\s+self)\b"
+    r"|\b(?:tell|ask|remind|get)\s+(?!(?:you|u|the\s+bot)\b)(?:[\w@.-]+\s+){1,3}?to\s+"
+    r"(?:restart|reboot|redeploy|scale|start|bounce|silence|mute|unmute|ack|approve|deny|reject)"
+)
 # Slack's quote: the line quotes a message, the rest of the text answers it.
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
@@ -287,6 +295,8 @@ def _question(
     mutating = intent in MUTATING_INTENTS
     if mutating and (_is_question(reading) or _narrates(intent, reading)):
         return ask_intent([best])
+    if intent != "escalate" and _DELEGATED_RE.search(reading.text):
+        return ask_intent([best])  # `tell bob to restart cart`, `remind me to ack 4412`
     if intent in _NOW_OR_NEVER and _LATER_RE.search(reading.text):
         return ask_intent([best])  # `restart cart tomorrow`: the bot acts now or not at all
     if mutating and not _objects(intent).intersection(entities):

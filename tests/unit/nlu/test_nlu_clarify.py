@@ -206,3 +206,11 @@ def test_a_command_for_later_is_asked_about(text, vocabulary):
 def test_a_silence_until_tomorrow_is_its_window(vocabulary):
     result = understand("silence OOMKilled on ledger until tomorrow", EMPTY_CONTEXT, vocabulary)
     assert result.intent == "silence" and not result.asks
+
+
+@pytest.mark.parametrize(
+    "text", ["tell bob to restart billing", "remind me to restart billing", "don't forget to ack 4412"]
+)
+def test_a_command_handed_to_someone_else_is_asked_about(text, vocabulary):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent not in MUTATING_INTENTS or result.asks
