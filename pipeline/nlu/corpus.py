@@ -285,13 +285,16 @@ def training_examples(seed: int = 7) -> Iterator[tuple[str, str]]:
                 yield _masked(variant), intent
 
 
-def _expansions(template: str, intent: str, rng: random.Random) -> set[str]:
-    variants = {_fill(template, rng)}
+def _expansions(template: str, intent: str, rng: random.Random) -> list[str]:
+    # A list without repeats, not a set: a set's order follows the process's string-hash
+    # seed, and the classifier's solver (saga) depends on the order of its examples, so the
+    # shipped model and every CV figure would change from one process to the next.
+    variants = [_fill(template, rng)]
     for _ in range(_VARIANTS_PER_TEMPLATE - 1):
         text = _fill(template, rng)
         text = rng.choice(_PREFIXES) + text + rng.choice(_SUFFIXES)
-        variants.add(text)
-    return variants
+        variants.append(text)
+    return list(dict.fromkeys(variants))
 
 
 def _fill(template: str, rng: random.Random) -> str:

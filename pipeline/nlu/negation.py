@@ -45,10 +45,14 @@ _CALL_OFF = re.compile(
 
 
 # `no`, `wait no don't`, `not now`: a refusal with nothing named refuses what is pending.
+# A filler alone (`ok`, `hmm`, `actually`) refuses nothing: one refusal word is needed.
+_REFUSAL_WORDS = (
+    r"no|nope|nah|wait|don't|dont|do not|not now|not yet|stop|hold on|hold up|lets not|"
+    r"let's not|risky|too risky|scrap (?:it|that)"
+)
 _BARE_REFUSAL = re.compile(
-    r"^(?:(?:no|nope|nah|wait|don't|dont|do not|not now|not yet|stop|hold on|hold up|"
-    r"actually|please|pls|hmm|lets not|let's not|on second thought|risky|too risky|ok|"
-    r"scrap (?:it|that))[\s,.!]*)+$"
+    rf"^(?=.*\b(?:{_REFUSAL_WORDS})(?:\W|$))"
+    rf"(?:(?:{_REFUSAL_WORDS}|actually|please|pls|hmm|on second thought|ok)[\s,.!]*)+$"
 )
 
 

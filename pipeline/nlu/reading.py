@@ -29,7 +29,7 @@ _REGION_RE = re.compile(
     r"(?![a-z0-9-])"
 )
 _HASH_INCIDENT_RE = re.compile(r"(?<![\w#])#(\d{1,9})(?!\w)")
-_PREFIXED_INCIDENT_RE = re.compile(r"(?<![\w-])inc-?(\d{1,9})(?!\w)")
+_PREFIXED_INCIDENT_RE = re.compile(r"(?<![\w-])(?:inc|incident)(?:-|=|#|:)?(\d{1,9})(?!\w)")
 _SLACK_USER_RE = re.compile(r"<@([a-z0-9]{2,32})(?:\|[^>]{0,80})?>")
 # A Slack mention that opens the line addresses the bot; it names no one to escalate to.
 _ADDRESS_RE = re.compile(r"^\s*<@[a-z0-9]{2,32}(?:\|[^>]{0,80})?>[\s,:]*", re.IGNORECASE)
@@ -55,6 +55,17 @@ _FOREIGN_NUMBER_CUES = frozenset(
      "release", "port", "sku", "item", "row", "line", "chapter", "slide", "last", "past",
      "top", "first", "latest", "previous", "recent", "since", "until", "till", "before",
      "after", "around"}
+)
+# Words after which a noun phrase starts (`the claim 881`, `to bed 7`, `for patient 44`).
+_NOUN_OPENERS = frozenset(
+    {"the", "a", "an", "this", "that", "my", "our", "your", "his", "her", "their", "for", "to",
+     "in", "on", "at", "of", "from", "with", "about"}
+)
+# Nouns of operations a number may follow and still be an incident or a plan (`plan 2455`).
+_OPERATIONS_NOUNS = frozenset(
+    {"plan", "run", "proposal", "request", "approval", "remediation", "alert", "page", "sev",
+     "outage", "problem", "postmortem", "pm", "rca", "ticket", "inc", "incident", "issue",
+     "id", "job", "deploy", "deployment", "rollout", "change", "cr", "chg", "event"}
 )
 # `3 tickets`, `10 actions`: a count of something, not an incident id.
 _COUNTED_NOUNS = frozenset(
@@ -263,7 +274,9 @@ def _catalog_match(
         return None, ()
     if not _may_be_typo(window, spelling):
         return None, ()
-    single_word = len(window) == 1
+    # A token written as a compound (`eta-predicter`) is a name, not an English word a
+    # substituted letter could turn into another: there a substitution is a slip too.
+    single_word = len(window) == 1 and not any(c in window[0].text for c in "-_.")
     for kind, table in (("service", vocabulary.services), ("alertname", vocabulary.alerts)):
         found = candidates(spelling, table, substitutions=not single_word)
         if len(found) == 1 or (found and kind == "service"):
@@ -336,8 +349,64 @@ def _may_be_typo(window: list[Token], spelling: str) -> bool:
     return not any(t.text in _ORDINARY or t.word != t.text for t in window)
 
 
-def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
+_UNITS = {
+    word: value for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {word: 10 * (i + 2) for i, word in
+         enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+# After these a spelled number is an incident id: `ack nine`, `incident fifty-six`,
+# `reject incident seven hundred three`, `approve number four`.
+_SPELLED_INCIDENT_CUES = _INCIDENT_CUES | frozenset(
+    {"approve", "deny", "reject", "ack", "acknowledge", "escalate", "show", "explain"}
+)
+
+
+def _spelled_value(parts: list[str]) -> int | None:
+    """The value of number words (`seven hundred three`, `thirty-three`), else None."""
+    total, current, seen = 0, 0, False
+    for position, part in enumerate(parts):
+        if part in _UNITS or part in _TENS:
+            current += _UNITS.get(part, 0) + _TENS.get(part, 0)
+        elif part == "hundred" and seen:
+            current *= 100
+        elif part == "thousand" and seen:
+            total, current = total + current * 1000, 0
+        elif part == "and" and position and parts[position - 1] in ("hundred", "thousand"):
+            continue  # `five hundred and five`
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+def _spelled_mentions(tokens: tuple[Token, ...]) -> list[Mention]:
     found = []
+    index = 0
+    while index < len(tokens):
+        if index == 0 or tokens[index - 1].word not in _SPELLED_INCIDENT_CUES:
+            index += 1
+            continue
+        end, parts = index, []
+        while end < len(tokens) and _spelled_value(parts + tokens[end].text.split("-")) is not None:
+            parts += tokens[end].text.split("-")
+            end += 1
+        if parts and parts[-1] == "and":
+            parts, end = parts[:-1], end - 1
+        if end > index and parts != ["one"]:  # `ack that one`, `show the first one`
+            value = _spelled_value(parts)
+            if value:
+                found.append(Mention("incident", value, tokens[index].start, tokens[end - 1].end))
+            index = end
+        else:
+            index += 1
+    return found
+
+
+def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
+    found = _spelled_mentions(tokens)
     for index, token in enumerate(tokens):
         if not _DIGITS_RE.fullmatch(token.text) or not _stands_alone(text, token, quoted=True):
             continue
@@ -345,9 +414,24 @@ def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
             continue  # `14:02`, `10:40`: a time of day
         before = tokens[index - 1].word if index else ""
         after = tokens[index + 1].word if index + 1 < len(tokens) else ""
-        found.append(Mention(_number_kind(before, after, text, token), int(token.text),
-                             token.start, token.end))
+        kind = _number_kind(before, after, text, token)
+        if kind == "number" and index >= 2 and not text[tokens[index - 1].end : token.start].strip() \
+                and _labels_a_thing(before, tokens[index - 2].word):
+            kind = "quantity"
+        found.append(Mention(kind, int(token.text), token.start, token.end))
     return found
+
+
+def _labels_a_thing(before: str, before_that: str) -> bool:
+    # `deny the claim 88123`, `page her to bed 7`, `for patient 4411`: after an article or a
+    # preposition, a plain noun the bot does not know and then a number: the number names
+    # that thing, not an incident. Commands put the number right after their verb
+    # (`approve 12`) or after an incident word (`the incident 12`, `plan 2455`).
+    return (
+        before_that in _NOUN_OPENERS and before.isalpha() and len(before) >= 3
+        and before not in _ORDINARY and before not in _OPERATIONS_NOUNS
+        and before not in _ESCALATION_CUES
+    )
 
 
 def _stands_alone(text: str, token: Token, quoted: bool = False) -> bool:
@@ -398,11 +482,14 @@ def _split_phrase(tokens: tuple[Token, ...], index: int) -> str | None:
 _TARGET_STOPS = frozenset(
     {"about", "for", "re", "regarding", "on", "with", "now", "asap", "please", "pls", "because",
      "since", "and", "so", "if", "as", "it's", "i'm", "immediately", "urgently", "too",
-     "then", "right", "today", "tonight", "instead", "lol", "lmao", "she", "he", "they",
+     "then", "right", "today", "tonight", "yesterday", "tomorrow", "earlier", "instead", "lol", "lmao", "she", "he", "they",
      "who", "whoever", "cause", "cuz", "thanks", "thx", "when", "while", "until"}
 )
 _ARROW_RE = re.compile(r"->|→|=>")
 _TARGET_SKIPS = frozenset({"someone", "somebody", "from", "of"})
+# Slack's `@here`, `@channel`, `@everyone` notify whoever is in the channel: a call to the
+# room (`@here standup in 5`), not a person or team to escalate to.
+_BROADCASTS = frozenset({"here", "channel", "everyone"})
 _MAX_TARGET_WORDS = 4
 _RANKS = frozenset({"tier", "level", "l", "line"})
 
@@ -415,7 +502,8 @@ def _target_mentions(
     vocabulary: Vocabulary,
 ) -> list[Mention]:
     words = [t.word for t in tokens]
-    handles = [i for i, t in enumerate(tokens) if t.text.startswith("@") and len(t.text) > 2]
+    handles = [i for i, t in enumerate(tokens) if t.text.startswith("@") and len(t.text) > 2
+               and t.text[1:] not in _BROADCASTS]
     opening = bool(words) and words[0] == "to"  # `to the db team`, answering `escalate?`
     if not _ESCALATION_CUES.intersection(words) and not handles and not opening:
         return []
@@ -482,7 +570,9 @@ def _next_target(
         return None
     if any(m.overlaps(token.start, token.end) for m in taken) or re.fullmatch(r"sev\d|p\d", plain):
         return None
-    if plain in _TARGET_STOPS or plain in ("pls", "plz", "thx"):
+    if plain in _TARGET_STOPS or plain in ("pls", "plz", "thx") or (
+        token.text.startswith("@") and plain in _BROADCASTS
+    ):
         return None
     if not token.text.startswith("@") and (
         plain in COMMON_WORDS or plain in KEYWORDS or token.word != token.text

@@ -16,8 +16,21 @@ _TAIL = r"(?:\s+(?:please|pls|plz|thanks|thx|now|asap|\?))*"
 _INC = r"(?:incident\s+)?(?:<inc>|<num>)"
 _SUBJECT = r"(?:the\s+)?(?:<svc>|<inst>|it|that)"
 
+_ABOUT_OPERATIONS = (
+    r"(?=.*(?:<svc>|<alert>|<inst>|<inc>|<num>|\bit\b|\bincidents?\b|\balerts?\b|restart|reboot|"
+    r"redeploy|scal|\bfired?\b|fail|break|\bdown\b|crash|outage|page))"
+)
+
 _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"(?:help|\?|usage|commands|what can you do|halp)"),
+    # Questions about the bot itself: what it is, what it can do, where its manual is.
+    ("help", r"(?:is there|do you have|have you got|got|any|where(?:'s|\s+is))\s+(?:a\s+|an\s+|the\s+|any\s+)?"
+     r"(?:manual|cheat\s*sheet|docs|documentation|tutorial|guide|list of commands)"
+     r"(?:\s+(?:for|on|about)\s+(?:you|u|this bot|the bot|this))?(?:\s+\?)?"),
+    ("help", r"(?:manual|cheat\s*sheet|tutorial|user guide)(?:\s+\?)?"),
+    ("help", r"(?:what|who)\s+(?:is|are)\s+(?:this\s+bot|you|u)(?:\s+\?)?"),
+    ("help", r"what\s+(?:else\s+)?(?:can|could)\s+(?:you|u)\s+do(?:\s+\S+){0,4}?(?:\s+\?)?"),
+    ("help", r"what\s+(?:are|r)\s+(?:you|u)\s+(?:able\s+to|capable\s+of|good\s+for)(?:\s+do(?:ing)?)?(?:\s+\?)?"),
     ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
     ("list_incidents", r"<alert>"),
@@ -56,6 +69,11 @@ _RULES: tuple[tuple[str, str], ...] = (
      r"(?:restart\w*|reboot\w*|redeploy\w*|scal\w+|rollback\w*|roll\s+back|bounc\w+)"
      r"(?:\s+\S+){0,4}?\s+(?:help|fix|work|solve|be\s+safe|safe)\b(?:\s+\S+)*"),
     ("escalate", r"escalate(?:\s+(?:" + _INC + r"|it|this|that))?(?:\s+to\s+(?:the\s+)?<target>)?"),
+    # How often something happened, or whether it did before, asks for the record (of
+    # something of operations: `how often do you go to the gym` is not about it).
+    ("history", _ABOUT_OPERATIONS + r"(?:how\s+often|how\s+many\s+times)\s+\S+(?:\s+\S+)*"),
+    ("history", _ABOUT_OPERATIONS + r"(?:\S+\s+)*track\s+record(?:\s+\S+)*"),
+    ("history", _ABOUT_OPERATIONS + r"(?:has|have|had)\s+(?:\S+\s+)+before(?:\s+\?)?"),
     ("history", r"(?:(?:remediation|audit|action)\s+)?(?:history|log)(?:\s+(?:for|of|on)\s+"
      r"(?:<svc>|<inst>|" + _INC + r"|it))?"),
 )

@@ -16,7 +16,7 @@ from pipeline.nlu.clarify import (
 )
 from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
-from pipeline.nlu.lexicon import ACTION_WORDS, KEYWORDS
+from pipeline.nlu.lexicon import ACTION_WORDS, COMMON_WORDS, KEYWORDS
 from pipeline.nlu.negation import affirmation, decision, reversal
 from pipeline.nlu.reading import Reading, read
 from pipeline.nlu.rules import match_rule
@@ -61,7 +61,12 @@ _INTERROGATIVES = frozenset(
 _MODALS = frozenset({"would", "could", "can", "will", "might"})
 # `could you …`, `can we …`, `can someone …`: a request, not a question about an outcome.
 _REQUESTED_OF = frozenset({"you", "u", "ya", "we", "i", "someone", "somebody", "anyone", "the"})
-_HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth"})
+# `can you restart cart?`, `restart cart pls?`: a question mark on a request.
+_REQUEST_RE = re.compile(
+    r"\b(?:(?:can|could|would|will)\s+(?:you|u|ya|we|someone|somebody|anyone)|please|pls|plz)\b"
+)
+# A condition (`restart cart if it hangs`) is one the bot cannot check: asked, not acted on.
+_HEDGES = frozenset({"maybe", "perhaps", "possibly", "might", "unsure", "worth", "if", "unless"})
 # `and pricing?`, `same for i-0e9f8a7b`: the last command again, for another subject.
 _FOLLOW_UP_RE = re.compile(
     r"^(?:(?:ok|okay|so|hm|hmm|right|cool|thanks|thx)\s+)?(?:and|also|same for|same on|same with|same|what about|how about|ditto for|now|only)\s+"
@@ -79,6 +84,66 @@ _SILENCE_CHANGE_RE = re.compile(
     r"^(?:(?:no|nope|wait|actually|sorry|oops|ok|hmm|hm|make it|make that|extend it to|"
     r"extend it|extend to|extend|change it to|change to|just|only|i meant|meant|for|another|"
     r"instead|then|pls|please)[\s,]*)+(?:<dur>|<num>|<cap>)(?![^<]*<(?:svc|alert|inst|inc)>)"
+)
+# Putting a decision off: `hold on`, `not yet`, `for now`, `wait`, `until the call`.
+_DEFERRAL_RE = re.compile(
+    r"\b(?:wait|hold\s+(?:on|off|up)|yet|for\s+now|not\s+now|later|until|till)\b"
+)
+_DECISION_VERB_RE = re.compile(
+    r"\b(?<!don't )(?<!dont )(?<!not )"
+    r"(?:deny|denied|reject\w*|declin\w*|veto\w*|refus\w*|cancel\w*|abort\w*|approv\w*|lgtm)\b"
+)
+_SILENCE_EVIDENCE_RE = re.compile(
+    r"mut|silenc|snooz|suppress|quiet|shush|hush|alert|alarm|pag(?:e|ing)|notif|<alert>|<dur>"
+)
+# Words that say a line is about size (`set web replicas = 7`, `more capacity, make it 8`).
+_SIZE_WORDS = frozenset(
+    {"replicas", "replica", "instances", "pods", "nodes", "workers", "capacity", "=", "<cap>"}
+)
+_DETERMINERS = frozenset(
+    {"the", "a", "an", "my", "our", "your", "his", "her", "their", "this", "that"}
+)
+# Words a service name may be followed by and still be what a command acts on.
+_KNOWN_WORDS = COMMON_WORDS | KEYWORDS | frozenset(ACTION_WORDS) | frozenset(
+    {"pls", "plz", "asap", "alerts", "alert", "svc", "api", "pods", "pod", "nodes", "replicas",
+     "instances", "workers", "service", "cluster", "thx", "thanks", "tho", "though", "lol",
+     "rn", "again", "please", "too", "only", "ones", "stuff", "boxes", "box", "hosts", "deploy",
+     "deployment", "container", "containers", "jobs", "queue", "queues", "backend", "frontend",
+     "tier", "stack", "prod", "staging", "region", "everywhere"}
+)
+# What a bare command (`restart`, `scale up pls`) may say besides its verb.
+_BARE_COMMAND_WORDS = frozenset(ACTION_WORDS) | frozenset(
+    {"please", "pls", "plz", "now", "asap", "up", "down", "out", "in", "again", "ok", "okay",
+     "bot", "ops", "can", "could", "you", "u", "thanks", "thx", "?", "!", "do", "a", "the"}
+)
+_QUOTED_RE = re.compile(r"[`\"\u201c\u201d]([^`\"\u201c\u201d]+)[`\"\u201c\u201d]")
+_COMMAND_VERBS = frozenset(ACTION_WORDS) | frozenset(
+    {"approve", "deny", "reject", "ack", "silence", "mute", "unmute", "unsilence", "escalate",
+     "page", "snooze"}
+)
+# The stems of each mutating command's verbs, for telling `cart was restarted` (what
+# happened) from `restart cart` (approve and deny are said in the past as decisions:
+# `approved`, `rejected`).
+_NARRATED_STEMS = {
+    "remediate": "restart|reboot|redeploy|deploy|scal|start|bounc|roll|cycl|kick",
+    "silence": "silenc|mut|snooz|suppress|quiet",
+    "unsilence": "unsilenc|unmut|unsnooz",
+    "escalate": "escalat|pag|ping|notif",
+    "ack": "ack|acknowledg",
+}
+# `restart cart tomorrow morning`, `ack 4412 later`: the bot has no schedule, so a command
+# for later is asked about (a silence's own times set its window, and a decision is now).
+_LATER_RE = re.compile(
+    r"\b(?:later|tomorrow|tmrw|tonight|next\s+(?:week|month|time)|this\s+(?:evening|weekend))\b"
+)
+_NOW_OR_NEVER = frozenset({"remediate", "ack", "escalate"})
+# A command handed to someone else (`tell bob to restart cart`) or to the user's own memory
+# (`remind me to ack 4412`, `don't forget to restart cart`) is not given to the bot.
+_DELEGATED_RE = re.compile(
+    r"^\W*(?:(?:pls|please|hey)\s+)?(?:remind\s+me|don'?t\s+forget|do\s+not\s+forget|"
+    r"note\s+to\s+self)\b"
+    r"|\b(?:tell|ask|remind|get)\s+(?!(?:you|u|the\s+bot)\b)(?:[\w@.-]+\s+){1,3}?to\s+"
+    r"(?:restart|reboot|redeploy|scale|start|bounce|silence|mute|unmute|ack|approve|deny|reject)"
 )
 # Slack's quote: the line quotes a message, the rest of the text answers it.
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
@@ -141,11 +206,19 @@ def understand(
     resolved = _resolve(intent, entities, reading, context)
     if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
         _ANAPHORS.intersection(reading.words())
-    ):
-        # `restart netflix`, `scale the mountain to 8000`: nothing known to act on.
+    ) and _names_something_else(reading, text):
+        # `restart netflix`, `scale the mountain to 8000`: nothing known to act on. A bare
+        # `restart` or `scale up` names nothing at all: the bot asks what to act on.
         intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
-    if question is None and _runs_on_a_written_incident(intent, entities, resolved):
+    if question is None and (
+        _runs_on_a_written_incident(intent, entities, resolved)
+        or _weak_decision(intent, entities, reading)
+        or _unsupported_silence(intent, entities, reading, source)
+        # `on paygw only` read as a remediation: no action to run, no verb that said so
+        or (intent == "remediate" and "action" not in entities)
+        or _service_as_modifier(intent, entities, reading)
+    ):
         question = ask_intent([Choice(intent, dict(entities))])
     return Understanding(intent, entities, confidence, frozenset(resolved), source, question)
 
@@ -220,8 +293,12 @@ def _question(
 ) -> Question | None:
     best = Choice(intent, dict(entities))
     mutating = intent in MUTATING_INTENTS
-    if mutating and _is_question(reading):
+    if mutating and (_is_question(reading) or _narrates(intent, reading)):
         return ask_intent([best])
+    if intent != "escalate" and _DELEGATED_RE.search(reading.text):
+        return ask_intent([best])  # `tell bob to restart cart`, `remind me to ack 4412`
+    if intent in _NOW_OR_NEVER and _LATER_RE.search(reading.text):
+        return ask_intent([best])  # `restart cart tomorrow`: the bot acts now or not at all
     if mutating and not _objects(intent).intersection(entities):
         return ask_intent([best])  # nothing named and nothing pending: ask what to act on
     if mutating and source == "clause":
@@ -251,6 +328,66 @@ def _runs_on_a_written_incident(
             and not {"service", "instance"}.intersection(entities))
 
 
+def _names_something_else(reading: Reading, text: str) -> bool:
+    # Any word beyond the command's own verbs and politeness: an object the catalog lacks;
+    # or a link or channel reference the reader blanked (`restart <https://…|dashboard>`).
+    words = reading.masked.split()
+    return len(text.split()) > len(words) or any(
+        word not in _BARE_COMMAND_WORDS for word in words if not word.startswith("<")
+    )
+
+
+def _service_as_modifier(
+    intent: str, entities: dict[str, str | int], reading: Reading
+) -> bool:
+    # `restart the pharmacy printer`: a service named by a plain word, inside a noun phrase,
+    # right before a noun the bot does not know qualifies that noun; the thing to act on is
+    # the printer, not the pharmacy service.
+    if intent not in MUTATING_INTENTS or {"incident", "instance"}.intersection(entities):
+        return False
+    for mention in reading.mentions:
+        if mention.kind != "service" or not reading.spelled(mention).isalpha():
+            continue
+        following = [t for t in reading.tokens if t.start >= mention.end]
+        preceding = [t for t in reading.tokens if t.end <= mention.start]
+        if not preceding or preceding[-1].word not in _DETERMINERS or reading.text[
+            preceding[-1].end : mention.start
+        ].strip():
+            continue  # only inside a noun phrase: `the pharmacy printer`, `my lab result`
+        if not following or reading.text[mention.end : following[0].start].strip():
+            continue
+        word = following[0].word
+        if word.isalpha() and len(word) > 2 and word not in _KNOWN_WORDS:
+            return True
+    return False
+
+
+def _weak_decision(intent: str, entities: dict[str, str | int], reading: Reading) -> bool:
+    # Approve and deny decide an incident's waiting remediation. Without an incident (named,
+    # pending, or the one just shown) the handler would pick the service's latest incident:
+    # `wait no don't` right after `restart wms` withdraws the user's own request, it does not
+    # necessarily turn down whatever wms has waiting. A deferral (`hold off on 518 for now`,
+    # `wait, don't approve 412 yet`) puts a decision off rather than making it, unless the
+    # line also says the verb (`hold off on 66, reject for now`).
+    if intent not in ("approve", "deny"):
+        return False
+    if "incident" not in entities:
+        return True
+    return bool(_DEFERRAL_RE.search(reading.masked)) and not _DECISION_VERB_RE.search(
+        reading.masked
+    )
+
+
+def _unsupported_silence(
+    intent: str, entities: dict[str, str | int], reading: Reading, source: str
+) -> bool:
+    # The model's silence or unsilence on a line that names no alert and has no word about
+    # muting (`turn voice off and on again`): the n-grams, not the line, said so.
+    if intent not in ("silence", "unsilence") or source != "classifier" or "alertname" in entities:
+        return False
+    return not _SILENCE_EVIDENCE_RE.search(reading.masked)
+
+
 def _objects(intent: str) -> frozenset[str]:
     # What a command can act on: a remediation runs on a service, an instance or the
     # service of an incident; the other commands on any subject.
@@ -264,7 +401,54 @@ def _is_question(reading: Reading) -> bool:
     if not words:
         return False
     modal = words[0] in _MODALS and len(words) > 1 and words[1] not in _REQUESTED_OF
-    return words[0] in _INTERROGATIVES or modal or bool(_HEDGES.intersection(words))
+    if words[0] in _INTERROGATIVES or modal or _HEDGES.intersection(words):
+        return True
+    # `approve 412?` asks whether to: a question mark ends it, and no request form
+    # (`can you …`, `pls`) makes it a polite command.
+    return reading.text.rstrip().endswith("?") and not _REQUEST_RE.search(reading.text)
+
+
+def _narrates(intent: str, reading: Reading) -> bool:
+    # `4412 was escalated to the vendor yesterday`, `bob is restarting cart now`: an
+    # auxiliary before the command's own verb tells what happened or is happening; a
+    # command has no auxiliary (`need cart restarted`, `I'd like this escalated` have none).
+    stems = _NARRATED_STEMS.get(intent)
+    if stems is None:
+        return False
+    text = reading.text  # as written: the corrected words lose the tense
+    if re.search(
+        rf"\b(?:was|were|got|been|being|is|are|has|have|had|gets|get)\s+"
+        rf"(?:(?:just|already|not|never|also|still|now|being|been|getting)\s+)*"
+        rf"(?:{stems})\w*(?:ed|en|ing|d)\b",
+        text,
+    ):
+        return True
+    # `routing restarted fine`: the subject opens the line and its verb is in the past.
+    subject = next((m for m in reading.mentions if m.kind in ("service", "instance", "incident")),
+                   None)
+    if subject is not None and not re.sub(r"\b(?:the|our|so|ok|okay|and)\b|\W", "",
+                                          text[: subject.start]):
+        if re.match(rf"\s+(?:just\s+|already\s+|finally\s+)?(?:{stems})\w*ed\b",
+                    text[subject.end :]):
+            return True
+    return _quotes_a_command(text)
+
+
+def _quotes_a_command(text: str) -> bool:
+    # `type "restart routing" to fix it`: a command in quotes amid other words is talked
+    # about, not given; a line that is only the quoted command (`` `ack 1033` ``) gives it.
+    quoted = list(_QUOTED_RE.finditer(text))
+    if not quoted:
+        return False
+    inside = [m.group(1) for m in quoted]
+    outside = _QUOTED_RE.sub(" ", text)
+    opens_with_command = any(
+        (segment.split() or [""])[0].lstrip("/") in _COMMAND_VERBS for segment in inside
+    )
+    first_outside = (outside.split() or [""])[0]
+    return opens_with_command and first_outside not in _COMMAND_VERBS and len(
+        re.findall(r"[a-z]{2,}", outside)
+    ) >= 2
 
 
 def _entities_for(entities: dict[str, str | int], intent: str) -> dict[str, str | int]:
@@ -385,8 +569,13 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
     if intent != "silence":
         entities.pop("duration_s", None)  # `stuck for 2 hours` says when, it sets nothing
     _assign_numbers(reading, intent, entities)
-    if intent == "remediate" and "capacity" in entities:
-        entities.setdefault("action", "scale")  # `put web on 5 replicas` can only mean scaling
+    if intent == "remediate" and "capacity" in entities and (
+        "action" in entities or any(m.kind == "capacity" for m in reading.mentions)
+        or _SIZE_WORDS.intersection(reading.masked.split())
+    ):
+        # `put web on 5 replicas` can only mean scaling; a bare number with no verb and no
+        # `to`/`replicas` (`reschedule appointments 3042`) says nothing about scaling.
+        entities.setdefault("action", "scale")
     return entities
 
 

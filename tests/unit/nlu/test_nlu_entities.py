@@ -181,3 +181,40 @@ def test_english_words_one_slip_from_a_service_are_not_services(word):
 def test_links_and_channel_references_name_no_service(text, vocabulary):
     # Nothing in the catalog is named, so there is nothing to restart: not a command at all.
     assert entities(text, vocabulary) == {}
+
+
+@pytest.mark.parametrize(
+    "text", ["deny the refund 88123", "approve the refill for bed 7", "approve the timesheet for nurse 4411"]
+)
+def test_a_number_after_an_unknown_noun_is_no_incident(text, vocabulary):
+    assert "incident" not in entities(text, vocabulary)
+
+
+@pytest.mark.parametrize(
+    "text", ["approve the plan 2455", "deny 2455", "show the incident 2455", "escalate 2455 to dba"]
+)
+def test_a_number_after_a_verb_or_an_operations_noun_is_an_incident(text, vocabulary):
+    assert entities(text, vocabulary).get("incident") == 2455
+
+
+def test_a_compound_name_with_a_substituted_letter_is_a_slip(vocabulary):
+    assert entities("restart kafka-brokar", vocabulary).get("service") == "kafka-broker"
+
+
+@pytest.mark.parametrize(
+    ("text", "incident"),
+    [("ack nine", 9), ("escalate fifty-six", 56), ("reject incident seven hundred three", 703),
+     ("show incident five hundred and five", 505), ("approve number four", 4)],
+)
+def test_spelled_incident_numbers_after_a_command_or_incident_word(text, incident, vocabulary):
+    assert entities(text, vocabulary).get("incident") == incident
+
+
+@pytest.mark.parametrize("text", ["ack that one", "show the first one", "scale web to two"])
+def test_other_number_words_are_no_incident(text, vocabulary):
+    assert "incident" not in entities(text, vocabulary)
+
+
+@pytest.mark.parametrize("text", ["incident-505", "incident=505", "INC-505", "inc505"])
+def test_an_incident_word_joined_to_its_number(text, vocabulary):
+    assert entities(text, vocabulary).get("incident") == 505

@@ -110,12 +110,37 @@ def test_an_unsure_mutating_guess_always_asks(guess, vocabulary):
 
 
 def test_a_sure_mutating_guess_does_not_ask(vocabulary):
+    result = understand("user-profile looks weird today, give it a restart", EMPTY_CONTEXT,
+                        vocabulary, classifier=Guess("remediate", 0.99))
+    assert result.intent == "remediate" and not result.asks
+
+
+def test_a_sure_remediation_without_an_action_asks(vocabulary):
+    # Nothing in the line says which action: the model's sureness is not the line's.
     result = understand("user-profile looks weird today", EMPTY_CONTEXT, vocabulary,
                         classifier=Guess("remediate", 0.99))
-    assert result.intent == "remediate" and not result.asks
+    assert result.intent == "remediate" and result.asks
 
 
 def test_confident_guesses_are_taken(vocabulary):
     result = understand("user-profile looks weird today", EMPTY_CONTEXT, vocabulary,
                         classifier=Guess("remediate", 0.9))
     assert (result.intent, result.source) == ("remediate", "classifier")
+
+
+def test_a_mute_guess_on_a_line_about_no_muting_asks(vocabulary):
+    result = understand("user-profile looks weird today", EMPTY_CONTEXT, vocabulary,
+                        classifier=Guess("unsilence", 0.95))
+    assert result.intent == "unsilence" and result.asks
+
+
+@pytest.mark.parametrize(
+    "text", ["how often does ledger break", "how many times has search fallen over",
+             "has billing had incidents before?", "what's kafka's track record this month"]
+)
+def test_how_often_and_before_ask_for_the_history(text, vocabulary):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "history"
+
+
+def test_how_often_about_something_else_is_not_history(vocabulary):
+    assert understand("how often do you go to the gym", EMPTY_CONTEXT, vocabulary).intent != "history"
