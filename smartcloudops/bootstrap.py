@@ -106,8 +106,10 @@ def celery_app(settings: Settings) -> Celery:
 
 def configure_worker(settings: Settings) -> Celery:
     """The Celery app, and the factory each worker process builds its runtime with."""
+    from adapters import kombu_redis
     from tasks import runtime
 
+    kombu_redis.install()  # a Redis restart must not end the worker (adapters/kombu_redis.py)
     app = celery_app(settings)
     runtime.configure(functools.partial(bootstrap, settings))
     return app
