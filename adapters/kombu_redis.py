@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kombu import transport as kombu_transport
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
@@ -38,3 +39,6 @@ def install() -> None:
     """Make redis:// and rediss:// broker URLs use this transport in this process."""
     for scheme in ("redis", "rediss"):
         TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"
+        # kombu caches each alias's class on first use; a process that already resolved
+        # redis:// (an import, a publisher) would otherwise keep kombu's own.
+        kombu_transport._transport_cache.pop(scheme, None)

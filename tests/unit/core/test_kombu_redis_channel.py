@@ -36,6 +36,7 @@ def test_ours_keeps_the_parameters_it_built():
     assert after == before
 
 
-def test_install_makes_redis_urls_use_it():
+def test_install_makes_redis_urls_use_it_even_after_kombu_resolved_them():
+    Connection("redis://127.0.0.1:6399/0").transport  # kombu resolves and caches its own first
     ours.install()
     assert isinstance(Connection("redis://127.0.0.1:6399/0").transport, ours.Transport)
