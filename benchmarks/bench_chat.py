@@ -91,7 +91,7 @@ class AnswerSink:
                     return
             time.sleep(0.01)
         raise SystemExit(
-            f"only {len(self.arrived)} of {len(keys)} answers arrived in {timeout:.0f}s"
+            f"only {sum(k in self.arrived for k in keys)} of {len(keys)} answers arrived in {timeout:.0f}s"
         )
 
 

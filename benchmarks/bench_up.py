@@ -33,7 +33,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,46 +42,12 @@ import sqlalchemy as sa
 
 from benchmarks.harness import (ROOT, bench_redis_url, drop_database, fresh_database, free_port, process_tree,
                                 pss_kb, results_dir)
+from benchmarks.bench_chat import AnswerSink
 from benchmarks.machine import describe
 from smartcloudops.demo_payloads import alert, webhook
 
 TOKEN = "bench-up-token-0123456789"
 CHAT_LINES = ("list incidents", "status of checkout", "help", "what's on fire", "status")
-
-
-class AnswerSink:
-    """response_url stand-in: notes when each command's answer arrived."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                with sink.lock:
-                    sink.arrived.setdefault(self.path.rsplit("/", 1)[1], time.perf_counter())
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, key: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/answer/{key}"
-
-    def wait(self, keys: list[str], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if all(key in self.arrived for key in keys):
-                    return
-            time.sleep(0.02)
-        raise SystemExit(f"only {sum(k in self.arrived for k in keys)} of {len(keys)} answers in {timeout:.0f}s")
 
 
 class PssSampler:
