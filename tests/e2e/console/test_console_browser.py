@@ -68,6 +68,7 @@ def cli(pipe: Pipeline, *args: str, **env: str) -> str:
 
 def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, browser, screenshots, tmp_path,
                                                         request) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -98,7 +99,9 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
 
         wait_for(lambda: waiting_run() is not None, 90, f"no run awaits approval\n{pipe.logs()}")
         incident_id = waiting_run().incident_id
-        wait = WebDriverWait(browser, 60, poll_frequency=0.3)
+        # The page swaps its live sections in place every few seconds, so an element found a moment
+        # ago can be gone: waits ignore that, and reads of several elements are one script call.
+        wait = WebDriverWait(browser, 60, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,))
 
         # A viewer signs in with a password and reads.
         browser.get(f"{pipe.base_url}/")
@@ -107,16 +110,16 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
         browser.find_element(By.ID, "password").send_keys(PASSWORD)
         browser.find_element(By.ID, "sign-in").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a.incident-link"))
-        assert f"#{incident_id}" in [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.incident-link")]
+        assert f"#{incident_id}" in _texts(browser, "a.incident-link")
         wait_for(lambda: {"checkout", "payments"} <= _listed_services(browser, pipe), 60, "demo incidents not listed")
         assert "Remediation: dry run" in browser.find_element(By.ID, "remediation-mode").text
         browser.save_screenshot(str(screenshots / f"{kind}-incident-list.png"))
         assert _unlabelled(browser) == []
 
         browser.get(f"{pipe.base_url}/console/incidents/{incident_id}")
-        paths = browser.find_elements(By.CSS_SELECTOR, "svg.series-plot path.values")
+        paths = _texts(browser, "svg.series-plot path.values", attribute="d")
         assert paths, browser.page_source[:2000]
-        assert paths[0].get_attribute("d").count("L") >= 20  # a line through the stored points
+        assert paths[0].count("L") >= 20  # a line through the stored points
         assert browser.find_elements(By.CSS_SELECTOR, "svg.series-plot line.alert-start")
         assert "every hash verifies" in browser.find_element(By.ID, "chain").text
         assert not browser.find_elements(By.ID, "approve")  # a viewer is not offered the decision
@@ -156,8 +159,7 @@ def test_console_sign_in_read_plot_decide_and_refusals(store_env, moto_url, brow
         wait.until(lambda d: d.find_elements(By.ID, "sent"))
         # The page polls: the run's state and its step change without a reload.
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".run-state[data-state=succeeded]"))
-        assert all(s.get_attribute("data-state") == "succeeded"
-                   for s in browser.find_elements(By.CSS_SELECTOR, "li.step"))
+        assert set(_texts(browser, "li.step", attribute="data-state")) == {"succeeded"}
         browser.save_screenshot(str(screenshots / f"{kind}-incident-approved.png"))
         assert _unlabelled(browser) == []
         # The keyboard: the first Tab reaches the skip link, which moves the focus to the content.
@@ -201,8 +203,16 @@ def _post_form(browser, action: str, fields: dict[str, str]) -> None:
 
 def _listed_services(browser, pipe: Pipeline) -> set[str]:
     browser.get(f"{pipe.base_url}/console")
-    return {row.find_elements("css selector", "td")[3].text
-            for row in browser.find_elements("css selector", "tr.incident-row")}
+    return set(_texts(browser, "tr.incident-row td:nth-child(4)"))
+
+
+def _texts(browser, css: str, attribute: str | None = None) -> list[str]:
+    """The text (or an attribute) of every element matching css, read in one script call, so a live
+    refresh swapping the section between finding and reading cannot leave a stale element."""
+    return browser.execute_script(
+        "var css = arguments[0], attribute = arguments[1];"
+        "return Array.from(document.querySelectorAll(css)).map(function (e) {"
+        " return attribute ? e.getAttribute(attribute) : e.textContent.trim(); });", css, attribute)
 
 
 def _unlabelled(browser) -> list[str]:
