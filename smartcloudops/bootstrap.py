@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from starlette.applications import Starlette
 
+    from adapters.db.outcome_store import LearnedRates
     from consumers.auth import Authenticator
     from consumers.console_sso import SsoLogin
     from consumers.oidc import JwtVerifier
+    from pipeline.catalog import Catalog
+    from pipeline.policy import Policy
     from pipeline.nlu.authz import RoleBook
     from pipeline.anomaly.detector import StreamingDetector
     from pipeline.correlation import CorrelationPolicy
@@ -38,6 +41,9 @@ if TYPE_CHECKING:
 
 
 log = structlog.get_logger("bootstrap")
+
+# `advisor(alertname, service, severity)`: the incident's possible actions ranked, JSON-ready.
+Advisor = Callable[[str, str, str], list[dict[str, Any]]]
 
 
 def settings_from_environment() -> Settings:
@@ -187,20 +193,25 @@ def anomaly_threshold(settings: Settings) -> float | None:
         return None  # the plot goes without its threshold line; the worker reports a bad model
 
 
-def advisor(settings: Settings, engine: Engine) -> Callable[[str, str, str], list[dict[str, Any]]] | None:
+def advisor(settings: Settings, engine: Engine) -> Advisor | None:
     """Ranks a service's possible actions by their recorded outcomes (docs/learning.md), for the
     incident page; None when the operator files cannot be read (the page then has no advice)."""
     from adapters.db.outcome_store import LearnedRates
     from config.policy import load_remediation_config
     from pipeline.errors import ConfigurationError
-    from pipeline.learning.advice import possible_actions
-    from pipeline.learning.outcomes import Signature
 
     try:
         catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
     except ConfigurationError:
         return None
-    learning = LearnedRates(engine)
+    return advisor_for(catalog, policy, LearnedRates(engine))
+
+
+def advisor_for(catalog: Catalog, policy: Policy, learning: LearnedRates) -> Advisor:
+    """`advisor(alertname, service, severity)`: the actions the policy enables and the service can
+    take, ranked by learner (a); empty for an unknown service or before any executed run was judged."""
+    from pipeline.learning.advice import possible_actions
+    from pipeline.learning.outcomes import Signature
 
     def advise(alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
         service = catalog.service(service_name)
@@ -402,6 +413,7 @@ def build_remediation(
     from services.deps import RemediationRuntime
 
     catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    learning = LearnedRates(engine)
     if not settings.aws_instance_metadata:
         # botocore's last resort for credentials is the EC2 metadata service at 169.254.169.254;
         # on Fargate, with environment credentials or a laptop it is never the right place to ask.
@@ -415,7 +427,8 @@ def build_remediation(
         runs=RunStore(engine),
         approvals=ApprovalStore(engine),
         kill_switch=KillSwitchStore(engine),
-        queries=RemediationQueries(engine),
+        # With the advice: the chat's "why?" quotes it (tasks/chat.py reads through these queries).
+        queries=RemediationQueries(engine, advisor=advisor_for(catalog, policy, learning)),
         guards=guards or guard_store(settings),
         actions=build_actions(
             AwsClients(
@@ -427,7 +440,7 @@ def build_remediation(
         verify_timeout_s=settings.remediation_verify_timeout_s,
         verify_poll_s=settings.remediation_verify_poll_s,
         verify_settle_s=settings.remediation_verify_settle_s,
-        learning=LearnedRates(engine),
+        learning=learning,
     )
 
 
