@@ -768,10 +768,17 @@ ADVICE_SHOWN = 5  # the rest is on the incident page (a Slack field holds 2,000 
 def _advice_text(advice: Sequence[Any]) -> str:
     """The ranked actions with their counts and intervals, as the incident page carries them."""
     shown = [a for a in advice if isinstance(a, Mapping) and a.get("explanation")][:ADVICE_SHOWN]
-    lines = [f"{rank}. {entry['explanation']}" for rank, entry in enumerate(shown, 1)]
+    lines = [f"{rank}. {entry['explanation']}{_classifier_says(entry)}" for rank, entry in enumerate(shown, 1)]
+    if any(entry.get("ranked_by") == "classifier" for entry in shown):
+        lines.insert(0, "Ranked by the outcome classifier; counts from the rates:")
     if len(advice) > len(shown):
         lines.append(f"({len(advice) - len(shown)} more on the incident page)")
     return "\n".join(lines)
+
+
+def _classifier_says(entry: Mapping[str, Any]) -> str:
+    chance = entry.get("classifier_probability")
+    return f"; classifier {float(chance):.0%}" if isinstance(chance, (int, float)) else ""
 
 
 def _factor_lines(factors: Any) -> list[str]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from pipeline.nlu.authz import RoleBook
     from pipeline.anomaly.detector import StreamingDetector
     from pipeline.correlation import CorrelationPolicy
+    from pipeline.learning.classifier import OutcomeClassifier
     from pipeline.nlu import ContextStore
     from pipeline.remediation import GuardStore
     from services.deps import ChatRuntime, RemediationRuntime
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("bootstrap")
 
-# `advisor(alertname, service, severity)`: the incident's possible actions ranked, JSON-ready.
-Advisor = Callable[[str, str, str], list[dict[str, Any]]]
+# `advisor(incident_id, alertname, service, severity)`: the incident's possible actions ranked, JSON-ready.
+Advisor = Callable[[int, str, str, str], list[dict[str, Any]]]
 
 
 def settings_from_environment() -> Settings:
@@ -204,23 +205,61 @@ def advisor(settings: Settings, engine: Engine) -> Advisor | None:
         catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
     except ConfigurationError:
         return None
-    return advisor_for(catalog, policy, LearnedRates(engine))
+    return advisor_for(catalog, policy, LearnedRates(engine), remediation_classifier(settings), engine)
 
 
-def advisor_for(catalog: Catalog, policy: Policy, learning: LearnedRates) -> Advisor:
-    """`advisor(alertname, service, severity)`: the actions the policy enables and the service can
-    take, ranked by learner (a); empty for an unknown service or before any executed run was judged."""
+def advisor_for(
+    catalog: Catalog, policy: Policy, learning: LearnedRates,
+    classifier: OutcomeClassifier | None = None, engine: Engine | None = None,
+) -> Advisor:
+    """`advisor(incident_id, alertname, service, severity)`: the actions the policy enables and the
+    service can take, ranked by learner (a), or by the classifier when one was chosen and loaded
+    (`engine` then reads each incident's features); empty for an unknown service or before any
+    executed run was judged."""
     from pipeline.learning.advice import possible_actions
     from pipeline.learning.outcomes import Signature
 
-    def advise(alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
+    contexts = None
+    if classifier is not None and engine is not None:
+        from adapters.db.incident_context import IncidentContexts
+
+        contexts = IncidentContexts(engine)
+
+    def advise(incident_id: int, alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
         service = catalog.service(service_name)
         if service is None or not learning.has_outcomes():
             return []
         signature = Signature(alertname, service.name, severity, service.tier)
-        return learning.advice(signature, possible_actions(service, policy))
+        context = contexts.context(incident_id, signature) if contexts is not None else None
+        return learning.advice(signature, possible_actions(service, policy),
+                               classifier=classifier, context=context)
 
     return advise
+
+
+def remediation_classifier(settings: Settings) -> OutcomeClassifier | None:
+    """The classifier of SCO_REMEDIATION_MODEL_PATH when its sidecar says it was chosen (it beat the
+    rates on the later training weeks) and its SHA-256 matches; otherwise None, logged with why,
+    and the rates rank the advice."""
+    folder = settings.remediation_model_path
+    if folder is None:
+        return None
+    from adapters.remediation_model import load_model
+    from pipeline.errors import ConfigurationError, NotFound
+
+    try:
+        classifier, about = load_model(folder)
+    except (NotFound, ConfigurationError) as error:
+        log.warning("learning.classifier_not_used", path=str(folder), reason=str(error))
+        return None
+    if about.get("learner") != "classifier":
+        log.warning("learning.classifier_not_used", path=str(folder), chosen=about.get("learner"),
+                    reason=f"the training run chose the rates: {about.get('reason', 'no reason given')}",
+                    validation_brier=about.get("validation_brier"))
+        return None
+    log.info("learning.classifier_used", path=str(folder), sha256=about.get("onnx_sha256"),
+             reason=about.get("reason"), validation_brier=about.get("validation_brier"))
+    return classifier
 
 
 def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:
@@ -428,7 +467,8 @@ def build_remediation(
         approvals=ApprovalStore(engine),
         kill_switch=KillSwitchStore(engine),
         # With the advice: the chat's "why?" quotes it (tasks/chat.py reads through these queries).
-        queries=RemediationQueries(engine, advisor=advisor_for(catalog, policy, learning)),
+        queries=RemediationQueries(
+            engine, advisor=advisor_for(catalog, policy, learning, remediation_classifier(settings), engine)),
         guards=guards or guard_store(settings),
         actions=build_actions(
             AwsClients(

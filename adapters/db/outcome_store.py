@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
@@ -35,6 +35,10 @@ from pipeline.events import to_utc
 from pipeline.learning.outcomes import RECURRENCE_SECONDS, Outcome, Signature, judge
 from pipeline.learning.rates import OutcomeRates
 from pipeline.risk import LearnedFix
+
+if TYPE_CHECKING:
+    from pipeline.learning.classifier import OutcomeClassifier
+    from pipeline.learning.features import IncidentContext
 
 log = structlog.get_logger("outcomes")
 
@@ -222,14 +226,23 @@ class LearnedRates:
                 self._fitted_at = now
             return self._rates
 
-    def advice(self, signature: Signature, actions: tuple[str, ...]) -> list[dict[str, Any]]:
-        """The possible actions ranked by their record on incidents alike (empty: no record)."""
-        from pipeline.learning.advice import advise
+    def advice(
+        self, signature: Signature, actions: tuple[str, ...], *,
+        classifier: OutcomeClassifier | None = None, context: IncidentContext | None = None,
+    ) -> list[dict[str, Any]]:
+        """The possible actions ranked by their record on incidents alike (empty: no record); with
+        the chosen classifier and the incident's context, in the classifier's order instead."""
+        from pipeline.learning.advice import advise, advise_by_classifier
 
+        if classifier is not None and context is not None:
+            ranked, by = advise_by_classifier(self.rates(), classifier, context, actions), "classifier"
+        else:
+            ranked, by = [(e, None) for e in advise(self.rates(), signature, actions)], "rates"
         return [
             {"action": e.action, "probability": round(e.probability, 4), "low": round(e.low, 4),
-             "high": round(e.high, 4), "fixed": e.fixed, "tried": e.tried, "explanation": e.explain()}
-            for e in advise(self.rates(), signature, actions)
+             "high": round(e.high, 4), "fixed": e.fixed, "tried": e.tried, "explanation": e.explain(),
+             "ranked_by": by, "classifier_probability": None if p is None else round(p, 4)}
+            for e, p in ranked
         ]
 
     def has_outcomes(self) -> bool:

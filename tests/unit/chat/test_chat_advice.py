@@ -102,3 +102,21 @@ def test_the_worker_builds_the_chat_handler_on_the_queries_that_carry_the_advice
     advice = chat_task._handler().remediation.for_incident(current)["advice"]
 
     assert advice[0]["action"] == "asg_set_desired_capacity" and advice[0]["tried"] == 1
+
+
+class CannedReads:
+    def __init__(self, page: dict) -> None:
+        self.page = page
+
+    def for_incident(self, incident_id: int) -> dict:
+        return self.page
+
+
+def test_why_says_when_the_classifier_ranked_the_advice_and_what_it_gives_each_action(bench) -> None:
+    entry = {"action": "ec2_reboot", "probability": 0.3, "low": 0.05, "high": 0.7, "fixed": 0, "tried": 1,
+             "explanation": "ec2_reboot fixed 0 of 1 similar HighCPU incidents on checkout (30%, …)",
+             "ranked_by": "classifier", "classifier_probability": 0.81}
+    bench.handler.remediation = CannedReads({"advice": [entry], "remediation": []})
+    text = json.dumps(bench.say(f"why {open_incident(bench, 'HighCPU', 'checkout')}").message)
+    assert "Ranked by the outcome classifier; counts from the rates:" in text
+    assert "1. ec2_reboot fixed 0 of 1 similar HighCPU incidents on checkout (30%, \\u2026); classifier 81%" in text
