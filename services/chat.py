@@ -737,13 +737,22 @@ def _action_line(row: Mapping[str, Any]) -> ActionLine:
     data = row.get("data") or {}
     incident = row.get("incident_id")
     target = f"#{incident}" if incident else str(data.get("service") or data.get("alertname") or "")
-    why = _why(data)
+    why = _outcome_words(data) if str(row.get("kind")).startswith("remediation.outcome") else _why(data)
     return ActionLine(
         when=_when(row.get("occurred_at")),
         action=str(row.get("kind")),
         target=target,
         outcome=str(row.get("actor")) + (f": {why}" if why else ""),
     )
+
+
+def _outcome_words(data: Mapping[str, Any]) -> str:
+    """What a judged run's outcome row says: the action, and fixed, not fixed or still open."""
+    fixed = data.get("fixed")
+    verdict = ("fixed" if fixed is True else "not fixed" if fixed is False
+               else "resolved; recurrence known after 24 h" if data.get("resolved") else "not resolved")
+    worse = ", a new alert fired on the service (worse)" if data.get("worsened") else ""
+    return f"{data.get('action') or 'the run'}: {verdict}{worse}"
 
 
 def _why(data: Mapping[str, Any]) -> str:

@@ -120,3 +120,23 @@ def test_why_says_when_the_classifier_ranked_the_advice_and_what_it_gives_each_a
     text = json.dumps(bench.say(f"why {open_incident(bench, 'HighCPU', 'checkout')}").message)
     assert "Ranked by the outcome classifier; counts from the rates:" in text
     assert "1. ec2_reboot fixed 0 of 1 similar HighCPU incidents on checkout (30%, \\u2026); classifier 81%" in text
+
+
+def test_history_says_what_became_of_each_judged_run(bench) -> None:
+    from adapters.db import audit_writer
+    from pipeline.audit import AuditRecord
+
+    incident_id = open_incident(bench, "HighCPU", "checkout")
+    rows = [AuditRecord(kind=kind, occurred_at=NOW, actor="worker:outcomes", incident_id=incident_id,
+                        data={"action": "ec2_reboot", "resolved": resolved, "worsened": worsened, "fixed": fixed})
+            for kind, resolved, worsened, fixed in [("remediation.outcome", True, False, None),
+                                                   ("remediation.outcome_final", True, False, True),
+                                                   ("remediation.outcome", False, True, False)]]
+    with bench.engine.begin() as conn:
+        audit_writer.append(conn, rows)
+
+    text = json.dumps(bench.say(f"history {incident_id}").message)
+
+    assert "worker:outcomes: ec2_reboot: resolved; recurrence known after 24 h" in text
+    assert "worker:outcomes: ec2_reboot: fixed" in text
+    assert "worker:outcomes: ec2_reboot: not fixed, a new alert fired on the service (worse)" in text
