@@ -33,7 +33,7 @@ from adapters.periodic import PeriodicJob
 from pipeline.audit import AuditRecord
 from pipeline.events import to_utc
 from pipeline.learning.outcomes import RECURRENCE_SECONDS, Outcome, Signature, judge
-from pipeline.learning.rates import OutcomeRates
+from pipeline.learning.rates import Estimate, OutcomeRates
 from pipeline.risk import LearnedFix
 
 if TYPE_CHECKING:
@@ -234,9 +234,15 @@ class LearnedRates:
         the chosen classifier and the incident's context, in the classifier's order instead."""
         from pipeline.learning.advice import advise, advise_by_classifier
 
+        ranked: list[tuple[Estimate, float | None]] | None = None
+        by = "classifier"
         if classifier is not None and context is not None:
-            ranked, by = advise_by_classifier(self.rates(), classifier, context, actions), "classifier"
-        else:
+            try:
+                ranked = advise_by_classifier(self.rates(), classifier, context, actions)
+            except Exception as error:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+                # The advice only ranks: a model that fails to score leaves it to the rates.
+                log.warning("learning.classifier_failed", error=repr(error)[:300])
+        if ranked is None:
             ranked, by = [(e, None) for e in advise(self.rates(), signature, actions)], "rates"
         return [
             {"action": e.action, "probability": round(e.probability, 4), "low": round(e.low, 4),

@@ -190,3 +190,19 @@ def test_the_incident_is_read_as_the_classifier_sees_it(engine) -> None:
     assert context.flaps_last_hour == 1 and context.recent_actions == 0 and context.hours_since_change is None
     assert IncidentContexts(engine).context(10_000, CPU) is None
     assert anomaly_by_kind([{"name": "http_request_duration_seconds", "score": 0.7}, "junk"]) == {"latency": 0.7}
+
+
+def test_a_classifier_that_fails_to_score_leaves_the_ranking_to_the_rates(engine) -> None:
+    from pipeline.learning.features import FeatureSpace
+
+    def broken(rows):
+        raise RuntimeError("onnxruntime: invalid input")
+
+    incident_id = record(engine)
+    catalog, policy = load_remediation_config(None, None)
+    classifier = OutcomeClassifier(FeatureSpace(("HighCPU",), CHECKOUT_ACTIONS), None, broken)
+    with capture_logs() as logs:
+        ranked = advisor_for(catalog, policy, LearnedRates(engine), classifier, engine)(
+            incident_id, "HighCPU", "checkout", "")
+    assert ranked[0]["action"] == "asg_set_desired_capacity" and {e["ranked_by"] for e in ranked} == {"rates"}
+    assert [log["event"] for log in logs if log["event"].startswith("learning.")] == ["learning.classifier_failed"]
