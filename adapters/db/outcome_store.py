@@ -32,7 +32,7 @@ from adapters.db.schema_remediation import approvals, remediation_runs, remediat
 from adapters.periodic import PeriodicJob
 from pipeline.audit import AuditRecord
 from pipeline.events import to_utc
-from pipeline.learning.outcomes import RECURRENCE_SECONDS, Outcome, Signature, judge
+from pipeline.learning.outcomes import RECURRENCE_SECONDS, Outcome, Signature, first_attempts, judge
 from pipeline.learning.rates import Estimate, OutcomeRates
 from pipeline.risk import LearnedFix
 
@@ -205,7 +205,8 @@ class LearnedRates:
     """Learner (a) fitted on the stored outcomes, refitted at most every `refresh_s` (a worker's view).
 
     Outcomes arrive a horizon after each run, so a minute-old fit loses nothing; refitting reads
-    every executed run's outcome, which is a few thousand rows a year on a busy estate.
+    every executed run's outcome, which is a few thousand rows a year on a busy estate, and learns
+    from each incident's first attempt only, as the learner is evaluated.
     """
 
     def __init__(self, engine: Engine, *, strength: float = 5.0, refresh_s: float = 60.0,
@@ -222,7 +223,7 @@ class LearnedRates:
         with self._lock:
             now = self._clock()
             if self._rates is None or now - self._fitted_at >= self._refresh_s:
-                self._rates = OutcomeRates.fit(read_outcomes(self._engine), self._strength)
+                self._rates = OutcomeRates.fit(first_attempts(read_outcomes(self._engine)), self._strength)
                 self._fitted_at = now
             return self._rates
 

@@ -30,9 +30,11 @@ def a_run(bench, incident_id: int, *, state: str = "succeeded", mode: str = "exe
         )).inserted_primary_key[0]
 
 
-def judged(bench, incident_id: int, action: str, fixed: bool, service: str = "checkout") -> None:
-    """An executed run of `action` on a HighCPU incident of `service`, judged fixed or not (the
-    row carries the signature; `incident_id` is any earlier incident, for the foreign key)."""
+def judged(bench, action: str, fixed: bool, service: str = "checkout") -> None:
+    """An executed run of `action` on a HighCPU incident of `service`, judged fixed or not: the first
+    attempt on an earlier incident of its own (the row carries the signature; the incident is for
+    the foreign key, and learners count each incident's first attempt only)."""
+    incident_id = open_incident(bench, "DiskFull", f"past-{next(_plans)}")
     run_id = a_run(bench, incident_id)
     with bench.engine.begin() as conn:
         conn.execute(remediation_outcomes.insert().values(
@@ -53,10 +55,9 @@ def with_advisor(bench) -> None:
 
 def test_why_quotes_the_ranked_actions_with_their_counts_and_intervals(bench) -> None:
     with_advisor(bench)
-    past = open_incident(bench, "DiskFull", "search")
     for fixed in (True, True, True, False):
-        judged(bench, past, "asg_set_desired_capacity", fixed)
-    judged(bench, past, "ec2_reboot", False)
+        judged(bench, "asg_set_desired_capacity", fixed)
+    judged(bench, "ec2_reboot", False)
     incident_id = open_incident(bench, "HighCPU", "checkout")
     a_run(bench, incident_id, state="awaiting_approval", mode="dry_run")
 
@@ -78,7 +79,7 @@ def test_why_says_nothing_of_advice_without_a_record_and_show_never_quotes_it(be
     a_run(bench, incident_id, state="awaiting_approval", mode="dry_run")
     assert "What fixed similar incidents" not in json.dumps(bench.say(f"why {incident_id}").message)
 
-    judged(bench, open_incident(bench, "DiskFull", "search"), "ec2_reboot", True, "payments")
+    judged(bench, "ec2_reboot", True, "payments")
     assert "What fixed similar incidents" in json.dumps(bench.say(f"why {incident_id}").message)
     assert "What fixed similar incidents" not in json.dumps(bench.say(f"show incident {incident_id}").message)
 
@@ -94,8 +95,7 @@ def test_the_worker_builds_the_chat_handler_on_the_queries_that_carry_the_advice
                              incidents=bench.handler.incidents,
                              remediation=build_remediation(settings, bench.engine))
     monkeypatch.setattr(runtime, "_runtime", worker)
-    past = open_incident(bench, "DiskFull", "search")
-    judged(bench, past, "asg_set_desired_capacity", True)
+    judged(bench, "asg_set_desired_capacity", True)
     current = open_incident(bench, "HighCPU", "checkout")
     a_run(bench, current, state="awaiting_approval", mode="dry_run")
 

@@ -83,10 +83,11 @@ def a_run(engine, incident_id: int, state: str = "succeeded", mode: str = "execu
 
 
 def record(engine) -> int:
-    """Rates that favour scaling out (3 of 4) over a reboot (0 of 1); the incident to advise on."""
-    past = open_incident(engine, "DiskFull", "search", at=NOW - timedelta(days=2))
-    for action, fixed in [("asg_set_desired_capacity", True)] * 3 + [("asg_set_desired_capacity", False),
-                                                                        ("ec2_reboot", False)]:
+    """Rates that favour scaling out (3 of 4) over a reboot (0 of 1), each the first attempt on an
+    earlier incident of its own (learners count first attempts only); the incident to advise on."""
+    for n, (action, fixed) in enumerate([("asg_set_desired_capacity", True)] * 3
+                                        + [("asg_set_desired_capacity", False), ("ec2_reboot", False)]):
+        past = open_incident(engine, "DiskFull", f"past-{n}", at=NOW - timedelta(days=2))
         run_id = a_run(engine, past)
         with engine.begin() as conn:
             conn.execute(remediation_outcomes.insert().values(
