@@ -46,6 +46,12 @@ def dead_letter_id(task: str, kind: str, key: str) -> str:
     return hashlib.sha256(f"{task}\x1f{kind}\x1f{key}".encode()).hexdigest()  # 64 characters: the claim's key
 
 
+def content_digest(item: Any) -> str:
+    """A stable digest of a JSON-like item (what names a letter that has no event id of its own)."""
+    canonical = json.dumps(item, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(canonical.encode("ascii", "backslashreplace")).hexdigest()[:32]
+
+
 class DeadLetterQueue(Protocol):
     """Where letters are parked; `park` puts a letter there once and says whether it did now."""
 

@@ -98,10 +98,13 @@ class PipelineTask(Task):
     def quarantine(self, event: Any, item: Any, exc: BaseException, *, event_id: str | None = None) -> None:
         """Park one bad item of a batch alone (dead letter + audit row); the rest of its batch goes on."""
         alone = {**event, "data": {**event.get("data", {}), "alerts": [item]}} if isinstance(event, dict) else event
-        self.dead_letter(alone, exc, kind="alert.quarantined", event_id=event_id)
+        # An alert too broken to have an event id is named by its content within its batch: two of them
+        # in one batch are two letters, and a redelivery of the batch names each of them again.
+        key = event_id or f"{_get(event, 'id') or self.request.id}/{dead_letters.content_digest(item)}"
+        self.dead_letter(alone, exc, kind="alert.quarantined", event_id=event_id, key=key)
 
     def dead_letter(self, event: Any, exc: BaseException, *, kind: str = "message.dead_lettered",
-                    event_id: str | None = None) -> None:
+                    event_id: str | None = None, key: str | None = None) -> None:
         """Audit the letter, then park it on the dead-letter queue, each once; the original is then acked.
 
         The letter's id comes from the task, the kind and the event id (the task id only when the
@@ -109,7 +112,7 @@ class PipelineTask(Task):
         letter without a second audit row or a second parked copy (adapters/dead_letters.py).
         """
         failed_at = datetime.now(timezone.utc)
-        key = event_id or _get(event, "id") or self.request.id
+        key = key or event_id or _get(event, "id") or self.request.id
         letter_id = dead_letters.dead_letter_id(self.name, kind, str(key))
         letter = {"task": self.name, "task_id": self.request.id, "event": event, "error": repr(exc),
                   "retries": self.request.retries, "failed_at": failed_at.isoformat()}

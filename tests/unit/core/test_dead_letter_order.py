@@ -71,7 +71,7 @@ def world(sqlite_url, tmp_path):
                                  incidents=None, dead_letters=DeadLetters(engine, park)))
     app = Celery("dead-letter-test", broker="memory://")
 
-    @app.task(name=TASK, base=PipelineTask, bind=True)
+    @app.task(name=TASK, base=PipelineTask, bind=True, shared=False)  # registered on this app alone
     def poisoned(self, event):
         raise InvalidInput("this message can never be processed")
 
@@ -136,3 +136,20 @@ def test_a_message_without_an_event_id_is_named_by_its_task_id(world):
     deliver(task, event={"not": "a cloudevent"}, task_id="task-9")
     [letter] = parked(client)
     assert letter["dead_letter_id"] == dead_letter_id(TASK, "message.dead_lettered", "task-9")
+
+
+def test_two_alerts_without_event_ids_in_one_batch_are_two_letters_each_parked_once(world):
+    task, _, client, engine = world
+    broken = [{"labels": "not a mapping"}, {"labels": {"alertname": "\ud800"}}]
+
+    def deliver_batch() -> None:
+        for item in broken:
+            task.quarantine(EVENT, item, InvalidInput("bad alert"))
+
+    deliver_batch()
+    deliver_batch()  # the batch redelivered
+    letters = parked(client)
+    assert len(letters) == 2 and len({letter["dead_letter_id"] for letter in letters}) == 2
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
+            audit_log.c.kind == "alert.quarantined")).scalar_one() == 2
