@@ -73,6 +73,8 @@ _COUNTED_NOUNS = frozenset(
      "events", "times", "users", "customers", "requests", "errors", "people", "jobs", "items",
      "messages", "minutes", "mins", "hours", "days", "weeks", "incidents", "alerts", "pages"}
 )
+# `tier 0`, `sev 2`, `level 3`: a rank, not an incident id.
+_RANK_CUES = frozenset({"tier", "level", "sev", "severity", "priority", "prio"})
 _CAPACITY_NOUNS = frozenset(
     {"replicas", "replica", "instances", "nodes", "pods", "tasks", "copies", "containers",
      "hosts", "workers", "servers", "machines", "units", "boxes"}
@@ -445,7 +447,7 @@ def _stands_alone(text: str, token: Token, quoted: bool = False) -> bool:
 
 
 def _number_kind(before: str, after: str, text: str, token: Token) -> str:
-    if before in _FOREIGN_NUMBER_CUES or after in _COUNTED_NOUNS:
+    if before in _FOREIGN_NUMBER_CUES or after in _COUNTED_NOUNS or before in _RANK_CUES:
         return "quantity"
     if before in _INCIDENT_CUES or text[max(0, token.start - 1) : token.start] == "#":
         return "incident"
@@ -507,8 +509,9 @@ def _target_mentions(
     opening = bool(words) and words[0] == "to"  # `to the db team`, answering `escalate?`
     if not _ESCALATION_CUES.intersection(words) and not handles and not opening:
         return []
-    leads = [i + 1 for i, t in enumerate(tokens[:-1]) if t.word in _TARGET_LEADS or
-             _ARROW_RE.search(text[t.end : tokens[i + 1].start])]
+    leads = [i + 1 for i, t in enumerate(tokens[:-1]) if (
+        t.word in _TARGET_LEADS and not _inside_catalog_name(tokens, i, vocabulary)
+    ) or _ARROW_RE.search(text[t.end : tokens[i + 1].start])]
     for start in leads + handles:
         span = _target_span(text, tokens, start, taken, vocabulary)
         if span is not None:
@@ -518,6 +521,19 @@ def _target_mentions(
             value = source[first.start : last.end].lstrip("@")
             return [Mention("target", value, first.start, last.end)]
     return []
+
+
+def _inside_catalog_name(tokens: tuple[Token, ...], index: int, vocabulary: Vocabulary) -> bool:
+    # `nurse call failing`: `call` is part of a service's name here, it calls no one.
+    for start in range(max(0, index - _MAX_NGRAM + 1), index + 1):
+        for end in range(index + 1, min(len(tokens), start + _MAX_NGRAM) + 1):
+            window = list(tokens[start:end])
+            if len(window) < 2 or not _adjacent(window):
+                continue
+            spelling = squash("".join(t.text for t in window))
+            if spelling in vocabulary.services or spelling in vocabulary.alerts:
+                return True
+    return False
 
 
 def _target_span(

@@ -16,6 +16,7 @@ from pipeline.nlu.clarify import (
 )
 from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
+from pipeline.nlu.injection import carries_payload
 from pipeline.nlu.lexicon import ACTION_WORDS, COMMON_WORDS, KEYWORDS
 from pipeline.nlu.negation import affirmation, decision, reversal
 from pipeline.nlu.reading import Reading, read
@@ -145,6 +146,24 @@ _DELEGATED_RE = re.compile(
     r"|\b(?:tell|ask|remind|get)\s+(?!(?:you|u|the\s+bot)\b)(?:[\w@.-]+\s+){1,3}?to\s+"
     r"(?:restart|reboot|redeploy|scale|start|bounce|silence|mute|unmute|ack|approve|deny|reject)"
 )
+# Verbs that give a mutating command, by the intent they give.
+_COMMAND_INTENTS = {
+    **{word: "remediate" for word in ("restart", "reboot", "redeploy", "scale", "bounce")},
+    **{word: "silence" for word in ("silence", "mute", "snooze")},
+    **{word: "unsilence" for word in ("unsilence", "unmute", "unsnooze")},
+    "ack": "ack", "acknowledge": "ack", "escalate": "escalate", "approve": "approve",
+    "deny": "deny", "reject": "deny",
+}
+# Where a clause opens: the previous word (or filler) ends with one of these before the verb.
+_OPENS_A_CLAUSE_RE = re.compile(
+    r"^(?:ok|okay|k|pls|please|so|now|first|just)?\W*$"
+    r"|(?:[,;+&]|\band|\bthen|\balso|\bplus)\W*(?:(?:then|also|pls|please)\W+)*\S*$"
+)
+# After a command verb these make it a noun or a subject (`reboot is too aggressive`).
+_NOUN_MARKERS = frozenset(
+    {"is", "was", "isn't", "wasn't", "will", "would", "can", "could", "should", "has", "had",
+     "on", "of", "did", "does", "went", "failed", "worked", "finished", "done"}
+)
 # Slack's quote: the line quotes a message, the rest of the text answers it.
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
@@ -202,6 +221,9 @@ def understand(
         reading = read(text, vocabulary)
         if intent == "unknown" and source in ("classifier", "threshold"):
             intent, confidence, source, runner_up = _recognise(reading, context, classifier)
+    commands = _commands(reading) if source in ("classifier", "rule", "clause") else ()
+    if len(commands) > 1 and intent in commands:
+        intent = commands[0]  # `ack 12 and escalate to dba`: the first command is the request
     entities = _entities(reading, intent)
     resolved = _resolve(intent, entities, reading, context)
     if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
@@ -211,6 +233,12 @@ def understand(
         # `restart` or `scale up` names nothing at all: the bot asks what to act on.
         intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
+    if len(commands) > 1 and intent == commands[0]:
+        # Acting on the first and dropping the second silently is not what was asked for;
+        # running both from one line is not what the bot does: the user picks.
+        second = _entities(reading, commands[1])
+        _resolve(commands[1], second, reading, context)
+        question = ask_intent([Choice(intent, dict(entities)), Choice(commands[1], second)])
     if question is None and (
         _runs_on_a_written_incident(intent, entities, resolved)
         or _weak_decision(intent, entities, reading)
@@ -295,6 +323,8 @@ def _question(
     mutating = intent in MUTATING_INTENTS
     if mutating and (_is_question(reading) or _narrates(intent, reading)):
         return ask_intent([best])
+    if mutating and carries_payload(reading.text):
+        return ask_intent([best])  # `restart portal; rm -rf /`: pasted or crafted, confirmed first
     if intent != "escalate" and _DELEGATED_RE.search(reading.text):
         return ask_intent([best])  # `tell bob to restart cart`, `remind me to ack 4412`
     if intent in _NOW_OR_NEVER and _LATER_RE.search(reading.text):
@@ -316,6 +346,28 @@ def _question(
     if intent == "silence" and alert in reading.unknown_alerts:
         return confirm_unknown_alert(best, str(alert))
     return None
+
+
+def _commands(reading: Reading) -> tuple[str, ...]:
+    """The distinct mutating intents of the commands a line gives, in order.
+
+    A command verb gives a command where a clause opens: at the start of the line or
+    after `and`, `then`, `also`, `+`, `&`, a comma or a semicolon (`ack 12 and restart
+    cart`, `k leave it, ack and escalate to dba`); one followed by a verb of its own is a
+    noun (`reboot is too aggressive, deny`).
+    """
+    found: list[str] = []
+    tokens = reading.tokens
+    for index, token in enumerate(tokens):
+        intent = _COMMAND_INTENTS.get(token.word)
+        if intent is None or intent in found:
+            continue
+        following = tokens[index + 1].word if index + 1 < len(tokens) else ""
+        if following in _NOUN_MARKERS:
+            continue
+        if index == 0 or _OPENS_A_CLAUSE_RE.search(reading.text[tokens[index - 1].start : token.start]):
+            found.append(intent)
+    return tuple(found)
 
 
 def _runs_on_a_written_incident(
@@ -507,7 +559,7 @@ def _recognise(
     # A reply to a quoted message answers what the message proposed.
     pending = (context.pending_approval is not None or context.last_intent in _PROPOSING
                or quoting)
-    reversed_intent = reversal(reading.masked, pending)
+    reversed_intent = reversal(reading.masked, pending, context.last_intent == "silence")
     if reversed_intent is not None:
         return reversed_intent, 1.0, "negation", None
     if pending and affirmation(reading.masked):
