@@ -73,6 +73,8 @@ _COUNTED_NOUNS = frozenset(
      "events", "times", "users", "customers", "requests", "errors", "people", "jobs", "items",
      "messages", "minutes", "mins", "hours", "days", "weeks", "incidents", "alerts", "pages"}
 )
+# After a duration these make it a time or an age, not a length to keep something up.
+_DURATION_PAST_RE = re.compile(r"\s*(?:left|ago|remaining|old|overdue|late|behind|early|avg)\b")
 # `tier 0`, `sev 2`, `level 3`: a rank, not an incident id.
 _RANK_CUES = frozenset({"tier", "level", "sev", "severity", "priority", "prio"})
 _CAPACITY_NOUNS = frozenset(
@@ -201,6 +203,8 @@ def _pattern_mentions(text: str) -> list[Mention]:
     for match in _REGION_RE.finditer(text):
         _claim(found, Mention("region", match.group(0), match.start(), match.end()))
     for duration in find_durations(text):
+        if _DURATION_PAST_RE.match(text, duration.end):
+            continue  # `9 days left`, `20 min ago`: when something happens, no window to set
         _claim(found, Mention("duration_s", duration.seconds, duration.start, duration.end))
     for pattern in (_HASH_INCIDENT_RE, _PREFIXED_INCIDENT_RE):
         for match in pattern.finditer(text):

@@ -68,6 +68,12 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("explain", r"(?:would|will|could|can|does|did|is|should|might)\s+(?:\S+\s+){0,3}?"
      r"(?:restart\w*|reboot\w*|redeploy\w*|scal\w+|rollback\w*|roll\s+back|bounc\w+)"
      r"(?:\s+\S+){0,4}?\s+(?:help|fix|work|solve|be\s+safe|safe)\b(?:\s+\S+)*"),
+    # `is it safe to reboot …`, `it is safe to approve?`: asking what an action would do.
+    ("explain", r"(?:is\s+it|it\s+is|it's|its)\s+(?:really\s+|even\s+|actually\s+)?safe\s+to\s+\S+"
+     r"(?:\s+\S+)*"),
+    # `3493 - who's got it`, `who is handling 3478?`: who works an incident, not an ack.
+    ("show_incident", r"(?=.*(?:<inc>|<num>))(?:(?:<inc>|<num>)\s+)?(?:who|whos)\s+(?:is\s+|has\s+)?"
+     r"(?:on|got|handling|working|assigned|owns|owning|took|taking)\b(?:\s+\S+)*"),
     ("escalate", r"escalate(?:\s+(?:" + _INC + r"|it|this|that))?(?:\s+to\s+(?:the\s+)?<target>)?"),
     # How often something happened, or whether it did before, asks for the record (of
     # something of operations: `how often do you go to the gym` is not about it).

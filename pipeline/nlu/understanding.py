@@ -395,8 +395,18 @@ def _service_as_modifier(
     # `restart the pharmacy printer`: a service named by a plain word, inside a noun phrase,
     # right before a noun the bot does not know qualifies that noun; the thing to act on is
     # the printer, not the pharmacy service.
-    if intent not in MUTATING_INTENTS or {"incident", "instance"}.intersection(entities):
-        return False
+    if intent not in MUTATING_INTENTS or "instance" in entities or any(
+        m.kind == "incident" for m in reading.mentions
+    ):
+        return False  # `restart the pharmacy box for #44`: the incident says what is meant
+    first_service = next((m.start for m in reading.mentions if m.kind == "service"), None)
+    if "incident" in entities and any(
+        m.kind == "number" and (first_service is None or m.start < first_service)
+        for m in reading.mentions
+    ):
+        return False  # `approve 415, I checked with the warehouse lead`: 415 is the object
+    if intent == "remediate" and _object_is_something_else(reading):
+        return True
     for mention in reading.mentions:
         if mention.kind != "service" or not reading.spelled(mention).isalpha():
             continue
@@ -411,6 +421,26 @@ def _service_as_modifier(
         word = following[0].word
         if word.isalpha() and len(word) > 2 and word not in _KNOWN_WORDS:
             return True
+    return False
+
+
+def _object_is_something_else(reading: Reading) -> bool:
+    # `restart the printer in radiology`: the verb's object is a noun the bot does not know;
+    # the service named after it only says where that thing is.
+    tokens = reading.tokens
+    for index, token in enumerate(tokens):
+        if token.word not in ACTION_WORDS:
+            continue
+        following = tokens[index + 1 : index + 3]
+        if not following or following[0].word not in _DETERMINERS:
+            return False
+        noun = following[1] if len(following) > 1 else None
+        if noun is None or reading.text[following[0].end : noun.start].strip():
+            return False
+        if any(m.overlaps(noun.start, noun.end) for m in reading.mentions):
+            return False
+        word = noun.word
+        return word.isalpha() and len(word) > 2 and word not in _KNOWN_WORDS
     return False
 
 
@@ -483,6 +513,10 @@ def _narrates(intent: str, reading: Reading) -> bool:
         if re.match(rf"\s+(?:just\s+|already\s+|finally\s+)?(?:{stems})\w*ed\b",
                     text[subject.end :]):
             return True
+    # `the bot wants to reboot i-0…`, `it proposed to restart cart`: what someone else plans.
+    if re.search(rf"\b(?:wants|wanted|plans|planned|proposes|proposed|suggests|suggested|"
+                 rf"recommends|recommended|tries|tried)\s+to\s+(?:{stems})", text):
+        return True
     return _quotes_a_command(text)
 
 

@@ -114,3 +114,61 @@ def test_a_lead_word_inside_a_service_name_calls_no_one():
     reading = read("nurse call failing on 6N", vocabulary)
     assert [m.kind for m in reading.mentions] == ["service"]
     assert understand("nurse call failing on 6N", EMPTY_CONTEXT, vocabulary).intent != "escalate"
+
+
+@pytest.mark.parametrize("text", ["OOMKilled on web, 9 days left", "web had OOMKilled 20 min ago"])
+def test_a_time_left_or_ago_is_no_silence_window(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert "duration_s" not in result.entities
+    assert not any(m.kind == "duration_s" for m in read(text, vocabulary).mentions)
+
+
+def test_a_yes_naming_the_offered_command_picks_it(vocabulary):
+    context = next_context(EMPTY_CONTEXT, understand("restart web?", EMPTY_CONTEXT, vocabulary))
+    assert context.pending_choices
+    result = understand("ok restart", context, vocabulary)
+    assert (result.intent, result.source) == ("remediate", "answer")
+
+
+def test_a_yes_naming_another_verb_does_not_pick_a_refusal(vocabulary):
+    context = next_context(EMPTY_CONTEXT, understand("redeploy web", EMPTY_CONTEXT, vocabulary))
+    context = next_context(context, understand("hold on", context, vocabulary))
+    assert context.pending_choices and context.pending_choices[0]["intent"] == "deny"
+    assert understand("ok go, redeploy it", context, vocabulary).intent != "deny"
+
+
+@pytest.mark.parametrize(
+    "text", ["It is safe to reboot web? i-0c93f1a7d2e48b7a2", "is it safe to approve 12?"]
+)
+def test_asking_whether_an_action_is_safe_is_explain(vocabulary, text):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "explain"
+
+
+@pytest.mark.parametrize(
+    ("text", "incident"), [("3493 - who's got it", 3493), ("who is handling 3478?", 3478)]
+)
+def test_asking_who_works_an_incident_is_no_ack(vocabulary, text, incident):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert (result.intent, result.entities) == ("show_incident", {"incident": incident})
+
+
+def test_what_the_bot_or_someone_else_plans_is_asked_about(vocabulary):
+    result = understand("ok so the bot wants to reboot i-07d2e5b8c4a19f306 - go", EMPTY_CONTEXT,
+                        vocabulary)
+    assert result.intent != "remediate" or result.asks
+
+
+@pytest.mark.parametrize(
+    "text", ["can you restart the printer in billing room 3",
+             "the ledger robot on 2 is jammed again, escalate to biomed"]
+)
+def test_a_command_on_a_thing_the_bot_does_not_know_is_asked_about(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.asks or result.intent == "unknown", result
+
+
+@pytest.mark.parametrize(
+    "text", ["restart the billing pods", "approve 415, I checked with the ledger lead"]
+)
+def test_a_command_on_a_known_thing_or_an_incident_still_acts(vocabulary, text):
+    assert not understand(text, EMPTY_CONTEXT, vocabulary).asks
