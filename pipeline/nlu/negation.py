@@ -29,6 +29,9 @@ _UNSILENCE = tuple(
         r"\b(?:put|turn|switch|bring)\s+back\s+(?:on\s+)?(?:the\s+)?(?:alert|alerts|alarm|alarms|paging)\b",
         rf"\b{_SILENCE_WORDS}\s+can\s+go\b",
         rf"\b{_SILENCE_WORDS}\s+off\b",
+        # `make the lab alerts loud again`, `you can make alert again active`
+        r"\b(?:alerts?|alarms?|notifications?|paging)\b(?:\s+\S+){0,2}?\s+"
+        r"(?:(?:loud|active|audible|live)\s+again|again\s+(?:loud|active|audible|live))\b",
     )
 )
 _NEGATED_REMEDIATION = re.compile(rf"\b{_NOT}\s+(?:\w+\s+){{0,2}}{_REMEDIATION_VERBS}\b")

@@ -167,7 +167,7 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     tokens = _tokens(lowered, mentions)
     mentions += _target_mentions(text, lowered, tokens, mentions, vocabulary)
     ambiguous: list[tuple[str, ...]] = []
-    mentions += _catalog_mentions(tokens, vocabulary, mentions, ambiguous)
+    mentions += _generic_words_dropped(lowered, _catalog_mentions(tokens, vocabulary, mentions, ambiguous))
     unknown = _unknown_alert_mentions(text, vocabulary, mentions)
     mentions += unknown
     mentions += _described_alert_mentions(tokens, vocabulary, mentions)
@@ -263,6 +263,20 @@ def _catalog_mentions(
                     if len(choices) > 1:
                         ambiguous.append(choices)
     return found
+
+
+def _generic_words_dropped(text: str, found: list[Mention]) -> list[Mention]:
+    # `adt alerts`, `PodCrashLooping alerts`, `lab status`: a service whose name is a word of
+    # the domain, right after another service or an alert, is that word, not the service.
+    ordered = sorted(found, key=lambda m: m.start)
+    kept = []
+    for previous, mention in zip([None, *ordered], ordered):
+        spelled = text[mention.start : mention.end]
+        if (previous is not None and mention.kind == "service" and spelled in KEYWORDS
+                and not text[previous.end : mention.start].strip()):
+            continue
+        kept.append(mention)
+    return kept
 
 
 def _catalog_match(

@@ -33,6 +33,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"what\s+(?:are|r)\s+(?:you|u)\s+(?:able\s+to|capable\s+of|good\s+for)(?:\s+do(?:ing)?)?(?:\s+\?)?"),
     ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
+    ("status", r"(?:the\s+)?(?:<svc>|<inst>)\s+(?:in|on)\s+<region>(?:\s+\?)?"),
     ("list_incidents", r"<alert>"),
     ("status", r"(?:how\s+is|how's|is)\s+(?:the\s+)?<svc>\s+(?:doing|healthy|ok|up|down)(?:\s+\?)?"),
     ("list_incidents", (r"(?:list|show)?\s*(?:all\s+|open\s+|active\s+|current\s+)*incidents"
@@ -74,6 +75,10 @@ _RULES: tuple[tuple[str, str], ...] = (
     # `3493 - who's got it`, `who is handling 3478?`: who works an incident, not an ack.
     ("show_incident", r"(?=.*(?:<inc>|<num>))(?:(?:<inc>|<num>)\s+)?(?:who|whos)\s+(?:is\s+|has\s+)?"
      r"(?:on|got|handling|working|assigned|owns|owning|took|taking)\b(?:\s+\S+)*"),
+    # `has anyone acked 3534?`, `did someone approve 3528 already?`: the incident's state.
+    ("show_incident", r"(?:has|have|did)\s+(?:anyone|someone|somebody|anybody)\s+(?:already\s+)?"
+     r"(?:ack|acked|acknowledged|approve|approved)\s+(?:incident\s+)?(?:<inc>|<num>)"
+     r"(?:\s+(?:already|yet|\?))*"),
     ("escalate", r"escalate(?:\s+(?:" + _INC + r"|it|this|that))?(?:\s+to\s+(?:the\s+)?<target>)?"),
     # How often something happened, or whether it did before, asks for the record (of
     # something of operations: `how often do you go to the gym` is not about it).

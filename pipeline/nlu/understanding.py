@@ -75,6 +75,15 @@ _FOLLOW_UP_RE = re.compile(
     r"(?:(?:<svc>|<inst>|<inc>|<num>|<region>|<alert>|<dur>|in|on|for|the|too|also|as well|"
     r"please|pls|\?|not everywhere|then|one|it|that)\s*)+$"
 )
+# `in ca-central-1`, `Specifically the portal and scheduler.`, `just records then` right
+# after a question: the same question about the subject named now (a command is never
+# repeated this way: the words say nothing of one).
+_BARE_SUBJECT_RE = re.compile(
+    r"^(?:(?:ok|okay|so|hmm|just|only|specifically|what about|how about|in|on|for|the|"
+    r"and|then|please|pls)\s+)*(?:<svc>|<inst>|<region>|<alert>)"
+    r"(?:\s+(?:and|in|on|for|the|only|then|too|please|pls|specifically|stuff|\?|<svc>|<inst>|"
+    r"<region>|<alert>))*$"
+)
 # `wait, not 10, 6`, `no, 6`, `make it 8`: the replica count of the scaling just asked for.
 _CORRECTION_RE = re.compile(
     r"^(?:(?:no|nope|wait|actually|sorry|oops|make it|not|i meant|meant|sry|hmm|hm|ok|oh)\s+)+"
@@ -154,10 +163,15 @@ _COMMAND_INTENTS = {
     "ack": "ack", "acknowledge": "ack", "escalate": "escalate", "approve": "approve",
     "deny": "deny", "reject": "deny",
 }
+_OPPOSITES = {"silence": "unsilence", "unsilence": "silence"}
 # Where a clause opens: the previous word (or filler) ends with one of these before the verb.
 _OPENS_A_CLAUSE_RE = re.compile(
-    r"^(?:ok|okay|k|pls|please|so|now|first|just)?\W*$"
-    r"|(?:[,;+&]|\band|\bthen|\balso|\bplus)\W*(?:(?:then|also|pls|please)\W+)*\S*$"
+    r"(?:[,;+&]|\band|\bthen|\balso|\bplus)\W*(?:(?:then|also|pls|please)\W+)*\S*$"
+)
+# What may come before a command that opens the line (`ok`, `pls`, `can you`).
+_LINE_OPENING_RE = re.compile(
+    r"\W*(?:(?:ok|okay|k|pls|please|plz|so|now|first|just|hey|yes|yeah|then|"
+    r"(?:can|could|would|will)\s+(?:you|u|we|someone|somebody))\W+)*"
 )
 # After a command verb these make it a noun or a subject (`reboot is too aggressive`).
 _NOUN_MARKERS = frozenset(
@@ -206,7 +220,10 @@ def understand(
             return answered
     quote, reply = _split_quote(text)
     reading = read(reply if quote else text, vocabulary)
-    if context.last_intent and _FOLLOW_UP_RE.match(reading.masked):
+    if context.last_intent and (_FOLLOW_UP_RE.match(reading.masked) or (
+        context.last_intent in _QUESTIONS and _BARE_SUBJECT_RE.match(reading.masked)
+        and "<svc> " + reading.masked != "<svc> <svc>"
+    )):
         return _follow_up(reading, context)
     if (context.last_intent == "remediate" and context.last_action == "scale"
             and _CORRECTION_RE.match(reading.masked)):
@@ -365,7 +382,9 @@ def _commands(reading: Reading) -> tuple[str, ...]:
         following = tokens[index + 1].word if index + 1 < len(tokens) else ""
         if following in _NOUN_MARKERS:
             continue
-        if index == 0 or _OPENS_A_CLAUSE_RE.search(reading.text[tokens[index - 1].start : token.start]):
+        if _LINE_OPENING_RE.fullmatch(reading.text[: token.start]) or (
+            index and _OPENS_A_CLAUSE_RE.search(reading.text[tokens[index - 1].start : token.start])
+        ):
             found.append(intent)
     return tuple(found)
 
@@ -616,6 +635,11 @@ def _recognise(
         threshold = WEAK_GROUNDING_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
+    opposite = _OPPOSITES.get(prediction.intent)
+    if opposite is not None and _commands(reading)[:1] == (opposite,):
+        # `mute lab for the rest of the shift` read as unsilence: the n-grams of the two are
+        # alike, the verb that opens the command is not (reversals were read above).
+        return opposite, prediction.confidence, source, prediction.intent
     return prediction.intent, prediction.confidence, source, prediction.runner_up
 
 

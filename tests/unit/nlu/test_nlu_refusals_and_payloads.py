@@ -172,3 +172,79 @@ def test_a_command_on_a_thing_the_bot_does_not_know_is_asked_about(vocabulary, t
 )
 def test_a_command_on_a_known_thing_or_an_incident_still_acts(vocabulary, text):
     assert not understand(text, EMPTY_CONTEXT, vocabulary).asks
+
+
+@pytest.fixture(scope="module")
+def plain_word_catalog():
+    """A catalog with a service named by a domain word (`alerts`), as hospitals have."""
+    return vocabulary_from_catalog(
+        {"services": [{"name": "alerts", "aliases": ["cds"]}, {"name": "lab-results",
+                                                            "aliases": ["lab"]},
+                      {"name": "adt-feed", "aliases": ["adt"]}],
+         "alerts": ["PodCrashLooping"]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("mute the lab alerts", {"service": "lab-results"}),
+     ("re-enable PodCrashLooping alerts", {"alertname": "PodCrashLooping"})],
+)
+def test_a_domain_word_after_another_name_is_that_word_not_a_service(
+    plain_word_catalog, text, expected
+):
+    mentions = read(text, plain_word_catalog).mentions
+    assert {m.kind: m.value for m in mentions if m.kind != "action"} == expected
+
+
+def test_a_service_named_by_a_domain_word_alone_is_still_that_service(plain_word_catalog):
+    result = understand("silence alerts for 30m", EMPTY_CONTEXT, plain_word_catalog)
+    assert result.entities == {"service": "alerts", "duration_s": 1800}
+
+
+@pytest.mark.parametrize(
+    "text", ["make the lab alerts loud again", "calibration finish. you can make alert again active"]
+)
+def test_alerts_loud_or_active_again_is_unsilence(plain_word_catalog, text):
+    assert understand(text, EMPTY_CONTEXT, plain_word_catalog).intent == "unsilence"
+
+
+class Unsure:
+    """A model that confuses silence with unsilence, as n-grams of the two do."""
+
+    def predict(self, masked):
+        from pipeline.nlu.classifier import Prediction
+        return Prediction("unsilence", 0.7, "silence")
+
+
+def test_a_plain_silence_verb_opening_the_command_is_silence_not_unsilence(plain_word_catalog):
+    result = understand("can you silence the adt stuff", EMPTY_CONTEXT, plain_word_catalog,
+                        classifier=Unsure())
+    assert result.intent == "silence"
+
+
+@pytest.mark.parametrize("text", ["web in us-west-2", "the billing in eu-west-1?"])
+def test_a_service_and_region_alone_asks_for_its_status(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert (result.intent, result.asks) == ("status", False)
+
+
+@pytest.mark.parametrize("text", ["has anyone acked 3534?", "did someone approve 3528 already?"])
+def test_asking_whether_someone_acted_on_an_incident_shows_it(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert (result.intent, result.asks) == ("show_incident", False)
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "intent"),
+    [("status of billing", "in eu-west-1", "status"),
+     ("history of billing", "Specifically ledger and web.", "history"),
+     ("status of billing", "just ledger then.", "status")],
+)
+def test_a_bare_subject_after_a_question_asks_it_again(vocabulary, first, follow_up, intent):
+    assert turn([first, follow_up], vocabulary).intent == intent
+
+
+def test_a_bare_subject_after_a_command_repeats_no_command(vocabulary):
+    result = turn(["restart billing", "in eu-west-1"], vocabulary)
+    assert result.intent != "remediate" or result.asks
