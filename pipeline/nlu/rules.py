@@ -69,6 +69,12 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("explain", r"(?:would|will|could|can|does|did|is|should|might)\s+(?:\S+\s+){0,3}?"
      r"(?:restart\w*|reboot\w*|redeploy\w*|scal\w+|rollback\w*|roll\s+back|bounc\w+)"
      r"(?:\s+\S+){0,4}?\s+(?:help|fix|work|solve|be\s+safe|safe)\b(?:\s+\S+)*"),
+    # What is wrong, what causes it, what else to try: asking for a diagnosis.
+    ("explain", r"(?:\S+\s+){0,3}?(?:what|wat|whats|what's|what\s+is)\s+(?:is\s+)?(?:wrong|causing|behind)"
+     r"(?:\s+(?:with|w|w/|in|on))?\s+(?:the\s+)?(?:<svc>|<inst>|<inc>|<alert>|<num>|it|this|that)"
+     r"(?:\s+\S+)*"),
+    ("explain", r"(?:analy[sz]e|diagnose|investigate)\s+(?:incident\s+)?(?:<inc>|<num>|it|this)(?:\s+\S+)*"),
+    ("explain", r"(?:\S+\s+){0,8}?what\s+else\s+(?:can|could|should)\s+(?:we|i)\s+(?:try|do)(?:\s+\S+)*"),
     # `is it safe to reboot …`, `it is safe to approve?`: asking what an action would do.
     ("explain", r"(?:is\s+it|it\s+is|it's|its)\s+(?:really\s+|even\s+|actually\s+)?safe\s+to\s+\S+"
      r"(?:\s+\S+)*"),
@@ -85,6 +91,9 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("history", _ABOUT_OPERATIONS + r"(?:how\s+often|how\s+many\s+times)\s+\S+(?:\s+\S+)*"),
     ("history", _ABOUT_OPERATIONS + r"(?:\S+\s+)*track\s+record(?:\s+\S+)*"),
     ("history", _ABOUT_OPERATIONS + r"(?:has|have|had)\s+(?:\S+\s+)+before(?:\s+\?)?"),
+    # `past incidents on sso`, `show me resolved incidents for billing`: the record.
+    ("history", r"(?:\S+\s+){0,4}?(?:past|prior|previous|resolved|closed|earlier|old)\s+(?:<alert>\s+)?"
+     r"incidents(?:\s+\S+)*"),
     ("history", r"(?:(?:remediation|audit|action)\s+)?(?:history|log)(?:\s+(?:for|of|on)\s+"
      r"(?:<svc>|<inst>|" + _INC + r"|it))?"),
 )

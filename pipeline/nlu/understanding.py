@@ -163,6 +163,13 @@ _COMMAND_INTENTS = {
     "ack": "ack", "acknowledge": "ack", "escalate": "escalate", "approve": "approve",
     "deny": "deny", "reject": "deny",
 }
+# A bare yes (the verb `approve` is not one: it says what it does).
+_BARE_YES_RE = re.compile(r"(?:(?:y|yes|yep|yeah|yup|sure|ok|okay|k|please|pls)\s*)+")
+# Verbs for what the bot cannot do to a service or instance.
+_UNSUPPORTED_RE = re.compile(
+    r"^(?:(?:please|pls|can you|could you|ok)\s+)*(?:stop|terminate|kill|delete|destroy|shut\s*down|"
+    r"shutdown|drain|wipe|decommission|remove)\b"
+)
 _OPPOSITES = {"silence": "unsilence", "unsilence": "silence"}
 # Where a clause opens: the previous word (or filler) ends with one of these before the verb.
 _OPENS_A_CLAUSE_RE = re.compile(
@@ -238,6 +245,17 @@ def understand(
         reading = read(text, vocabulary)
         if intent == "unknown" and source in ("classifier", "threshold"):
             intent, confidence, source, runner_up = _recognise(reading, context, classifier)
+    bare_yes = _BARE_YES_RE.fullmatch(reading.masked) or (
+        reading.masked == "approve" and not re.search(r"[a-z]", text.lower())  # a 👍 alone
+    )
+    if intent == "approve" and bare_yes and not _anything_to_decide(context):
+        # `yes`, `👍` opening a conversation: nothing was proposed, so it agrees to nothing.
+        intent, source = "unknown", "rule"
+    if intent == "remediate" and _UNSUPPORTED_RE.match(reading.masked) and not any(
+        m.kind == "action" for m in reading.mentions
+    ):
+        # `terminate i-0b7…`, `stop the records instance`: no action the bot has.
+        intent, source = "unknown", "rule"
     commands = _commands(reading) if source in ("classifier", "rule", "clause") else ()
     if len(commands) > 1 and intent in commands:
         intent = commands[0]  # `ack 12 and escalate to dba`: the first command is the request
@@ -363,6 +381,14 @@ def _question(
     if intent == "silence" and alert in reading.unknown_alerts:
         return confirm_unknown_alert(best, str(alert))
     return None
+
+
+def _anything_to_decide(context: ChatContext) -> bool:
+    # Only a conversation that has not begun offers nothing at all to agree to; later the
+    # chat handler answers a yes to nothing itself ("Nothing is waiting for your yes").
+    return context.pending_approval is not None or context.last_intent is not None or (
+        context.last_incident is not None or context.pending_choices is not None
+    )
 
 
 def _commands(reading: Reading) -> tuple[str, ...]:

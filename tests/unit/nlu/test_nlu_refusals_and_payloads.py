@@ -268,3 +268,46 @@ def test_the_request_incident_survives_the_context_store_round_trip():
     from pipeline.nlu.context import ChatContext
     context = ChatContext(last_intent="remediate", request_incident=3513)
     assert ChatContext.from_json(context.to_json()) == context
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [("what's wrong with the billing", {"service": "billing"}),
+     ("whats wrong w ledger", {"service": "ledger"}),
+     ("what's causing the web errors", {"service": "web"}),
+     ("analyse 3484 for me", {"incident": 3484}), ("diagnose 128", {"incident": 128})],
+)
+def test_asking_for_a_diagnosis_is_explain(vocabulary, text, subject):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert (result.intent, result.entities) == ("explain", subject)
+
+
+def test_what_else_can_we_try_after_an_incident_is_explain(vocabulary):
+    assert turn(["show 3560", "what else could we do"], vocabulary).intent == "explain"
+
+
+@pytest.mark.parametrize(
+    "text", ["past OOMKilled incidents", "show me resolved incidents for billing",
+             "prior incidents for ledger?"]
+)
+def test_past_incidents_are_history(vocabulary, text):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "history"
+
+
+@pytest.mark.parametrize("text", ["yes", "👍", "sure", "ok"])
+def test_a_bare_yes_opening_a_conversation_agrees_to_nothing(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert (result.intent, result.asks) == ("unknown", False)
+
+
+def test_a_bare_yes_after_an_incident_is_shown_still_approves_it(vocabulary):
+    result = turn(["show 42", "yes"], vocabulary)
+    assert (result.intent, result.entities) == ("approve", {"incident": 42})
+
+
+@pytest.mark.parametrize(
+    "text", ["terminate i-0b7e4a2c9f1d35e86", "stop the billing instance", "pls delete ledger"]
+)
+def test_an_action_the_bot_does_not_have_is_no_remediation(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.intent not in ("remediate",) and not result.asks
