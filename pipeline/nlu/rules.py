@@ -31,6 +31,14 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("help", r"(?:what|who)\s+(?:is|are)\s+(?:this\s+bot|you|u)(?:\s+\?)?"),
     ("help", r"what\s+(?:else\s+)?(?:can|could)\s+(?:you|u)\s+do(?:\s+\S+){0,4}?(?:\s+\?)?"),
     ("help", r"what\s+(?:are|r)\s+(?:you|u)\s+(?:able\s+to|capable\s+of|good\s+for)(?:\s+do(?:ing)?)?(?:\s+\?)?"),
+    # `can you do restarts too?`, `can you scale things?`: what the bot can do, not a command.
+    ("help", r"(?:can|could)\s+(?:you|u)\s+(?:also\s+)?(?:do\s+)?(?:restarts|reboots|redeploys|scaling|"
+     r"rollbacks|silences|escalations|approvals)(?:\s+\S+)*"),
+    ("help", r"(?:can|could)\s+(?:you|u)\s+(?:also\s+)?(?:restart|reboot|redeploy|scale|silence|mute|"
+     r"escalate|approve)\s+(?:things|stuff|anything|services)(?:\s+(?:too|also|\?))*"),
+    # `mute it till I'm back from rounds`: a silence of something named, whatever follows.
+    ("silence", r"(?:silence|mute|snooze|suppress)\s+(?:the\s+)?(?:<alert>|<svc>|<inst>|it|that|<inc>)"
+     r"(?:\s+(?:till|until|from|while|during|through)\b(?:\s+\S+)*)"),
     ("status", r"(?:status|health|sitrep)(?:\s+(?:of|for|on)?\s*(?:the\s+)?(?:<svc>|<inst>))?"),
     ("status", r"(?:<svc>|<inst>)(?:\s+(?:status|health))?"),
     ("status", r"(?:the\s+)?(?:<svc>|<inst>)\s+(?:in|on)\s+<region>(?:\s+\?)?"),
@@ -107,7 +115,8 @@ _HOW_TO = re.compile(
 _ABOUT_THE_BOT = (
     KEYWORDS | frozenset(ACTION_WORDS)
     | frozenset({"bot", "you", "this", "it", "command", "commands", "use", "ops", "mute",
-                 "unmute", "ack", "page", "escalate", "silence", "approve", "deny", "incident"})
+                 "unmute", "ack", "page", "escalate", "silence", "approve", "deny", "incident",
+                 "that", "undo"})
 )
 
 _COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -124,3 +133,9 @@ def match_rule(masked: str) -> str | None:
     if _HOW_TO.fullmatch(line) and _ABOUT_THE_BOT.intersection(line.split()[1:]):
         return "help"
     return None
+
+
+def about_the_bot(masked: str) -> bool:
+    """True when a how-to line names the bot, a command or a word of operations."""
+    words = masked.split()
+    return any(w.startswith("<") for w in words) or bool(_ABOUT_THE_BOT.intersection(words[1:]))

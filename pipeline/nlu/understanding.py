@@ -20,7 +20,7 @@ from pipeline.nlu.injection import carries_payload
 from pipeline.nlu.lexicon import ACTION_WORDS, COMMON_WORDS, KEYWORDS
 from pipeline.nlu.negation import affirmation, decision, reversal
 from pipeline.nlu.reading import Reading, read
-from pipeline.nlu.rules import match_rule
+from pipeline.nlu.rules import about_the_bot, match_rule
 from pipeline.nlu.vocabulary import Vocabulary
 
 INTENTS = (
@@ -42,7 +42,15 @@ ASK_THRESHOLD = 0.6
 _GROUNDING_KINDS = frozenset({"service", "alertname", "instance", "incident"})
 _QUESTIONS = frozenset({"status", "list_incidents", "show_incident", "explain", "history"})
 
-_OPERATIONS_WORDS = KEYWORDS | frozenset(ACTION_WORDS)
+# Symptoms of a system in trouble: with one of these, a plain word that names a service
+# (`bedboard not updating`, `fhir latency is through the roof`) is that service.
+_SYMPTOM_WORDS = frozenset(
+    {"latency", "queue", "backlog", "lag", "lagging", "errors", "error", "failing", "failed",
+     "failure", "failures", "stale", "stuck", "slow", "timeout", "timeouts", "timing", "down",
+     "crash", "crashing", "crashed", "updating", "outage", "500s", "5xx", "502", "503", "cpu",
+     "memory", "oom", "disk", "p99", "depth", "unreachable", "hanging", "flapping", "spiking"}
+)
+_OPERATIONS_WORDS = KEYWORDS | frozenset(ACTION_WORDS) | _SYMPTOM_WORDS
 _INCIDENT_INTENTS = frozenset({"show_incident", "approve", "deny", "ack", "explain", "escalate"})
 _ANAPHORS = frozenset({"it", "its", "it's", "that", "this", "them", "there", "same", "again"})
 _SUBJECT_KEYS = ("incident", "service", "instance", "alertname")
@@ -170,6 +178,7 @@ _UNSUPPORTED_RE = re.compile(
     r"^(?:(?:please|pls|can you|could you|ok)\s+)*(?:stop|terminate|kill|delete|destroy|shut\s*down|"
     r"shutdown|drain|wipe|decommission|remove)\b"
 )
+_ASKS_HOW_RE = re.compile(r"^(?:\S+\s+)?how\s+(?:do|can|should|would)\s+(?:i|we|one)\b")
 _OPPOSITES = {"silence": "unsilence", "unsilence": "silence"}
 # Where a clause opens: the previous word (or filler) ends with one of these before the verb.
 _OPENS_A_CLAUSE_RE = re.compile(
@@ -672,6 +681,11 @@ def _recognise(
         threshold = WEAK_GROUNDING_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
+    if prediction.intent == "help" and _ASKS_HOW_RE.match(reading.masked) and not about_the_bot(
+        reading.masked
+    ):
+        # `how do I get a new badge`: a how-to the rules did not find to be about the bot.
+        return "unknown", prediction.confidence, "rule", "help"
     opposite = _OPPOSITES.get(prediction.intent)
     if opposite is not None and _commands(reading)[:1] == (opposite,):
         # `mute lab for the rest of the shift` read as unsilence: the n-grams of the two are

@@ -311,3 +311,35 @@ def test_a_bare_yes_after_an_incident_is_shown_still_approves_it(vocabulary):
 def test_an_action_the_bot_does_not_have_is_no_remediation(vocabulary, text):
     result = understand(text, EMPTY_CONTEXT, vocabulary)
     assert result.intent not in ("remediate",) and not result.asks
+
+
+@pytest.mark.parametrize(
+    "text", ["mute it till I'm back from rounds",
+             "ok mute OOMKilled from 22:00 to 02:00 for the patch window"]
+)
+def test_a_silence_until_a_time_is_a_silence(vocabulary, text):
+    assert turn(["show 42", text], vocabulary).intent == "silence"
+
+
+@pytest.mark.parametrize("text", ["can you scale things?", "can you do restarts too or just read-only?"])
+def test_asking_what_the_bot_can_do_is_help(vocabulary, text):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "help"
+
+
+def test_a_how_to_about_something_else_is_not_help(vocabulary):
+    assert understand("how do I get a new badge", EMPTY_CONTEXT, vocabulary).intent == "unknown"
+    assert understand("how do I undo that", EMPTY_CONTEXT, vocabulary).intent == "help"
+
+
+def test_a_plain_word_service_with_a_symptom_is_about_operations():
+    vocabulary = vocabulary_from_catalog(
+        {"services": [{"name": "bedboard", "aliases": []}], "alerts": []}
+    )
+
+    class Unsure:
+        def predict(self, masked):
+            from pipeline.nlu.classifier import Prediction
+            return Prediction("status", 0.47, "unknown")
+
+    result = understand("bedboard not updating", EMPTY_CONTEXT, vocabulary, classifier=Unsure())
+    assert (result.intent, result.entities) == ("status", {"service": "bedboard"})
