@@ -1125,7 +1125,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('show <num>', 'show_incident'),  # healthcare
     ('explain in <target> please i need to forward to the cfo', 'explain'),  # healthcare
     ('has this happened before ? the <num> files were late in october too i believe', 'history'),  # healthcare
-    ('please escalate to the <target> cycle director', 'escalate'),  # healthcare
+    ('please escalate to the <target>', 'escalate'),  # healthcare
     ('reboot <inst>', 'remediate'),  # healthcare
     ('can you reboot <inst> in <region>', 'remediate'),  # healthcare
     ('restart <svc> in <region> please the dr copy is wedged', 'remediate'),  # healthcare
@@ -1205,7 +1205,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('is the <svc> interface ok ? ed says troponins are taking forever', 'status'),  # healthcare
     ('any incident for that', 'list_incidents'),  # healthcare
     ('show <num>', 'show_incident'),  # healthcare
-    ('<alert> 25min avg that a patient safety issues escalate to the <svc> director and integration', 'escalate'),  # healthcare
+    ('<alert> 25min avg that a patient safety issues escalate to the <target> and integration', 'escalate'),  # healthcare
     ('what the fix', 'explain'),  # healthcare
     ('reboot the <svc> box then', 'remediate'),  # healthcare
     ('go', 'approve'),  # healthcare
@@ -1803,7 +1803,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('escalate to <target> okafor cmio', 'escalate'),  # healthcare
     ('pls page <target> on <num>', 'escalate'),  # healthcare
     ('raise <num> to sev1 and page the <target>', 'escalate'),  # healthcare
-    ('can you escalate the <svc> delay to the <svc> vendor', 'escalate'),  # healthcare
+    ('can you escalate the <svc> delay to the <target>', 'escalate'),  # healthcare
     ('escalate <num> <target>', 'escalate'),  # healthcare
     ('get someone from aws support on <num>', 'escalate'),  # healthcare
     ('escalate <num> to <target>', 'escalate'),  # healthcare
@@ -1941,7 +1941,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('hard no that the ed only <svc> interface', 'deny'),  # healthcare
     ('what else could we do', 'explain'),  # healthcare
     ("ok silence it for <dur> and i'll call the <target>", 'silence'),  # healthcare
-    ('escalate to <svc> vendor', 'escalate'),  # healthcare
+    ('escalate to <target>', 'escalate'),  # healthcare
     ('<num> ?', 'show_incident'),  # healthcare
     ('approve the redeploy', 'approve'),  # healthcare
     ('hmm hold on who wrote this change ? rollback that approval', 'deny'),  # healthcare
@@ -3780,7 +3780,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('what <num> divided by <num>', 'unknown'),  # media
     ('is <svc> fine', 'status'),  # media
     ('mute <svc> for a bit', 'silence'),  # media
-    ('escalating <inc> to the incident commander customer-facing impact on live <svc>', 'escalate'),  # media
+    ('escalating <inc> to the <target> customer-facing impact on live <svc>', 'escalate'),  # media
     ('reboot the box <inst>', 'remediate'),  # media
     ('status <svc>', 'status'),  # media
     ('how is the <svc> doing', 'status'),  # media
@@ -5773,7 +5773,7 @@ DEVELOPMENT_EXAMPLES: tuple[tuple[str, str], ...] = (
     ('plan <inc> scale <svc> <num> <num> approve ? yes', 'approve'),  # saas
     ('cancel the silence for <svc>', 'unsilence'),  # saas
     ('silence <svc> for <dur>', 'silence'),  # saas
-    ('escalate <num> it a sev1 wake up the incident commander', 'escalate'),  # saas
+    ('escalate <num> it a sev1 wake up the <target>', 'escalate'),  # saas
     ('silence <svc> for <dur>', 'silence'),  # saas
     ('restart <svc> pray', 'remediate'),  # saas
     ('approve the redeploy on <inc>', 'approve'),  # saas

@@ -581,6 +581,9 @@ def _target_span(
         if token.word == "on" and after in ("duty", "call"):
             last = token  # `manager on duty`: `on` is part of the name
             continue
+        if token.word in ACTION_WORDS and after in _TEAM_WORDS:
+            last = token  # `revenue cycle director`: part of a role's name
+            continue
         if token.word in _TARGET_STOPS or token.word in ACTION_WORDS or not _TARGET_RE.fullmatch(
             token.text
         ):
@@ -619,7 +622,14 @@ def _names_a_team(tokens: tuple[Token, ...], index: int) -> bool:
     # `the search team`, `pricing oncall`: an ordinary first word is still a target
     # when a team word follows it.
     following = tokens[index + 1].word if index + 1 < len(tokens) else ""
-    return following in {"team", "oncall", "on-call", "lead", "sre", "squad", "owner", "owners"}
+    return following in _TEAM_WORDS
+
+
+# Words that make the words before them a team or a role (`LIS vendor`, `incident commander`).
+_TEAM_WORDS = frozenset(
+    {"team", "oncall", "on-call", "lead", "leads", "sre", "squad", "owner", "owners", "vendor",
+     "support", "director", "commander", "manager", "desk", "admin", "admins", "supervisor"}
+)
 
 
 def surface_words(fragment: str) -> list[str]:

@@ -178,6 +178,7 @@ _UNSUPPORTED_RE = re.compile(
     r"^(?:(?:please|pls|can you|could you|ok)\s+)*(?:stop|terminate|kill|delete|destroy|shut\s*down|"
     r"shutdown|drain|wipe|decommission|remove)\b"
 )
+_HOW_OFTEN_RE = re.compile(r"^(?:\S+\s+)?how\s+(?:often|many\s+times)\b")
 _ASKS_HOW_RE = re.compile(r"^(?:\S+\s+)?how\s+(?:do|can|should|would)\s+(?:i|we|one)\b")
 _OPPOSITES = {"silence": "unsilence", "unsilence": "silence"}
 # Where a clause opens: the previous word (or filler) ends with one of these before the verb.
@@ -265,7 +266,11 @@ def understand(
     ):
         # `terminate i-0b7…`, `stop the records instance`: no action the bot has.
         intent, source = "unknown", "rule"
-    commands = _commands(reading) if source in ("classifier", "rule", "clause") else ()
+    commands = _commands(reading) if source in ("classifier", "rule", "clause", "threshold") else ()
+    if commands and intent not in MUTATING_INTENTS and carries_payload(reading.text):
+        # `restart pharmacy $(whoami)`: whatever the model makes of the payload, the line gives
+        # a command, and a command with a payload is confirmed (below), never dropped unseen.
+        intent = commands[0]
     if len(commands) > 1 and intent in commands:
         intent = commands[0]  # `ack 12 and escalate to dba`: the first command is the request
     entities = _entities(reading, intent)
@@ -681,6 +686,9 @@ def _recognise(
         threshold = WEAK_GROUNDING_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
+    if prediction.intent == "history" and _HOW_OFTEN_RE.match(reading.masked):
+        # `how often do you go to the gym`: the history rules found nothing of operations in it.
+        return "unknown", prediction.confidence, "rule", "history"
     if prediction.intent == "help" and _ASKS_HOW_RE.match(reading.masked) and not about_the_bot(
         reading.masked
     ):

@@ -343,3 +343,23 @@ def test_a_plain_word_service_with_a_symptom_is_about_operations():
 
     result = understand("bedboard not updating", EMPTY_CONTEXT, vocabulary, classifier=Unsure())
     assert (result.intent, result.entities) == ("status", {"service": "bedboard"})
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [("escalate to kafka vendor", "kafka vendor"),
+     ("Please escalate to the revenue cycle director", "revenue cycle director")],
+)
+def test_a_role_word_makes_a_team_of_a_service_or_action_word(vocabulary, text, target):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).entities.get("target") == target
+
+
+def test_a_command_with_a_payload_is_confirmed_even_when_the_model_calls_it_off_topic(vocabulary):
+    class OffTopic:
+        def predict(self, masked):
+            from pipeline.nlu.classifier import Prediction
+            return Prediction("unknown", 0.9, "remediate")
+
+    result = understand("restart ledger $(whoami)", EMPTY_CONTEXT, vocabulary, classifier=OffTopic())
+    assert (result.intent, result.asks) == ("remediate", True)
+    assert result.entities == {"action": "restart", "service": "ledger"}
