@@ -83,6 +83,11 @@ _RULES: tuple[tuple[str, str], ...] = (
      r"(?:\s+\S+)*"),
     ("explain", r"(?:analy[sz]e|diagnose|investigate)\s+(?:incident\s+)?(?:<inc>|<num>|it|this)(?:\s+\S+)*"),
     ("explain", r"(?:\S+\s+){0,8}?what\s+else\s+(?:can|could|should)\s+(?:we|i)\s+(?:try|do)(?:\s+\S+)*"),
+    # `is it the redis or the adt feed`, `is it labs or is it the hl7 engine`: which cause.
+    ("explain", r"(?:\S+\s+){0,2}?(?:is|was)\s+(?:it|that|this)\s+(?:the\s+)?\S+(?:\s+\S+){0,2}?\s+or\s+"
+     r"(?:is\s+it\s+|was\s+it\s+)?(?:the\s+)?(?:\S+\s+){0,1}?(?:<svc>|<inst>|<alert>)(?:\s+\S+)*"),
+    ("explain", r"(?:\S+\s+){0,2}?(?:is|was)\s+(?:it|that|this)\s+(?:the\s+)?(?:<svc>|<inst>|<alert>)\s+or\s+"
+     r"(?:\S+\s*)+"),
     # `is it safe to reboot …`, `it is safe to approve?`: asking what an action would do.
     ("explain", r"(?:is\s+it|it\s+is|it's|its)\s+(?:really\s+|even\s+|actually\s+)?safe\s+to\s+\S+"
      r"(?:\s+\S+)*"),

@@ -686,8 +686,11 @@ def _recognise(
         threshold = WEAK_GROUNDING_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
-    if prediction.intent == "history" and _HOW_OFTEN_RE.match(reading.masked):
-        # `how often do you go to the gym`: the history rules found nothing of operations in it.
+    if prediction.intent == "history" and _HOW_OFTEN_RE.match(reading.masked) and {
+        "you", "u", "your"
+    }.intersection(reading.masked.split()):
+        # `how often do you go to the gym`: about the listener, and the history rules found
+        # nothing of operations in it.
         return "unknown", prediction.confidence, "rule", "history"
     if prediction.intent == "help" and _ASKS_HOW_RE.match(reading.masked) and not about_the_bot(
         reading.masked

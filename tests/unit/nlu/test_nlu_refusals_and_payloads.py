@@ -363,3 +363,15 @@ def test_a_command_with_a_payload_is_confirmed_even_when_the_model_calls_it_off_
     result = understand("restart ledger $(whoami)", EMPTY_CONTEXT, vocabulary, classifier=OffTopic())
     assert (result.intent, result.asks) == ("remediate", True)
     assert result.entities == {"action": "restart", "service": "ledger"}
+
+
+@pytest.mark.parametrize(
+    "text", ["is it the redis or the billing", "is it ledger or is it the kafka in front of it"]
+)
+def test_asking_which_of_two_causes_is_explain(vocabulary, text):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).intent == "explain"
+
+
+def test_how_many_times_something_happened_stays_history(vocabulary):
+    assert turn(["show 42", "and how many times has this happened this month"],
+                vocabulary).intent == "history"
