@@ -22,7 +22,9 @@ _PAYLOAD_RE = re.compile(
             r"\$\(|\$\{",  # command or variable substitution
             r"&&|\|\|",  # shell command chaining
             r"\|\s*(?:sh|bash|zsh|mail|nc|python\d?|perl|tee)\b",  # piped into a program
-            rf"(?:;|`|\n)\s*(?:sudo\s+)?(?:{_SHELL_COMMANDS})\b",  # a statement after a separator
+            rf";\s*(?:sudo\s+)?(?:{_SHELL_COMMANDS})\b",  # a statement after a separator
+            # … or in backticks or on a line of its own (`reboot` there is the bot's own verb)
+            rf"(?:`|\n)\s*(?:sudo\s+)?(?!reboot\b)(?:{_SHELL_COMMANDS})\b",
             r"\brm\s+-[a-z]*[rf]",  # rm -rf
             r"\b(?:drop|truncate)\s+(?:table|database)\b|\bdelete\s+from\b|\binsert\s+into\b",
             r"'\s*(?:;|--|or\s+\d+\s*=\s*\d+)",  # a quote closed early: `'; …`, `' OR 1=1`

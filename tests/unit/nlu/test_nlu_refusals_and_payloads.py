@@ -40,7 +40,8 @@ def test_a_mutating_command_carrying_a_payload_is_confirmed_not_acted_on(vocabul
 
 @pytest.mark.parametrize(
     "text",
-    ["restart `billing`", "`ack 1033`", "restart billing", "approve 12, the fix is safe",
+    ["restart `billing`", "`ack 1033`", "`reboot i-0123456789abcdef0`", "restart billing",
+     "approve 12, the fix is safe",
      "silence OOMKilled on web for 1h; back after the deploy", "ack 12 - on it & looking"],
 )
 def test_a_plain_or_code_formatted_command_carries_no_payload(vocabulary, text):
