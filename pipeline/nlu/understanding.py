@@ -542,7 +542,11 @@ def _is_question(reading: Reading) -> bool:
     if not words:
         return False
     modal = words[0] in _MODALS and len(words) > 1 and words[1] not in _REQUESTED_OF
-    if words[0] in _INTERROGATIVES or modal or _HEDGES.intersection(words):
+    # `do not proceed with 1203`, `do NOT reboot, deny #318`: an order, not a question.
+    interrogative = words[0] in _INTERROGATIVES and not (
+        words[0] == "do" and len(words) > 1 and words[1] in ("not", "n't")
+    )
+    if interrogative or modal or _HEDGES.intersection(words):
         return True
     # `approve 412?` asks whether to: a question mark ends it, and no request form
     # (`can you …`, `pls`) makes it a polite command.

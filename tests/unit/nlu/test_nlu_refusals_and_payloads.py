@@ -376,3 +376,9 @@ def test_asking_which_of_two_causes_is_explain(vocabulary, text):
 def test_how_many_times_something_happened_stays_history(vocabulary):
     assert turn(["show 42", "and how many times has this happened this month"],
                 vocabulary).intent == "history"
+
+
+@pytest.mark.parametrize("text", ["do not proceed with #1203", "do NOT reboot, deny #318"])
+def test_do_not_opening_an_order_is_no_question(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert (result.intent, result.asks) == ("deny", False)
