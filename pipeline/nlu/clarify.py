@@ -19,7 +19,9 @@ MUTATING_INTENTS = frozenset(
 _NUMBER_RE = re.compile(r"^\W*(?:#|no\.?\s*|option\s+|number\s+)?(\d)\W*$")
 _YES_RE = re.compile(r"^\W*(?:y|yes|yep|yeah|yup|sure|ok|okay|correct|right|do it|go ahead|👍)\W*$")
 _NO_RE = re.compile(r"^\W*(?:n|no|nope|nah|neither|none|cancel|nothing|never ?mind|nvm|👎)\W*$")
-_YES_WORDS = frozenset({"y", "yes", "yep", "yeah", "yup", "sure", "ok", "okay", "k", "go", "correct"})
+_YES_WORDS = frozenset(
+    {"y", "yes", "yep", "yeah", "yup", "sure", "ok", "okay", "k", "go", "correct"}
+)
 _CONFIRM_FILLERS = frozenset({"it", "that", "pls", "please", "plz", "now", "then", "ahead", "do"})
 _VERBS: dict[str, frozenset[str]] = {
     "approve": frozenset({"approve"}), "deny": frozenset({"deny", "reject"}),

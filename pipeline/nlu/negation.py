@@ -45,7 +45,8 @@ _NEGATED_NOTICE = re.compile(
 # `no one restart pharmacy till I say so`, `nobody touch checkout`: an order to everybody
 # not to act (the verb in its base form: `nobody acked this` reports, it forbids nothing).
 _NOBODY = re.compile(
-    r"(?<!if )(?<!cause )(?<!because )\b(?:no\s*one|no-one|nobody)\s+(?:(?:should|may|is\s+to|can|must|gets\s+to)\s+)?"
+    r"(?<!if )(?<!cause )(?<!because )\b(?:no\s*one|no-one|nobody)\s+"
+    r"(?:(?:should|may|is\s+to|can|must|gets\s+to)\s+)?"
     r"(?:restart|reboot|redeploy|scale|start|bounce|kick|touch|deploy|roll|ack|acknowledge|"
     r"silence|mute|unmute|unsilence|approve|escalate|page)\b"
 )

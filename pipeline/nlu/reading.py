@@ -167,7 +167,8 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     tokens = _tokens(lowered, mentions)
     mentions += _target_mentions(text, lowered, tokens, mentions, vocabulary)
     ambiguous: list[tuple[str, ...]] = []
-    mentions += _generic_words_dropped(lowered, _catalog_mentions(tokens, vocabulary, mentions, ambiguous))
+    found = _catalog_mentions(tokens, vocabulary, mentions, ambiguous)
+    mentions += _generic_words_dropped(lowered, found)
     unknown = _unknown_alert_mentions(text, vocabulary, mentions)
     mentions += unknown
     mentions += _described_alert_mentions(tokens, vocabulary, mentions)

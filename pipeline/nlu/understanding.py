@@ -175,8 +175,8 @@ _COMMAND_INTENTS = {
 _BARE_YES_RE = re.compile(r"(?:(?:y|yes|yep|yeah|yup|sure|ok|okay|k|please|pls)\s*)+")
 # Verbs for what the bot cannot do to a service or instance.
 _UNSUPPORTED_RE = re.compile(
-    r"^(?:(?:please|pls|can you|could you|ok)\s+)*(?:stop|terminate|kill|delete|destroy|shut\s*down|"
-    r"shutdown|drain|wipe|decommission|remove)\b"
+    r"^(?:(?:please|pls|can you|could you|ok)\s+)*"
+    r"(?:stop|terminate|kill|delete|destroy|shut\s*down|shutdown|drain|wipe|decommission|remove)\b"
 )
 _HOW_OFTEN_RE = re.compile(r"^(?:\S+\s+)?how\s+(?:often|many\s+times)\b")
 _ASKS_HOW_RE = re.compile(r"^(?:\S+\s+)?how\s+(?:do|can|should|would)\s+(?:i|we|one)\b")
