@@ -54,7 +54,7 @@ _FOREIGN_NUMBER_CUES = frozenset(
      "account", "user", "seat", "room", "floor", "page", "step", "version", "v", "build",
      "release", "port", "sku", "item", "row", "line", "chapter", "slide", "last", "past",
      "top", "first", "latest", "previous", "recent", "since", "until", "till", "before",
-     "after", "around"}
+     "after", "around", "from"}
 )
 # Words after which a noun phrase starts (`the claim 881`, `to bed 7`, `for patient 44`).
 _NOUN_OPENERS = frozenset(
@@ -182,6 +182,21 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
         ambiguous=tuple(ambiguous), unknown_alerts=tuple(str(m.value) for m in unknown),
         clauses=_clauses(lowered, pieces), has_text=bool(text.strip()), text=lowered,
     )
+
+
+_CLAUSE_OR_COMMA_RE = re.compile(r"[.?!;:,]+(?=\s)|\s[—–-]+\s|\n")
+
+
+def clause_span(text: str, position: int) -> tuple[int, int]:
+    """Where the clause (to a comma) holding `position` starts and ends in `text`."""
+    start, end = 0, len(text)
+    for match in _CLAUSE_OR_COMMA_RE.finditer(text):
+        if match.end() <= position:
+            start = match.end()
+        elif match.start() >= position:
+            end = match.start()
+            break
+    return start, end
 
 
 def _clauses(text: str, pieces: list[tuple[int, str]]) -> tuple[str, ...]:
@@ -436,11 +451,29 @@ def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
         before = tokens[index - 1].word if index else ""
         after = tokens[index + 1].word if index + 1 < len(tokens) else ""
         kind = _number_kind(before, after, text, token)
+        if _ARROW_RE.match(text[token.end :].lstrip()) and re.match(
+            r"\s*(?:->|→|=>)\s*\d", text[token.end :]
+        ):
+            kind = "quantity"  # `scale card-auth 10 -> 14`: where it comes from, not where to
+        elif kind == "number" and _counts_things(before, after) and index + 1 < len(tokens) \
+                and not text[token.end : tokens[index + 1].start].strip():
+            kind = "quantity"  # `the 835 files were late`: a number of things or their kind
         if kind == "number" and index >= 2 and not text[tokens[index - 1].end : token.start].strip() \
                 and _labels_a_thing(before, tokens[index - 2].word):
             kind = "quantity"
         found.append(Mention(kind, int(token.text), token.start, token.end))
     return found
+
+
+def _counts_things(before: str, after: str) -> bool:
+    # A plural noun the bot does not know right after a number (`the 835 files`, `40 beds`);
+    # a number right after a command's verb is what the command is about (`kick 4011 upstairs`).
+    if before in _SPELLED_INCIDENT_CUES or before in ACTION_WORDS or before in _ESCALATION_CUES:
+        return False
+    return (
+        after.isalpha() and len(after) >= 4 and after.endswith("s") and after not in _ORDINARY
+        and after not in _OPERATIONS_NOUNS and after not in _CAPACITY_NOUNS
+    )
 
 
 def _labels_a_thing(before: str, before_that: str) -> bool:

@@ -19,7 +19,7 @@ from pipeline.nlu.context import ChatContext
 from pipeline.nlu.injection import carries_payload
 from pipeline.nlu.lexicon import ACTION_WORDS, COMMON_WORDS, KEYWORDS
 from pipeline.nlu.negation import affirmation, decision, reversal
-from pipeline.nlu.reading import Reading, read
+from pipeline.nlu.reading import Reading, clause_span, read
 from pipeline.nlu.rules import about_the_bot, match_rule
 from pipeline.nlu.vocabulary import Vocabulary
 
@@ -736,7 +736,7 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
     if intent == "unknown":
         return {}
     entities: dict[str, str | int] = {}
-    for mention in reading.mentions:
+    for mention in _command_clause_first(reading, intent):
         if mention.kind in ("number", "capacity", "quantity") or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
             continue
         entities.setdefault(mention.kind, mention.value)
@@ -755,9 +755,30 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
     return entities
 
 
+def _command_clause_first(reading: Reading, intent: str) -> list:
+    # `ok sso is fine. redeploy portal`, `FedEx is back, unmute CarrierApiTimeouts`: a command
+    # acts on what its own clause names; what other sentences name is only the fallback.
+    mentions = list(reading.mentions)
+    if intent not in MUTATING_INTENTS:
+        return mentions
+    verb = next((t for t in reading.tokens if _COMMAND_INTENTS.get(t.word) == intent
+                 or (intent == "remediate" and t.word in ACTION_WORDS)), None)
+    if verb is None:
+        return mentions
+    start, end = clause_span(reading.text, verb.start)
+    return sorted(mentions, key=lambda m: not (start <= m.start < end))
+
+
 def _assign_numbers(reading: Reading, intent: str, entities: dict[str, str | int]) -> None:
     # A bare number is a replica count when scaling, otherwise an incident id.
     candidates = [m for m in reading.mentions if m.kind in ("number", "capacity")]
+    explicit = [m for m in candidates if m.kind == "capacity"]
+    if explicit and (entities.get("action") == "scale" or (
+        intent == "remediate" and "action" not in entities
+    )):
+        # `scale card-auth from 10 to 14`: the count after `to` is the one asked for.
+        entities["capacity"] = explicit[0].value
+        candidates = [m for m in candidates if m is not explicit[0]]
     for mention in candidates:
         scaling = entities.get("action") == "scale" or (
             intent == "remediate" and "action" not in entities

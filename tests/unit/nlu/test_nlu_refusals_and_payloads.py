@@ -382,3 +382,27 @@ def test_how_many_times_something_happened_stays_history(vocabulary):
 def test_do_not_opening_an_order_is_no_question(vocabulary, text):
     result = understand(text, EMPTY_CONTEXT, vocabulary)
     assert (result.intent, result.asks) == ("deny", False)
+
+
+@pytest.mark.parametrize(
+    "text", ["scale web from 10 to 14", "scale web 10 -> 14", "scale web to 14"]
+)
+def test_the_replica_count_is_the_one_scaled_to(vocabulary, text):
+    result = understand(text, EMPTY_CONTEXT, vocabulary)
+    assert result.entities == {"action": "scale", "service": "web", "capacity": 14}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ok ledger is fine. redeploy billing", {"action": "redeploy", "service": "billing"}),
+     ("DiskPressure is back, unmute OOMKilled", {"alertname": "OOMKilled"})],
+)
+def test_a_command_acts_on_what_its_own_clause_names(vocabulary, text, expected):
+    assert understand(text, EMPTY_CONTEXT, vocabulary).entities == expected
+
+
+def test_a_number_before_things_it_counts_is_no_incident(vocabulary):
+    result = understand("Has this happened before? The 835 files were late in October too",
+                        EMPTY_CONTEXT, vocabulary)
+    assert "incident" not in result.entities
+    assert understand("ack 150 :eyes:", EMPTY_CONTEXT, vocabulary).entities == {"incident": 150}
