@@ -39,9 +39,6 @@ class ChatContext:
     last_alertname: str | None = None
     # The choices of a clarifying question the bot asked, waiting for `1`, `2`, `yes`, `no`.
     pending_choices: tuple[dict[str, Any], ...] | None = None
-    # The incident the last remediation request was asked under (the conversation was on it):
-    # the approval that follows is that incident's.
-    request_incident: int | None = None
 
     def awaiting_approval(self, incident: int) -> ChatContext:
         """This context with `incident` waiting for the user's yes or no."""
@@ -106,7 +103,7 @@ def _check_types(context: ChatContext) -> None:
     expected = {
         "last_incident": int, "last_service": str, "last_instance": str, "last_intent": str,
         "last_action": str, "focus": str, "pending_approval": int, "last_region": str,
-        "last_alertname": str, "request_incident": int,
+        "last_alertname": str,
     }
     for name, kind in expected.items():
         value = getattr(context, name)

@@ -614,8 +614,7 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     if understanding.intent in ("unknown", "help"):
         return context
     entities = understanding.entities
-    updated = replace(context, last_intent=understanding.intent,
-                      request_incident=_request_incident(context, understanding))
+    updated = replace(context, last_intent=understanding.intent)
     # The most specific subject named last is what `it` means next: an incident over an
     # instance over a service.
     if "service" in entities:
@@ -639,16 +638,6 @@ def next_context(context: ChatContext, understanding: Understanding) -> ChatCont
     if understanding.intent in ("approve", "deny"):
         updated = replace(updated, pending_approval=None)
     return updated
-
-
-def _request_incident(context: ChatContext, understanding: Understanding) -> int | None:
-    # A remediation asked for while the conversation was on an incident (or naming one).
-    if understanding.intent != "remediate":
-        return None
-    named = understanding.entities.get("incident")
-    if isinstance(named, int):
-        return named
-    return context.last_incident if context.focus == "incident" else None
 
 
 def _text_or_none(value: str | int | None) -> str | None:
@@ -831,12 +820,6 @@ def _resolve_subject(
         return set()
     if intent in ("approve", "deny") and context.pending_approval is not None:
         entities["incident"] = context.pending_approval
-        return {"incident"}
-    if intent == "approve" and context.last_intent == "remediate" and context.request_incident:
-        # `show 3513`, `restart pager-bridge`, `approve`: the request was asked while the
-        # conversation was on 3513 (the chat handler ties it to that incident), so the
-        # approval is 3513's; a request made about nothing shown still asks.
-        entities["incident"] = context.request_incident
         return {"incident"}
     if intent in ("approve", "deny") and context.last_intent == "remediate":
         # `cancel that` right after `restart fx`: the remediation just asked for.

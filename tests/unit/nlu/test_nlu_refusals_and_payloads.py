@@ -251,24 +251,11 @@ def test_a_bare_subject_after_a_command_repeats_no_command(vocabulary):
     assert result.intent != "remediate" or result.asks
 
 
-def test_an_approval_right_after_a_request_made_on_an_incident_is_that_incidents(vocabulary):
+def test_an_approval_right_after_a_request_made_on_an_incident_asks_which(vocabulary):
+    # The request may open an incident of its own (another service than 3513's): approving 3513
+    # on a guess could approve a plan the person never meant.
     result = turn(["show 3513", "restart billing", "approve"], vocabulary)
-    assert (result.intent, result.entities, result.asks) == ("approve", {"incident": 3513}, False)
-
-
-def test_an_approval_after_a_request_made_on_nothing_shown_still_asks(vocabulary):
-    result = turn(["status of ledger", "restart billing", "approve"], vocabulary)
-    assert result.intent == "approve" and result.asks and "incident" not in result.entities
-
-
-def test_a_refusal_after_a_request_on_an_incident_still_asks(vocabulary):
-    assert turn(["show 3513", "restart billing", "wait no don't"], vocabulary).asks
-
-
-def test_the_request_incident_survives_the_context_store_round_trip():
-    from pipeline.nlu.context import ChatContext
-    context = ChatContext(last_intent="remediate", request_incident=3513)
-    assert ChatContext.from_json(context.to_json()) == context
+    assert result.intent == "approve" and result.asks
 
 
 @pytest.mark.parametrize(
