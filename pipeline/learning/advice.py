@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.catalog import Service
-from pipeline.learning.classifier import OutcomeClassifier
-from pipeline.learning.features import IncidentContext
 from pipeline.learning.outcomes import Signature
 from pipeline.learning.rates import Estimate, OutcomeRates
 from pipeline.policy import ActionName, Policy
+
+if TYPE_CHECKING:  # numpy comes with them: the HTTP server ranks by the rates unless a model is loaded
+    from pipeline.learning.classifier import OutcomeClassifier
+    from pipeline.learning.features import IncidentContext
 
 
 def possible_actions(service: Service, policy: Policy) -> tuple[str, ...]:
