@@ -37,17 +37,17 @@ def chosen_model(folder) -> None:
 
 
 def a_record(engine) -> None:
-    """Executed runs judged earlier: scaling out fixed 3 of 4 HighCPU incidents on checkout, a reboot 0 of 1
-    (each worker refits the rates at most once a minute, so the record is there before the alert)."""
-    with engine.begin() as conn:
-        incident_id = conn.execute(incidents.insert().values(
-            correlation_key="past", alertname="HighCPU", service="checkout", severity="critical",
-            status="resolved", opened_at=NOW - timedelta(days=2), last_seen_at=NOW - timedelta(days=1),
-            resolved_at=NOW - timedelta(days=1), created_at=NOW, updated_at=NOW,
-        )).inserted_primary_key[0]
+    """Executed runs judged earlier, each the first attempt on an incident of its own: scaling out fixed
+    3 of 4 HighCPU incidents on checkout, a reboot 0 of 1 (each worker refits the rates at most once a
+    minute, so the record is there before the alert)."""
     for n, (action, fixed) in enumerate([("asg_set_desired_capacity", True)] * 3
                                         + [("asg_set_desired_capacity", False), ("ec2_reboot", False)]):
         with engine.begin() as conn:
+            incident_id = conn.execute(incidents.insert().values(
+                correlation_key=f"past-{n}", alertname="HighCPU", service="checkout", severity="critical",
+                status="resolved", opened_at=NOW - timedelta(days=2), last_seen_at=NOW - timedelta(days=1),
+                resolved_at=NOW - timedelta(days=1), created_at=NOW, updated_at=NOW,
+            )).inserted_primary_key[0]
             run_id = conn.execute(remediation_runs.insert().values(
                 plan_id=f"past-{n}", incident_id=incident_id, service="checkout", decision="auto",
                 mode="execute", plan={"steps": []}, state="succeeded", created_at=NOW, updated_at=NOW,
