@@ -97,6 +97,8 @@ class AlertBatchConsumer:
 
     def run(self) -> None:
         """Consume until stopped; a lost broker connection is reconnected after a pause."""
+        # Celery's current app is per thread: the task proxies and the relay's publisher must see ours.
+        self._app.set_current()
         log.info("alert_consumer.started", queue=self._queue.name, batch_messages=self._max,
                  wait_ms=self._settings.alert_batch_wait_ms)
         while not self._stop.is_set():
