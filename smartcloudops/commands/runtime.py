@@ -162,9 +162,10 @@ class AlertConsumerProcess:
         log = structlog.get_logger("worker")
         while True:
             _, status = os.waitpid(self._pid, 0)
-            if self._stopping.is_set():
+            code = os.waitstatus_to_exitcode(status)
+            if self._stopping.is_set() or code == 0:  # told to stop (SIGTERM to the worker's group)
                 return
-            log.error("alert_consumer.exited", pid=self._pid, code=os.waitstatus_to_exitcode(status))
+            log.error("alert_consumer.exited", pid=self._pid, code=code)
             if self._stopping.wait(1.0):
                 return
             self._pid = self._fork()
