@@ -55,7 +55,10 @@ def worker_command(args: argparse.Namespace) -> int:
     from smartcloudops.bootstrap import configure_worker, start_worker_services
 
     app = configure_worker(settings)
-    queues, alert_consumer = _take_alert_queue(args.queues or ",".join(settings.queues.all()), settings, app)
+    queues, batching = alert_queue_split(args.queues or ",".join(settings.queues.all()), settings)
+    alert_consumer = AlertConsumerProcess(app, settings) if batching else None
+    if alert_consumer is not None and queues:
+        alert_consumer.start()  # forked before Celery or any side job starts a thread
     start_worker_services(settings, app)
     if alert_consumer is not None and not queues:  # `--queues events`: this process is the consumer
         return alert_consumer.run_here()
@@ -76,20 +79,16 @@ def worker_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _take_alert_queue(queues: str, settings: Settings, app: object) -> tuple[str, AlertConsumerProcess | None]:
-    """The queues left for Celery, and the alert consumer when it takes the events queue instead.
+def alert_queue_split(queues: str, settings: Settings) -> tuple[str, bool]:
+    """(the queues left for Celery, whether the alert consumer takes the events queue instead).
 
     On Redis + PostgreSQL (`Settings.batches_alerts`) alert messages are committed many at a time
-    by `tasks.alert_consumer`, in a child forked here, before Celery or any side job starts a thread.
+    by `tasks.alert_consumer`, in a child the worker forks; the embedded default keeps the task.
     """
     names = [name for name in queues.split(",") if name]
     if not settings.batches_alerts or settings.queues.events not in names:
-        return queues, None
-    rest = ",".join(name for name in names if name != settings.queues.events)
-    consumer = AlertConsumerProcess(app, settings)
-    if rest:
-        consumer.start()
-    return rest, consumer
+        return queues, False
+    return ",".join(name for name in names if name != settings.queues.events), True
 
 
 class AlertConsumerProcess:
