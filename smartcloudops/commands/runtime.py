@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import os
@@ -107,6 +108,9 @@ class AlertConsumerProcess:
     def start(self) -> None:
         from celery import signals
 
+        # Loaded and frozen before the fork, these pages stay shared with the worker, which loads them too.
+        importlib.import_module("tasks.alert_consumer")
+        gc.freeze()
         self._pid = self._fork()
         self._watcher = threading.Thread(target=self._watch, name="alert-consumer-watch", daemon=True)
         self._watcher.start()
@@ -114,8 +118,12 @@ class AlertConsumerProcess:
 
     def run_here(self) -> int:
         """Run the consumer in this process until SIGTERM or SIGINT."""
+        from smartcloudops.bootstrap import alert_runtime
+        from tasks import runtime
         from tasks.alert_consumer import AlertBatchConsumer
 
+        runtime.configure(functools.partial(alert_runtime, self._settings))
+        runtime._runtime = None  # noqa: SLF001 - an inherited engine shares the parent's sockets: drop it unclosed
         consumer = AlertBatchConsumer(self._app, self._settings)  # type: ignore[arg-type]
         signal.signal(signal.SIGTERM, lambda *_: consumer.stop())
         signal.signal(signal.SIGINT, lambda *_: consumer.stop())
