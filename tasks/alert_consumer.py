@@ -19,10 +19,11 @@ task's own body, one message at a time, so the proven per-message rules still ho
 
 - the store refuses the batch for good: each message alone, where a poison alert is quarantined
   alone; it sinks neither its own batch nor the other messages;
-- a transient fault (database down): each message alone after a pause; one that still fails goes
-  back on the queue (journal entry touched), and the consumer pauses with full-jitter backoff
-  capped under half the visibility timeout. A message failing for longer than
-  `task_retry_max_age_s` (counted in this process) is dead-lettered, as the task would.
+- a transient fault while the database still answers (a lost race, a deadlock): each message alone;
+- a transient fault while the database does not answer (an outage): every message goes back on the
+  queue with its journal entry touched, and the consumer pauses once (full jitter, capped under
+  half the visibility timeout). A message failing for longer than `task_retry_max_age_s` (counted
+  in this process) is dead-lettered, as the task would.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from kombu import Connection, Consumer, Message
 
 from adapters import intake_journal
 from adapters.backoff import full_jitter
+from adapters.db.engine import ping
 from adapters.faults import is_transient
 from adapters.routing import task_queues
 from config.settings import Settings
@@ -147,23 +149,28 @@ class AlertBatchConsumer:
         """Commit these messages' alerts, then acknowledge each; see the module's docstring for failures."""
         started = time.perf_counter()
         deliveries, alone = self._decode(messages)
+        put_back = 0
         now = datetime.now(timezone.utc)
         if deliveries:
             try:
                 outcome = runtime().alert_store.record_batches(
                     [(d.batch, d.envelope.traceid) for d in deliveries], now=now)
                 self._after_commit(deliveries, outcome, now)
-            except Exception as exc:  # noqa: BLE001 - classified: every message then goes alone
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                away = is_transient(exc) and not self._database_answers()
                 log.warning("alert_consumer.batch_failed", error=repr(exc)[:500], messages=len(deliveries),
-                            transient=is_transient(exc))
-                if is_transient(exc):
-                    self._stop.wait(self._pause_s())
-                alone = [*alone, *deliveries]
+                            transient=is_transient(exc), database_away=away)
+                if away:  # an outage: every message back on the queue, one pause
+                    put_back += sum(self._put_back(d, exc) for d in deliveries)
+                else:  # this batch's fault (a refused alert, a lost race): each message alone
+                    alone = [*alone, *deliveries]
             else:
                 self._finish(deliveries)
                 _observe(deliveries, outcome.recorded, time.perf_counter() - started)
-        for delivery in alone:
-            self._handle_alone(delivery)
+        put_back += sum(self._handle_alone(delivery) for delivery in alone)
+        if put_back:
+            self._failures_in_a_row += 1
+            self._stop.wait(self._pause_s())
 
     def _decode(self, messages: list[Message]) -> tuple[list[Delivery], list[Delivery]]:
         """(messages for the batch transaction, messages to handle alone: undecodable or not ours)."""
@@ -209,38 +216,52 @@ class AlertBatchConsumer:
             delivery.message.ack()
         self._failures_in_a_row = 0
 
-    def _handle_alone(self, delivery: Delivery) -> None:
-        """The single-message task's body for one message, with its outcomes mapped as the task maps them."""
+    def _handle_alone(self, delivery: Delivery) -> bool:
+        """The single-message task's body for one message, its outcomes mapped as the task maps them.
+
+        True when the message went back on the queue (a transient fault).
+        """
         try:
             if delivery.foreign is not None:
                 raise InvalidInput(f"the events queue carries {TASK} messages, not {delivery.foreign}")
             record_alert_batch.run(delivery.event)
         except Exception as exc:  # noqa: BLE001 - classified below
-            if is_transient(exc) and not self._too_old(delivery):
-                self._put_back(delivery, exc)
-                return
-            try:
-                record_alert_batch.dead_letter(delivery.event, exc)
-            except Exception as parking_error:  # noqa: BLE001 - parking failed: keep the message alive
-                self._put_back(delivery, parking_error)
-                return
+            if is_transient(exc):
+                return self._put_back(delivery, exc)
+            return self._dead_letter(delivery, exc)
         self._finish([delivery])
+        return False
 
-    def _too_old(self, delivery: Delivery) -> bool:
-        first = self._first_failure.get(delivery.event_id or "")
-        return first is not None and time.time() - first >= self._settings.task_retry_max_age_s
-
-    def _put_back(self, delivery: Delivery, exc: BaseException) -> None:
-        """A transient fault: back on the queue, journal entry kept fresh, and a pause before the next batch."""
+    def _put_back(self, delivery: Delivery, exc: BaseException) -> bool:
+        """A transient fault: back on the queue with its journal entry touched, unless it has failed too long."""
         event_id = delivery.event_id or ""
-        self._first_failure.setdefault(event_id, time.time())
+        first = self._first_failure.setdefault(event_id, time.time())
         while len(self._first_failure) > _FAILURES_REMEMBERED:
             self._first_failure.popitem(last=False)
+        if time.time() - first >= self._settings.task_retry_max_age_s:
+            return self._dead_letter(delivery, exc)
         _touch_intake(event_id, self._settings)
         delivery.message.requeue()
-        self._failures_in_a_row += 1
         log.warning("alert_consumer.retry", error=repr(exc)[:500], event_id=event_id)
-        self._stop.wait(self._pause_s())
+        return True
+
+    def _dead_letter(self, delivery: Delivery, exc: BaseException) -> bool:
+        try:
+            record_alert_batch.dead_letter(delivery.event, exc)
+        except Exception as parking_error:  # noqa: BLE001 - parking failed: keep the message alive
+            _touch_intake(delivery.event_id or "", self._settings)
+            delivery.message.requeue()
+            log.error("task.dead_letter_failed", error=repr(parking_error), cause=repr(exc))
+            return True
+        self._finish([delivery])
+        return False
+
+    def _database_answers(self) -> bool:
+        try:
+            ping(runtime().engine)
+        except Exception:  # noqa: BLE001 - any failure means: not now
+            return False
+        return True
 
     def _pause_s(self) -> float:
         return full_jitter(min(self._failures_in_a_row, 32), base_s=BACKOFF_BASE_S,

@@ -180,3 +180,28 @@ def test_a_transient_fault_retries_and_dead_letters_nothing(worker, monkeypatch)
     run_until(settings, app, lambda: broker_state(settings) == (0, 0, 0))
     assert count(settings, alerts) == 16 and faults["left"] == 0
     assert count(settings, audit_log, audit_log.c.kind.in_(("message.dead_lettered", "alert.quarantined"))) == 0
+
+
+def test_a_database_outage_puts_every_message_back_without_splitting_the_batch(worker, monkeypatch):
+    settings, app = worker
+    store = runtime_module.runtime().alert_store
+    calls = {"batches": 0, "alone": 0}
+
+    class AwayOnce:  # the database is away for the first batch, and says so to the consumer's ping
+        def record_batches(self, batches, **kwargs):
+            calls["batches"] += 1
+            if calls["batches"] == 1:
+                raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+            return store.record_batches(batches, **kwargs)
+
+        def record_batch(self, b, **kwargs):
+            calls["alone"] += 1
+            return store.record_batch(b, **kwargs)
+
+    monkeypatch.setattr(runtime_module.runtime(), "alert_store", AwayOnce())
+    monkeypatch.setattr(AlertBatchConsumer, "_database_answers", lambda self: calls["batches"] > 1)
+    monkeypatch.setattr(consumer_module, "BACKOFF_BASE_S", 0.01)
+    publish(settings, app, requests(4))
+    run_until(settings, app, lambda: broker_state(settings) == (0, 0, 0))
+    assert count(settings, alerts) == 16 and calls["alone"] == 0 and calls["batches"] >= 2
+    assert count(settings, audit_log, audit_log.c.kind.in_(("message.dead_lettered", "alert.quarantined"))) == 0
