@@ -22,12 +22,13 @@ task's own body, one message at a time, so the proven per-message rules still ho
 - a transient fault while the database still answers (a lost race, a deadlock): each message alone;
 - a transient fault while the database does not answer (an outage): every message goes back on the
   queue with its journal entry touched, and the consumer pauses once (full jitter, capped under
-  half the visibility timeout). A message failing for longer than `task_retry_max_age_s` (counted
+  half the visibility timeout; it resumes as soon as the database answers a ping, polled each second). A message failing for longer than `task_retry_max_age_s` (counted
   in this process) is dead-lettered, as the task would.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -59,6 +60,7 @@ log = structlog.get_logger("tasks.alert_consumer")
 TASK = "alerts.record_batch"
 MAX_LINGER_S = 0.25  # a batch waits at most this long after its first message before it commits
 IDLE_POLL_S = 1.0  # how often an idle consumer looks at its stop flag
+DATABASE_POLL_S = 1.0  # during an outage, how often a pausing consumer asks whether the database is back
 _FAILURES_REMEMBERED = 100_000
 
 
@@ -92,6 +94,7 @@ class AlertBatchConsumer:
         self._held: list[Message] = []
         self._first_failure: OrderedDict[str, float] = OrderedDict()  # event id -> time.time() of first fault
         self._failures_in_a_row = 0
+        self._hostname = f"alert-consumer-{os.getpid()}@{socket.gethostname()}"
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run` (SIGTERM)."""
@@ -149,7 +152,7 @@ class AlertBatchConsumer:
         """Commit these messages' alerts, then acknowledge each; see the module's docstring for failures."""
         started = time.perf_counter()
         deliveries, alone = self._decode(messages)
-        put_back = 0
+        put_back, away = 0, False
         now = datetime.now(timezone.utc)
         if deliveries:
             try:
@@ -166,11 +169,11 @@ class AlertBatchConsumer:
                     alone = [*alone, *deliveries]
             else:
                 self._finish(deliveries)
-                _observe(deliveries, outcome.recorded, time.perf_counter() - started)
+                self._observe(deliveries, outcome, time.perf_counter() - started)
         put_back += sum(self._handle_alone(delivery) for delivery in alone)
         if put_back:
             self._failures_in_a_row += 1
-            self._stop.wait(self._pause_s())
+            self._pause(until_database_answers=away)
 
     def _decode(self, messages: list[Message]) -> tuple[list[Delivery], list[Delivery]]:
         """(messages for the batch transaction, messages to handle alone: undecodable or not ours)."""
@@ -206,7 +209,10 @@ class AlertBatchConsumer:
         log.info("alerts.recorded", messages=len(deliveries), alerts=len(merged.alerts), recorded=outcome.recorded,
                  duplicates=outcome.duplicates, opened=len(outcome.opened), resolved=len(outcome.resolved),
                  audit_rows=outcome.audit_rows,
-                 quarantined=sum(len(d.rejected or ()) for d in deliveries))
+                 quarantined=sum(len(d.rejected or ()) for d in deliveries),
+                 # The batch's line carries every message's ids, as one task's line carries its own.
+                 event_ids=[d.envelope.id for d in deliveries],
+                 trace_ids=list(dict.fromkeys(d.envelope.traceid for d in deliveries)))
 
     def _finish(self, deliveries: list[Delivery]) -> None:
         """The work is committed: forget the journal entries, then acknowledge (a crash between: a no-op redelivery)."""
@@ -256,12 +262,48 @@ class AlertBatchConsumer:
         self._finish([delivery])
         return False
 
+    def _observe(self, deliveries: list[Delivery], outcome: Any, seconds: float) -> None:
+        """Each message counts as the task's would: its duration (the batch's), its outcome, and its Celery
+        events, so Flower lists it as a succeeded `alerts.record_batch`."""
+        from adapters.observability import metrics
+
+        duration = metrics.task_duration.labels(TASK)
+        for delivery, recorded, duplicates in zip(deliveries, outcome.recorded_each, outcome.duplicates_each):
+            duration.observe(seconds)
+            kind = "duplicate" if duplicates and not recorded else "processed"
+            metrics.events_consumed.labels(delivery.envelope.type, kind).inc()
+        if self._app.conf.worker_send_task_events:
+            try:
+                self._announce(deliveries, seconds)
+            except Exception as exc:  # noqa: BLE001 - monitoring must never fail committed work
+                log.warning("alert_consumer.events_failed", error=repr(exc)[:300])
+
+    def _announce(self, deliveries: list[Delivery], seconds: float) -> None:
+        with self._app.connection_or_acquire() as connection:
+            dispatcher = self._app.events.Dispatcher(connection, hostname=self._hostname, enabled=True)
+            for delivery in deliveries:
+                headers = delivery.message.headers
+                task_id = headers.get("id")
+                dispatcher.send("task-received", uuid=task_id, name=TASK, args=headers.get("argsrepr", ""),
+                                kwargs="{}", retries=headers.get("retries", 0), root_id=headers.get("root_id"),
+                                parent_id=headers.get("parent_id"), eta=None, expires=None)
+                dispatcher.send("task-succeeded", uuid=task_id, result="", runtime=seconds)
+            dispatcher.close()
+
     def _database_answers(self) -> bool:
         try:
             ping(runtime().engine)
         except Exception:  # noqa: BLE001 - any failure means: not now
             return False
         return True
+
+    def _pause(self, *, until_database_answers: bool) -> None:
+        """Back off (full jitter); during an outage, end the pause as soon as the database answers again."""
+        deadline = self._clock() + self._pause_s()
+        while not self._stop.is_set() and self._clock() < deadline:
+            self._stop.wait(min(DATABASE_POLL_S, max(0.0, deadline - self._clock())))
+            if until_database_answers and self._database_answers():
+                return
 
     def _pause_s(self) -> float:
         return full_jitter(min(self._failures_in_a_row, 32), base_s=BACKOFF_BASE_S,
@@ -295,12 +337,3 @@ def _touch_intake(event_id: str, settings: Settings) -> None:
         journal.touch(event_id)
     except Exception as exc:  # noqa: BLE001 - Redis gone: at worst the sweeper re-publishes a duplicate
         log.warning("intake_journal.touch_failed", error=repr(exc))
-
-
-def _observe(deliveries: list[Delivery], recorded: int, seconds: float) -> None:
-    from adapters.observability import metrics
-
-    metrics.task_duration.labels(TASK).observe(seconds)
-    outcome = "processed" if recorded else "duplicate"
-    for delivery in deliveries:
-        metrics.events_consumed.labels(delivery.envelope.type, outcome).inc()

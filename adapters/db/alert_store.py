@@ -61,12 +61,14 @@ class AlertStore:
             decisions = correlate_in_order(kept, book, self._policy)
             if all(isinstance(d, AlertDeduplicated) for batch_decisions in decisions for d in batch_decisions):
                 audit_writer.append(conn, muted.audit)
-                return BatchOutcome(duplicates=sum(len(batch_decisions) for batch_decisions in decisions))
+                each = tuple(len(batch_decisions) for batch_decisions in decisions)
+                return BatchOutcome(duplicates=sum(each), recorded_each=(0,) * len(each), duplicates_each=each)
             writer = _DecisionWriter(conn, now)
             for batch, (_, trace_id), batch_decisions in zip(kept, batches, decisions):
                 writer.begin(trace_id, batch.receiver)
                 for decision in batch_decisions:
                     writer.apply(decision)
+            writer.end()
             writer.flush()
             rows = audit_writer.append(conn, [*muted.audit, *writer.audit])
             # The follow-up commits with the incidents it follows: a crash after this commit cannot lose it.
@@ -132,6 +134,9 @@ class _DecisionWriter:
         self.recorded = self.duplicates = 0
         self.opened: list[int] = []
         self.opened_by: list[tuple[int, str]] = []  # (incident id, trace id of the batch that opened it)
+        self.recorded_each: list[int] = []
+        self.duplicates_each: list[int] = []
+        self._marks: tuple[int, int] | None = None
         self.resolved: list[int] = []
         self.touched: dict[int, None] = {}
         self.new_alerts: list[dict] = []
@@ -142,8 +147,17 @@ class _DecisionWriter:
 
     def begin(self, trace_id: str, receiver: str) -> None:
         """The decisions that follow are one batch's: its trace id and actor go on what they write."""
+        self.end()
+        self._marks = (self.recorded, self.duplicates)
         self.trace_id = trace_id
         self.actor = f"alertmanager:{receiver}" if receiver else "alertmanager"
+
+    def end(self) -> None:
+        """Close the current batch's counts (recorded, duplicates)."""
+        if self._marks is not None:
+            self.recorded_each.append(self.recorded - self._marks[0])
+            self.duplicates_each.append(self.duplicates - self._marks[1])
+            self._marks = None
 
     def apply(self, decision: Decision) -> None:
         _DECISION_WRITERS[type(decision)](self, decision)
@@ -169,7 +183,7 @@ class _DecisionWriter:
 
     def outcome(self, audit_rows: int) -> BatchOutcome:
         return BatchOutcome(self.recorded, self.duplicates, tuple(self.opened), tuple(self.resolved),
-                            audit_rows, tuple(self.touched))
+                            audit_rows, tuple(self.touched), tuple(self.recorded_each), tuple(self.duplicates_each))
 
     def _id(self, ref: IncidentRef) -> int:
         incident_id = self.ids.get(ref, ref)
