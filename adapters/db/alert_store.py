@@ -64,6 +64,8 @@ class AlertStore:
                 each = tuple(len(batch_decisions) for batch_decisions in decisions)
                 return BatchOutcome(duplicates=sum(each), recorded_each=(0,) * len(each), duplicates_each=each)
             writer = _DecisionWriter(conn, now)
+            writer.insert_incidents([(d, trace_id) for (_, trace_id), batch_decisions in zip(batches, decisions)
+                                     for d in batch_decisions if isinstance(d, IncidentOpened)])
             for batch, (_, trace_id), batch_decisions in zip(kept, batches, decisions):
                 writer.begin(trace_id, batch.receiver)
                 for decision in batch_decisions:
@@ -119,11 +121,11 @@ def _load_book(conn: Connection, batch_alerts: tuple[AlertReceived, ...], keys: 
 
 
 class _DecisionWriter:
-    """Applies decisions in order, mapping this batch's new incident refs to stored ids.
+    """Applies decisions in order, mapping the batches' new incident refs to stored ids.
 
-    New incidents are inserted at once (later decisions need their ids); every other change is
-    collected and written by `flush` with one executemany statement per kind, so a 20-alert batch
-    costs a handful of round trips, not two per alert.
+    New incidents are inserted first, all in one statement (later decisions need their ids); every
+    other change is collected and written by `flush` with one executemany statement per kind, so a
+    transaction of many batches costs a handful of round trips, not two per alert.
     """
 
     def __init__(self, conn: Connection, now: datetime) -> None:
@@ -197,16 +199,29 @@ class _DecisionWriter:
     def _on_AlertDeduplicated(self, decision: AlertDeduplicated) -> None:
         self.duplicates += 1
 
-    def _on_IncidentOpened(self, decision: IncidentOpened) -> None:
+    def insert_incidents(self, opened: list[tuple[IncidentOpened, str]]) -> None:
+        """Insert every incident the batches open, with their batch's trace id, in one statement.
+
+        Later decisions need their ids; the ids come back in the order of the rows.
+        """
+        if not opened:
+            return
+        rows = [self._incident_row(decision, trace_id) for decision, trace_id in opened]
+        statement = incidents.insert().returning(incidents.c.id, sort_by_parameter_order=True)
+        ids = self.conn.execute(statement, rows).scalars().all()
+        self.ids.update((decision.ref, incident_id) for (decision, _), incident_id in zip(opened, ids, strict=True))
+
+    def _incident_row(self, decision: IncidentOpened, trace_id: str) -> dict:
         alert = decision.alert
         resolved_at = (alert.ends_at or alert.starts_at) if decision.status == "resolved" else None
-        incident_id = self.conn.execute(incidents.insert().values(
-            correlation_key=decision.key, alertname=alert.alertname, service=alert.service,
-            severity=alert.severity, status=decision.status, opened_at=alert.starts_at,
-            last_seen_at=alert.starts_at, resolved_at=resolved_at, trace_id=self.trace_id,
-            created_at=self.now, updated_at=self.now,
-        ).returning(incidents.c.id)).scalar_one()
-        self.ids[decision.ref] = incident_id
+        return {"correlation_key": decision.key, "alertname": alert.alertname, "service": alert.service,
+                "severity": alert.severity, "status": decision.status, "opened_at": alert.starts_at,
+                "last_seen_at": alert.starts_at, "resolved_at": resolved_at, "trace_id": trace_id,
+                "created_at": self.now, "updated_at": self.now}
+
+    def _on_IncidentOpened(self, decision: IncidentOpened) -> None:
+        alert = decision.alert
+        incident_id = self.ids[decision.ref]  # inserted by insert_incidents
         self.opened.append(incident_id)
         self.opened_by.append((incident_id, self.trace_id))
         self._audit("incident.opened", incident_id, alert.event_id, {
