@@ -122,6 +122,9 @@ class Settings(BaseSettings):
         "a finished run is judged this long after its last step: did its incident resolve by then"))
     outcome_sweep_interval_s: float = Field(default=60.0, ge=0, description=(
         "how often a worker judges finished runs whose horizon passed; 0 = off"))
+    remediation_model_path: Path | None = Field(default=None, description=(
+        "folder written by `model train-remediation`; its classifier ranks the advice when its "
+        "remediation.json says it was chosen. None: the rates rank it"))
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9809, ge=0, le=65535, description="0 disables the worker's /metrics")
 

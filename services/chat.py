@@ -9,7 +9,7 @@ other request. Every entity used here is a catalog value or a strict pattern mat
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -535,11 +535,11 @@ class ChatHandler:
 
     def _waiting_run(self, incident_id: int) -> dict[str, Any] | None:
         """The incident's run that waits for a human decision, if the read model knows one."""
-        if self.remediation is None:
-            return None
-        runs = self.remediation.for_incident(incident_id).get("remediation") or []
-        waiting = [run for run in runs if run.get("state") == "awaiting_approval"]
-        return waiting[-1] if waiting else None
+        return _waiting_in(self._remediation_of(incident_id))
+
+    def _remediation_of(self, incident_id: int) -> Mapping[str, Any]:
+        """The incident's runs and advice (one read serves both); empty without the read model."""
+        return self.remediation.for_incident(incident_id) if self.remediation is not None else {}
 
     def _detail(self, turn: Turn, incident_id: int, *, with_evidence: bool) -> dict[str, Any]:
         incident = self.incidents.get(incident_id)
@@ -562,7 +562,10 @@ class ChatHandler:
                 factors.append(
                     "No risk assessment or anomaly evidence has been recorded for this incident yet."
                 )
-        waiting = self._waiting_run(incident_id)
+        remediation = self._remediation_of(incident_id)
+        if with_evidence and remediation.get("advice"):
+            facts["What fixed similar incidents"] = _advice_text(remediation["advice"])
+        waiting = _waiting_in(remediation)
         if waiting is not None:
             # The question the next bare "yes" answers: it is asked here, and only here.
             facts["Remediation"] = (
@@ -734,13 +737,22 @@ def _action_line(row: Mapping[str, Any]) -> ActionLine:
     data = row.get("data") or {}
     incident = row.get("incident_id")
     target = f"#{incident}" if incident else str(data.get("service") or data.get("alertname") or "")
-    why = _why(data)
+    why = _outcome_words(data) if str(row.get("kind")).startswith("remediation.outcome") else _why(data)
     return ActionLine(
         when=_when(row.get("occurred_at")),
         action=str(row.get("kind")),
         target=target,
         outcome=str(row.get("actor")) + (f": {why}" if why else ""),
     )
+
+
+def _outcome_words(data: Mapping[str, Any]) -> str:
+    """What a judged run's outcome row says: the action, and fixed, not fixed or still open."""
+    fixed = data.get("fixed")
+    verdict = ("fixed" if fixed is True else "not fixed" if fixed is False
+               else "resolved; recurrence known after 24 h" if data.get("resolved") else "not resolved")
+    worse = ", a new alert fired on the service (worse)" if data.get("worsened") else ""
+    return f"{data.get('action') or 'the run'}: {verdict}{worse}"
 
 
 def _why(data: Mapping[str, Any]) -> str:
@@ -752,6 +764,30 @@ def _why(data: Mapping[str, Any]) -> str:
             return f"{code}: {value}"[:300] if isinstance(code, str) and code not in value else value[:300]
     code = data.get("reason_code")
     return code if isinstance(code, str) else ""
+
+
+def _waiting_in(remediation: Mapping[str, Any]) -> dict[str, Any] | None:
+    waiting = [run for run in remediation.get("remediation") or [] if run.get("state") == "awaiting_approval"]
+    return waiting[-1] if waiting else None
+
+
+ADVICE_SHOWN = 5  # the rest is on the incident page (a Slack field holds 2,000 characters)
+
+
+def _advice_text(advice: Sequence[Any]) -> str:
+    """The ranked actions with their counts and intervals, as the incident page carries them."""
+    shown = [a for a in advice if isinstance(a, Mapping) and a.get("explanation")][:ADVICE_SHOWN]
+    lines = [f"{rank}. {entry['explanation']}{_classifier_says(entry)}" for rank, entry in enumerate(shown, 1)]
+    if any(entry.get("ranked_by") == "classifier" for entry in shown):
+        lines.insert(0, "Ranked by the outcome classifier; counts from the rates:")
+    if len(advice) > len(shown):
+        lines.append(f"({len(advice) - len(shown)} more on the incident page)")
+    return "\n".join(lines)
+
+
+def _classifier_says(entry: Mapping[str, Any]) -> str:
+    chance = entry.get("classifier_probability")
+    return f"; classifier {float(chance):.0%}" if isinstance(chance, (int, float)) else ""
 
 
 def _factor_lines(factors: Any) -> list[str]:

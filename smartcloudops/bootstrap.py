@@ -24,12 +24,16 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from starlette.applications import Starlette
 
+    from adapters.db.outcome_store import LearnedRates
     from consumers.auth import Authenticator
     from consumers.console_sso import SsoLogin
     from consumers.oidc import JwtVerifier
+    from pipeline.catalog import Catalog
+    from pipeline.policy import Policy
     from pipeline.nlu.authz import RoleBook
     from pipeline.anomaly.detector import StreamingDetector
     from pipeline.correlation import CorrelationPolicy
+    from pipeline.learning.classifier import OutcomeClassifier
     from pipeline.nlu import ContextStore
     from pipeline.remediation import GuardStore
     from services.deps import ChatRuntime, RemediationRuntime
@@ -38,6 +42,9 @@ if TYPE_CHECKING:
 
 
 log = structlog.get_logger("bootstrap")
+
+# `advisor(incident_id, alertname, service, severity)`: the incident's possible actions ranked, JSON-ready.
+Advisor = Callable[[int, str, str, str], list[dict[str, Any]]]
 
 
 def settings_from_environment() -> Settings:
@@ -207,29 +214,72 @@ def anomaly_threshold(settings: Settings) -> float | None:
         return None  # the plot goes without its threshold line; the worker reports a bad model
 
 
-def advisor(settings: Settings, engine: Engine) -> Callable[[str, str, str], list[dict[str, Any]]] | None:
+def advisor(settings: Settings, engine: Engine) -> Advisor | None:
     """Ranks a service's possible actions by their recorded outcomes (docs/learning.md), for the
     incident page; None when the operator files cannot be read (the page then has no advice)."""
     from adapters.db.outcome_store import LearnedRates
     from config.policy import load_remediation_config
     from pipeline.errors import ConfigurationError
-    from pipeline.learning.advice import possible_actions
-    from pipeline.learning.outcomes import Signature
 
     try:
         catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
     except ConfigurationError:
         return None
-    learning = LearnedRates(engine)
+    return advisor_for(catalog, policy, LearnedRates(engine), remediation_classifier(settings), engine)
 
-    def advise(alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
+
+def advisor_for(
+    catalog: Catalog, policy: Policy, learning: LearnedRates,
+    classifier: OutcomeClassifier | None = None, engine: Engine | None = None,
+) -> Advisor:
+    """`advisor(incident_id, alertname, service, severity)`: the actions the policy enables and the
+    service can take, ranked by learner (a), or by the classifier when one was chosen and loaded
+    (`engine` then reads each incident's features); empty for an unknown service or before any
+    executed run was judged."""
+    from pipeline.learning.advice import possible_actions
+    from pipeline.learning.outcomes import Signature
+
+    contexts = None
+    if classifier is not None and engine is not None:
+        from adapters.db.incident_context import IncidentContexts
+
+        contexts = IncidentContexts(engine)
+
+    def advise(incident_id: int, alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
         service = catalog.service(service_name)
         if service is None or not learning.has_outcomes():
             return []
         signature = Signature(alertname, service.name, severity, service.tier)
-        return learning.advice(signature, possible_actions(service, policy))
+        context = contexts.context(incident_id, signature) if contexts is not None else None
+        return learning.advice(signature, possible_actions(service, policy),
+                               classifier=classifier, context=context)
 
     return advise
+
+
+def remediation_classifier(settings: Settings) -> OutcomeClassifier | None:
+    """The classifier of SCO_REMEDIATION_MODEL_PATH when its sidecar says it was chosen (it beat the
+    rates on the later training weeks) and its SHA-256 matches; otherwise None, logged with why,
+    and the rates rank the advice."""
+    folder = settings.remediation_model_path
+    if folder is None:
+        return None
+    from adapters.remediation_model import load_model
+    from pipeline.errors import ConfigurationError, NotFound
+
+    try:
+        classifier, about = load_model(folder)
+    except (NotFound, ConfigurationError) as error:
+        log.warning("learning.classifier_not_used", path=str(folder), reason=str(error))
+        return None
+    if about.get("learner") != "classifier":
+        log.warning("learning.classifier_not_used", path=str(folder), chosen=about.get("learner"),
+                    reason=f"the training run chose the rates: {about.get('reason', 'no reason given')}",
+                    validation_brier=about.get("validation_brier"))
+        return None
+    log.info("learning.classifier_used", path=str(folder), sha256=about.get("onnx_sha256"),
+             reason=about.get("reason"), validation_brier=about.get("validation_brier"))
+    return classifier
 
 
 def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:
@@ -422,6 +472,7 @@ def build_remediation(
     from services.deps import RemediationRuntime
 
     catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
+    learning = LearnedRates(engine)
     if not settings.aws_instance_metadata:
         # botocore's last resort for credentials is the EC2 metadata service at 169.254.169.254;
         # on Fargate, with environment credentials or a laptop it is never the right place to ask.
@@ -435,7 +486,9 @@ def build_remediation(
         runs=RunStore(engine),
         approvals=ApprovalStore(engine),
         kill_switch=KillSwitchStore(engine),
-        queries=RemediationQueries(engine),
+        # With the advice: the chat's "why?" quotes it (tasks/chat.py reads through these queries).
+        queries=RemediationQueries(
+            engine, advisor=advisor_for(catalog, policy, learning, remediation_classifier(settings), engine)),
         guards=guards or guard_store(settings),
         actions=build_actions(
             AwsClients(
@@ -447,7 +500,7 @@ def build_remediation(
         verify_timeout_s=settings.remediation_verify_timeout_s,
         verify_poll_s=settings.remediation_verify_poll_s,
         verify_settle_s=settings.remediation_verify_settle_s,
-        learning=LearnedRates(engine),
+        learning=learning,
     )
 
 

@@ -24,6 +24,8 @@ def _handler() -> ChatHandler:
     publisher = CeleryPublisher(
         current_app, rt.settings.queues, timeout_s=rt.settings.broker_publish_timeout_s
     )
+    if rt.remediation is not None:  # its read model carries the advice the "why?" answer quotes
+        return ChatHandler(rt.chat, rt.incidents, publisher.publish, rt.remediation.queries)
     from adapters.db.remediation_queries import RemediationQueries
 
     return ChatHandler(rt.chat, rt.incidents, publisher.publish, RemediationQueries(rt.engine))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -40,24 +43,41 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A real Redis database number of its own, flushed before and after."""
+@contextmanager
+def redis_database(number: int | str) -> Iterator[str]:
+    """A database number of the shared Redis, flushed before and after."""
     import redis
 
     if not port_open(REDIS_HOST, REDIS_PORT):
         server_missing("Redis", f"nothing listens on {REDIS_HOST}:{REDIS_PORT}")
-    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{os.environ.get('SCO_TEST_REDIS_DB', '11')}"
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{number}"
     client = redis.Redis.from_url(url)
     client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database of its own, dropped afterwards."""
+@contextmanager
+def private_redis_server(directory: Path) -> Iterator[str]:
+    """A redis-server of the caller's own: the shared one is flushed by suites running in parallel."""
+    from tests.processes import RedisServer
+
+    if shutil.which("redis-server") is None:
+        server_missing("redis-server", "the binary is not installed")
+    server = RedisServer(directory)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def fresh_pg_database(prefix: str = "sco_test") -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of the caller's own, dropped afterwards."""
     import sqlalchemy as sa
 
     from adapters.db.engine import create_engine
@@ -65,7 +85,7 @@ def pg_url() -> Iterator[str]:
 
     if not port_open("127.0.0.1", 5432):
         server_missing("PostgreSQL", "nothing listens on 127.0.0.1:5432")
-    name = f"sco_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -73,10 +93,49 @@ def pg_url() -> Iterator[str]:
     engine = create_engine(url)
     upgrade(engine)
     engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def moto_server(*, reset: bool = False) -> Iterator[str]:
+    """moto in server mode on a free loopback port. Its backends live in this process, so a caller
+    that must not see another suite's resources asks for a reset."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        if os.environ.get("CI"):
+            pytest.fail(f"moto[server] is required in CI: {exc}")
+        pytest.skip(f"moto[server] is not installed: {exc}")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        if reset:
+            with urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10):
+                pass
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis database number of its own, flushed before and after."""
+    with redis_database(os.environ.get("SCO_TEST_REDIS_DB", "11")) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of its own, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
@@ -32,9 +32,13 @@ from adapters.db.schema_remediation import approvals, remediation_runs, remediat
 from adapters.periodic import PeriodicJob
 from pipeline.audit import AuditRecord
 from pipeline.events import to_utc
-from pipeline.learning.outcomes import RECURRENCE_SECONDS, Outcome, Signature, judge
-from pipeline.learning.rates import OutcomeRates
+from pipeline.learning.outcomes import RECURRENCE_SECONDS, Outcome, Signature, first_attempts, judge
+from pipeline.learning.rates import Estimate, OutcomeRates
 from pipeline.risk import LearnedFix
+
+if TYPE_CHECKING:
+    from pipeline.learning.classifier import OutcomeClassifier
+    from pipeline.learning.features import IncidentContext
 
 log = structlog.get_logger("outcomes")
 
@@ -201,7 +205,8 @@ class LearnedRates:
     """Learner (a) fitted on the stored outcomes, refitted at most every `refresh_s` (a worker's view).
 
     Outcomes arrive a horizon after each run, so a minute-old fit loses nothing; refitting reads
-    every executed run's outcome, which is a few thousand rows a year on a busy estate.
+    every executed run's outcome, which is a few thousand rows a year on a busy estate, and learns
+    from each incident's first attempt only, as the learner is evaluated.
     """
 
     def __init__(self, engine: Engine, *, strength: float = 5.0, refresh_s: float = 60.0,
@@ -218,18 +223,33 @@ class LearnedRates:
         with self._lock:
             now = self._clock()
             if self._rates is None or now - self._fitted_at >= self._refresh_s:
-                self._rates = OutcomeRates.fit(read_outcomes(self._engine), self._strength)
+                self._rates = OutcomeRates.fit(first_attempts(read_outcomes(self._engine)), self._strength)
                 self._fitted_at = now
             return self._rates
 
-    def advice(self, signature: Signature, actions: tuple[str, ...]) -> list[dict[str, Any]]:
-        """The possible actions ranked by their record on incidents alike (empty: no record)."""
-        from pipeline.learning.advice import advise
+    def advice(
+        self, signature: Signature, actions: tuple[str, ...], *,
+        classifier: OutcomeClassifier | None = None, context: IncidentContext | None = None,
+    ) -> list[dict[str, Any]]:
+        """The possible actions ranked by their record on incidents alike (empty: no record); with
+        the chosen classifier and the incident's context, in the classifier's order instead."""
+        from pipeline.learning.advice import advise, advise_by_classifier
 
+        ranked: list[tuple[Estimate, float | None]] | None = None
+        by = "classifier"
+        if classifier is not None and context is not None:
+            try:
+                ranked = advise_by_classifier(self.rates(), classifier, context, actions)
+            except Exception as error:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+                # The advice only ranks: a model that fails to score leaves it to the rates.
+                log.warning("learning.classifier_failed", error=repr(error)[:300])
+        if ranked is None:
+            ranked, by = [(e, None) for e in advise(self.rates(), signature, actions)], "rates"
         return [
             {"action": e.action, "probability": round(e.probability, 4), "low": round(e.low, 4),
-             "high": round(e.high, 4), "fixed": e.fixed, "tried": e.tried, "explanation": e.explain()}
-            for e in advise(self.rates(), signature, actions)
+             "high": round(e.high, 4), "fixed": e.fixed, "tried": e.tried, "explanation": e.explain(),
+             "ranked_by": by, "classifier_probability": None if p is None else round(p, 4)}
+            for e, p in ranked
         ]
 
     def has_outcomes(self) -> bool:

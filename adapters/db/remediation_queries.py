@@ -23,8 +23,10 @@ from pipeline.events import to_utc
 class RemediationQueries:
     """An incident's risk assessments, remediation runs, their steps and approvals, as JSON-ready dicts."""
 
-    def __init__(self, engine: Engine, advisor: Callable[[str, str, str], list[dict[str, Any]]] | None = None) -> None:
-        """`advisor(alertname, service, severity)` ranks the possible actions by their record."""
+    def __init__(
+        self, engine: Engine, advisor: Callable[[int, str, str, str], list[dict[str, Any]]] | None = None
+    ) -> None:
+        """`advisor(incident_id, alertname, service, severity)` ranks the possible actions by their record."""
         self._engine = engine
         self._advisor = advisor
 
@@ -75,7 +77,7 @@ class RemediationQueries:
                 .where(incidents.c.id == incident_id)
             ).first()
         advice = (
-            self._advisor(incident.alertname, incident.service, incident.severity or "")
+            self._advisor(incident_id, incident.alertname, incident.service, incident.severity or "")
             if self._advisor is not None and incident is not None and runs
             else []
         )

@@ -3,12 +3,18 @@
 Only actions the policy enables and the service's catalog entry can take part (an action never
 becomes possible because it once worked elsewhere). Each carries learner (a)'s estimate and its
 explanation; when no action was ever tried on incidents of this alert name or wider, there is
-nothing to say and the advice is empty.
+nothing to say and the advice is empty. When the classifier (learner b) was chosen, it orders the
+same actions and learner (a) still explains each one: the classifier reorders, never adds.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from pipeline.catalog import Service
+from pipeline.learning.classifier import OutcomeClassifier
+from pipeline.learning.features import IncidentContext
 from pipeline.learning.outcomes import Signature
 from pipeline.learning.rates import Estimate, OutcomeRates
 from pipeline.policy import ActionName, Policy
@@ -32,3 +38,17 @@ def advise(rates: OutcomeRates, signature: Signature, actions: tuple[str, ...]) 
     """The actions, most likely to fix first; empty when none was ever tried on anything alike."""
     ranked = rates.rank(signature, actions)
     return ranked if any(estimate.tried for estimate in ranked) else []
+
+
+def advise_by_classifier(
+    rates: OutcomeRates, classifier: OutcomeClassifier, context: IncidentContext, actions: Sequence[str]
+) -> list[tuple[Estimate, float | None]]:
+    """`advise`'s actions ordered by the classifier's chance of a fix (one scoring call), each with
+    that chance; an action the classifier never saw (or scores NaN) follows in the rates' order."""
+    ranked = advise(rates, context.signature, tuple(actions))
+    known = [e.action for e in ranked if e.action in classifier.space.actions]
+    scored = classifier.probabilities([context] * len(known), known) if known else []
+    chance = {a: float(p) for a, p in zip(known, scored) if math.isfinite(float(p))}
+    first = sorted((e for e in ranked if e.action in chance), key=lambda e: -chance[e.action])
+    rest = [e for e in ranked if e.action not in chance]
+    return [(e, chance[e.action]) for e in first] + [(e, None) for e in rest]

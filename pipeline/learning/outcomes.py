@@ -10,6 +10,7 @@ A run *fixed* its incident when it resolved it, and it neither recurred nor wors
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -103,3 +104,18 @@ def judge(
         and 0 <= (new_alert_at - last_step_at).total_seconds() <= horizon_seconds
     )
     return resolved, recurred, worsened
+
+
+def first_attempts(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    """The first judged run of each incident, in the given order (oldest first).
+
+    A later run acted on an incident the first did not fix: a biased sample for judging which
+    action to try first, so learner (a) learns from first attempts only, as it is evaluated.
+    """
+    seen: set[str] = set()
+    firsts = []
+    for outcome in sorted(outcomes, key=lambda o: o.finished_at):
+        if outcome.incident_id not in seen:
+            seen.add(outcome.incident_id)
+            firsts.append(outcome)
+    return firsts

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.errors import InvalidInput
-from pipeline.learning.outcomes import Outcome, Signature, judge
+from pipeline.learning.outcomes import Outcome, Signature, first_attempts, judge
 from pipeline.learning.rates import OutcomeRates
 
 T = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -69,3 +69,16 @@ def test_a_new_service_borrows_from_the_same_alert_elsewhere_and_an_untried_acti
 def test_the_prior_strength_must_be_positive():
     with pytest.raises(InvalidInput):
         OutcomeRates(strength=0)
+
+
+def test_the_rate_learns_from_each_incidents_first_attempt_only():
+    # Incident i1: a redeploy failed, then a reboot fixed it; incident i2: a reboot fixed it first.
+    redeploy = Outcome("r1", "i1", DOWN, "redeploy", T, resolved=False, recurred=False, worsened=False)
+    second = Outcome("r2", "i1", DOWN, "reboot", T + timedelta(hours=1), resolved=True, recurred=False,
+                     worsened=False)
+    other = Outcome("r3", "i2", DOWN, "reboot", T + timedelta(minutes=30), resolved=True, recurred=False,
+                    worsened=False)
+    firsts = first_attempts([second, other, redeploy])
+    assert [o.run_id for o in firsts] == ["r1", "r3"]
+    rates = OutcomeRates.fit(firsts)
+    assert (rates.estimate(DOWN, "reboot").fixed, rates.estimate(DOWN, "reboot").tried) == (1, 1)
