@@ -72,6 +72,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     from adapters.db.anomaly_store import AnomalyScoreStore
     from adapters.db.queries import IncidentQueries
     from adapters.series_state import series_state_store
+    from adapters.dead_letters import dead_letters_for
     from tasks.runtime import Runtime
 
     settings = settings or settings_from_environment()
@@ -87,6 +88,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
         anomaly_detector=anomaly_detector_loader(settings),
         anomaly_evidence=AnomalyEvidenceRecorder(engine, timedelta(seconds=settings.anomaly_evidence_lookback_s)),
         chat=build_chat(settings, engine),
+        dead_letters=dead_letters_for(settings.broker, settings.queues.dead_letter, engine),
     )
 
 

@@ -7,21 +7,18 @@ from typing import Any
 
 import structlog
 from celery import Task
-from kombu import Producer
 
-from adapters import intake_journal
+from adapters import dead_letters, intake_journal
 from adapters.backoff import full_jitter
-from adapters.db import audit_writer
 from pipeline.audit import AuditRecord
 from adapters.faults import is_transient
-from adapters.routing import dead_letter_queue
 from config.settings import Settings
 from tasks.runtime import runtime
 
 log = structlog.get_logger("tasks")
 
 BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 30.0  # a failed dead-letter park waits this long before it tries again
+BACKOFF_CAP_S = 30.0  # a failed dead letter (audit or park) waits this long before it tries again
 
 
 # A CloudEvents extension attribute carried by a retried message: when its first transient failure was.
@@ -101,24 +98,39 @@ class PipelineTask(Task):
     def quarantine(self, event: Any, item: Any, exc: BaseException, *, event_id: str | None = None) -> None:
         """Park one bad item of a batch alone (dead letter + audit row); the rest of its batch goes on."""
         alone = {**event, "data": {**event.get("data", {}), "alerts": [item]}} if isinstance(event, dict) else event
-        self.dead_letter(alone, exc, kind="alert.quarantined", event_id=event_id)
+        # An alert too broken to have an event id is named by its content within its batch: two of them
+        # in one batch are two letters, and a redelivery of the batch names each of them again.
+        key = event_id or f"{_get(event, 'id') or self.request.id}/{dead_letters.content_digest(item)}"
+        self.dead_letter(alone, exc, kind="alert.quarantined", event_id=event_id, key=key)
 
     def dead_letter(self, event: Any, exc: BaseException, *, kind: str = "message.dead_lettered",
-                    event_id: str | None = None) -> None:
-        """Park the message on the dead-letter queue and audit it; the original is then acked."""
+                    event_id: str | None = None, key: str | None = None) -> None:
+        """Audit the letter, then park it on the dead-letter queue, each once; the original is then acked.
+
+        The letter's id comes from the task, the kind and the event id (the task id only when the
+        message has no event id), so a redelivery after a kill between the two steps finishes the
+        letter without a second audit row or a second parked copy (adapters/dead_letters.py).
+        """
         failed_at = datetime.now(timezone.utc)
-        parked = {"task": self.name, "task_id": self.request.id, "event": event, "error": repr(exc),
+        key = key or event_id or _get(event, "id") or self.request.id
+        letter_id = dead_letters.dead_letter_id(self.name, kind, str(key))
+        letter = {"task": self.name, "task_id": self.request.id, "event": event, "error": repr(exc),
                   "retries": self.request.retries, "failed_at": failed_at.isoformat()}
-        queue = dead_letter_queue(runtime().settings.queues)
-        with self.app.producer_or_acquire() as producer:
-            Producer(producer.channel).publish(parked, exchange=queue.exchange, routing_key=queue.routing_key,
-                                              declare=[queue], serializer="json", retry=True)
         record = AuditRecord(kind=kind, occurred_at=failed_at, actor=f"worker:{self.name}",
                              event_id=event_id or _get(event, "id"), trace_id=_get(event, "traceid"),
-                             data={"task": self.name, "error": repr(exc)[:2000], "retries": self.request.retries})
-        with runtime().engine.begin() as conn:
-            audit_writer.append(conn, [record])
-        log.error("task.dead_lettered", kind=kind, error=repr(exc), retries=self.request.retries)
+                             data={"task": self.name, "error": repr(exc)[:2000], "retries": self.request.retries,
+                                   "dead_letter_id": letter_id, "task_id": self.request.id})
+        audited, parked = _dead_letters().dead_letter(letter_id, record, letter)
+        log.error("task.dead_lettered", kind=kind, error=repr(exc), retries=self.request.retries,
+                  dead_letter_id=letter_id, audited=audited, parked=parked)
+
+
+def _dead_letters() -> dead_letters.DeadLetters:
+    """This process's dead letters: the runtime's, else built once beside its broker and database."""
+    rt = runtime()
+    if rt.dead_letters is None:
+        rt.dead_letters = dead_letters.dead_letters_for(rt.settings.broker, rt.settings.queues.dead_letter, rt.engine)
+    return rt.dead_letters
 
 
 def _forget_intake(event: Any) -> None:

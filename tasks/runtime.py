@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from adapters.dead_letters import DeadLetters
     from adapters.db.alert_store import AlertStore
     from adapters.db.anomaly_evidence import AnomalyEvidenceRecorder
     from adapters.db.anomaly_store import AnomalyScoreStore
@@ -39,6 +40,7 @@ class Runtime:
     anomaly_detector: Callable[[], StreamingDetector] | None = None
     anomaly_evidence: AnomalyEvidenceRecorder | None = None
     chat: ChatRuntime | None = None  # chat commands (tasks.chat)
+    dead_letters: DeadLetters | None = None  # built beside the broker on first use (tasks.base)
 
     def close(self) -> None:
         self.engine.dispose()

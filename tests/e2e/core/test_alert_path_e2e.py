@@ -136,6 +136,8 @@ def test_poison_message_goes_to_the_dead_letter_queue_with_an_audit_row(pipeline
                      queue="events")
     wait_for(lambda: count(store, audit_log, audit_log.c.kind == "message.dead_lettered") == 1, 60,
              f"poison message was not dead-lettered\n{pipeline.logs()}")
+    # The audit row commits first, then the letter is parked.
+    wait_for(lambda: redis.Redis.from_url(redis_url).llen("dead_letter") > 0, 10, "audited but never parked")
     parked = redis.Redis.from_url(redis_url).lrange("dead_letter", 0, -1)
     assert len(parked) == 1
     body = json.loads(base64.b64decode(json.loads(parked[0])["body"]))
