@@ -28,12 +28,13 @@ task's own body, one message at a time, so the proven per-message rules still ho
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -199,7 +200,8 @@ class AlertBatchConsumer:
     def _after_commit(self, deliveries: list[Delivery], outcome: Any, now: datetime) -> None:
         for delivery in deliveries:  # refused alerts are parked once their batch is committed
             for raw, exc in delivery.rejected or ():
-                record_alert_batch.quarantine(delivery.event, raw, exc)
+                with _as_task(delivery):
+                    record_alert_batch.quarantine(delivery.event, raw, exc)
         merged = AlertBatch(tuple(a for d in deliveries for a in d.batch.alerts), "", "", 0, "")
         trace_id = deliveries[0].envelope.traceid
         attach_anomaly_evidence(merged, trace_id, now)  # before any follow-up reads the incident
@@ -230,7 +232,8 @@ class AlertBatchConsumer:
         try:
             if delivery.foreign is not None:
                 raise InvalidInput(f"the events queue carries {TASK} messages, not {delivery.foreign}")
-            record_alert_batch.run(delivery.event)
+            with _as_task(delivery):
+                record_alert_batch.run(delivery.event)
         except Exception as exc:  # noqa: BLE001 - classified below
             if is_transient(exc):
                 return self._put_back(delivery, exc)
@@ -253,7 +256,8 @@ class AlertBatchConsumer:
 
     def _dead_letter(self, delivery: Delivery, exc: BaseException) -> bool:
         try:
-            record_alert_batch.dead_letter(delivery.event, exc)
+            with _as_task(delivery):
+                record_alert_batch.dead_letter(delivery.event, exc)
         except Exception as parking_error:  # noqa: BLE001 - parking failed: keep the message alive
             _touch_intake(delivery.event_id or "", self._settings)
             delivery.message.requeue()
@@ -308,6 +312,20 @@ class AlertBatchConsumer:
     def _pause_s(self) -> float:
         return full_jitter(min(self._failures_in_a_row, 32), base_s=BACKOFF_BASE_S,
                            cap_s=retry_backoff_cap_s(self._settings))
+
+
+@contextlib.contextmanager
+def _as_task(delivery: Delivery) -> Iterator[None]:
+    """The task's code sees the message as its request (task id, retries), as under a Celery worker.
+
+    Dead letters are named by the task id when a message has no event id.
+    """
+    headers = delivery.message.headers
+    record_alert_batch.push_request(id=headers.get("id"), retries=headers.get("retries") or 0, delivery_info={})
+    try:
+        yield
+    finally:
+        record_alert_batch.pop_request()
 
 
 def _event_of(message: Message) -> Any:

@@ -205,3 +205,14 @@ def test_a_database_outage_puts_every_message_back_without_splitting_the_batch(w
     run_until(settings, app, lambda: broker_state(settings) == (0, 0, 0))
     assert count(settings, alerts) == 16 and calls["alone"] == 0 and calls["batches"] >= 2
     assert count(settings, audit_log, audit_log.c.kind.in_(("message.dead_lettered", "alert.quarantined"))) == 0
+
+
+def test_messages_without_an_event_are_dead_lettered_each_under_its_own_task_id(worker):
+    settings, app = worker
+    for _ in range(2):  # no event id: the letters are told apart by the messages' task ids
+        app.send_task("alerts.record_batch", args=["not an event"], queue="events")
+    publish(settings, app, requests(2))
+    run_until(settings, app, lambda: broker_state(settings) == (0, 0, 0)
+              and count(settings, audit_log, audit_log.c.kind == "message.dead_lettered") == 2)
+    assert count(settings, alerts) == 8
+    assert redis.Redis.from_url(settings.broker).llen("dead_letter") == 2
