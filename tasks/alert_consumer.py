@@ -284,7 +284,9 @@ class AlertBatchConsumer:
 
     def _announce(self, deliveries: list[Delivery], seconds: float) -> None:
         with self._app.connection_or_acquire() as connection:
-            dispatcher = self._app.events.Dispatcher(connection, hostname=self._hostname, enabled=True)
+            # Buffered: the batch's events go out as one "task.multi" message (Celery's receivers take lists).
+            dispatcher = self._app.events.Dispatcher(connection, hostname=self._hostname, enabled=True,
+                                                     buffer_group=["task"], buffer_limit=2 * len(deliveries) + 1)
             for delivery in deliveries:
                 headers = delivery.message.headers
                 task_id = headers.get("id")
@@ -292,6 +294,7 @@ class AlertBatchConsumer:
                                 kwargs="{}", retries=headers.get("retries", 0), root_id=headers.get("root_id"),
                                 parent_id=headers.get("parent_id"), eta=None, expires=None)
                 dispatcher.send("task-succeeded", uuid=task_id, result="", runtime=seconds)
+            dispatcher.flush()
             dispatcher.close()
 
     def _database_answers(self) -> bool:
