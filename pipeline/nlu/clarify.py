@@ -19,6 +19,15 @@ MUTATING_INTENTS = frozenset(
 _NUMBER_RE = re.compile(r"^\W*(?:#|no\.?\s*|option\s+|number\s+)?(\d)\W*$")
 _YES_RE = re.compile(r"^\W*(?:y|yes|yep|yeah|yup|sure|ok|okay|correct|right|do it|go ahead|👍)\W*$")
 _NO_RE = re.compile(r"^\W*(?:n|no|nope|nah|neither|none|cancel|nothing|never ?mind|nvm|👎)\W*$")
+_YES_WORDS = frozenset(
+    {"y", "yes", "yep", "yeah", "yup", "sure", "ok", "okay", "k", "go", "correct"}
+)
+_CONFIRM_FILLERS = frozenset({"it", "that", "pls", "please", "plz", "now", "then", "ahead", "do"})
+_VERBS: dict[str, frozenset[str]] = {
+    "approve": frozenset({"approve"}), "deny": frozenset({"deny", "reject"}),
+    "ack": frozenset({"ack", "acknowledge"}), "silence": frozenset({"silence", "mute", "snooze"}),
+    "unsilence": frozenset({"unsilence", "unmute"}), "escalate": frozenset({"escalate", "page"}),
+}
 _WHAT: dict[str, str] = {
     "status": "show the status", "list_incidents": "list open incidents",
     "show_incident": "show the incident", "approve": "approve", "deny": "deny",
@@ -96,7 +105,7 @@ def answer(text: str, pending: Sequence[Mapping[str, Any]]) -> Choice | None | b
     number = _NUMBER_RE.match(line)
     if number is not None and 1 <= int(number.group(1)) <= len(choices):
         return choices[int(number.group(1)) - 1]
-    if len(choices) == 1 and _YES_RE.match(line):
+    if len(choices) == 1 and (_YES_RE.match(line) or _confirms(line, choices[0])):
         return choices[0]
     if _NO_RE.match(line):
         return False
@@ -105,6 +114,18 @@ def answer(text: str, pending: Sequence[Mapping[str, Any]]) -> Choice | None | b
         if value is not None and line.strip(" .!?") == str(value).lower():
             return choice
     return None
+
+
+def _confirms(line: str, choice: Choice) -> bool:
+    # `ok restart`, `yes restart it`, `silence it pls` answering `Just to be sure: run restart
+    # on cart?`: a yes that names the offered command's own verb, and nothing else.
+    words = re.findall(r"[a-z']+", line)
+    verbs = _VERBS.get(choice.intent, frozenset())
+    if choice.intent == "remediate":
+        verbs = frozenset({str(choice.entities.get("action", ""))})
+    return bool(words) and bool(verbs.intersection(words)) and set(words) <= (
+        verbs | _YES_WORDS | _CONFIRM_FILLERS
+    )
 
 
 def question_reply(question: Question) -> dict[str, Any]:

@@ -29,11 +29,28 @@ _UNSILENCE = tuple(
         r"\b(?:put|turn|switch|bring)\s+back\s+(?:on\s+)?(?:the\s+)?(?:alert|alerts|alarm|alarms|paging)\b",
         rf"\b{_SILENCE_WORDS}\s+can\s+go\b",
         rf"\b{_SILENCE_WORDS}\s+off\b",
+        # `make the lab alerts loud again`, `you can make alert again active`
+        r"\b(?:alerts?|alarms?|notifications?|paging)\b(?:\s+\S+){0,2}?\s+"
+        r"(?:(?:loud|active|audible|live)\s+again|again\s+(?:loud|active|audible|live))\b",
     )
 )
 _NEGATED_REMEDIATION = re.compile(rf"\b{_NOT}\s+(?:\w+\s+){{0,2}}{_REMEDIATION_VERBS}\b")
 _NEGATED_GO_AHEAD = re.compile(rf"\b{_NOT}\s+(?:\w+\s+)?{_GO_AHEAD_VERBS}\b")
 _NEGATED_SILENCE = re.compile(rf"\b{_NOT}\s+{_SILENCE_WORDS}")
+# `don't ack 3533, it's not mine`, `do not escalate yet`: an ack or a page is not a plan
+# waiting for a decision, so refusing one is no deny, only nothing to do.
+_NEGATED_NOTICE = re.compile(
+    rf"\b{_NOT}\s+(?:\w+\s+)?(?:ack|acknowledge|escalate|page)\b"
+)
+# `no one restart pharmacy till I say so`, `nobody touch checkout`: an order to everybody
+# not to act (the verb in its base form: `nobody acked this` reports, it forbids nothing).
+_NOBODY = re.compile(
+    r"(?<!if )(?<!cause )(?<!because )\b(?:no\s*one|no-one|nobody)\s+"
+    r"(?:(?:should|may|is\s+to|can|must|gets\s+to)\s+)?"
+    r"(?:restart|reboot|redeploy|scale|start|bounce|kick|touch|deploy|roll|ack|acknowledge|"
+    r"silence|mute|unmute|unsilence|approve|escalate|page)\b"
+)
+_EXPLICIT_REFUSAL = re.compile(r"\b(?:deny|reject|decline|veto)\b")
 _CALL_OFF_PHRASES = (
     r"never\s*mind|nvm|cancel|scratch that|forget it|abort|hold off|call it off|stand down"
 )
@@ -70,19 +87,26 @@ _NEGATION_ANYWHERE = re.compile(rf"\b(?:{_NOT}|not|no|never|nope|wait|but|unless
 _CONSENT_VERB = re.compile(r"^(?:(?:please|pls|plz|ok|then|so|i)\s+)*(?:approve|approved|lgtm)\b")
 
 
-def reversal(masked: str, pending: bool) -> str | None:
+def reversal(masked: str, pending: bool, after_silence: bool = False) -> str | None:
     """The intent a negation or reversal in `masked` forces, or None when there is none.
 
     `pending` is True when the conversation has an action waiting for a yes or no, so
     `cancel that` or `don't restart` turns it down (deny) rather than meaning nothing.
+    `after_silence` is True right after a silence: `don't silence it` then takes it back.
     """
     if any(pattern.search(masked) for pattern in _UNSILENCE):
         return "unsilence"
     targeted = "<inc>" in masked or "<num>" in masked or pending
+    if _NOBODY.search(masked):
+        return "unknown"  # an order to everyone not to act is no decision on a plan
+    if _NEGATED_NOTICE.search(masked) and not _EXPLICIT_REFUSAL.search(masked):
+        return "unknown"
     if _NEGATED_GO_AHEAD.search(masked) or _NEGATED_REMEDIATION.search(masked):
         return "deny" if targeted else "unknown"
     if _NEGATED_SILENCE.search(masked):
-        return "unsilence" if pending else "unknown"
+        # `don't silence it` right after a silence takes it back; otherwise (`and DON'T
+        # silence AuditLogDropped`) it asks for nothing to be done.
+        return "unsilence" if after_silence else "unknown"
     if _BARE_REFUSAL.match(masked):
         return "deny" if pending else "unknown"
     if pending and _FIRM_REFUSAL.match(masked):

@@ -54,7 +54,7 @@ _FOREIGN_NUMBER_CUES = frozenset(
      "account", "user", "seat", "room", "floor", "page", "step", "version", "v", "build",
      "release", "port", "sku", "item", "row", "line", "chapter", "slide", "last", "past",
      "top", "first", "latest", "previous", "recent", "since", "until", "till", "before",
-     "after", "around"}
+     "after", "around", "from"}
 )
 # Words after which a noun phrase starts (`the claim 881`, `to bed 7`, `for patient 44`).
 _NOUN_OPENERS = frozenset(
@@ -73,6 +73,10 @@ _COUNTED_NOUNS = frozenset(
      "events", "times", "users", "customers", "requests", "errors", "people", "jobs", "items",
      "messages", "minutes", "mins", "hours", "days", "weeks", "incidents", "alerts", "pages"}
 )
+# After a duration these make it a time or an age, not a length to keep something up.
+_DURATION_PAST_RE = re.compile(r"\s*(?:left|ago|remaining|old|overdue|late|behind|early|avg)\b")
+# `tier 0`, `sev 2`, `level 3`: a rank, not an incident id.
+_RANK_CUES = frozenset({"tier", "level", "sev", "severity", "priority", "prio"})
 _CAPACITY_NOUNS = frozenset(
     {"replicas", "replica", "instances", "nodes", "pods", "tasks", "copies", "containers",
      "hosts", "workers", "servers", "machines", "units", "boxes"}
@@ -163,7 +167,8 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
     tokens = _tokens(lowered, mentions)
     mentions += _target_mentions(text, lowered, tokens, mentions, vocabulary)
     ambiguous: list[tuple[str, ...]] = []
-    mentions += _catalog_mentions(tokens, vocabulary, mentions, ambiguous)
+    found = _catalog_mentions(tokens, vocabulary, mentions, ambiguous)
+    mentions += _generic_words_dropped(lowered, found)
     unknown = _unknown_alert_mentions(text, vocabulary, mentions)
     mentions += unknown
     mentions += _described_alert_mentions(tokens, vocabulary, mentions)
@@ -177,6 +182,21 @@ def read(text: str, vocabulary: Vocabulary) -> Reading:
         ambiguous=tuple(ambiguous), unknown_alerts=tuple(str(m.value) for m in unknown),
         clauses=_clauses(lowered, pieces), has_text=bool(text.strip()), text=lowered,
     )
+
+
+_CLAUSE_OR_COMMA_RE = re.compile(r"[.?!;:,]+(?=\s)|\s[—–-]+\s|\n")
+
+
+def clause_span(text: str, position: int) -> tuple[int, int]:
+    """Where the clause (to a comma) holding `position` starts and ends in `text`."""
+    start, end = 0, len(text)
+    for match in _CLAUSE_OR_COMMA_RE.finditer(text):
+        if match.end() <= position:
+            start = match.end()
+        elif match.start() >= position:
+            end = match.start()
+            break
+    return start, end
 
 
 def _clauses(text: str, pieces: list[tuple[int, str]]) -> tuple[str, ...]:
@@ -199,6 +219,8 @@ def _pattern_mentions(text: str) -> list[Mention]:
     for match in _REGION_RE.finditer(text):
         _claim(found, Mention("region", match.group(0), match.start(), match.end()))
     for duration in find_durations(text):
+        if _DURATION_PAST_RE.match(text, duration.end):
+            continue  # `9 days left`, `20 min ago`: when something happens, no window to set
         _claim(found, Mention("duration_s", duration.seconds, duration.start, duration.end))
     for pattern in (_HASH_INCIDENT_RE, _PREFIXED_INCIDENT_RE):
         for match in pattern.finditer(text):
@@ -257,6 +279,20 @@ def _catalog_mentions(
                     if len(choices) > 1:
                         ambiguous.append(choices)
     return found
+
+
+def _generic_words_dropped(text: str, found: list[Mention]) -> list[Mention]:
+    # `adt alerts`, `PodCrashLooping alerts`, `lab status`: a service whose name is a word of
+    # the domain, right after another service or an alert, is that word, not the service.
+    ordered = sorted(found, key=lambda m: m.start)
+    kept = []
+    for previous, mention in zip([None, *ordered], ordered):
+        spelled = text[mention.start : mention.end]
+        if (previous is not None and mention.kind == "service" and spelled in KEYWORDS
+                and not text[previous.end : mention.start].strip()):
+            continue
+        kept.append(mention)
+    return kept
 
 
 def _catalog_match(
@@ -415,11 +451,29 @@ def _number_mentions(text: str, tokens: tuple[Token, ...]) -> list[Mention]:
         before = tokens[index - 1].word if index else ""
         after = tokens[index + 1].word if index + 1 < len(tokens) else ""
         kind = _number_kind(before, after, text, token)
+        if _ARROW_RE.match(text[token.end :].lstrip()) and re.match(
+            r"\s*(?:->|→|=>)\s*\d", text[token.end :]
+        ):
+            kind = "quantity"  # `scale card-auth 10 -> 14`: where it comes from, not where to
+        elif kind == "number" and _counts_things(before, after) and index + 1 < len(tokens) \
+                and not text[token.end : tokens[index + 1].start].strip():
+            kind = "quantity"  # `the 835 files were late`: a number of things or their kind
         if kind == "number" and index >= 2 and not text[tokens[index - 1].end : token.start].strip() \
                 and _labels_a_thing(before, tokens[index - 2].word):
             kind = "quantity"
         found.append(Mention(kind, int(token.text), token.start, token.end))
     return found
+
+
+def _counts_things(before: str, after: str) -> bool:
+    # A plural noun the bot does not know right after a number (`the 835 files`, `40 beds`);
+    # a number right after a command's verb is what the command is about (`kick 4011 upstairs`).
+    if before in _SPELLED_INCIDENT_CUES or before in ACTION_WORDS or before in _ESCALATION_CUES:
+        return False
+    return (
+        after.isalpha() and len(after) >= 4 and after.endswith("s") and after not in _ORDINARY
+        and after not in _OPERATIONS_NOUNS and after not in _CAPACITY_NOUNS
+    )
 
 
 def _labels_a_thing(before: str, before_that: str) -> bool:
@@ -445,7 +499,7 @@ def _stands_alone(text: str, token: Token, quoted: bool = False) -> bool:
 
 
 def _number_kind(before: str, after: str, text: str, token: Token) -> str:
-    if before in _FOREIGN_NUMBER_CUES or after in _COUNTED_NOUNS:
+    if before in _FOREIGN_NUMBER_CUES or after in _COUNTED_NOUNS or before in _RANK_CUES:
         return "quantity"
     if before in _INCIDENT_CUES or text[max(0, token.start - 1) : token.start] == "#":
         return "incident"
@@ -507,8 +561,9 @@ def _target_mentions(
     opening = bool(words) and words[0] == "to"  # `to the db team`, answering `escalate?`
     if not _ESCALATION_CUES.intersection(words) and not handles and not opening:
         return []
-    leads = [i + 1 for i, t in enumerate(tokens[:-1]) if t.word in _TARGET_LEADS or
-             _ARROW_RE.search(text[t.end : tokens[i + 1].start])]
+    leads = [i + 1 for i, t in enumerate(tokens[:-1]) if (
+        t.word in _TARGET_LEADS and not _inside_catalog_name(tokens, i, vocabulary)
+    ) or _ARROW_RE.search(text[t.end : tokens[i + 1].start])]
     for start in leads + handles:
         span = _target_span(text, tokens, start, taken, vocabulary)
         if span is not None:
@@ -518,6 +573,19 @@ def _target_mentions(
             value = source[first.start : last.end].lstrip("@")
             return [Mention("target", value, first.start, last.end)]
     return []
+
+
+def _inside_catalog_name(tokens: tuple[Token, ...], index: int, vocabulary: Vocabulary) -> bool:
+    # `nurse call failing`: `call` is part of a service's name here, it calls no one.
+    for start in range(max(0, index - _MAX_NGRAM + 1), index + 1):
+        for end in range(index + 1, min(len(tokens), start + _MAX_NGRAM) + 1):
+            window = list(tokens[start:end])
+            if len(window) < 2 or not _adjacent(window):
+                continue
+            spelling = squash("".join(t.text for t in window))
+            if spelling in vocabulary.services or spelling in vocabulary.alerts:
+                return True
+    return False
 
 
 def _target_span(
@@ -546,6 +614,9 @@ def _target_span(
         after = following[position + 1].word if position + 1 < len(following) else ""
         if token.word == "on" and after in ("duty", "call"):
             last = token  # `manager on duty`: `on` is part of the name
+            continue
+        if token.word in ACTION_WORDS and after in _TEAM_WORDS:
+            last = token  # `revenue cycle director`: part of a role's name
             continue
         if token.word in _TARGET_STOPS or token.word in ACTION_WORDS or not _TARGET_RE.fullmatch(
             token.text
@@ -585,7 +656,14 @@ def _names_a_team(tokens: tuple[Token, ...], index: int) -> bool:
     # `the search team`, `pricing oncall`: an ordinary first word is still a target
     # when a team word follows it.
     following = tokens[index + 1].word if index + 1 < len(tokens) else ""
-    return following in {"team", "oncall", "on-call", "lead", "sre", "squad", "owner", "owners"}
+    return following in _TEAM_WORDS
+
+
+# Words that make the words before them a team or a role (`LIS vendor`, `incident commander`).
+_TEAM_WORDS = frozenset(
+    {"team", "oncall", "on-call", "lead", "leads", "sre", "squad", "owner", "owners", "vendor",
+     "support", "director", "commander", "manager", "desk", "admin", "admins", "supervisor"}
+)
 
 
 def surface_words(fragment: str) -> list[str]:

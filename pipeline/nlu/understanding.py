@@ -16,10 +16,11 @@ from pipeline.nlu.clarify import (
 )
 from pipeline.nlu.classifier import Classifier, Prediction, intent_classifier
 from pipeline.nlu.context import ChatContext
+from pipeline.nlu.injection import carries_payload
 from pipeline.nlu.lexicon import ACTION_WORDS, COMMON_WORDS, KEYWORDS
 from pipeline.nlu.negation import affirmation, decision, reversal
-from pipeline.nlu.reading import Reading, read
-from pipeline.nlu.rules import match_rule
+from pipeline.nlu.reading import Reading, clause_span, read
+from pipeline.nlu.rules import about_the_bot, match_rule
 from pipeline.nlu.vocabulary import Vocabulary
 
 INTENTS = (
@@ -41,7 +42,15 @@ ASK_THRESHOLD = 0.6
 _GROUNDING_KINDS = frozenset({"service", "alertname", "instance", "incident"})
 _QUESTIONS = frozenset({"status", "list_incidents", "show_incident", "explain", "history"})
 
-_OPERATIONS_WORDS = KEYWORDS | frozenset(ACTION_WORDS)
+# Symptoms of a system in trouble: with one of these, a plain word that names a service
+# (`bedboard not updating`, `fhir latency is through the roof`) is that service.
+_SYMPTOM_WORDS = frozenset(
+    {"latency", "queue", "backlog", "lag", "lagging", "errors", "error", "failing", "failed",
+     "failure", "failures", "stale", "stuck", "slow", "timeout", "timeouts", "timing", "down",
+     "crash", "crashing", "crashed", "updating", "outage", "500s", "5xx", "502", "503", "cpu",
+     "memory", "oom", "disk", "p99", "depth", "unreachable", "hanging", "flapping", "spiking"}
+)
+_OPERATIONS_WORDS = KEYWORDS | frozenset(ACTION_WORDS) | _SYMPTOM_WORDS
 _INCIDENT_INTENTS = frozenset({"show_incident", "approve", "deny", "ack", "explain", "escalate"})
 _ANAPHORS = frozenset({"it", "its", "it's", "that", "this", "them", "there", "same", "again"})
 _SUBJECT_KEYS = ("incident", "service", "instance", "alertname")
@@ -73,6 +82,15 @@ _FOLLOW_UP_RE = re.compile(
     r"(?=.*<(?:svc|inst|inc|num|region|alert)>)"
     r"(?:(?:<svc>|<inst>|<inc>|<num>|<region>|<alert>|<dur>|in|on|for|the|too|also|as well|"
     r"please|pls|\?|not everywhere|then|one|it|that)\s*)+$"
+)
+# `in ca-central-1`, `Specifically the portal and scheduler.`, `just records then` right
+# after a question: the same question about the subject named now (a command is never
+# repeated this way: the words say nothing of one).
+_BARE_SUBJECT_RE = re.compile(
+    r"^(?:(?:ok|okay|so|hmm|just|only|specifically|what about|how about|in|on|for|the|"
+    r"and|then|please|pls)\s+)*(?:<svc>|<inst>|<region>|<alert>)"
+    r"(?:\s+(?:and|in|on|for|the|only|then|too|please|pls|specifically|stuff|\?|<svc>|<inst>|"
+    r"<region>|<alert>))*$"
 )
 # `wait, not 10, 6`, `no, 6`, `make it 8`: the replica count of the scaling just asked for.
 _CORRECTION_RE = re.compile(
@@ -145,6 +163,38 @@ _DELEGATED_RE = re.compile(
     r"|\b(?:tell|ask|remind|get)\s+(?!(?:you|u|the\s+bot)\b)(?:[\w@.-]+\s+){1,3}?to\s+"
     r"(?:restart|reboot|redeploy|scale|start|bounce|silence|mute|unmute|ack|approve|deny|reject)"
 )
+# Verbs that give a mutating command, by the intent they give.
+_COMMAND_INTENTS = {
+    **{word: "remediate" for word in ("restart", "reboot", "redeploy", "scale", "bounce")},
+    **{word: "silence" for word in ("silence", "mute", "snooze")},
+    **{word: "unsilence" for word in ("unsilence", "unmute", "unsnooze")},
+    "ack": "ack", "acknowledge": "ack", "escalate": "escalate", "approve": "approve",
+    "deny": "deny", "reject": "deny",
+}
+# A bare yes (the verb `approve` is not one: it says what it does).
+_BARE_YES_RE = re.compile(r"(?:(?:y|yes|yep|yeah|yup|sure|ok|okay|k|please|pls)\s*)+")
+# Verbs for what the bot cannot do to a service or instance.
+_UNSUPPORTED_RE = re.compile(
+    r"^(?:(?:please|pls|can you|could you|ok)\s+)*"
+    r"(?:stop|terminate|kill|delete|destroy|shut\s*down|shutdown|drain|wipe|decommission|remove)\b"
+)
+_HOW_OFTEN_RE = re.compile(r"^(?:\S+\s+)?how\s+(?:often|many\s+times)\b")
+_ASKS_HOW_RE = re.compile(r"^(?:\S+\s+)?how\s+(?:do|can|should|would)\s+(?:i|we|one)\b")
+_OPPOSITES = {"silence": "unsilence", "unsilence": "silence"}
+# Where a clause opens: the previous word (or filler) ends with one of these before the verb.
+_OPENS_A_CLAUSE_RE = re.compile(
+    r"(?:[,;+&]|\band|\bthen|\balso|\bplus)\W*(?:(?:then|also|pls|please)\W+)*\S*$"
+)
+# What may come before a command that opens the line (`ok`, `pls`, `can you`).
+_LINE_OPENING_RE = re.compile(
+    r"\W*(?:(?:ok|okay|k|pls|please|plz|so|now|first|just|hey|yes|yeah|then|"
+    r"(?:can|could|would|will)\s+(?:you|u|we|someone|somebody))\W+)*"
+)
+# After a command verb these make it a noun or a subject (`reboot is too aggressive`).
+_NOUN_MARKERS = frozenset(
+    {"is", "was", "isn't", "wasn't", "will", "would", "can", "could", "should", "has", "had",
+     "on", "of", "did", "does", "went", "failed", "worked", "finished", "done"}
+)
 # Slack's quote: the line quotes a message, the rest of the text answers it.
 _QUOTE_RE = re.compile(r"^\s*(?:>|&gt;)")
 # Whom a mutating command acts on; without one (and nothing in context) the bot asks.
@@ -187,7 +237,10 @@ def understand(
             return answered
     quote, reply = _split_quote(text)
     reading = read(reply if quote else text, vocabulary)
-    if context.last_intent and _FOLLOW_UP_RE.match(reading.masked):
+    if context.last_intent and (_FOLLOW_UP_RE.match(reading.masked) or (
+        context.last_intent in _QUESTIONS and _BARE_SUBJECT_RE.match(reading.masked)
+        and "<svc> " + reading.masked != "<svc> <svc>"
+    )):
         return _follow_up(reading, context)
     if (context.last_intent == "remediate" and context.last_action == "scale"
             and _CORRECTION_RE.match(reading.masked)):
@@ -202,6 +255,24 @@ def understand(
         reading = read(text, vocabulary)
         if intent == "unknown" and source in ("classifier", "threshold"):
             intent, confidence, source, runner_up = _recognise(reading, context, classifier)
+    bare_yes = _BARE_YES_RE.fullmatch(reading.masked) or (
+        reading.masked == "approve" and not re.search(r"[a-z]", text.lower())  # a 👍 alone
+    )
+    if intent == "approve" and bare_yes and not _anything_to_decide(context):
+        # `yes`, `👍` opening a conversation: nothing was proposed, so it agrees to nothing.
+        intent, source = "unknown", "rule"
+    if intent == "remediate" and _UNSUPPORTED_RE.match(reading.masked) and not any(
+        m.kind == "action" for m in reading.mentions
+    ):
+        # `terminate i-0b7…`, `stop the records instance`: no action the bot has.
+        intent, source = "unknown", "rule"
+    commands = _commands(reading) if source in ("classifier", "rule", "clause", "threshold") else ()
+    if commands and intent not in MUTATING_INTENTS and carries_payload(reading.text):
+        # `restart pharmacy $(whoami)`: whatever the model makes of the payload, the line gives
+        # a command, and a command with a payload is confirmed (below), never dropped unseen.
+        intent = commands[0]
+    if len(commands) > 1 and intent in commands:
+        intent = commands[0]  # `ack 12 and escalate to dba`: the first command is the request
     entities = _entities(reading, intent)
     resolved = _resolve(intent, entities, reading, context)
     if intent == "remediate" and not _REMEDIATION_OBJECTS.intersection(entities) and not (
@@ -211,6 +282,12 @@ def understand(
         # `restart` or `scale up` names nothing at all: the bot asks what to act on.
         intent, entities, resolved = "unknown", {}, set()
     question = _question(intent, confidence, source, runner_up, entities, reading)
+    if len(commands) > 1 and intent == commands[0]:
+        # Acting on the first and dropping the second silently is not what was asked for;
+        # running both from one line is not what the bot does: the user picks.
+        second = _entities(reading, commands[1])
+        _resolve(commands[1], second, reading, context)
+        question = ask_intent([Choice(intent, dict(entities)), Choice(commands[1], second)])
     if question is None and (
         _runs_on_a_written_incident(intent, entities, resolved)
         or _weak_decision(intent, entities, reading)
@@ -295,6 +372,8 @@ def _question(
     mutating = intent in MUTATING_INTENTS
     if mutating and (_is_question(reading) or _narrates(intent, reading)):
         return ask_intent([best])
+    if mutating and carries_payload(reading.text):
+        return ask_intent([best])  # `restart portal; rm -rf /`: pasted or crafted, confirmed first
     if intent != "escalate" and _DELEGATED_RE.search(reading.text):
         return ask_intent([best])  # `tell bob to restart cart`, `remind me to ack 4412`
     if intent in _NOW_OR_NEVER and _LATER_RE.search(reading.text):
@@ -316,6 +395,38 @@ def _question(
     if intent == "silence" and alert in reading.unknown_alerts:
         return confirm_unknown_alert(best, str(alert))
     return None
+
+
+def _anything_to_decide(context: ChatContext) -> bool:
+    # Only a conversation that has not begun offers nothing at all to agree to; later the
+    # chat handler answers a yes to nothing itself ("Nothing is waiting for your yes").
+    return context.pending_approval is not None or context.last_intent is not None or (
+        context.last_incident is not None or context.pending_choices is not None
+    )
+
+
+def _commands(reading: Reading) -> tuple[str, ...]:
+    """The distinct mutating intents of the commands a line gives, in order.
+
+    A command verb gives a command where a clause opens: at the start of the line or
+    after `and`, `then`, `also`, `+`, `&`, a comma or a semicolon (`ack 12 and restart
+    cart`, `k leave it, ack and escalate to dba`); one followed by a verb of its own is a
+    noun (`reboot is too aggressive, deny`).
+    """
+    found: list[str] = []
+    tokens = reading.tokens
+    for index, token in enumerate(tokens):
+        intent = _COMMAND_INTENTS.get(token.word)
+        if intent is None or intent in found:
+            continue
+        following = tokens[index + 1].word if index + 1 < len(tokens) else ""
+        if following in _NOUN_MARKERS:
+            continue
+        if _LINE_OPENING_RE.fullmatch(reading.text[: token.start]) or (
+            index and _OPENS_A_CLAUSE_RE.search(reading.text[tokens[index - 1].start : token.start])
+        ):
+            found.append(intent)
+    return tuple(found)
 
 
 def _runs_on_a_written_incident(
@@ -343,8 +454,18 @@ def _service_as_modifier(
     # `restart the pharmacy printer`: a service named by a plain word, inside a noun phrase,
     # right before a noun the bot does not know qualifies that noun; the thing to act on is
     # the printer, not the pharmacy service.
-    if intent not in MUTATING_INTENTS or {"incident", "instance"}.intersection(entities):
-        return False
+    if intent not in MUTATING_INTENTS or "instance" in entities or any(
+        m.kind == "incident" for m in reading.mentions
+    ):
+        return False  # `restart the pharmacy box for #44`: the incident says what is meant
+    first_service = next((m.start for m in reading.mentions if m.kind == "service"), None)
+    if "incident" in entities and any(
+        m.kind == "number" and (first_service is None or m.start < first_service)
+        for m in reading.mentions
+    ):
+        return False  # `approve 415, I checked with the warehouse lead`: 415 is the object
+    if intent == "remediate" and _object_is_something_else(reading):
+        return True
     for mention in reading.mentions:
         if mention.kind != "service" or not reading.spelled(mention).isalpha():
             continue
@@ -359,6 +480,26 @@ def _service_as_modifier(
         word = following[0].word
         if word.isalpha() and len(word) > 2 and word not in _KNOWN_WORDS:
             return True
+    return False
+
+
+def _object_is_something_else(reading: Reading) -> bool:
+    # `restart the printer in radiology`: the verb's object is a noun the bot does not know;
+    # the service named after it only says where that thing is.
+    tokens = reading.tokens
+    for index, token in enumerate(tokens):
+        if token.word not in ACTION_WORDS:
+            continue
+        following = tokens[index + 1 : index + 3]
+        if not following or following[0].word not in _DETERMINERS:
+            return False
+        noun = following[1] if len(following) > 1 else None
+        if noun is None or reading.text[following[0].end : noun.start].strip():
+            return False
+        if any(m.overlaps(noun.start, noun.end) for m in reading.mentions):
+            return False
+        word = noun.word
+        return word.isalpha() and len(word) > 2 and word not in _KNOWN_WORDS
     return False
 
 
@@ -401,7 +542,11 @@ def _is_question(reading: Reading) -> bool:
     if not words:
         return False
     modal = words[0] in _MODALS and len(words) > 1 and words[1] not in _REQUESTED_OF
-    if words[0] in _INTERROGATIVES or modal or _HEDGES.intersection(words):
+    # `do not proceed with 1203`, `do NOT reboot, deny #318`: an order, not a question.
+    interrogative = words[0] in _INTERROGATIVES and not (
+        words[0] == "do" and len(words) > 1 and words[1] in ("not", "n't")
+    )
+    if interrogative or modal or _HEDGES.intersection(words):
         return True
     # `approve 412?` asks whether to: a question mark ends it, and no request form
     # (`can you …`, `pls`) makes it a polite command.
@@ -431,6 +576,10 @@ def _narrates(intent: str, reading: Reading) -> bool:
         if re.match(rf"\s+(?:just\s+|already\s+|finally\s+)?(?:{stems})\w*ed\b",
                     text[subject.end :]):
             return True
+    # `the bot wants to reboot i-0…`, `it proposed to restart cart`: what someone else plans.
+    if re.search(rf"\b(?:wants|wanted|plans|planned|proposes|proposed|suggests|suggested|"
+                 rf"recommends|recommended|tries|tried)\s+to\s+(?:{stems})", text):
+        return True
     return _quotes_a_command(text)
 
 
@@ -507,7 +656,7 @@ def _recognise(
     # A reply to a quoted message answers what the message proposed.
     pending = (context.pending_approval is not None or context.last_intent in _PROPOSING
                or quoting)
-    reversed_intent = reversal(reading.masked, pending)
+    reversed_intent = reversal(reading.masked, pending, context.last_intent == "silence")
     if reversed_intent is not None:
         return reversed_intent, 1.0, "negation", None
     if pending and affirmation(reading.masked):
@@ -530,6 +679,22 @@ def _recognise(
         threshold = WEAK_GROUNDING_THRESHOLD
     if prediction.confidence < threshold:
         return "unknown", prediction.confidence, "threshold", prediction.intent
+    if prediction.intent == "history" and _HOW_OFTEN_RE.match(reading.masked) and {
+        "you", "u", "your"
+    }.intersection(reading.masked.split()):
+        # `how often do you go to the gym`: about the listener, and the history rules found
+        # nothing of operations in it.
+        return "unknown", prediction.confidence, "rule", "history"
+    if prediction.intent == "help" and _ASKS_HOW_RE.match(reading.masked) and not about_the_bot(
+        reading.masked
+    ):
+        # `how do I get a new badge`: a how-to the rules did not find to be about the bot.
+        return "unknown", prediction.confidence, "rule", "help"
+    opposite = _OPPOSITES.get(prediction.intent)
+    if opposite is not None and _commands(reading)[:1] == (opposite,):
+        # `mute lab for the rest of the shift` read as unsilence: the n-grams of the two are
+        # alike, the verb that opens the command is not (reversals were read above).
+        return opposite, prediction.confidence, source, prediction.intent
     return prediction.intent, prediction.confidence, source, prediction.runner_up
 
 
@@ -560,7 +725,7 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
     if intent == "unknown":
         return {}
     entities: dict[str, str | int] = {}
-    for mention in reading.mentions:
+    for mention in _command_clause_first(reading, intent):
         if mention.kind in ("number", "capacity", "quantity") or _INTENT_ONLY_KEYS.get(mention.kind, intent) != intent:
             continue
         entities.setdefault(mention.kind, mention.value)
@@ -579,9 +744,30 @@ def _entities(reading: Reading, intent: str) -> dict[str, str | int]:
     return entities
 
 
+def _command_clause_first(reading: Reading, intent: str) -> list:
+    # `ok sso is fine. redeploy portal`, `FedEx is back, unmute CarrierApiTimeouts`: a command
+    # acts on what its own clause names; what other sentences name is only the fallback.
+    mentions = list(reading.mentions)
+    if intent not in MUTATING_INTENTS:
+        return mentions
+    verb = next((t for t in reading.tokens if _COMMAND_INTENTS.get(t.word) == intent
+                 or (intent == "remediate" and t.word in ACTION_WORDS)), None)
+    if verb is None:
+        return mentions
+    start, end = clause_span(reading.text, verb.start)
+    return sorted(mentions, key=lambda m: not (start <= m.start < end))
+
+
 def _assign_numbers(reading: Reading, intent: str, entities: dict[str, str | int]) -> None:
     # A bare number is a replica count when scaling, otherwise an incident id.
     candidates = [m for m in reading.mentions if m.kind in ("number", "capacity")]
+    explicit = [m for m in candidates if m.kind == "capacity"]
+    if explicit and (entities.get("action") == "scale" or (
+        intent == "remediate" and "action" not in entities
+    )):
+        # `scale card-auth from 10 to 14`: the count after `to` is the one asked for.
+        entities["capacity"] = explicit[0].value
+        candidates = [m for m in candidates if m is not explicit[0]]
     for mention in candidates:
         scaling = entities.get("action") == "scale" or (
             intent == "remediate" and "action" not in entities
