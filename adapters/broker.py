@@ -9,7 +9,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -109,6 +109,19 @@ class RedisDirectPublisher:
             pipe = self._client.pipeline(transaction=True)
             pipe.lpush(queue, self.encode(task, event, queue))
             intake_journal.add_to(pipe, task, event, time.time())
+            pipe.execute()
+
+    def publish_many(self, messages: Sequence[tuple[str, CloudEvent]]) -> None:
+        """LPUSH many (task, event) messages, journaled, in one MULTI: all on the broker, or none."""
+        if not messages:
+            return
+        with broker_errors():
+            pipe = self._client.pipeline(transaction=True)
+            now = time.time()
+            for task, event in messages:
+                queue = getattr(self._queues, ROUTES[task])
+                pipe.lpush(queue, self.encode(task, event, queue))
+                intake_journal.add_to(pipe, task, event, now)
             pipe.execute()
 
     async def aclose(self) -> None:

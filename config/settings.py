@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         "a prefork child is replaced after a task leaves it above this resident size; 0 = never"))
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description=(
         "`up` waits this long for its workers' warm shutdown after SIGTERM, then kills them"))
+    alert_batch_messages: int = Field(default=50, ge=0, le=1000, description=(
+        "alert batches (broker messages) a worker commits in one transaction on Redis + PostgreSQL; "
+        "0 or 1 = one Celery task per message"))
+    alert_batch_wait_ms: int = Field(default=20, ge=0, le=5000, description=(
+        "how long the alert consumer waits for one more message before it commits what it holds"))
     broker_visibility_timeout_s: int = Field(default=300, ge=5)
     broker_publish_timeout_s: float = Field(default=2.0, gt=0)
     task_max_retries: int = Field(default=10, ge=0, description="unused: transient faults are retried by age")
@@ -283,6 +288,15 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.broker.startswith("sqla+")
+
+    @property
+    def batches_alerts(self) -> bool:
+        """Alert messages are committed many at a time: asked for, on Redis and PostgreSQL.
+
+        The embedded default (SQLite, kombu's SQLAlchemy transport) keeps one task per message.
+        """
+        return (self.alert_batch_messages > 1 and self.broker.startswith(("redis://", "rediss://"))
+                and self.database.startswith("postgresql"))
 
     def webhook_secret(self) -> str:
         """The bearer token Alertmanager must send; generated once and kept in the data dir if unset."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from pipeline.events import AlertBatch, AlertReceived
 
@@ -115,8 +115,23 @@ def identity(alert: AlertReceived) -> AlertIdentity:
 
 def correlate(batch: AlertBatch, book: IncidentBook, policy: CorrelationPolicy) -> list[Decision]:
     """Decide, alert by alert in delivery order, what the batch changes."""
+    return correlate_in_order([batch], book, policy)[0]
+
+
+def correlate_in_order(batches: Sequence[AlertBatch], book: IncidentBook,
+                       policy: CorrelationPolicy) -> list[list[Decision]]:
+    """Decide batch after batch, each seeing what the ones before it changed; one list of decisions each.
+
+    This is what recording the batches one transaction after another would decide, so many broker
+    messages can be committed in one transaction. New incidents' refs are unique across all batches.
+    """
     state = book.copy()
     new_refs = (f"new:{n}" for n in itertools.count(1))
+    return [_decide(batch, state, policy, new_refs) for batch in batches]
+
+
+def _decide(batch: AlertBatch, state: IncidentBook, policy: CorrelationPolicy,
+            new_refs: Iterable[str]) -> list[Decision]:
     decisions: list[Decision] = []
     for alert in batch.alerts:
         if alert.status == "firing":

@@ -19,6 +19,9 @@ class BatchOutcome:
     resolved: tuple[int, ...] = ()
     audit_rows: int = 0
     touched: tuple[int, ...] = field(default=())
+    # Batches recorded together (AlertStore.record_batches): alerts recorded and duplicates, batch by batch.
+    recorded_each: tuple[int, ...] = ()
+    duplicates_each: tuple[int, ...] = ()
 
 
 class AlertRecorder(Protocol):

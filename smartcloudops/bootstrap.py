@@ -92,6 +92,26 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     )
 
 
+def alert_runtime(settings: Settings) -> Runtime:
+    """The runtime of the alert consumer (tasks.alert_consumer): what recording alerts needs, nothing more.
+
+    No remediation, chat or anomaly model: the consumer's process stays small.
+    """
+    from adapters.db.alert_store import AlertStore
+    from adapters.db.anomaly_evidence import AnomalyEvidenceRecorder
+    from adapters.db.queries import IncidentQueries
+    from tasks.runtime import Runtime
+
+    engine = database(settings, pool_size=2)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        alert_store=AlertStore(engine, correlation_policy(settings)),
+        incidents=IncidentQueries(engine),
+        anomaly_evidence=AnomalyEvidenceRecorder(engine, timedelta(seconds=settings.anomaly_evidence_lookback_s)),
+    )
+
+
 def anomaly_detector_loader(settings: Settings) -> Callable[[], StreamingDetector]:
     """Loads the model on first call and keeps it: once per worker process, never in the HTTP server."""
 

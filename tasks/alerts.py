@@ -57,7 +57,8 @@ def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
 
 def outbox_relay() -> OutboxRelay:
     """The relay of this worker process; on Redis it publishes through the intake journal too."""
-    return OutboxRelay(runtime().engine, _publisher().publish)
+    publisher = _publisher()
+    return OutboxRelay(runtime().engine, publisher.publish, publish_many=getattr(publisher, "publish_many", None))
 
 
 @functools.lru_cache(maxsize=1)

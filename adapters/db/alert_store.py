@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -19,7 +19,7 @@ from adapters.db.schema import alerts, incidents
 from pipeline.audit import AuditRecord
 from pipeline.correlation import (
     AlertDeduplicated, AlertFired, AlertResolved, CorrelationPolicy, Decision, IncidentBook, IncidentOpened,
-    IncidentRef, IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate, correlation_key,
+    IncidentRef, IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate_in_order, correlation_key,
     identity,
 )
 from pipeline.events import ASSESS_INCIDENT, AlertBatch, AlertReceived, assessment_requested, check_alert, to_utc
@@ -37,33 +37,61 @@ class AlertStore:
 
         An alert outside pipeline.limits (what the edge refuses) raises OutOfLimits before anything is written.
         """
-        for alert in batch.alerts:
-            check_alert(alert, self._policy.labels)
+        return self.record_batches([(batch, trace_id)], now=now)
+
+    def record_batches(self, batches: Sequence[tuple[AlertBatch, str]], *, now: datetime) -> BatchOutcome:
+        """Correlate and persist many (batch, trace id) in one transaction, as if one after another.
+
+        One lock statement, one silence check, one state load, one write per kind and one append to
+        the audit chain, however many batches: what lets a worker commit many broker messages at
+        once. Redelivered batches change nothing; any alert outside pipeline.limits raises
+        OutOfLimits before anything is written.
+        """
+        for batch, _ in batches:
+            for alert in batch.alerts:
+                check_alert(alert, self._policy.labels)
         with self._engine.begin() as conn:
-            keys = sorted({correlation_key(alert.labels, self._policy) for alert in batch.alerts})
+            keys = sorted({correlation_key(alert.labels, self._policy)
+                           for batch, _ in batches for alert in batch.alerts})
             _lock_keys(conn, keys)
             # Chat silences: a muted alert is recorded apart, flagged, and correlates into no incident.
-            batch = mute_silenced(conn, batch, now=now, trace_id=trace_id).remaining
-            book = _load_book(conn, batch.alerts, keys)
-            decisions = correlate(batch, book, self._policy)
-            if all(isinstance(d, AlertDeduplicated) for d in decisions):
-                return BatchOutcome(duplicates=len(decisions))
-            writer = _DecisionWriter(conn, now, trace_id, batch.receiver)
-            for decision in decisions:
-                writer.apply(decision)
+            muted = mute_silenced(conn, batches, now=now)
+            kept = list(muted.remaining)
+            book = _load_book(conn, tuple(alert for batch in kept for alert in batch.alerts), keys)
+            decisions = correlate_in_order(kept, book, self._policy)
+            if all(isinstance(d, AlertDeduplicated) for batch_decisions in decisions for d in batch_decisions):
+                audit_writer.append(conn, muted.audit)
+                each = tuple(len(batch_decisions) for batch_decisions in decisions)
+                return BatchOutcome(duplicates=sum(each), recorded_each=(0,) * len(each), duplicates_each=each)
+            writer = _DecisionWriter(conn, now)
+            writer.insert_incidents([(d, trace_id) for (_, trace_id), batch_decisions in zip(batches, decisions)
+                                     for d in batch_decisions if isinstance(d, IncidentOpened)])
+            for batch, (_, trace_id), batch_decisions in zip(kept, batches, decisions):
+                writer.begin(trace_id, batch.receiver)
+                for decision in batch_decisions:
+                    writer.apply(decision)
+            writer.end()
             writer.flush()
-            rows = audit_writer.append(conn, writer.audit)
+            rows = audit_writer.append(conn, [*muted.audit, *writer.audit])
             # The follow-up commits with the incidents it follows: a crash after this commit cannot lose it.
-            outbox.add(conn, ASSESS_INCIDENT, [assessment_requested(i, trace_id, now) for i in writer.opened], now=now)
+            outbox.add(conn, ASSESS_INCIDENT, [assessment_requested(i, trace, now) for i, trace in writer.opened_by],
+                       now=now)
             return writer.outcome(len(rows))
 
 
 def _lock_keys(conn: Connection, keys: list[str]) -> None:
-    """Serialise batches that touch the same correlation keys (PostgreSQL; SQLite locks the database)."""
-    if not is_postgres(conn.engine):
+    """Serialise batches that touch the same correlation keys (PostgreSQL; SQLite locks the database).
+
+    One statement takes every lock, in the order of the sorted keys, so two writers never wait on
+    each other in a cycle.
+    """
+    if not is_postgres(conn.engine) or not keys:
         return
-    for key in keys:  # sorted, so two batches never wait on each other in a cycle
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+    conn.execute(_LOCK_IN_ORDER, {"ids": [_lock_id(key) for key in keys]})
+
+
+_LOCK_IN_ORDER = sa.text("SELECT pg_advisory_xact_lock(t.id) FROM unnest(CAST(:ids AS bigint[])) "
+                         "WITH ORDINALITY AS t(id, n) ORDER BY t.n")
 
 
 def _lock_id(key: str) -> int:
@@ -93,20 +121,24 @@ def _load_book(conn: Connection, batch_alerts: tuple[AlertReceived, ...], keys: 
 
 
 class _DecisionWriter:
-    """Applies decisions in order, mapping this batch's new incident refs to stored ids.
+    """Applies decisions in order, mapping the batches' new incident refs to stored ids.
 
-    New incidents are inserted at once (later decisions need their ids); every other change is
-    collected and written by `flush` with one executemany statement per kind, so a 20-alert batch
-    costs a handful of round trips, not two per alert.
+    New incidents are inserted first, all in one statement (later decisions need their ids); every
+    other change is collected and written by `flush` with one executemany statement per kind, so a
+    transaction of many batches costs a handful of round trips, not two per alert.
     """
 
-    def __init__(self, conn: Connection, now: datetime, trace_id: str, receiver: str) -> None:
-        self.conn, self.now, self.trace_id = conn, now, trace_id
-        self.actor = f"alertmanager:{receiver}" if receiver else "alertmanager"
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn, self.now = conn, now
+        self.trace_id, self.actor = "", "alertmanager"
         self.ids: dict[IncidentRef, int] = {}
         self.audit: list[AuditRecord] = []
         self.recorded = self.duplicates = 0
         self.opened: list[int] = []
+        self.opened_by: list[tuple[int, str]] = []  # (incident id, trace id of the batch that opened it)
+        self.recorded_each: list[int] = []
+        self.duplicates_each: list[int] = []
+        self._marks: tuple[int, int] | None = None
         self.resolved: list[int] = []
         self.touched: dict[int, None] = {}
         self.new_alerts: list[dict] = []
@@ -114,6 +146,20 @@ class _DecisionWriter:
         self.deltas: dict[int, _IncidentDelta] = {}
         self.closed: list[dict] = []
         self.truncated: dict[int, int] = {}
+
+    def begin(self, trace_id: str, receiver: str) -> None:
+        """The decisions that follow are one batch's: its trace id and actor go on what they write."""
+        self.end()
+        self._marks = (self.recorded, self.duplicates)
+        self.trace_id = trace_id
+        self.actor = f"alertmanager:{receiver}" if receiver else "alertmanager"
+
+    def end(self) -> None:
+        """Close the current batch's counts (recorded, duplicates)."""
+        if self._marks is not None:
+            self.recorded_each.append(self.recorded - self._marks[0])
+            self.duplicates_each.append(self.duplicates - self._marks[1])
+            self._marks = None
 
     def apply(self, decision: Decision) -> None:
         _DECISION_WRITERS[type(decision)](self, decision)
@@ -139,7 +185,7 @@ class _DecisionWriter:
 
     def outcome(self, audit_rows: int) -> BatchOutcome:
         return BatchOutcome(self.recorded, self.duplicates, tuple(self.opened), tuple(self.resolved),
-                            audit_rows, tuple(self.touched))
+                            audit_rows, tuple(self.touched), tuple(self.recorded_each), tuple(self.duplicates_each))
 
     def _id(self, ref: IncidentRef) -> int:
         incident_id = self.ids.get(ref, ref)
@@ -153,17 +199,31 @@ class _DecisionWriter:
     def _on_AlertDeduplicated(self, decision: AlertDeduplicated) -> None:
         self.duplicates += 1
 
-    def _on_IncidentOpened(self, decision: IncidentOpened) -> None:
+    def insert_incidents(self, opened: list[tuple[IncidentOpened, str]]) -> None:
+        """Insert every incident the batches open, with their batch's trace id, in one statement.
+
+        Later decisions need their ids; the ids come back in the order of the rows.
+        """
+        if not opened:
+            return
+        rows = [self._incident_row(decision, trace_id) for decision, trace_id in opened]
+        statement = incidents.insert().returning(incidents.c.id, sort_by_parameter_order=True)
+        ids = self.conn.execute(statement, rows).scalars().all()
+        self.ids.update((decision.ref, incident_id) for (decision, _), incident_id in zip(opened, ids, strict=True))
+
+    def _incident_row(self, decision: IncidentOpened, trace_id: str) -> dict:
         alert = decision.alert
         resolved_at = (alert.ends_at or alert.starts_at) if decision.status == "resolved" else None
-        incident_id = self.conn.execute(incidents.insert().values(
-            correlation_key=decision.key, alertname=alert.alertname, service=alert.service,
-            severity=alert.severity, status=decision.status, opened_at=alert.starts_at,
-            last_seen_at=alert.starts_at, resolved_at=resolved_at, trace_id=self.trace_id,
-            created_at=self.now, updated_at=self.now,
-        ).returning(incidents.c.id)).scalar_one()
-        self.ids[decision.ref] = incident_id
+        return {"correlation_key": decision.key, "alertname": alert.alertname, "service": alert.service,
+                "severity": alert.severity, "status": decision.status, "opened_at": alert.starts_at,
+                "last_seen_at": alert.starts_at, "resolved_at": resolved_at, "trace_id": trace_id,
+                "created_at": self.now, "updated_at": self.now}
+
+    def _on_IncidentOpened(self, decision: IncidentOpened) -> None:
+        alert = decision.alert
+        incident_id = self.ids[decision.ref]  # inserted by insert_incidents
         self.opened.append(incident_id)
+        self.opened_by.append((incident_id, self.trace_id))
         self._audit("incident.opened", incident_id, alert.event_id, {
             "correlation_key": decision.key, "alertname": alert.alertname, "service": alert.service,
             "severity": alert.severity, "status": decision.status,

@@ -54,3 +54,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def ping(engine: Engine) -> None:
+    """Raise unless the database answers a trivial query."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 import structlog
@@ -143,54 +143,65 @@ class SilenceStore:
 
 @dataclass(frozen=True, slots=True)
 class Muted:
-    """A batch with the silenced alerts taken out, and how many were."""
+    """The batches with their silenced alerts taken out, and the audit rows of the alerts muted."""
 
-    remaining: AlertBatch
+    remaining: tuple[AlertBatch, ...]
     silenced: int
+    audit: tuple[AuditRecord, ...] = ()
 
 
-def mute_silenced(conn: Connection, batch: AlertBatch, *, now: datetime, trace_id: str) -> Muted:
-    """Take out of `batch` the alerts an active silence mutes, recording them flagged `silenced`.
+def mute_silenced(conn: Connection, batches: Sequence[tuple[AlertBatch, str]], *, now: datetime) -> Muted:
+    """Take out of each (batch, trace id) the alerts an active silence mutes, recording them flagged `silenced`.
 
     An alert already correlated into an incident stays in (its resolution must resolve the
     incident); an alert muted before stays muted until it resolves, even after its silence ends.
+    The batches are taken in order, each seeing what the ones before it stored, as if each were
+    its own transaction. The audit rows are the caller's to append with the rest of its
+    transaction's rows (one lock of the audit head).
     """
     active = [_silence(row) for row in _active_rows(conn, now)]
-    fingerprints = sorted({alert.fingerprint for alert in batch.alerts})
+    fingerprints = sorted({alert.fingerprint for batch, _ in batches for alert in batch.alerts})
     muted_before = _identities(conn, silenced_alerts, fingerprints)
     if not active and not muted_before:
-        return Muted(batch, 0)
+        return Muted(tuple(batch for batch, _ in batches), 0)
     correlated = _identities(conn, alerts, fingerprints)
-    kept: list[AlertReceived] = []
+    remaining: list[AlertBatch] = []
     records: list[AuditRecord] = []
-    for alert in batch.alerts:
-        ident = (alert.fingerprint, alert.starts_at)
-        silence = None if ident in correlated else silencing(alert.labels, active, now)
-        if ident not in muted_before and silence is None:
-            kept.append(alert)
-            continue
-        if _store_muted(conn, alert, silence, now, known=ident in muted_before):
-            records.append(
-                AuditRecord(
-                    kind="alert.silenced",
-                    occurred_at=now,
-                    actor="silence",
-                    event_id=alert.event_id,
-                    trace_id=trace_id,
-                    data={
-                        "fingerprint": alert.fingerprint,
-                        "status": alert.status,
-                        "alertname": alert.alertname,
-                        "service": alert.service,
-                        "silence_id": silence.id if silence else None,
-                    },
-                )
-            )
-    audit_writer.append(conn, records)
-    silenced = len(batch.alerts) - len(kept)
+    silenced = 0
+    for batch, trace_id in batches:
+        kept: list[AlertReceived] = []
+        for alert in batch.alerts:
+            ident = (alert.fingerprint, alert.starts_at)
+            silence = None if ident in correlated else silencing(alert.labels, active, now)
+            if ident not in muted_before and silence is None:
+                kept.append(alert)
+                correlated.add(ident)  # correlation stores it in this transaction
+                continue
+            if _store_muted(conn, alert, silence, now, known=ident in muted_before):
+                records.append(_silenced_audit(alert, silence, now, trace_id))
+            muted_before.add(ident)
+        silenced += len(batch.alerts) - len(kept)
+        remaining.append(dataclasses.replace(batch, alerts=tuple(kept)))
     if silenced:
         log.info("alerts.silenced", silenced=silenced, audit_rows=len(records))
-    return Muted(dataclasses.replace(batch, alerts=tuple(kept)), silenced)
+    return Muted(tuple(remaining), silenced, tuple(records))
+
+
+def _silenced_audit(alert: AlertReceived, silence: Silence | None, now: datetime, trace_id: str) -> AuditRecord:
+    return AuditRecord(
+        kind="alert.silenced",
+        occurred_at=now,
+        actor="silence",
+        event_id=alert.event_id,
+        trace_id=trace_id,
+        data={
+            "fingerprint": alert.fingerprint,
+            "status": alert.status,
+            "alertname": alert.alertname,
+            "service": alert.service,
+            "silence_id": silence.id if silence else None,
+        },
+    )
 
 
 def _store_muted(

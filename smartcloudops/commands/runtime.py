@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from config.settings import Settings
@@ -54,9 +56,14 @@ def worker_command(args: argparse.Namespace) -> int:
     from smartcloudops.bootstrap import configure_worker, start_worker_services
 
     app = configure_worker(settings)
+    queues, batching = alert_queue_split(args.queues or ",".join(settings.queues.all()), settings)
+    alert_consumer = AlertConsumerProcess(app, settings) if batching else None
+    if alert_consumer is not None and queues:
+        alert_consumer.start()  # forked before Celery or any side job starts a thread
     start_worker_services(settings, app)
+    if alert_consumer is not None and not queues:  # `--queues events`: this process is the consumer
+        return alert_consumer.run_here()
 
-    queues = args.queues or ",".join(settings.queues.all())
     concurrency = args.concurrency or settings.worker_concurrency
     quiet = ["--quiet"] if settings.log_level in ("WARNING", "ERROR") else []
     argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
@@ -64,13 +71,111 @@ def worker_command(args: argparse.Namespace) -> int:
             "--without-mingle", "--without-gossip"]
     from adapters.observability import metrics
 
-    for queue in queues.split(","):
+    for queue in [*queues.split(","), *([settings.queues.events] if alert_consumer else [])]:
         metrics.queue_consumers.labels(queue).set(1)
     # Everything imported so far stays out of the collector's reach: a prefork child forked from here
     # then shares those pages with its parent instead of copying them on the first collection.
     gc.freeze()
     app.worker_main(argv)
     return 0
+
+
+def alert_queue_split(queues: str, settings: Settings) -> tuple[str, bool]:
+    """(the queues left for Celery, whether the alert consumer takes the events queue instead).
+
+    On Redis + PostgreSQL (`Settings.batches_alerts`) alert messages are committed many at a time
+    by `tasks.alert_consumer`, in a child the worker forks; the embedded default keeps the task.
+    """
+    names = [name for name in queues.split(",") if name]
+    if not settings.batches_alerts or settings.queues.events not in names:
+        return queues, False
+    return ",".join(name for name in names if name != settings.queues.events), True
+
+
+class AlertConsumerProcess:
+    """The alert consumer (tasks.alert_consumer) in a child of the worker: forked again if it dies.
+
+    The worker's warm shutdown (SIGTERM) stops it too: it commits the batch in hand, and closing its
+    channel puts back every message it took and did not acknowledge.
+    """
+
+    def __init__(self, app: object, settings: Settings) -> None:
+        self._app, self._settings = app, settings
+        self._pid = 0
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> None:
+        from celery import signals
+
+        # Loaded and frozen before the fork, these pages stay shared with the worker, which loads them too.
+        importlib.import_module("tasks.alert_consumer")
+        gc.freeze()
+        self._pid = self._fork()
+        self._watcher = threading.Thread(target=self._watch, name="alert-consumer-watch", daemon=True)
+        self._watcher.start()
+        signals.worker_shutdown.connect(self._on_worker_shutdown, weak=False)
+
+    def run_here(self) -> int:
+        """Run the consumer in this process until SIGTERM or SIGINT."""
+        from smartcloudops.bootstrap import alert_runtime
+        from tasks import runtime
+        from tasks.alert_consumer import AlertBatchConsumer
+
+        runtime.configure(functools.partial(alert_runtime, self._settings))
+        runtime._runtime = None  # noqa: SLF001 - an inherited engine shares the parent's sockets: drop it unclosed
+        consumer = AlertBatchConsumer(self._app, self._settings)  # type: ignore[arg-type]
+        signal.signal(signal.SIGTERM, lambda *_: consumer.stop())
+        signal.signal(signal.SIGINT, lambda *_: consumer.stop())
+        consumer.run()
+        return 0
+
+    def stop(self, timeout_s: float) -> None:
+        self._stopping.set()
+        if self._watcher is None:
+            return
+        try:
+            os.kill(self._pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self._watcher.join(timeout_s)
+        if self._watcher.is_alive():  # its batch is not acknowledged: the broker hands it out again
+            os.kill(self._pid, signal.SIGKILL)
+            self._watcher.join(5)
+
+    def _on_worker_shutdown(self, **_: object) -> None:
+        self.stop(self._settings.shutdown_timeout_s)
+
+    def _fork(self) -> int:
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 1
+        try:  # the child: the consumer, and nothing of the parent's Celery worker
+            _die_with_parent()
+            code = self.run_here()
+        except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def _watch(self) -> None:
+        import structlog
+
+        log = structlog.get_logger("worker")
+        while True:
+            _, status = os.waitpid(self._pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            if self._stopping.is_set() or code == 0:  # told to stop (SIGTERM to the worker's group)
+                return
+            log.error("alert_consumer.exited", pid=self._pid, code=code)
+            if self._stopping.wait(1.0):
+                return
+            self._pid = self._fork()
 
 
 def flower_command(_: argparse.Namespace) -> int:

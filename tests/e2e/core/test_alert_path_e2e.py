@@ -106,7 +106,7 @@ def test_broker_outage_answers_503_then_recovers_with_nothing_lost(pg_url, store
 def test_sigkill_of_a_busy_worker_loses_nothing_and_duplicates_nothing(pipeline, store):
     pipeline.start_server()
     start = datetime.now(timezone.utc) - timedelta(minutes=30)
-    batches, per_batch = 60, 20
+    batches, per_batch = 400, 20  # many: a worker commits up to 50 requests in one transaction
     with pipeline.client() as client:
         for n in range(batches):
             payload = webhook([alert("HighCPU", f"svc-{n:03d}", f"i-{n:08x}{i:09x}", status="firing",

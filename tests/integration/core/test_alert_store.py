@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -206,3 +207,30 @@ def test_audit_rows_are_counted_once_committed(engine, store):
         audit_writer.append(conn, [AuditRecord("alert.firing", NOW, "test")])
         raise RuntimeError("the transaction rolls back")
     assert counter._value.get() == before + 2
+
+
+def test_many_batches_in_one_transaction_store_what_one_transaction_each_would(engine, store):
+    """record_batches: incidents, counters and audit rows as if the batches were committed one by one."""
+    a, b = make_alert(instance="i-000000000001"), make_alert(instance="i-000000000002")
+    other = make_alert(service="ledger")
+    outcome = store.record_batches([(batch(a), "trace-a"), (batch(b, a), "trace-b"), (batch(other), "trace-c")],
+                                   now=NOW)
+    assert (outcome.recorded, outcome.duplicates, len(outcome.opened)) == (3, 1, 2)
+    assert count(engine, alerts) == 3 and count(engine, incidents) == 2
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log.c.kind, audit_log.c.body).order_by(audit_log.c.seq)).all()
+        firing_counts = dict(conn.execute(sa.select(incidents.c.correlation_key, incidents.c.firing_count)).all())
+    assert [r.kind for r in rows] == ["incident.opened", "alert.firing", "alert.firing", "incident.opened",
+                                      "alert.firing"]
+    assert [json.loads(r.body)["trace_id"] for r in rows] == ["trace-a", "trace-a", "trace-b", "trace-c", "trace-c"]
+    assert sorted(firing_counts.values()) == [1, 2]
+    assert chain_report(engine).ok
+
+
+def test_many_batches_redelivered_together_change_nothing(engine, store):
+    batches = [(batch(make_alert(service=f"svc{n}")), f"t{n}") for n in range(5)]
+    store.record_batches(batches, now=NOW)
+    audit_rows = count(engine, audit_log)
+    again = store.record_batches(batches, now=NOW + timedelta(minutes=1))
+    assert (again.recorded, again.duplicates, again.opened) == (0, 5, ())
+    assert count(engine, audit_log) == audit_rows and count(engine, incidents) == 5

@@ -89,3 +89,20 @@ def test_a_publish_that_fails_keeps_its_row_for_the_sweep(engine):
     broker.fail_after = None
     assert OutboxRelay(engine, broker.publish).sweep(older_than_s=0, now=NOW + timedelta(seconds=1)) == 1
     assert pending_rows(engine) == 0
+
+
+def test_a_relay_with_publish_many_sends_the_rows_in_one_call_and_keeps_them_all_if_it_fails(engine):
+    store = AlertStore(engine, POLICY)
+    opened = store.record_batch(two_incidents(), trace_id="t", now=NOW).opened
+    ids = [str(uuid.uuid5(EVENT_NAMESPACE, f"assess|{i}")) for i in opened]
+    calls: list = []
+
+    def refuse(messages) -> None:
+        raise TransientError("broker down")
+
+    with pytest.raises(TransientError):
+        OutboxRelay(engine, Broker().publish, publish_many=refuse).relay(ids)
+    assert pending_rows(engine) == 2  # all or none: nothing was deleted
+    assert OutboxRelay(engine, Broker().publish, publish_many=calls.append).relay(ids) == 2
+    assert [[(task, event.id) for task, event in call] for call in calls] == [[(ASSESS_INCIDENT, i) for i in ids]]
+    assert pending_rows(engine) == 0

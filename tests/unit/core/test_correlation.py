@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from pipeline.correlation import (
+    correlate_in_order,
     AlertDeduplicated, AlertFired, AlertResolved, CorrelationPolicy, IncidentBook, IncidentOpened,
     IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate, correlation_key, identity,
 )
@@ -123,3 +124,26 @@ def test_alert_event_id_is_the_rfc_4122_uuid5_of_the_alert_identity():
     expected = uuid.uuid5(EVENT_NAMESPACE, f"abc|firing|{T0.isoformat()}")
     assert alert_event_id("abc", "firing", T0) == str(expected)
     assert alert_event_id("abc", "resolved", T0) != str(expected)
+
+
+def test_batches_in_order_see_what_the_ones_before_them_changed():
+    """Many broker messages in one transaction decide what one transaction each would have decided."""
+    a, b = make_alert(instance="i-000000000001"), make_alert(instance="i-000000000002")
+    first, second, third = correlate_in_order(
+        [batch(a), batch(b, a), batch(resolved(a), resolved(b))], IncidentBook(), POLICY)
+    assert kinds(first) == ["IncidentOpened", "AlertFired"]
+    assert kinds(second) == ["AlertFired", "AlertDeduplicated"]  # joins new:1; a is a duplicate
+    assert second[0].incident == "new:1"
+    assert kinds(third) == ["AlertResolved", "AlertResolved", "IncidentResolved"]
+
+
+def test_new_incident_refs_are_unique_across_the_batches():
+    decisions = correlate_in_order([batch(make_alert(service="billing")), batch(make_alert(service="ledger"))],
+                                   IncidentBook(), POLICY)
+    opened = [d.ref for batch_decisions in decisions for d in batch_decisions if type(d).__name__ == "IncidentOpened"]
+    assert opened == ["new:1", "new:2"]
+
+
+def test_one_batch_in_order_decides_what_correlate_decides():
+    alerts = batch(make_alert(service="billing"), make_alert(service="ledger"), truncated=3)
+    assert correlate_in_order([alerts], IncidentBook(), POLICY) == [correlate(alerts, IncidentBook(), POLICY)]

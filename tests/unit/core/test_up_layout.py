@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from smartcloudops.commands.runtime import up_workers
+from smartcloudops.commands.runtime import alert_queue_split, up_workers
 
 
 def queues_of(args: list[str]) -> set[str]:
@@ -33,3 +33,24 @@ def test_thread_pools_get_a_database_pool_as_large_as_their_threads(tmp_path) ->
     for args, env in up_workers(Settings(data_dir=tmp_path, worker_concurrency=6)):
         if option(args, "--pool") == "threads":
             assert env["SCO_WORKER_CONCURRENCY"] == option(args, "--concurrency") == "6"
+
+
+PG = "postgresql+psycopg://sco@127.0.0.1/sco"
+
+
+def test_on_redis_and_postgres_the_alert_consumer_takes_the_events_queue_from_celery(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:6379/0", database_url=PG)
+    names = settings.queues
+    assert settings.batches_alerts
+    assert alert_queue_split(",".join(names.all()), settings) == (
+        ",".join(q for q in names.all() if q != names.events), True)
+    assert alert_queue_split(names.chat, settings) == (names.chat, False)  # a worker without the events queue
+    assert alert_queue_split(names.events, settings) == ("", True)  # the process is the consumer itself
+
+
+def test_the_embedded_default_or_a_batch_of_one_keeps_one_task_per_alert_message(tmp_path) -> None:
+    embedded = Settings(data_dir=tmp_path)
+    one = Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:6379/0", database_url=PG, alert_batch_messages=1)
+    for settings in (embedded, one):
+        queues = ",".join(settings.queues.all())
+        assert not settings.batches_alerts and alert_queue_split(queues, settings) == (queues, False)
