@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import NoReturn
 
 from config.settings import Settings
 from pipeline.errors import ConfigurationError
@@ -150,18 +152,7 @@ class AlertConsumerProcess:
         pid = os.fork()
         if pid:
             return pid
-        code = 1
-        try:  # the child: the consumer, and nothing of the parent's Celery worker
-            _die_with_parent()
-            code = self.run_here()
-        except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+        _exit_child_after(self.run_here)  # the consumer, and nothing of the parent's Celery worker
 
     def _watch(self) -> None:
         import structlog
@@ -295,17 +286,26 @@ def _fork_worker(args: list[str], env: dict[str, str]) -> ForkedWorker:
     pid = os.fork()
     if pid:
         return ForkedWorker(pid)
-    code = 1
-    try:  # the child: a worker, as `smartcloudops worker ARGS` would run it
+
+    def run() -> int:  # a worker, as `smartcloudops worker ARGS` would run it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with_parent()
         os.environ.update(env)
         parser = argparse.ArgumentParser()
         register(parser.add_subparsers(dest="command"))
-        code = int(worker_command(parser.parse_args(["worker", *args])) or 0)
+        return int(worker_command(parser.parse_args(["worker", *args])) or 0)
+
+    _exit_child_after(run)
+
+
+def _exit_child_after(body: Callable[[], int]) -> NoReturn:
+    """In a forked child: run `body` and exit with its code. A child never returns into the parent's code."""
+    code = 1
+    try:
+        _die_with_parent()
+        code = body()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
+    except BaseException:  # noqa: BLE001 - whatever it was, the child ends here
         import traceback
 
         traceback.print_exc()
