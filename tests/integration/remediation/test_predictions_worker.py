@@ -32,17 +32,23 @@ predictions:
 
 def climbing_series(now: datetime) -> tuple[np.ndarray, np.ndarray]:
     """Days of a daily swing up to now, then memory climbing 6 points an hour for the last few
-    hours, cut where the forecast first saw it coming (before the threshold is reached)."""
+    hours, cut where the forecast first saw it coming (before the threshold is reached).
+
+    Whether a climb is seen early depends on where in its daily swing the series is when the
+    climb starts; the test runs at any time of day, so it tries the swing's phase relative to
+    now as well as the climb's start, and keeps the first the forecast sees."""
     times = np.arange(now.timestamp() - 3.5 * 86400, now.timestamp(), 300.0)
-    calm = 50 + 10 * np.sin(2 * np.pi * times / 86400) + np.random.default_rng(11).normal(0, 1, len(times))
-    for hours in (6, 5, 7, 8):  # how soon it is seen depends on the time of day the test runs at
-        climb = now.timestamp() - hours * 3600
-        values = calm + np.where(times > climb, (times - climb) / 3600 * 6.0, 0.0)
-        seen = [p for p in predict_crossings(times, values, 90, 7200) if p.at > now.timestamp() - 3 * 3600]
-        if seen:
-            keep = times <= seen[0].at
-            assert values[keep].max() < 90
-            return times[keep], values[keep]
+    noise = np.random.default_rng(11).normal(0, 1, len(times))
+    for phase in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+        calm = 50 + 10 * np.sin(2 * np.pi * (times - now.timestamp()) / 86400 + phase) + noise
+        for hours in (6, 5, 7, 8):
+            climb = now.timestamp() - hours * 3600
+            values = calm + np.where(times > climb, (times - climb) / 3600 * 6.0, 0.0)
+            seen = [p for p in predict_crossings(times, values, 90, 7200) if p.at > now.timestamp() - 3 * 3600]
+            if seen:
+                keep = times <= seen[0].at
+                assert values[keep].max() < 90
+                return times[keep], values[keep]
     raise AssertionError("the forecast never saw a six-points-an-hour climb coming")
 
 
