@@ -19,16 +19,15 @@ the publish is the marker: a kill between the two can park one extra copy, carry
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.engine import Engine
 
+from adapters.broker import redis_envelope
 from adapters.db import audit_writer
 from adapters.db.engine import insert_ignoring_duplicates
 from adapters.db.schema_remediation import follow_up_claims
@@ -117,17 +116,8 @@ class RedisDeadLetterQueue:
 
     def envelope(self, letter: dict[str, Any]) -> bytes:
         """What kombu's Redis transport stores for a JSON message published to the dead-letter exchange."""
-        body = json.dumps(letter).encode()
-        return json.dumps({
-            "body": base64.b64encode(body).decode("ascii"),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": {},
-            "properties": {
-                "delivery_mode": 2, "delivery_info": {"exchange": self._queue, "routing_key": self._queue},
-                "priority": 0, "body_encoding": "base64", "delivery_tag": str(uuid.uuid4()),
-            },
-        }).encode()
+        return json.dumps(redis_envelope(json.dumps(letter).encode(), routing_key=self._queue,
+                                         exchange=self._queue)).encode()
 
 
 class KombuDeadLetterQueue:
