@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.alerts import BatchOutcome
 from adapters.db import audit_writer, outbox
+from adapters.db.bulk import insert_rows
 from adapters.db.silence_store import mute_silenced
 from adapters.db.engine import is_postgres
 from adapters.db.schema import alerts, incidents
@@ -167,7 +168,7 @@ class _DecisionWriter:
     def flush(self) -> None:
         """Write what the decisions collected: alerts, then incident counters, then closures."""
         if self.new_alerts:
-            self.conn.execute(alerts.insert(), self.new_alerts)
+            insert_rows(self.conn, alerts, self.new_alerts)
         if self.resolved_alerts:
             self.conn.execute(_RESOLVE_ALERT, self.resolved_alerts)
         if self.deltas:

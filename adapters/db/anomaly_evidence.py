@@ -85,10 +85,15 @@ class AnomalyEvidenceRecorder:
         if not firing or (only is not None and not only):
             return []
         with self._engine.begin() as conn:
+            # One query for the whole batch's candidate series, not one per alert; first, because with
+            # no series near these alerts (no metrics streamed for them) there is nothing to look up.
+            candidates = candidate_series(conn, [alert.labels for alert in firing])
+            if not candidates:
+                return []
             by_incident = {incident_id: rows for incident_id, rows in _alerts_by_incident(conn, firing).items()
                            if only is None or incident_id in only}
-            # One query for the whole batch's candidate series, not one per alert.
-            candidates = candidate_series(conn, [row.labels for rows in by_incident.values() for row in rows])
+            if only is not None:  # the candidates of those incidents' alerts alone, as capped for them
+                candidates = candidate_series(conn, [row.labels for rows in by_incident.values() for row in rows])
             gathered = [
                 self._gather(conn, incident_id, alert_rows, candidates, now)
                 for incident_id, alert_rows in by_incident.items()

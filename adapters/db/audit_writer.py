@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.db.bulk import insert_rows
 from adapters.db.schema import audit_head, audit_log
 from pipeline.audit import GENESIS_HASH, AuditRecord, ChainedRow, VerifyReport, chain, verify
 
@@ -22,7 +23,7 @@ def append(conn: Connection, records: Sequence[AuditRecord]) -> list[ChainedRow]
         sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
     ).one()
     rows = chain(records, head.seq, head.hash)
-    conn.execute(audit_log.insert(), [_row_values(row, record) for row, record in zip(rows, records)])
+    insert_rows(conn, audit_log, [_row_values(row, record) for row, record in zip(rows, records)])
     conn.info.setdefault(_PENDING_KINDS, []).extend(records)
     conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=rows[-1].seq, hash=rows[-1].hash))
     return rows
