@@ -12,6 +12,7 @@ ROUTES: dict[str, str] = {
     "metrics.score_batch": "metrics",
     "chat.handle_command": "chat",
     "risk.assess_incident": "risk",
+    "risk.assess_incidents": "risk",
     "remediation.request": "remediation",
     "remediation.guard_step": "remediation",
     "remediation.execute_step": "remediation",

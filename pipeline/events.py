@@ -7,7 +7,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from pipeline import limits
 from pipeline.errors import InvalidInput
@@ -20,6 +20,10 @@ ALERTMANAGER_BATCH = "dev.smartcloudops.alertmanager.batch.received"
 # The follow-up of an alert batch: assess the risk of each incident it opened (the command, its event type).
 ASSESS_INCIDENT = "risk.assess_incident"
 ASSESSMENT_REQUESTED = "dev.smartcloudops.risk.assessment.requested"
+# Several incidents one alert transaction opened, assessed by one task in one transaction.
+ASSESS_INCIDENTS = "risk.assess_incidents"
+ASSESSMENTS_REQUESTED = "dev.smartcloudops.risk.assessments.requested"
+ASSESSMENTS_PER_MESSAGE = 100
 REMEDIATION_SOURCE = "urn:smartcloudops:remediation"
 
 # Follow-ups of a decision or a run's end, left in the outbox by the transaction they follow.
@@ -234,6 +238,47 @@ def assessment_requested(incident_id: int, trace_id: str, now: datetime) -> Clou
     """Ask for the risk of a newly opened incident; one id per incident, so it is assessed once."""
     return envelope(ASSESSMENT_REQUESTED, REMEDIATION_SOURCE, {"incident_id": incident_id},
                     event_id=_uuid5(f"assess|{incident_id}"), trace_id=trace_id, now=now)
+
+
+def assessment_follow_ups(opened_by: Sequence[tuple[int, str]], now: datetime) -> list[tuple[str, CloudEvent]]:
+    """The follow-ups of the incidents one transaction opened, as (task, event): an incident alone is
+    assessed by `ASSESS_INCIDENT`; several go `ASSESSMENTS_PER_MESSAGE` to a message of `ASSESS_INCIDENTS`,
+    assessed in one transaction. Each incident keeps its own assessment event id either way, so it is
+    assessed once whichever message reaches a worker."""
+    if len(opened_by) == 1:
+        incident_id, trace_id = opened_by[0]
+        return [(ASSESS_INCIDENT, assessment_requested(incident_id, trace_id, now))]
+    follow_ups = []
+    for chunk in _chunks(opened_by):
+        ids = ",".join(str(incident_id) for incident_id, _ in chunk)
+        data = {"incidents": [{"incident_id": incident_id, "trace_id": trace_id} for incident_id, trace_id in chunk]}
+        follow_ups.append((ASSESS_INCIDENTS, envelope(ASSESSMENTS_REQUESTED, REMEDIATION_SOURCE, data,
+                                                      event_id=_uuid5(f"assess-many|{ids}"), trace_id=chunk[0][1],
+                                                      now=now)))
+    return follow_ups
+
+
+def assessment_requests(event: CloudEvent) -> list[tuple[int, str, str]]:
+    """(incident id, its assessment's event id, trace id) for each incident an assessment message names."""
+    if event.type == ASSESSMENT_REQUESTED:
+        named = [{"incident_id": event.data.get("incident_id"), "trace_id": event.traceid}]
+    else:
+        named = event.data.get("incidents")
+        if not isinstance(named, list) or not 0 < len(named) <= ASSESSMENTS_PER_MESSAGE:
+            raise InvalidInput(f"incidents must be a list of 1 to {ASSESSMENTS_PER_MESSAGE} entries")
+    requests = []
+    for entry in named:
+        incident_id = entry.get("incident_id") if isinstance(entry, dict) else None
+        if not isinstance(incident_id, int) or isinstance(incident_id, bool) or incident_id < 1:
+            raise InvalidInput(f"incident_id must be a positive integer, got {incident_id!r}")
+        trace_id = entry.get("trace_id")
+        requests.append((incident_id, _uuid5(f"assess|{incident_id}"),
+                         trace_id if isinstance(trace_id, str) else event.traceid))
+    return requests
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i:i + ASSESSMENTS_PER_MESSAGE] for i in range(0, len(items), ASSESSMENTS_PER_MESSAGE)]
 
 
 def run_start_requested(run_id: int, first_step: int, trace_id: str, now: datetime) -> CloudEvent:

@@ -22,6 +22,8 @@ class BatchOutcome:
     # Batches recorded together (AlertStore.record_batches): alerts recorded and duplicates, batch by batch.
     recorded_each: tuple[int, ...] = ()
     duplicates_each: tuple[int, ...] = ()
+    # Event ids of the outbox rows the transaction wrote (the assessments of what it opened): relayed after it.
+    follow_ups: tuple[str, ...] = ()
 
 
 class AlertRecorder(Protocol):

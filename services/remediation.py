@@ -9,7 +9,7 @@ only on the state it expects; anything else is a redelivery or a stopped run, an
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from pipeline.learning.outcomes import Signature
 from pipeline.risk import IncidentFacts, LearnedFix, assess
 from services.actions import ActionOutcomeUnknown, ActionResult
 from services.deps import RemediationRuntime
-from services.remediation_records import RunStarted, StoredRun
+from services.remediation_records import AssessmentToRecord, RunStarted, StoredRun
 from services.stores import RunStore
 
 log = structlog.get_logger("tasks.remediation")
@@ -48,10 +48,32 @@ def assess_incident(
     rt: RemediationRuntime, *, incident_id: int, event_id: str, trace_id: str, now: datetime
 ) -> RunStarted:
     """Score an open incident with its factors, plan from policy, store both (once per event)."""
+    return assess_incidents(rt, [(incident_id, event_id, trace_id)], now=now)[0]
+
+
+def assess_incidents(
+    rt: RemediationRuntime, requests: Sequence[tuple[int, str, str]], *, now: datetime
+) -> list[RunStarted]:
+    """Assess each (incident id, event id, trace id) as `assess_incident` does, storing them all in
+    one transaction; one RunStarted per request, in order (`not_open` for an incident no longer open).
+
+    Each incident is read and scored on its own; what the batch saves is a task, a transaction and an
+    audit-chain lock per incident. An incident's history does not include a plan made for another
+    incident of the same batch (the guards, at each step, still see every run).
+    """
+    scored: list[AssessmentToRecord | None] = [_score(rt, *request, now=now) for request in requests]
+    to_store = [item for item in scored if item is not None]
+    stored = iter(rt.assessments.record_assessments(
+        to_store, mode=rt.mode, approval_timeout_s=rt.policy.approvals.timeout_s, now=now) if to_store else [])
+    return [RunStarted(None, "not_open") if item is None else next(stored) for item in scored]
+
+
+def _score(rt: RemediationRuntime, incident_id: int, event_id: str, trace_id: str, *,
+           now: datetime) -> AssessmentToRecord | None:
     incident = rt.incident_facts.incident(incident_id)
     if incident.status != "open" or not incident.firing_labels:
         log.info("risk.skipped", incident_id=incident_id, status=incident.status)
-        return RunStarted(None, "not_open")
+        return None
     facts = IncidentFacts.from_alerts(
         rt.catalog,
         incident_id=str(incident_id),
@@ -66,16 +88,7 @@ def assess_incident(
     )
     assessment = assess(facts, history, rt.policy, now)
     outcome = plan(facts, assessment, rt.catalog, rt.policy)
-    return rt.assessments.record_assessment(
-        incident_id=incident_id,
-        event_id=event_id,
-        assessment=assessment,
-        outcome=outcome,
-        mode=rt.mode,
-        approval_timeout_s=rt.policy.approvals.timeout_s,
-        now=now,
-        trace_id=trace_id or incident.trace_id,
-    )
+    return AssessmentToRecord(incident_id, event_id, assessment, outcome, trace_id or incident.trace_id)
 
 
 def _learned_fix(rt: RemediationRuntime, facts: IncidentFacts) -> LearnedFix | None:

@@ -10,7 +10,8 @@ from typing import Any
 from pipeline.policy import ActionName, Decision
 from pipeline.errors import NotFound
 from pipeline.remediation.params import parse_params
-from pipeline.remediation.plan import PlanStep, RemediationPlan
+from pipeline.remediation.plan import PlanRefused, PlanStep, RemediationPlan
+from pipeline.risk import RiskAssessment
 
 # Steps whose call went out (or may have): they count as actions on their target.
 ACTED_STATES = ("executing", "executed", "verified", "succeeded", "failed")
@@ -50,6 +51,17 @@ class StoredRun:
     def next_step(self) -> int:
         """The first step that has not finished: where a run (re)starts."""
         return next((s.index for s in self.steps if s.state != "succeeded"), len(self.steps))
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentToRecord:
+    """One incident's score and the plan (or refusal) it led to, for `AssessmentStore.record_assessments`."""
+
+    incident_id: int
+    event_id: str
+    assessment: RiskAssessment
+    outcome: RemediationPlan | PlanRefused
+    trace_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pipeline.remediation.guards import BreakerSnapshot, GuardDecision
 from pipeline.remediation.plan import PlanRefused, RemediationPlan
 from pipeline.risk import RiskAssessment, TargetHistory
 from services.chat_records import Acknowledged, Command, SilenceRow
-from services.remediation_records import IncidentSnapshot, RunStarted, StoredRun
+from services.remediation_records import AssessmentToRecord, IncidentSnapshot, RunStarted, StoredRun
 
 
 class IncidentFactsReader(Protocol):
@@ -42,6 +42,12 @@ class AssessmentStore(Protocol):
         now: datetime,
         trace_id: str,
     ) -> RunStarted: ...
+
+    def record_assessments(
+        self, items: Sequence[AssessmentToRecord], *, mode: str, approval_timeout_s: float, now: datetime
+    ) -> list[RunStarted]:
+        """Several at once, in one transaction with one append to the audit chain; each once per event."""
+        ...
 
 
 class RunStore(Protocol):

@@ -50,7 +50,7 @@ from adapters.faults import is_transient
 from adapters.routing import task_queues
 from config.settings import Settings
 from pipeline.errors import InvalidInput
-from pipeline.events import AlertBatch, CloudEvent, assessment_requested, decode_alert_batch
+from pipeline.events import AlertBatch, CloudEvent, decode_alert_batch
 from tasks.alerts import outbox_relay, record_alert_batch
 from tasks.anomaly_evidence import attach_anomaly_evidence
 from tasks.base import BACKOFF_BASE_S, retry_backoff_cap_s
@@ -206,7 +206,7 @@ class AlertBatchConsumer:
         trace_id = deliveries[0].envelope.traceid
         attach_anomaly_evidence(merged, trace_id, now)  # before any follow-up reads the incident
         relay = outbox_relay()
-        relay.relay([assessment_requested(i, trace_id, now).id for i in outcome.opened])
+        relay.relay(outcome.follow_ups)
         relay.sweep(self._settings.outbox_sweep_after_s)
         log.info("alerts.recorded", messages=len(deliveries), alerts=len(merged.alerts), recorded=outcome.recorded,
                  duplicates=outcome.duplicates, opened=len(outcome.opened), resolved=len(outcome.resolved),

@@ -14,7 +14,7 @@ from celery import current_app, shared_task
 from adapters.faults import is_transient
 from adapters.broker import CeleryPublisher, RedisDirectPublisher, publisher_for
 from adapters.db.outbox_relay import OutboxRelay
-from pipeline.events import AlertBatch, AlertReceived, CloudEvent, assessment_requested, decode_alert_batch
+from pipeline.events import AlertBatch, AlertReceived, CloudEvent, decode_alert_batch
 from services.alerts import AlertRecorder, BatchOutcome
 from tasks.anomaly_evidence import attach_anomaly_evidence
 from tasks.base import PipelineTask
@@ -49,7 +49,7 @@ def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
     # After the commit: relay the outbox rows this batch wrote (risk assessment of each incident it
     # opened); a crash before this line leaves them to the sweep, which this also runs.
     relay = outbox_relay()
-    relay.relay([assessment_requested(i, envelope.traceid, now).id for i in outcome.opened])
+    relay.relay(outcome.follow_ups)
     relay.sweep(settings.outbox_sweep_after_s)
     return {"recorded": outcome.recorded, "duplicates": outcome.duplicates,
             "opened": list(outcome.opened), "resolved": list(outcome.resolved), "quarantined": len(rejected)}
@@ -101,4 +101,5 @@ def _merge(outcomes: list[BatchOutcome]) -> BatchOutcome:
         recorded=sum(o.recorded for o in outcomes), duplicates=sum(o.duplicates for o in outcomes),
         opened=tuple(i for o in outcomes for i in o.opened), resolved=tuple(i for o in outcomes for i in o.resolved),
         audit_rows=sum(o.audit_rows for o in outcomes),
-        touched=tuple(dict.fromkeys(i for o in outcomes for i in o.touched)))
+        touched=tuple(dict.fromkeys(i for o in outcomes for i in o.touched)),
+        follow_ups=tuple(i for o in outcomes for i in o.follow_ups))

@@ -17,8 +17,8 @@ from celery import chain, current_app, shared_task
 from services.remediation_records import RunStarted
 from pipeline.errors import InvalidInput
 from pipeline.events import (  # noqa: F401 - ASSESS_INCIDENT/ASSESSMENT_REQUESTED re-exported
-    ASSESS_INCIDENT, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, POST_REPLY, START_RUN, TELL_RUN_OUTCOME, CloudEvent,
-    envelope, run_ended_id,
+    ASSESS_INCIDENT, ASSESS_INCIDENTS, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, POST_REPLY, START_RUN, TELL_RUN_OUTCOME,
+    CloudEvent, assessment_requests, envelope, run_ended_id,
 )
 from services.deps import RemediationRuntime
 from services import remediation as flow
@@ -122,6 +122,20 @@ def assess_incident(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]
     if started.state != "not_open":
         _start_escalation(_id_field(envelope_.data, "incident_id"), envelope_.traceid)
     return _start_if_running(started, envelope_.traceid)
+
+
+@shared_task(name=ASSESS_INCIDENTS, base=PipelineTask, bind=True, max_retries=None)
+def assess_incidents(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any]:
+    """The incidents one alert transaction opened, assessed in one transaction; then as `assess_incident`."""
+    envelope_ = CloudEvent.from_dict(event)
+    requests = assessment_requests(envelope_)
+    started = flow.assess_incidents(_remediation(), requests, now=_now())
+    runs = []
+    for (incident_id, _, trace_id), outcome in zip(requests, started, strict=True):
+        if outcome.state != "not_open":
+            _start_escalation(incident_id, trace_id)
+        runs.append(_start_if_running(outcome, trace_id))
+    return {"incidents": len(requests), "running": sum(1 for run in runs if run["state"] == "running")}
 
 
 def _start_escalation(incident_id: int, trace_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -23,7 +23,7 @@ from pipeline.correlation import (
     IncidentRef, IncidentResolved, KnownAlert, OpenIncident, TruncationRecorded, correlate_in_order, correlation_key,
     identity,
 )
-from pipeline.events import ASSESS_INCIDENT, AlertBatch, AlertReceived, assessment_requested, check_alert, to_utc
+from pipeline.events import AlertBatch, AlertReceived, assessment_follow_ups, check_alert, to_utc
 
 
 class AlertStore:
@@ -75,9 +75,10 @@ class AlertStore:
             writer.flush()
             rows = audit_writer.append(conn, [*muted.audit, *writer.audit])
             # The follow-up commits with the incidents it follows: a crash after this commit cannot lose it.
-            outbox.add(conn, ASSESS_INCIDENT, [assessment_requested(i, trace, now) for i, trace in writer.opened_by],
-                       now=now)
-            return writer.outcome(len(rows))
+            follow_ups = assessment_follow_ups(writer.opened_by, now)
+            for task, event in follow_ups:
+                outbox.add(conn, task, [event], now=now)
+            return replace(writer.outcome(len(rows)), follow_ups=tuple(event.id for _, event in follow_ups))
 
 
 def _lock_keys(conn: Connection, keys: list[str]) -> None:

@@ -5,6 +5,7 @@ Real Redis and PostgreSQL; the consumer runs in a thread of the test, as it runs
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from datetime import datetime, timezone
@@ -105,7 +106,13 @@ def test_many_messages_commit_in_one_transaction_and_are_acknowledged_after_it(w
         assert audit_writer.verify_chain(conn).ok
     assert sorted(traces) == sorted(f"trace-{n}" for n in range(10))  # each incident keeps its request's trace
     assert count(settings, outbox) == 0  # the 40 risk assessments were relayed
-    assert redis.Redis.from_url(settings.broker).llen("risk") == 40
+    # ... as one message: the incidents one transaction opened are assessed in one transaction too.
+    relayed = [json.loads(raw) for raw in redis.Redis.from_url(settings.broker).lrange("risk", 0, -1)]
+    assert [message["headers"]["task"] for message in relayed] == ["risk.assess_incidents"]
+    event = json.loads(base64.b64decode(relayed[0]["body"]))[0][0]
+    with engine.connect() as conn:
+        opened = conn.execute(sa.select(incidents.c.id).order_by(incidents.c.id)).scalars().all()
+    assert [entry["incident_id"] for entry in event["data"]["incidents"]] == opened
 
 
 def test_a_kill_between_commit_and_ack_redelivers_messages_that_change_nothing(worker, monkeypatch):
