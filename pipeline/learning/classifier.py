@@ -80,12 +80,15 @@ class OutcomeClassifier:
         return cls(space, model)
 
     def probabilities(
-        self, contexts: Sequence[IncidentContext], actions: Sequence[str]
+        self,
+        contexts: Sequence[IncidentContext],
+        actions: Sequence[str],
+        failed_before: Sequence[Sequence[str]] | None = None,
     ) -> np.ndarray:
-        """P(fixed) for each (context, action) pair, in one batch."""
+        """P(fixed) for each (context, action) pair, in one batch (optionally knowing what failed)."""
         if not len(contexts):
             return np.empty(0)
-        return np.asarray(self._scorer(self.space.rows(contexts, actions)), dtype=np.float64)
+        return np.asarray(self._scorer(self.space.rows(contexts, actions, failed_before)), dtype=np.float64)
 
     def rank(self, context: IncidentContext, actions: Sequence[str]) -> list[tuple[str, float]]:
         """The allowed actions, most likely to fix first."""
