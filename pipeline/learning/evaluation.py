@@ -18,6 +18,7 @@ the runs that were actually tried there (realised outcomes).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -201,6 +202,7 @@ class Choice:
     # choices were never the action tried there, so there is no evidence for it).
     fix_value: Mapping[str, float | None] | None = None
     matched: Mapping[str, int] | None = None  # validation runs where its choice was the one tried
+    fix_bound: Mapping[str, float | None] | None = None  # each estimate less one standard error
 
     def validation(self) -> dict:
         """What the choice was made on, for a report or the model's sidecar."""
@@ -208,6 +210,7 @@ class Choice:
             "rates_brier": round(self.rates_brier, 4),
             "classifier_brier": None if self.classifier_brier is None else round(self.classifier_brier, 4),
             "fix_value": {k: None if v is None else round(v, 4) for k, v in (self.fix_value or {}).items()},
+            "fix_bound": {k: None if v is None else round(v, 4) for k, v in (self.fix_bound or {}).items()},
             "matched_runs": dict(self.matched or {}),
         }
 
@@ -269,15 +272,32 @@ def next_by_classifier(model: OutcomeClassifier) -> NextAction:
     return next_action
 
 
-def fix_value(cases: Sequence[Case], choose_next: NextAction, propensity: OnCallPropensity
-              ) -> tuple[float | None, int]:
+@dataclass(frozen=True)
+class FixValue:
+    """A candidate's estimated chance that its choice fixes, and how much evidence it rests on."""
+
+    value: float | None  # None: its choice was never the action tried
+    matched: int  # runs where its choice was the action tried
+    effective: float  # those runs' effective number, (sum of weights)^2 / sum of squared weights
+
+    @property
+    def lower(self) -> float | None:
+        """One standard error below the estimate (binomial, on the effective number of runs, the
+        share smoothed by one fix and one failure so a few runs that all fixed are not certain)."""
+        if self.value is None:
+            return None
+        share = (self.value * self.effective + 1) / (self.effective + 2)
+        return self.value - math.sqrt(share * (1 - share) / self.effective)
+
+
+def fix_value(cases: Sequence[Case], choose_next: NextAction, propensity: OnCallPropensity) -> FixValue:
     """How often the candidate's choices fix, estimated from the runs actually tried (no oracle).
 
     Every run of `cases` is a decision (the candidate's next action after the runs before it on the
     incident); the runs where it is the action that was tried count, each weighted by one over the
     on-call's chance of trying it there, and the weighted share that fixed is the estimate
-    (self-normalised inverse propensity weighting). Also the number of runs that counted."""
-    weights, fixes, matched = 0.0, 0.0, 0
+    (self-normalised inverse propensity weighting)."""
+    weights, squares, fixes, matched = 0.0, 0.0, 0.0, 0
     for case in cases:
         for k, attempt in enumerate(case.attempts):
             tried = [a.action for a in case.attempts[:k]]
@@ -287,9 +307,12 @@ def fix_value(cases: Sequence[Case], choose_next: NextAction, propensity: OnCall
                 continue
             weight = 1.0 / propensity.chance(case, tried, attempt.action)
             weights += weight
+            squares += weight * weight
             fixes += weight * float(attempt.fixed)
             matched += 1
-    return (fixes / weights if weights else None), matched
+    if not weights:
+        return FixValue(None, 0, 0.0)
+    return FixValue(fixes / weights, matched, weights * weights / squares)
 
 
 def choose(
@@ -300,9 +323,10 @@ def choose(
     Learner (a)'s prior strength is the one with the lowest realised Brier score of first attempts
     there. Then each candidate (the playbook's order when `playbook` is given, the rates, the
     classifier), fitted on the first three quarters, is valued by how often its choices fix on the
-    last quarter (`fix_value`, over every run tried there). A learner is used only when it beats the
-    playbook's order; otherwise learning reorders nothing (RULE). Without a playbook the better of
-    the two learners is used.
+    last quarter (`fix_value`, over every run tried there), judged by the estimate less one standard
+    error: a choice seldom tried there rests on little evidence, and the largest of several noisy
+    estimates is too high. A learner is used only when its bound is above the playbook's; otherwise
+    learning reorders nothing (RULE). Without a playbook the learner with the higher bound is used.
     """
     ordered = sorted(training, key=lambda c: c.context.opened_at)
     cut = int(len(ordered) * 0.75)
@@ -330,17 +354,19 @@ def choose(
         )
         candidates[CLASSIFIER] = next_by_classifier(model)
     valued = {name: fix_value(check, pick, propensity) for name, pick in candidates.items()}
-    values = {name: value for name, (value, _) in valued.items()}
-    matched = {name: n for name, (_, n) in valued.items()}
-    learners = {n: v for n, v in values.items() if n != RULE and v is not None}
+    bounds = {name: v.lower for name, v in valued.items()}
+    learners = {n: b for n, b in bounds.items() if n != RULE and b is not None}
     best = max(learners, key=learners.__getitem__, default=None)
-    shown = ", ".join(f"{n} {'—' if v is None else f'{v:.3f}'}" for n, v in values.items())
+    shown = ", ".join(f"{n} {'—' if v.value is None else f'{v.value:.3f} (bound {v.lower:.3f}, {v.matched} runs)'}"
+                      for n, v in valued.items())
     if best is None:
         learner, why = (RULE if playbook is not None else RATES), "no learner's choice was ever the one tried"
-    elif playbook is not None and (values[RULE] is not None and learners[best] <= values[RULE]):
-        learner, why = RULE, "no learner's choices fixed more than the playbook's"
+    elif playbook is not None and (bounds[RULE] is not None and learners[best] <= bounds[RULE]):
+        learner, why = RULE, "no learner's choices fixed more than the playbook's, by the bound"
     else:
-        learner, why = best, ("its choices fixed the most" if playbook is None
-                              else "its choices fixed more than the playbook's and the other learner's")
+        learner, why = best, ("its choices fixed the most, by the bound" if playbook is None
+                              else "its choices fixed more than the playbook's and the other learner's, by the bound")
     return Choice(learner, strength, briers[strength], classifier_brier,
-                  f"{why} on the later training weeks ({shown}){not_fitted}", values, matched)
+                  f"{why} on the later training weeks ({shown}){not_fitted}",
+                  {n: v.value for n, v in valued.items()}, {n: v.matched for n, v in valued.items()},
+                  bounds)

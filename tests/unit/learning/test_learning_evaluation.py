@@ -147,14 +147,16 @@ def test_the_fix_value_weighs_a_rarely_tried_choice_up_and_needs_a_match():
         def chance(self, case, tried, action):
             return 0.25 if action == "b" else 0.75
 
-    value, matched = ev.fix_value(cases, lambda c, tried: "a", Half())
-    assert (value, matched) == (1.0, 1)
-    assert ev.fix_value(cases, lambda c, tried: "b", Half()) == (0.0, 1)
-    assert ev.fix_value(cases[:1], lambda c, tried: "b", Half()) == (None, 0)
+    one = ev.fix_value(cases, lambda c, tried: "a", Half())
+    assert (one.value, one.matched, one.effective) == (1.0, 1, 1.0)
+    assert one.lower == pytest.approx(1.0 - (2 / 3 * 1 / 3) ** 0.5)  # one run that fixed is no certainty
+    assert ev.fix_value(cases, lambda c, tried: "b", Half()).value == 0.0
+    assert ev.fix_value(cases[:1], lambda c, tried: "b", Half()) == ev.FixValue(None, 0, 0.0)
     # Both matched through later attempts: b's run counts three times a's.
     both = [case(2, {"a": 0.5, "b": 0.5}, [("a", False), ("b", True)])]
-    value, matched = ev.fix_value(both, lambda c, tried: "a" if not tried else "b", Half())
-    assert matched == 2 and value == pytest.approx(4.0 / (4.0 + 4.0 / 3.0))
+    two = ev.fix_value(both, lambda c, tried: "a" if not tried else "b", Half())
+    assert two.matched == 2 and two.value == pytest.approx(4.0 / (4.0 + 4.0 / 3.0))
+    assert two.effective == pytest.approx((16 / 3) ** 2 / (16 + 16 / 9))
 
 
 def test_a_playbook_no_learner_beats_is_kept_and_learning_reorders_nothing():
@@ -172,11 +174,22 @@ def test_a_learner_replaces_the_playbook_only_where_its_choices_fixed_more():
                    playbook_mostly("a"), memory_of=lambda i: 0.9 if leak(i) else 0.05)
     choice = ev.choose(cases, {"HighLatency": ["a"]})
     assert choice.learner == ev.CLASSIFIER
-    assert choice.fix_value[ev.CLASSIFIER] > choice.fix_value[ev.RULE]
+    assert choice.fix_bound[ev.CLASSIFIER] > choice.fix_bound[ev.RULE]
     # A wrong playbook ("c" first) on an alert that says it all: the rates beat it too.
     plain = logged(400, lambda i: {"a": 0.85, "b": 0.3, "c": 0.1}, playbook_mostly("c"))
     wrong = ev.choose(plain, {"HighLatency": ["c"]})
-    assert wrong.learner in (ev.RATES, ev.CLASSIFIER) and wrong.fix_value[ev.RULE] < wrong.fix_value[wrong.learner]
+    assert wrong.learner in (ev.RATES, ev.CLASSIFIER) and wrong.fix_bound[ev.RULE] < wrong.fix_bound[wrong.learner]
+
+
+def test_a_learner_whose_choice_was_seldom_tried_does_not_replace_the_playbook_on_a_lucky_few():
+    # The playbook's "a" fixes 80 of 100; the learner's "b" was tried twice and fixed both times.
+    cases = [case(i, {"a": 0.8, "b": 0.5}, [("a", i % 5 != 0)]) for i in range(100)]
+    cases += [case(100 + i, {"a": 0.8, "b": 0.5}, [("b", True)]) for i in range(2)]
+    uniform = type("Uniform", (), {"chance": lambda self, c, tried, a: 0.5})()
+    rule = ev.fix_value(cases, lambda c, tried: "a", uniform)
+    lucky = ev.fix_value(cases, lambda c, tried: "b", uniform)
+    assert lucky.value == 1.0 > rule.value == 0.8
+    assert lucky.lower < rule.lower
 
 
 def test_the_choice_never_looks_past_the_training_cases_it_is_given():
