@@ -1,6 +1,7 @@
 """The estate simulator replayed through the real pipeline, then the learners trained on what it stored.
 
-    python -m benchmarks.estate_replay --weeks 10 --incidents-per-week 40 --train-weeks 6 --seed 7
+    python -m benchmarks.estate_replay --weeks 16 --train-weeks 10 --seed 1
+    python -m benchmarks.estate_replay --evaluate-from .bench/estate_replay_seed1.json   # figures again
 
 SIMULATED DATA: every figure here describes `benchmarks/estate_sim.py`, not a real estate.
 
@@ -8,21 +9,30 @@ What runs for real: `smartcloudops serve` and `smartcloudops worker` on PostgreS
 Each incident of the training weeks is posted to the Alertmanager webhook as one firing alert;
 the worker records it, assesses the risk, plans, guards and runs the chain in dry run (no AWS
 is called: without credentials a dry run records what it would call), and the worker's outcome
-sweep judges the run after the verify horizon from the alerts that followed.
+sweep judges the run after the verify horizon from the alerts that followed. When the simulator's
+on-call tried another action after that one failed, the replay asks for it as a person does: the
+on-call's chat request on the same incident (`POST /v1/chat/command`, the API token as an
+operator: "reboot checkout on i-… for incident 42"), approved by a lead (an approver API key made
+with `smartcloudops apikey create`, `POST /v1/incidents/42/approve`), after the earlier run was
+judged. The chat has no verb for an RDS reboot: such a later attempt (and any after it) is not
+asked for, and counted.
 
 What is simulated: which action the on-call tried first (the simulator's history; the replay's
-policy has one rule per action, chosen by an alert label) and whether it fixed the incident (the
-simulator's draw from its fault model). When it did, the replay posts the alert resolved right
-after the run ends, as the estate would; when it did not, only after the run was judged (a person
-fixed it later). Simulated time is compressed: incidents of one service are replayed one after
-another (a run of one service is never judged on another's alerts), services in parallel.
+policy has one rule per action, chosen by an alert label), which ones next, and whether each fixed
+the incident (the simulator's draw from its fault model). When one did, the replay posts the alert
+resolved right after its run ends, as the estate would; when the last one did not, only after it
+was judged (a person fixed it later). Simulated time is compressed: incidents of one service are
+replayed one after another (a run of one service is never judged on another's alerts), services
+in parallel.
 
 Then, as production would, learner (a) is fitted on the stored outcomes (`read_outcomes`, the
-worker's learner) and the classifier on them joined to the simulator's features (the replay
-streams no metrics, so the anomaly and change features are the simulator's, not read back); both
-are scored on the later weeks with the simulator's true chances, beside the same learners fitted
-on the simulator's own first attempts in memory. The two agree exactly when the pipeline stored
-every outcome as the simulator drew it; the report counts where it did not.
+worker's reader, first attempts as `LearnedRates` takes them) and the classifier on every stored
+run of each incident in the order they finished (the runs before one are its "already failed"
+actions), joined to the simulator's features (the replay streams no metrics); `choose` picks among
+the playbook's order and the two learners on the training weeks alone; all are scored on the later
+weeks with the simulator's true chances, beside the same learners fitted in memory. The stored and
+the in-memory figures agree exactly when the pipeline stored every outcome as the simulator drew
+it; the report counts where it did not.
 """
 
 from __future__ import annotations
