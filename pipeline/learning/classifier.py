@@ -2,8 +2,8 @@
 
 One model for every action: the action is a feature, so what it learns about memory
 anomalies and restarts transfers across alert names. It ranks an incident's allowed actions
-by predicted probability of a fix. It is used only where it beat learner (a) on held-out
-time (see `evaluation.choose`).
+by predicted probability of a fix. It is used only when its choices fixed more than the
+playbook's and learner (a)'s on the later training weeks (see `evaluation.choose`).
 """
 
 from __future__ import annotations

@@ -11,9 +11,12 @@ chance of fixing it (the oracle). Never shuffled: the split is a moment in time.
 - Brier score: expected squared error of the first choice's predicted chance of a fix
   against its outcome, (q - p)^2 + p(1 - p) with p its true chance.
 
-Which learner to use is decided without the oracle, as production must: on the last
-quarter of the training weeks, by the Brier score of each learner's predicted chance for
-the runs that were actually tried there (realised outcomes).
+Which ranking to use is decided without the oracle, as production must, on the last quarter
+of the training weeks: the playbook's order (rule only), learner (a) or learner (b), each
+valued by how often its choices fixed among the runs actually tried there (weighted by the
+on-call's chance of trying them), less one standard error; a learner replaces the playbook's
+order only when it is higher (`choose`). Learner (a)'s prior strength is chosen there by the
+Brier score of its predicted chance for the first runs tried (realised outcomes).
 """
 
 from __future__ import annotations
