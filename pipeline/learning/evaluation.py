@@ -77,6 +77,9 @@ class Scores:
     regret: float
     brier: float | None
     first_choice_fix_rate: float
+    # Calibration in the large: the mean predicted chance of the first choice, beside its true
+    # mean chance (`first_choice_fix_rate`); None for a ranking without probabilities.
+    first_choice_predicted: float | None = None
 
     def row(self) -> dict:
         return {
@@ -85,6 +88,8 @@ class Scores:
             "regret_failed_attempts": round(self.regret, 4),
             "brier": None if self.brier is None else round(self.brier, 4),
             "first_choice_fix_rate": round(self.first_choice_fix_rate, 4),
+            "first_choice_predicted": None if self.first_choice_predicted is None
+            else round(self.first_choice_predicted, 4),
         }
 
 
@@ -110,7 +115,7 @@ def score(cases: Sequence[Case], ranker: Ranker) -> Scores:
     """The metrics above over cases that carry the oracle's chances."""
     if not cases or any(c.truth is None for c in cases):
         raise InvalidInput("scoring needs cases with the simulator's true chances")
-    top1, regret, brier, fix = [], [], [], []
+    top1, regret, brier, fix, said = [], [], [], [], []
     for case in cases:
         truth = case.truth or {}
         ranking = ranker(case)
@@ -124,12 +129,15 @@ def score(cases: Sequence[Case], ranker: Ranker) -> Scores:
         fix.append(truth[first])
         if predicted is not None:
             brier.append((predicted - truth[first]) ** 2 + truth[first] * (1 - truth[first]))
+            said.append(predicted)
+    every = len(brier) == len(cases)
     return Scores(
         cases=len(cases),
         top1=float(np.mean(top1)),
         regret=float(np.mean(regret)),
-        brier=float(np.mean(brier)) if len(brier) == len(cases) else None,
+        brier=float(np.mean(brier)) if every else None,
         first_choice_fix_rate=float(np.mean(fix)),
+        first_choice_predicted=float(np.mean(said)) if every else None,
     )
 
 

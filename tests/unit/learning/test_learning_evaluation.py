@@ -34,6 +34,7 @@ def test_expected_failures_and_regret_against_the_oracle_order():
     assert worst.top1 == 0.0 and worst.regret == pytest.approx(0.4)
     best = ev.score([case(0, truth)], lambda c: [("a", 0.9), ("b", 0.5)])
     assert best.top1 == 1.0 and best.regret == 0.0 and best.brier == pytest.approx(0.09)
+    assert best.first_choice_predicted == 0.9 and best.first_choice_fix_rate == 0.9  # calibrated in the large
     assert ev.score([case(0, truth)], ev.playbook_ranker({"HighLatency": ["b"]})).brier is None
 
 
