@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("bootstrap")
 
 # `advisor(incident_id, alertname, service, severity)`: the incident's possible actions ranked, JSON-ready.
-Advisor = Callable[[int, str, str, str], list[dict[str, Any]]]
+Advisor = Callable[..., list[dict[str, Any]]]
 
 
 def settings_from_environment() -> Settings:
@@ -227,17 +228,19 @@ def advisor(settings: Settings, engine: Engine) -> Advisor | None:
         catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
     except ConfigurationError:
         return None
-    return advisor_for(catalog, policy, LearnedRates(engine), remediation_classifier(settings), engine)
+    learner, classifier = remediation_learner(settings)
+    return advisor_for(catalog, policy, LearnedRates(engine), classifier, engine, rule_order=learner == "rule")
 
 
 def advisor_for(
     catalog: Catalog, policy: Policy, learning: LearnedRates,
-    classifier: OutcomeClassifier | None = None, engine: Engine | None = None,
+    classifier: OutcomeClassifier | None = None, engine: Engine | None = None, *, rule_order: bool = False,
 ) -> Advisor:
-    """`advisor(incident_id, alertname, service, severity)`: the actions the policy enables and the
-    service can take, ranked by learner (a), or by the classifier when one was chosen and loaded
-    (`engine` then reads each incident's features); empty for an unknown service or before any
-    executed run was judged."""
+    """`advisor(incident_id, alertname, service, severity, planned=())`: the actions the policy enables
+    and the service can take, ranked by learner (a), or by the classifier when one was chosen and
+    loaded (`engine` then reads each incident's features), or with `rule_order` (the training run
+    chose the rule) the incident's `planned` actions first and the rest in the policy's order; empty
+    for an unknown service or before any executed run was judged."""
     from pipeline.learning.advice import possible_actions
     from pipeline.learning.outcomes import Signature
 
@@ -247,11 +250,14 @@ def advisor_for(
 
         contexts = IncidentContexts(engine)
 
-    def advise(incident_id: int, alertname: str, service_name: str, severity: str) -> list[dict[str, Any]]:
+    def advise(incident_id: int, alertname: str, service_name: str, severity: str,
+               planned: Sequence[str] = ()) -> list[dict[str, Any]]:
         service = catalog.service(service_name)
         if service is None or not learning.has_outcomes():
             return []
         signature = Signature(alertname, service.name, severity, service.tier)
+        if rule_order:
+            return learning.advice(signature, possible_actions(service, policy), rule_order=planned)
         context = contexts.context(incident_id, signature) if contexts is not None else None
         return learning.advice(signature, possible_actions(service, policy),
                                classifier=classifier, context=context)
@@ -260,12 +266,19 @@ def advisor_for(
 
 
 def remediation_classifier(settings: Settings) -> OutcomeClassifier | None:
-    """The classifier of SCO_REMEDIATION_MODEL_PATH when its sidecar says it was chosen (it beat the
-    rates on the later training weeks) and its SHA-256 matches; otherwise None, logged with why,
-    and the rates rank the advice."""
+    """The classifier of SCO_REMEDIATION_MODEL_PATH when its training run chose it (see
+    `remediation_learner`); otherwise None."""
+    return remediation_learner(settings)[1]
+
+
+def remediation_learner(settings: Settings) -> tuple[str, OutcomeClassifier | None]:
+    """Which ranking the advice uses, as the training run of SCO_REMEDIATION_MODEL_PATH chose it:
+    ("classifier", the classifier) when it chose the classifier and the graph's SHA-256 matches;
+    ("rule", None) when no learner beat the playbook's order there (learning then reorders nothing);
+    otherwise ("rates", None), as without the setting. Each case is logged with why."""
     folder = settings.remediation_model_path
     if folder is None:
-        return None
+        return "rates", None
     from adapters.remediation_model import load_model
     from pipeline.errors import ConfigurationError, NotFound
 
@@ -273,15 +286,18 @@ def remediation_classifier(settings: Settings) -> OutcomeClassifier | None:
         classifier, about = load_model(folder)
     except (NotFound, ConfigurationError) as error:
         log.warning("learning.classifier_not_used", path=str(folder), reason=str(error))
-        return None
-    if about.get("learner") != "classifier":
-        log.warning("learning.classifier_not_used", path=str(folder), chosen=about.get("learner"),
-                    reason=f"the training run chose the rates: {about.get('reason', 'no reason given')}",
-                    validation_brier=about.get("validation_brier"))
-        return None
+        return "rates", None
+    chosen = about.get("learner")
+    if chosen != "classifier":
+        log.warning("learning.classifier_not_used", path=str(folder), chosen=chosen,
+                    reason=f"the training run chose the {'rule' if chosen == 'rule' else 'rates'}: "
+                           f"{about.get('reason', 'no reason given')}",
+                    validation_brier=about.get("validation_brier"), validation=about.get("validation"))
+        return ("rule" if chosen == "rule" else "rates"), None
     log.info("learning.classifier_used", path=str(folder), sha256=about.get("onnx_sha256"),
-             reason=about.get("reason"), validation_brier=about.get("validation_brier"))
-    return classifier
+             reason=about.get("reason"), validation_brier=about.get("validation_brier"),
+             validation=about.get("validation"))
+    return "classifier", classifier
 
 
 def authenticator(settings: Settings, roles: RoleBook, engine: Engine) -> Authenticator:
@@ -475,6 +491,7 @@ def build_remediation(
 
     catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
     learning = LearnedRates(engine)
+    learner, classifier = remediation_learner(settings)
     if not settings.aws_instance_metadata:
         # botocore's last resort for credentials is the EC2 metadata service at 169.254.169.254;
         # on Fargate, with environment credentials or a laptop it is never the right place to ask.
@@ -490,7 +507,7 @@ def build_remediation(
         kill_switch=KillSwitchStore(engine),
         # With the advice: the chat's "why?" quotes it (tasks/chat.py reads through these queries).
         queries=RemediationQueries(
-            engine, advisor=advisor_for(catalog, policy, learning, remediation_classifier(settings), engine)),
+            engine, advisor=advisor_for(catalog, policy, learning, classifier, engine, rule_order=learner == "rule")),
         guards=guards or guard_store(settings),
         actions=build_actions(
             AwsClients(

@@ -16,7 +16,7 @@ any outage by construction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -230,14 +230,19 @@ class LearnedRates:
     def advice(
         self, signature: Signature, actions: tuple[str, ...], *,
         classifier: OutcomeClassifier | None = None, context: IncidentContext | None = None,
+        rule_order: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """The possible actions ranked by their record on incidents alike (empty: no record); with
-        the chosen classifier and the incident's context, in the classifier's order instead."""
-        from pipeline.learning.advice import advise, advise_by_classifier
+        the chosen classifier and the incident's context, in the classifier's order instead; with
+        `rule_order` (the training run chose the rule), the plan's actions first and learning
+        reorders nothing."""
+        from pipeline.learning.advice import advise, advise_by_classifier, advise_in_rule_order
 
         ranked: list[tuple[Estimate, float | None]] | None = None
         by = "classifier"
-        if classifier is not None and context is not None:
+        if rule_order is not None:
+            ranked, by = [(e, None) for e in advise_in_rule_order(self.rates(), signature, actions, rule_order)], "rule"
+        elif classifier is not None and context is not None:
             try:
                 ranked = advise_by_classifier(self.rates(), classifier, context, actions)
             except Exception as error:  # noqa: BLE001 - onnxruntime raises its own untyped errors

@@ -24,9 +24,9 @@ class RemediationQueries:
     """An incident's risk assessments, remediation runs, their steps and approvals, as JSON-ready dicts."""
 
     def __init__(
-        self, engine: Engine, advisor: Callable[[int, str, str, str], list[dict[str, Any]]] | None = None
+        self, engine: Engine, advisor: Callable[..., list[dict[str, Any]]] | None = None
     ) -> None:
-        """`advisor(incident_id, alertname, service, severity)` ranks the possible actions by their record."""
+        """`advisor(incident_id, alertname, service, severity, planned=...)` ranks the possible actions."""
         self._engine = engine
         self._advisor = advisor
 
@@ -76,8 +76,12 @@ class RemediationQueries:
                 sa.select(incidents.c.alertname, incidents.c.service, incidents.c.severity)
                 .where(incidents.c.id == incident_id)
             ).first()
+        # The incident's first plan is what its rule chose: first in the advice when the rule ranks.
+        planned = tuple(s.action for s in sorted((s for s in steps if runs and s.run_id == runs[0].id),
+                                                  key=lambda s: s.step_index))
         advice = (
-            self._advisor(incident_id, incident.alertname, incident.service, incident.severity or "")
+            self._advisor(incident_id, incident.alertname, incident.service, incident.severity or "",
+                          planned=planned)
             if self._advisor is not None and incident is not None and runs
             else []
         )

@@ -4,7 +4,9 @@ Only actions the policy enables and the service's catalog entry can take part (a
 becomes possible because it once worked elsewhere). Each carries learner (a)'s estimate and its
 explanation; when no action was ever tried on incidents of this alert name or wider, there is
 nothing to say and the advice is empty. When the classifier (learner b) was chosen, it orders the
-same actions and learner (a) still explains each one: the classifier reorders, never adds.
+same actions and learner (a) still explains each one: the classifier reorders, never adds. When the
+training run chose the rule (no learner beat the playbook's order), the actions of the incident's
+plan come first, in the plan's order, and the rest keep the order the policy lists them in.
 """
 
 from __future__ import annotations
@@ -55,3 +57,16 @@ def advise_by_classifier(
     first = sorted((e for e in ranked if e.action in chance), key=lambda e: -chance[e.action])
     rest = [e for e in ranked if e.action not in chance]
     return [(e, chance[e.action]) for e in first] + [(e, None) for e in rest]
+
+
+def advise_in_rule_order(
+    rates: OutcomeRates, signature: Signature, actions: tuple[str, ...], planned: Sequence[str]
+) -> list[Estimate]:
+    """`advise`'s actions with the plan's (the rule's choice) first, then the rest as `actions` lists
+    them: learning explains each one and reorders nothing; empty as `advise` is."""
+    ranked = advise(rates, signature, actions)
+    if not ranked:
+        return []
+    by_action = {e.action: e for e in ranked}
+    first = [a for a in dict.fromkeys(planned) if a in by_action]
+    return [by_action[a] for a in first] + [by_action[a] for a in actions if a not in first]

@@ -2,8 +2,8 @@
 
 One model for every action: the action is a feature, so what it learns about memory
 anomalies and restarts transfers across alert names. It ranks an incident's allowed actions
-by predicted probability of a fix. It is used only where it beat learner (a) on held-out
-time (see `evaluation.choose`).
+by predicted probability of a fix. It is used only when its choices fixed more than the
+playbook's and learner (a)'s on the later training weeks (see `evaluation.choose`).
 """
 
 from __future__ import annotations
@@ -80,12 +80,15 @@ class OutcomeClassifier:
         return cls(space, model)
 
     def probabilities(
-        self, contexts: Sequence[IncidentContext], actions: Sequence[str]
+        self,
+        contexts: Sequence[IncidentContext],
+        actions: Sequence[str],
+        failed_before: Sequence[Sequence[str]] | None = None,
     ) -> np.ndarray:
-        """P(fixed) for each (context, action) pair, in one batch."""
+        """P(fixed) for each (context, action) pair, in one batch (optionally knowing what failed)."""
         if not len(contexts):
             return np.empty(0)
-        return np.asarray(self._scorer(self.space.rows(contexts, actions)), dtype=np.float64)
+        return np.asarray(self._scorer(self.space.rows(contexts, actions, failed_before)), dtype=np.float64)
 
     def rank(self, context: IncidentContext, actions: Sequence[str]) -> list[tuple[str, float]]:
         """The allowed actions, most likely to fix first."""

@@ -11,13 +11,17 @@ chance of fixing it (the oracle). Never shuffled: the split is a moment in time.
 - Brier score: expected squared error of the first choice's predicted chance of a fix
   against its outcome, (q - p)^2 + p(1 - p) with p its true chance.
 
-Which learner to use is decided without the oracle, as production must: on the last
-quarter of the training weeks, by the Brier score of each learner's predicted chance for
-the runs that were actually tried there (realised outcomes).
+Which ranking to use is decided without the oracle, as production must, on the last quarter
+of the training weeks: the playbook's order (rule only), learner (a) or learner (b), each
+valued by how often its choices fixed among the runs actually tried there (weighted by the
+on-call's chance of trying them), less one standard error; a learner replaces the playbook's
+order only when it is higher (`choose`). Learner (a)'s prior strength is chosen there by the
+Brier score of its predicted chance for the first runs tried (realised outcomes).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +77,9 @@ class Scores:
     regret: float
     brier: float | None
     first_choice_fix_rate: float
+    # Calibration in the large: the mean predicted chance of the first choice, beside its true
+    # mean chance (`first_choice_fix_rate`); None for a ranking without probabilities.
+    first_choice_predicted: float | None = None
 
     def row(self) -> dict:
         return {
@@ -81,6 +88,8 @@ class Scores:
             "regret_failed_attempts": round(self.regret, 4),
             "brier": None if self.brier is None else round(self.brier, 4),
             "first_choice_fix_rate": round(self.first_choice_fix_rate, 4),
+            "first_choice_predicted": None if self.first_choice_predicted is None
+            else round(self.first_choice_predicted, 4),
         }
 
 
@@ -106,7 +115,7 @@ def score(cases: Sequence[Case], ranker: Ranker) -> Scores:
     """The metrics above over cases that carry the oracle's chances."""
     if not cases or any(c.truth is None for c in cases):
         raise InvalidInput("scoring needs cases with the simulator's true chances")
-    top1, regret, brier, fix = [], [], [], []
+    top1, regret, brier, fix, said = [], [], [], [], []
     for case in cases:
         truth = case.truth or {}
         ranking = ranker(case)
@@ -120,12 +129,15 @@ def score(cases: Sequence[Case], ranker: Ranker) -> Scores:
         fix.append(truth[first])
         if predicted is not None:
             brier.append((predicted - truth[first]) ** 2 + truth[first] * (1 - truth[first]))
+            said.append(predicted)
+    every = len(brier) == len(cases)
     return Scores(
         cases=len(cases),
         top1=float(np.mean(top1)),
         regret=float(np.mean(regret)),
-        brier=float(np.mean(brier)) if len(brier) == len(cases) else None,
+        brier=float(np.mean(brier)) if every else None,
         first_choice_fix_rate=float(np.mean(fix)),
+        first_choice_predicted=float(np.mean(said)) if every else None,
     )
 
 
@@ -184,18 +196,149 @@ def realised_brier(cases: Sequence[Case], predict: Callable[[Case, str], float])
     return float(np.mean(errors))
 
 
+RULE, RATES, CLASSIFIER = "rule", "rates", "classifier"
+# Pseudo-counts pulling the on-call's choice frequencies after a given set of failed actions
+# towards their frequencies at that attempt number (see `OnCallPropensity`).
+PROPENSITY_SHRINK = 2.0
+
+
 @dataclass(frozen=True)
 class Choice:
-    learner: str  # "classifier" or "rates"
+    learner: str  # RULE (the playbook's order: learning reorders nothing), RATES or CLASSIFIER
     strength: float  # learner (a)'s prior strength
     rates_brier: float
     classifier_brier: float | None
     reason: str
+    # Each candidate's estimated chance that its choice fixes, on the validation weeks (None: its
+    # choices were never the action tried there, so there is no evidence for it).
+    fix_value: Mapping[str, float | None] | None = None
+    matched: Mapping[str, int] | None = None  # validation runs where its choice was the one tried
+    fix_bound: Mapping[str, float | None] | None = None  # each estimate less one standard error
+
+    def validation(self) -> dict:
+        """What the choice was made on, for a report or the model's sidecar."""
+        return {
+            "rates_brier": round(self.rates_brier, 4),
+            "classifier_brier": None if self.classifier_brier is None else round(self.classifier_brier, 4),
+            "fix_value": {k: None if v is None else round(v, 4) for k, v in (self.fix_value or {}).items()},
+            "fix_bound": {k: None if v is None else round(v, 4) for k, v in (self.fix_bound or {}).items()},
+            "matched_runs": dict(self.matched or {}),
+        }
 
 
-def choose(training: Sequence[Case], seed: int = 0) -> Choice:
-    """Learner (a)'s prior strength, then classifier or rates, all judged on the last quarter
-    of the training weeks by the realised Brier score of first attempts (no oracle)."""
+class OnCallPropensity:
+    """How often the on-call tried each action, given the alert name and what already failed.
+
+    Estimated from the attempts of the training weeks (which action was tried, never whether it
+    fixed): the chance of `action` after the failed set `tried` is its count there plus
+    `PROPENSITY_SHRINK` pseudo-counts spread as at that attempt number (each count plus one),
+    normalised over the actions not yet tried. It weighs the logged runs so that a candidate's
+    choices are judged as if the on-call had followed it (inverse propensity weighting).
+    """
+
+    def __init__(self, cases: Sequence[Case]) -> None:
+        self._exact: dict[tuple, dict[str, int]] = {}
+        self._step: dict[tuple, dict[str, int]] = {}
+        for case in cases:
+            for k, attempt in enumerate(case.attempts):
+                tried = frozenset(a.action for a in case.attempts[:k])
+                for table, key in ((self._exact, (case.context.signature.alertname, tried)),
+                                   (self._step, (case.context.signature.alertname, k))):
+                    counts = table.setdefault(key, {})
+                    counts[attempt.action] = counts.get(attempt.action, 0) + 1
+
+    def chance(self, case: Case, tried: Sequence[str], action: str) -> float:
+        alert, left = case.context.signature.alertname, [a for a in case.allowed if a not in tried]
+        if action not in left:
+            raise InvalidInput(f"{action} was already tried or is not allowed")
+        exact = self._exact.get((alert, frozenset(tried)), {})
+        step = self._step.get((alert, len(tried)), {})
+        step_total = sum(step.get(a, 0) + 1 for a in left)
+
+        def weight(a: str) -> float:
+            return exact.get(a, 0) + PROPENSITY_SHRINK * (step.get(a, 0) + 1) / step_total
+
+        return weight(action) / sum(weight(a) for a in left)
+
+
+# A candidate's next action for an incident, given the actions that already failed on it.
+NextAction = Callable[[Case, Sequence[str]], str]
+
+
+def next_by_ranker(ranker: Ranker) -> NextAction:
+    """The first action of a fresh incident's ranking that was not tried yet (the rule, the rates)."""
+    def next_action(case: Case, tried: Sequence[str]) -> str:
+        return next(a for a, _ in ranker(case) if a not in tried)
+
+    return next_action
+
+
+def next_by_classifier(model: OutcomeClassifier) -> NextAction:
+    """The classifier's likeliest fix among the untried actions, knowing which ones failed."""
+    def next_action(case: Case, tried: Sequence[str]) -> str:
+        left = [a for a in case.allowed if a not in tried]
+        p = model.probabilities([case.context] * len(left), left, [list(tried)] * len(left))
+        return left[int(np.argmax(p))]
+
+    return next_action
+
+
+@dataclass(frozen=True)
+class FixValue:
+    """A candidate's estimated chance that its choice fixes, and how much evidence it rests on."""
+
+    value: float | None  # None: its choice was never the action tried
+    matched: int  # runs where its choice was the action tried
+    effective: float  # those runs' effective number, (sum of weights)^2 / sum of squared weights
+
+    @property
+    def lower(self) -> float | None:
+        """One standard error below the estimate (binomial, on the effective number of runs, the
+        share smoothed by one fix and one failure so a few runs that all fixed are not certain)."""
+        if self.value is None:
+            return None
+        share = (self.value * self.effective + 1) / (self.effective + 2)
+        return self.value - math.sqrt(share * (1 - share) / self.effective)
+
+
+def fix_value(cases: Sequence[Case], choose_next: NextAction, propensity: OnCallPropensity) -> FixValue:
+    """How often the candidate's choices fix, estimated from the runs actually tried (no oracle).
+
+    Every run of `cases` is a decision (the candidate's next action after the runs before it on the
+    incident); the runs where it is the action that was tried count, each weighted by one over the
+    on-call's chance of trying it there, and the weighted share that fixed is the estimate
+    (self-normalised inverse propensity weighting)."""
+    weights, squares, fixes, matched = 0.0, 0.0, 0.0, 0
+    for case in cases:
+        for k, attempt in enumerate(case.attempts):
+            tried = [a.action for a in case.attempts[:k]]
+            if attempt.action not in case.allowed or attempt.action in tried:
+                continue
+            if choose_next(case, tried) != attempt.action:
+                continue
+            weight = 1.0 / propensity.chance(case, tried, attempt.action)
+            weights += weight
+            squares += weight * weight
+            fixes += weight * float(attempt.fixed)
+            matched += 1
+    if not weights:
+        return FixValue(None, 0, 0.0)
+    return FixValue(fixes / weights, matched, weights * weights / squares)
+
+
+def choose(
+    training: Sequence[Case], playbook: Mapping[str, Sequence[str]] | None = None, seed: int = 0
+) -> Choice:
+    """Which ranking the advice uses, judged on the last quarter of the training weeks (no oracle).
+
+    Learner (a)'s prior strength is the one with the lowest realised Brier score of first attempts
+    there. Then each candidate (the playbook's order when `playbook` is given, the rates, the
+    classifier), fitted on the first three quarters, is valued by how often its choices fix on the
+    last quarter (`fix_value`, over every run tried there), judged by the estimate less one standard
+    error: a choice seldom tried there rests on little evidence, and the largest of several noisy
+    estimates is too high. A learner is used only when its bound is above the playbook's; otherwise
+    learning reorders nothing (RULE). Without a playbook the learner with the higher bound is used.
+    """
     ordered = sorted(training, key=lambda c: c.context.opened_at)
     cut = int(len(ordered) * 0.75)
     fit_part, check = ordered[:cut], ordered[cut:]
@@ -206,15 +349,35 @@ def choose(training: Sequence[Case], seed: int = 0) -> Choice:
             check, lambda c, a, r=rates: r.estimate(c.context.signature, a).probability
         )
     strength = min(briers, key=briers.__getitem__)
+    propensity = OnCallPropensity(ordered)
+    candidates: dict[str, NextAction] = {}
+    if playbook is not None:
+        candidates[RULE] = next_by_ranker(playbook_ranker(playbook))
+    candidates[RATES] = next_by_ranker(rates_ranker(fit_rates(fit_part, strength)))
+    classifier_brier, not_fitted = None, ""
     try:
         model = fit_classifier(fit_part, seed)
     except InvalidInput as error:
-        return Choice("rates", strength, briers[strength], None, f"classifier not fitted: {error}")
-    classifier_brier = realised_brier(
-        check, lambda c, a: float(model.probabilities([c.context], [a])[0])
-    )
-    if classifier_brier < briers[strength]:
-        return Choice("classifier", strength, briers[strength], classifier_brier,
-                      "lower Brier on the later training weeks")
-    return Choice("rates", strength, briers[strength], classifier_brier,
-                  "the classifier was not better on the later training weeks")
+        not_fitted = f"; classifier not fitted: {error}"
+    else:
+        classifier_brier = realised_brier(
+            check, lambda c, a: float(model.probabilities([c.context], [a])[0])
+        )
+        candidates[CLASSIFIER] = next_by_classifier(model)
+    valued = {name: fix_value(check, pick, propensity) for name, pick in candidates.items()}
+    bounds = {name: v.lower for name, v in valued.items()}
+    learners = {n: b for n, b in bounds.items() if n != RULE and b is not None}
+    best = max(learners, key=learners.__getitem__, default=None)
+    shown = ", ".join(f"{n} {'—' if v.value is None else f'{v.value:.3f} (bound {v.lower:.3f}, {v.matched} runs)'}"
+                      for n, v in valued.items())
+    if best is None:
+        learner, why = (RULE if playbook is not None else RATES), "no learner's choice was ever the one tried"
+    elif playbook is not None and (bounds[RULE] is not None and learners[best] <= bounds[RULE]):
+        learner, why = RULE, "no learner's choices fixed more than the playbook's, by the bound"
+    else:
+        learner, why = best, ("its choices fixed the most, by the bound" if playbook is None
+                              else "its choices fixed more than the playbook's and the other learner's, by the bound")
+    return Choice(learner, strength, briers[strength], classifier_brier,
+                  f"{why} on the later training weeks ({shown}){not_fitted}",
+                  {n: v.value for n, v in valued.items()}, {n: v.matched for n, v in valued.items()},
+                  bounds)

@@ -46,7 +46,7 @@ def evaluate_remediation_command(args: argparse.Namespace) -> int:
                 f"--train-weeks {args.train_weeks} leaves {len(train)} training and "
                 f"{len(test)} held-out incidents; both must be non-empty"
             )
-        choice = ev.choose(train)
+        choice = ev.choose(train, header.get("playbook"))
         rates = ev.fit_rates(train, choice.strength)
         rankers = {
             "rule only (playbook)": ev.playbook_ranker(header.get("playbook", {})),
@@ -57,13 +57,13 @@ def evaluate_remediation_command(args: argparse.Namespace) -> int:
     except (InvalidInput, NotFound) as error:
         print(f"smartcloudops evaluate remediation: {error}", file=sys.stderr)
         return 1
-    used = "learner (b): classifier" if choice.learner == "classifier" else next(
+    used = {"classifier": "learner (b): classifier", "rule": "rule only (playbook)"}.get(choice.learner) or next(
         name for name in figures if name.startswith("learner (a)")
     )
     if args.json:
         print(json.dumps({"simulated": bool(header.get("simulated")), "train": len(train),
                           "held_out": len(test), "figures": figures, "used": used,
-                          "reason": choice.reason}, indent=2))
+                          "reason": choice.reason, "validation": choice.validation()}, indent=2))
         return 0
     if header.get("simulated"):
         print("SIMULATED DATA: these figures describe the simulator, not a real estate.")
@@ -109,18 +109,22 @@ def train_remediation_command(args: argparse.Namespace) -> int:
         # Which learner, judged on the last quarter of these weeks (no held-out weeks here:
         # `evaluate remediation` is where they are scored); the classifier is then refitted
         # on every week.
-        choice = ev.choose(cases)
+        choice = ev.choose(cases, header.get("playbook"))
         classifier = ev.fit_classifier(cases)
         metadata = write_model(
             args.out, classifier, learner=choice.learner, reason=choice.reason,
             strength=choice.strength, trained_on=len(cases), simulated=bool(header.get("simulated")),
             validation_brier={"rates": choice.rates_brier, "classifier": choice.classifier_brier},
+            validation=choice.validation(),
         )
     except (InvalidInput, NotFound) as error:
         print(f"smartcloudops model train-remediation: {error}", file=sys.stderr)
         return 1
     print(f"wrote {args.out}: classifier on {len(cases)} incidents (ONNX {metadata['onnx_sha256'][:12]})")
     print(f"  used: {metadata['learner']} ({metadata['reason']})")
-    if metadata["learner"] != "classifier":
-        print("  the classifier was not better than the rates on the later weeks: it is kept but not used")
+    if metadata["learner"] == "rule":
+        print("  no learner's choices fixed more than the playbook's on the later weeks: the advice keeps "
+              "the rule's order (the classifier is kept but not used)")
+    elif metadata["learner"] != "classifier":
+        print("  the classifier's choices did not fix more than the rates' on the later weeks: it is kept but not used")
     return 0

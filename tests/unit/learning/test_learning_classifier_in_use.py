@@ -28,7 +28,7 @@ from pipeline.learning.features import IncidentContext
 from pipeline.learning.outcomes import Signature
 from pipeline.risk import IncidentFacts, TargetHistory, assess
 from services.remediation import _learned_fix
-from smartcloudops.bootstrap import advisor_for, build_remediation, remediation_classifier
+from smartcloudops.bootstrap import advisor_for, build_remediation, remediation_classifier, remediation_learner
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CPU = Signature("HighCPU", "checkout", "", 1)
@@ -207,3 +207,22 @@ def test_a_classifier_that_fails_to_score_leaves_the_ranking_to_the_rates(engine
             incident_id, "HighCPU", "checkout", "")
     assert ranked[0]["action"] == "asg_set_desired_capacity" and {e["ranked_by"] for e in ranked} == {"rates"}
     assert [log["event"] for log in logs if log["event"].startswith("learning.")] == ["learning.classifier_failed"]
+
+
+def test_when_the_training_run_chose_the_rule_the_plan_comes_first_and_learning_reorders_nothing(
+    engine, reboot_classifier, tmp_path
+) -> None:
+    incident_id = record(engine)  # the rates favour scaling out; the rule planned a reboot
+    settings = load_settings(remediation_model_path=model(tmp_path / "m", reboot_classifier, "rule"))
+    catalog, policy = load_remediation_config(None, None)
+    with capture_logs() as logs:
+        learner, classifier = remediation_learner(settings)
+        advise = advisor_for(catalog, policy, LearnedRates(engine), classifier, engine, rule_order=learner == "rule")
+        ranked = advise(incident_id, "HighCPU", "checkout", "", planned=("rds_reboot", "ec2_reboot"))
+    assert (learner, classifier) == ("rule", None)
+    # The plan's reboot first (rds_reboot is nothing checkout can take: never added), the rest as the policy lists them.
+    assert [e["action"] for e in ranked] == ["ec2_reboot", "ec2_start", "asg_set_desired_capacity", "ssm_run_command"]
+    assert {e["ranked_by"] for e in ranked} == {"rule"}
+    assert ranked[2]["explanation"].startswith("asg_set_desired_capacity fixed 3 of 4")  # the rates still explain
+    [why] = [log for log in logs if log["event"] == "learning.classifier_not_used"]
+    assert why["chosen"] == "rule" and why["reason"].startswith("the training run chose the rule")

@@ -38,7 +38,8 @@ def test_the_written_model_scores_as_the_fitted_one_and_says_which_learner_is_us
     assert done.returncode == 0, done.stderr
     assert "used: " in done.stdout
     classifier, metadata = load_model(tmp_path / "model")
-    assert metadata["learner"] in ("classifier", "rates") and metadata["reason"]
+    assert metadata["learner"] in ("classifier", "rates", "rule") and metadata["reason"]
+    assert set(metadata["validation"]["fix_value"]) == {"rule", "rates", "classifier"}  # the playbook is a candidate
     assert metadata["simulated"] is True and metadata["trained_on"] > 200
     assert classifier.model is None  # scored by onnxruntime alone: scikit-learn is not needed
 
