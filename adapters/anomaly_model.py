@@ -7,7 +7,6 @@ re-export need the joblib artefact (`load`).
 
 import json
 from dataclasses import asdict
-from importlib import resources
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,12 +15,9 @@ import numpy as np
 import sklearn
 
 from pipeline.anomaly.calibration import Calibration
-from pipeline.anomaly.detector import StreamingDetector
 from adapters import nab_files
-from adapters.onnx_scorer import OnnxForestScorer
 from pipeline.anomaly.onnx_forest import forest_to_onnx
 from pipeline.anomaly.spec import FeatureSpec
-from pipeline.anomaly.novelty import NoveltyDetector
 from pipeline.anomaly.replay import seconds
 from pipeline.anomaly.training import (
     DEFAULT_CALIBRATION,
@@ -31,23 +27,16 @@ from pipeline.anomaly.training import (
     NoveltyModel,
     TrainedModel,
     TrainingSeries,
-    detector_from_sidecar,
     fit,
     generated_series,
 )
-from pipeline.errors import ConfigurationError, InvalidInput, NotFound
+from pipeline.errors import InvalidInput, NotFound
 from pipeline.nab import corpus
+from adapters.detector_files import (  # noqa: F401 - re-exported: the model file API in one place
+    ONNX_FILE, SIDECAR_FILE, SIDECAR_FORMAT, default_model_dir, load_detector, read_sidecar,
+)
 
 FOREST_FILE = "forest.joblib"
-SIDECAR_FILE = "model.json"
-ONNX_FILE = "model.onnx"
-SIDECAR_FORMAT = 1
-
-
-def default_model_dir() -> Path:
-    """The small model shipped with the package (works offline on a fresh machine)."""
-    return Path(str(resources.files("pipeline.anomaly") / "default_model"))
-
 
 def save(model: TrainedModel | NoveltyModel, out_dir: Path, *, with_onnx: bool = True) -> Path:
     """Write the forest, the sidecar and (by default) the ONNX graph into out_dir."""
@@ -109,62 +98,6 @@ def export_onnx(model: TrainedModel, out_file: Path) -> Path:
         json.dumps(sidecar(model), indent=2, sort_keys=True) + "\n"
     )
     return out_file
-
-
-def load_detector(model_path: Path | None = None) -> StreamingDetector | NoveltyDetector:
-    """A detector scoring through onnxruntime; call once per worker process.
-
-    `model_path` is a model folder (with `model.onnx` and `model.json`) or an exported
-    `.onnx` file with its `.json` sidecar beside it; None means the shipped default.
-    """
-    path = Path(model_path) if model_path else default_model_dir()
-    novelty = read_sidecar(path / SIDECAR_FILE if path.is_dir() else path.with_suffix(".json"))
-    if novelty.get("kind") == "novelty":
-        return detector_from_sidecar(novelty)
-    onnx_path, sidecar_path = _onnx_and_sidecar(path)
-    meta = read_sidecar(sidecar_path)
-    scorer = OnnxForestScorer(onnx_path.read_bytes())
-    if scorer.model_version != meta["model_version"]:
-        raise ConfigurationError(
-            f"{onnx_path} is model {scorer.model_version}, its sidecar says {meta['model_version']}"
-        )
-    try:
-        spec = FeatureSpec.from_dict(meta["feature_spec"])
-        calibration = Calibration.from_dict(meta["calibration"])
-        threshold = float(meta["threshold"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ConfigurationError(f"model sidecar {sidecar_path} is malformed: {error!r}") from error
-    if scorer.n_features != spec.n_features:
-        raise ConfigurationError(
-            f"{onnx_path} takes {scorer.n_features} features, not {spec.n_features}"
-        )
-    return StreamingDetector(spec, scorer, calibration, threshold, str(meta["model_version"]))
-
-
-def _onnx_and_sidecar(path: Path) -> tuple[Path, Path]:
-    if path.is_dir():
-        onnx_path, sidecar_path = path / ONNX_FILE, path / SIDECAR_FILE
-    else:
-        onnx_path, sidecar_path = path, path.with_suffix(".json")
-    if not onnx_path.is_file():
-        raise NotFound(f"no ONNX model at {onnx_path}")
-    return onnx_path, sidecar_path
-
-
-def read_sidecar(path: Path) -> dict:
-    """The parsed sidecar; ConfigurationError names the file when it is missing or malformed."""
-    try:
-        meta = json.loads(Path(path).read_text())
-    except FileNotFoundError as error:
-        raise NotFound(f"no model sidecar at {path}") from error
-    except json.JSONDecodeError as error:
-        raise ConfigurationError(f"model sidecar {path} is not JSON: {error}") from error
-    missing = {"format", "model_version", "feature_spec", "calibration", "threshold"} - meta.keys()
-    if missing or meta["format"] != SIDECAR_FORMAT:
-        raise ConfigurationError(
-            f"model sidecar {path} lacks {sorted(missing)} or has another format"
-        )
-    return meta
 
 
 def train(

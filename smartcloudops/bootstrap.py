@@ -118,7 +118,7 @@ def anomaly_detector_loader(settings: Settings) -> Callable[[], StreamingDetecto
 
     @functools.cache
     def load() -> StreamingDetector:
-        from adapters.anomaly_model import load_detector
+        from adapters.detector_files import load_detector
 
         return load_detector(settings.anomaly_model_path)
 

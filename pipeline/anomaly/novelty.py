@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pipeline.errors import InvalidInput
+from pipeline.errors import ConfigurationError, InvalidInput
 
 STATE_FORMAT_VERSION = 4
 QUANTITIES = ("value", "level", "seasonal")
@@ -348,3 +348,15 @@ def _usable(data: bytes | None, spec: NoveltySpec) -> bool:
     if data is None or len(data) != record_dtype(spec).itemsize:
         return False
     return int.from_bytes(data[:4], "little") == spec.fingerprint()
+
+
+def novelty_from_sidecar(meta: dict) -> NoveltyDetector:
+    """The novelty detector a sidecar of kind "novelty" describes."""
+    try:
+        return NoveltyDetector(
+            NoveltySpec.from_dict(meta["feature_spec"]),
+            float(meta["threshold"]),
+            str(meta["model_version"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigurationError(f"novelty model sidecar is malformed: {error!r}") from error

@@ -15,7 +15,7 @@ from pipeline.anomaly.spec import FeatureSpec
 from pipeline.anomaly.state import StateBatch
 from pipeline.anomaly.synthetic import synthetic_corpus
 from pipeline.anomaly.novelty import NoveltyDetector, NoveltySpec
-from pipeline.errors import ConfigurationError, InvalidInput
+from pipeline.errors import InvalidInput
 from pipeline.nab import scoring
 from pipeline.nab.profiles import STANDARD
 
@@ -278,13 +278,3 @@ def _alert_rate_threshold(
     return float((ranked[allowed - 1] + ranked[allowed]) / 2) if allowed else float(ranked[0]) + 1e-9
 
 
-def detector_from_sidecar(meta: dict) -> NoveltyDetector:
-    """The novelty detector a sidecar of kind "novelty" describes."""
-    try:
-        return NoveltyDetector(
-            NoveltySpec.from_dict(meta["feature_spec"]),
-            float(meta["threshold"]),
-            str(meta["model_version"]),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ConfigurationError(f"novelty model sidecar is malformed: {error!r}") from error

@@ -66,6 +66,12 @@ def worker_command(args: argparse.Namespace) -> int:
     if alert_consumer is not None and not queues:  # `--queues events`: this process is the consumer
         return alert_consumer.run_here()
 
+    if settings.queues.metrics in queues.split(","):
+        # A worker that scores metrics loads its model now, not on the first message: a bad model path
+        # fails at start, the first message is not seconds late, and a prefork child shares the modules.
+        from adapters.detector_files import load_detector
+
+        load_detector(settings.anomaly_model_path)
     concurrency = args.concurrency or settings.worker_concurrency
     quiet = ["--quiet"] if settings.log_level in ("WARNING", "ERROR") else []
     argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,

@@ -62,3 +62,40 @@ def test_serving_alerts_chat_metrics_and_reads_never_imports_the_model_libraries
     assert all(status < 500 for status in report["statuses"]), report
     assert report["statuses"][:3] == [202, 202, 202], report  # alert, chat line and samples were published
     assert report["loaded"] == [], f"the HTTP server imported {report['loaded']}"
+
+
+SCORER = textwrap.dedent("""
+    import json, sys
+    from datetime import datetime, timezone
+    from smartcloudops.bootstrap import bootstrap, settings_from_environment
+    from pipeline.metric_events import SampleBatch
+    from tasks.metrics import metric_scorer
+    from tasks import runtime
+
+    settings = settings_from_environment()
+    runtime.configure(lambda: bootstrap(settings))
+    now = datetime.now(timezone.utc)
+    stamps = [int(now.timestamp() * 1000) - 15000 * k for k in (2, 1, 0)]
+    batch = SampleBatch.from_data({"series": [{"key": "cpu-i-1", "labels": {"__name__": "cpu", "instance": "i-1"},
+                                               "t": stamps, "v": [0.5, 0.6, 0.55]}]})
+    outcome = metric_scorer().score(batch, trace_id="t" * 32, now=now)
+    loaded = sorted({n.split(".")[0] for n in sys.modules if n.split(".")[0] in TRAINING})
+    print(json.dumps({"loaded": loaded, "scored": outcome.scored}))
+""")
+
+
+def test_scoring_metrics_with_the_shipped_model_never_imports_the_training_libraries(tmp_path: Path) -> None:
+    """A metrics worker runs the shipped detector (NumPy) without scikit-learn, joblib, onnx or SciPy."""
+    training = ("sklearn", "joblib", "onnx", "scipy", "pandas")
+    env = {**os.environ, "SCO_DATA_DIR": str(tmp_path), "SCO_LOG_LEVEL": "WARNING"}
+    for name in ("SCO_BROKER_URL", "SCO_DATABASE_URL", "SCO_REDIS_URL", "SCO_ANOMALY_MODEL_PATH"):
+        env.pop(name, None)
+    migrated = subprocess.run([sys.executable, "-m", "smartcloudops", "db", "upgrade"], env=env, capture_output=True,
+                              text=True, timeout=100)
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    done = subprocess.run([sys.executable, "-c", f"TRAINING = {training!r}\n" + SCORER], env=env,
+                          capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["scored"] == 3, report
+    assert report["loaded"] == [], f"scoring metrics imported {report['loaded']}"
