@@ -1,16 +1,17 @@
 """Per-series streaming state (opaque bytes, bounded size); series that stop reporting expire.
 
 One port, three implementations honouring the same contract (tests/unit/metrics run it on all):
-Redis in production (one MGET to load a batch, one pipeline of SET ... EX to save it), a SQLite
+Redis in production (one MGET to load a batch, one pipeline of SET ... EX or one script to save it), a SQLite
 file for the embedded default (no Redis configured), and an in-memory store for unit tests.
 
 Saving can be conditional: `save(states, expected=loaded)` writes nothing and raises
-StateConflict when another worker changed any of the series since they were loaded (Redis:
-WATCH + MULTI/EXEC), so two processes scoring the same series never silently lose a window.
+StateConflict when another worker changed any of the series since they were loaded (Redis: one
+script compares and writes), so two processes scoring the same series never silently lose a window.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -72,18 +73,41 @@ class RedisSeriesStateStore:
     def _write_if_unchanged(
         self, states: Mapping[str, bytes], expected: Mapping[str, bytes | None]
     ) -> None:
-        import redis
-
+        # One round trip: the script compares each stored state with the one loaded and writes only
+        # if none changed (atomic, as a script runs alone). WATCH + MGET + MULTI/EXEC took three.
         keys = [KEY_PREFIX + key for key in states]
-        with self._client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(*keys)  # EXEC fails if any of them changes from here on
-                if _changed(states, expected, pipe.mget(keys)):
-                    raise StateConflict("series state changed since it was loaded")
-                pipe.multi()
-                self._write(pipe, states)
-            except redis.WatchError as exc:
-                raise StateConflict("series state changed while it was being saved") from exc
+        loaded = [expected.get(key) for key in states]
+        changed = self._save_if_unchanged(
+            keys=keys,
+            args=[self._ttl_s, *("1" if data is None else "0" for data in loaded),
+                  *(data or b"" for data in loaded), *states.values()],
+        )
+        if changed:
+            raise StateConflict(f"series state changed since it was loaded ({keys[int(changed) - 1]})")
+
+    @functools.cached_property
+    def _save_if_unchanged(self):  # type: ignore[no-untyped-def]  # a redis-py Script
+        return self._client.register_script(_SAVE_IF_UNCHANGED)
+
+
+# KEYS: the states' keys; ARGV: the TTL, for each key "1" if it had no state when loaded (else "0"),
+# each key's state as loaded, each key's new state. Returns 0 when written, else the 1-based index of
+# the first key whose state changed (nothing is written then).
+_SAVE_IF_UNCHANGED = """
+local n = #KEYS
+for i = 1, n do
+  local current = redis.call('GET', KEYS[i])
+  if ARGV[i + 1] == '1' then
+    if current then return i end
+  elseif current ~= ARGV[n + i + 1] then
+    return i
+  end
+end
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[2 * n + i + 1], 'EX', ARGV[1])
+end
+return 0
+"""
 
 
 def _changed(

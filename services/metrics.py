@@ -116,7 +116,7 @@ class MetricScorer:
             opened,
             inference_points=batch.sample_count,
             inference_s=inference_s,
-            scores=tuple(float(score) for score in columns.scores),
+            scores=tuple(columns.scores.tolist()),
         )
 
     def _columns(

@@ -66,5 +66,4 @@ def _observe_inference(outcome) -> None:  # type: ignore[no-untyped-def]
     if outcome.inference_points:
         metrics.inference_batch_size.observe(outcome.inference_points)
         metrics.inference_duration.observe(outcome.inference_s)
-    for score in outcome.scores:
-        metrics.anomaly_score.observe(score)
+    metrics.observe_many(metrics.anomaly_score, outcome.scores)
