@@ -43,6 +43,7 @@ from benchmarks.harness import (
     free_port,
     fresh_database,
     group_cpu_seconds,
+    results_dir,
     start,
     stop,
 )
@@ -294,6 +295,7 @@ def main() -> None:
         for k in ("shards", "series_per_request", "samples_per_series", "concurrency")
     }
     print(json.dumps(result, indent=2))
+    (results_dir() / "bench_metrics_e2e.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 def compare_with_forest(args: argparse.Namespace) -> None:

@@ -5,6 +5,8 @@
 - bench_ingest: our webhook vs a bare JSON-to-Redis endpoint and Prometheus Alertmanager;
 - bench_up: `smartcloudops up` of this tree vs the baseline tree (memory of every process, alerts end
   to end, chat during alerts, chat capacity);
+- bench_metrics_e2e: Prometheus remote write -> stored scores, against the server's intake rate and the
+  same scorer storing row by row (its same-run baselines);
 - bench_model: the ONNX forest against scikit-learn (its own same-run baseline).
 
 Results go to .bench/ (SCO_BENCH_RESULTS), never to tracked files; Redis database SCO_BENCH_REDIS_DB
@@ -66,6 +68,14 @@ def table(baseline: str) -> list[tuple[str, str, str, str]]:
                          f"{ours['cpu_ms_per_request']:.3f}", f"{ratios['vs_alertmanager_per_cpu']:.2f}x per CPU"))
         rows.append(("ingest p50 / p99, ms", "-", f"{ours['p50_ms']:.1f} / {ours['p99_ms']:.1f}",
                      f"p99 = {ratios['p99_over_p50']:.1f}x p50"))
+    metrics = load("bench_metrics_e2e.json")
+    if metrics:
+        rows.append(("remote write samples/s -> stored scores vs the intake alone",
+                     f"{metrics['intake_samples_per_s']:,.0f}", f"{metrics['samples_per_s']:,.0f}",
+                     f"{metrics['samples_per_s'] / metrics['intake_samples_per_s']:.2f}x"))
+        rows.append(("scoring samples/s in process: one bulk write vs row by row",
+                     f"{metrics['in_process_row_by_row_samples_per_s']:,.0f}",
+                     f"{metrics['in_process_batched_samples_per_s']:,.0f}", f"{metrics['batched_over_row_by_row']:.1f}x"))
     model = load("bench_model.json").get("ratio_vs_sklearn", {}).get("4096", {})
     if "onnx_forest" in model:
         rows.append(("ONNX forest rows/s vs scikit-learn, batch 4,096", "1.00x", f"{model['onnx_forest']:.2f}x",
@@ -77,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="main", help="git ref for bench_up's baseline tree")
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the harness)")
-    parser.add_argument("--skip", action="append", default=[], help="a benchmark not to run (ingest, up, model)")
+    parser.add_argument("--skip", action="append", default=[], help="a benchmark not to run (ingest, up, metrics, model)")
     args = parser.parse_args()
     load_before = os.getloadavg()
     if "ingest" not in args.skip:
@@ -85,6 +95,8 @@ def main() -> None:
     if "up" not in args.skip:
         run("bench_up", "--baseline", args.baseline,
             *(["--alerts", "1000", "--chat-commands", "60"] if args.quick else []))
+    if "metrics" not in args.skip:
+        run("bench_metrics_e2e", *(["--samples", "100000"] if args.quick else []))
     if "model" not in args.skip:
         run("bench_model")
     rows = table(args.baseline)
