@@ -13,11 +13,15 @@ FOCUS_KINDS = ("incident", "service", "instance")
 # Slack ids are short alphanumerics; the JSON endpoint may use e-mails. Nothing else may
 # key a context, so a crafted id cannot reach another user's context through a separator.
 _CHAT_ID_RE = re.compile(r"[\w.@+-]{1,128}")
+# A user may also be an API key's principal, `apikey:<name>` (consumers/auth.py). Its one colon comes
+# first and a channel id has none, so a context key `<user>:<channel>` still splits one way only.
+_CHAT_USER_RE = re.compile(r"(?:apikey:)?[\w.@+-]{1,128}")
 
 
 def check_chat_id(name: str, value: object) -> str:
     """`value` when it is a plain chat user or channel id, else InvalidInput naming `name`."""
-    if not isinstance(value, str) or not _CHAT_ID_RE.fullmatch(value):
+    pattern = _CHAT_USER_RE if name == "user" else _CHAT_ID_RE
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InvalidInput(f"chat {name} id {str(value)[:40]!r} is not a plain id")
     return value
 

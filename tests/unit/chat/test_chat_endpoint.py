@@ -335,3 +335,39 @@ class TestGenericCommand:
 
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
+
+
+class TestApiKeyCaller:
+    """An API key's principal (`apikey:<name>`) is a chat user like any other, on the JSON endpoint."""
+
+    KEY = "sco_chat-test-key-0123456789abcdef0123456789"
+
+    @pytest.fixture
+    def keyed_client(self, publisher, tmp_path):  # type: ignore[no-untyped-def]
+        from consumers.auth import Authenticator, InMemoryApiKeys, static_credentials
+
+        settings = load_settings(data_dir=tmp_path, webhook_token=WEBHOOK_TOKEN, api_token=TOKEN,
+                                 api_token_role="operator", chat_response_url_hosts="127.0.0.1")
+        keys = InMemoryApiKeys({self.KEY: ("ci-bot", "operator")})
+        deps = ApiDeps(settings=settings, publisher=publisher, chat_replay_guard=InMemoryReplayGuard(time.time),
+                       authenticator=Authenticator(static=static_credentials(settings), api_keys=keys))
+        with TestClient(create_app(deps)) as test_client:
+            yield test_client
+
+    def test_an_api_key_caller_is_queued_as_its_principal(self, keyed_client, publisher):  # type: ignore[no-untyped-def]
+        response = keyed_client.post("/v1/chat/command", json={"channel": "ops", "text": "status of web"},
+                                     headers={"Authorization": f"Bearer {self.KEY}"})
+
+        assert response.status_code == 202, response.text
+        [(_, event)] = publisher.sent
+        assert event.data["user"] == "apikey:ci-bot"
+
+    @pytest.mark.parametrize("user", ["apikey:", "apikey:a:b", "other:ci-bot", "apikey:ci bot", ":ci-bot"])
+    def test_only_the_api_key_form_may_carry_a_colon(self, user) -> None:  # type: ignore[no-untyped-def]
+        from pipeline.errors import InvalidInput
+        from pipeline.nlu.context import check_chat_id
+
+        with pytest.raises(InvalidInput):
+            check_chat_id("user", user)
+        with pytest.raises(InvalidInput):
+            check_chat_id("channel", "apikey:ci-bot")  # a channel never carries one
