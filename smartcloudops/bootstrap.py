@@ -11,6 +11,7 @@ import functools
 import os
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import structlog
@@ -220,7 +221,6 @@ def anomaly_threshold(settings: Settings) -> float | None:
 def advisor(settings: Settings, engine: Engine) -> Advisor | None:
     """Ranks a service's possible actions by their recorded outcomes (docs/learning.md), for the
     incident page; None when the operator files cannot be read (the page then has no advice)."""
-    from adapters.db.outcome_store import LearnedRates
     from config.policy import load_remediation_config
     from pipeline.errors import ConfigurationError
 
@@ -229,7 +229,8 @@ def advisor(settings: Settings, engine: Engine) -> Advisor | None:
     except ConfigurationError:
         return None
     learner, classifier = remediation_learner(settings)
-    return advisor_for(catalog, policy, LearnedRates(engine), classifier, engine, rule_order=learner == "rule")
+    return advisor_for(catalog, policy, learned_rates(settings, engine), classifier, engine,
+                       rule_order=learner == "rule")
 
 
 def advisor_for(
@@ -263,6 +264,32 @@ def advisor_for(
                                classifier=classifier, context=context)
 
     return advise
+
+
+def learned_rates(settings: Settings, engine: Engine) -> LearnedRates:
+    """Learner (a) over the stored outcomes, with the prior strength the training run of
+    SCO_REMEDIATION_MODEL_PATH chose on its later weeks (the learner's default without one)."""
+    from adapters.db.outcome_store import LearnedRates
+
+    strength = trained_rates_strength(settings.remediation_model_path)
+    return LearnedRates(engine) if strength is None else LearnedRates(engine, strength=strength)
+
+
+def trained_rates_strength(folder: Path | None) -> float | None:
+    """The `strength` a training run wrote into the model's sidecar; None when there is none."""
+    if folder is None:
+        return None
+    import json
+
+    from adapters.remediation_model import METADATA_FILE
+
+    try:
+        value = json.loads((Path(folder) / METADATA_FILE).read_text(encoding="utf-8")).get("strength")
+    except (OSError, ValueError, AttributeError):
+        return None  # remediation_learner logs why the model folder is not usable
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+        return None
+    return float(value)
 
 
 def remediation_classifier(settings: Settings) -> OutcomeClassifier | None:
@@ -482,7 +509,6 @@ def build_remediation(
     from adapters.db.assessment_store import AssessmentStore
     from adapters.db.incident_facts import IncidentFacts
     from adapters.db.kill_switch_store import KillSwitchStore
-    from adapters.db.outcome_store import LearnedRates
     from adapters.db.remediation_queries import RemediationQueries
     from adapters.db.run_store import RunStore
     from config.policy import load_remediation_config
@@ -490,7 +516,7 @@ def build_remediation(
     from services.deps import RemediationRuntime
 
     catalog, policy = load_remediation_config(settings.catalog_path, settings.policy_path)
-    learning = LearnedRates(engine)
+    learning = learned_rates(settings, engine)
     learner, classifier = remediation_learner(settings)
     if not settings.aws_instance_metadata:
         # botocore's last resort for credentials is the EC2 metadata service at 169.254.169.254;

@@ -226,3 +226,21 @@ def test_when_the_training_run_chose_the_rule_the_plan_comes_first_and_learning_
     assert ranked[2]["explanation"].startswith("asg_set_desired_capacity fixed 3 of 4")  # the rates still explain
     [why] = [log for log in logs if log["event"] == "learning.classifier_not_used"]
     assert why["chosen"] == "rule" and why["reason"].startswith("the training run chose the rule")
+
+
+def test_the_worker_rates_use_the_prior_strength_the_training_run_chose(engine, reboot_classifier, tmp_path) -> None:
+    from smartcloudops.bootstrap import learned_rates, trained_rates_strength
+
+    folder = model(tmp_path / "m", reboot_classifier, "rates")
+    sidecar = folder / "remediation.json"
+    sidecar.write_text(sidecar.read_text().replace('"strength": 5.0', '"strength": 30'))
+    assert trained_rates_strength(folder) == 30.0
+    record(engine)  # ec2_reboot 1 of 4, asg_set_desired_capacity 3 of 4 on checkout (see `record`)
+    chosen = learned_rates(load_settings(remediation_model_path=folder), engine).rates()
+    default = learned_rates(load_settings(), engine).rates()
+    assert chosen.strength == 30.0 and default.strength == LearnedRates(engine).rates().strength
+    # Not a sidecar, or no usable strength in it: the learner's default.
+    for text in ("not json", '{"strength": true}', '{"strength": -1}', "[]"):
+        sidecar.write_text(text)
+        assert trained_rates_strength(folder) is None
+    assert trained_rates_strength(tmp_path / "missing") is None
