@@ -57,12 +57,12 @@ def record_alert_batch(self: PipelineTask, event: dict[str, Any]) -> dict[str, A
 
 def outbox_relay() -> OutboxRelay:
     """The relay of this worker process; on Redis it publishes through the intake journal too."""
-    publisher = _publisher()
+    publisher = event_publisher()
     return OutboxRelay(runtime().engine, publisher.publish, publish_many=getattr(publisher, "publish_many", None))
 
 
 @functools.lru_cache(maxsize=1)
-def _publisher() -> CeleryPublisher | RedisDirectPublisher:
+def event_publisher() -> CeleryPublisher | RedisDirectPublisher:
     settings = runtime().settings
     return publisher_for(current_app, settings.queues, settings.broker, settings.broker_publish_timeout_s)
 

@@ -15,10 +15,11 @@ import structlog
 from celery import chain, current_app, shared_task
 
 from services.remediation_records import RunStarted
+from adapters.faults import is_transient
 from pipeline.errors import InvalidInput
 from pipeline.events import (  # noqa: F401 - ASSESS_INCIDENT/ASSESSMENT_REQUESTED re-exported
     ASSESS_INCIDENT, ASSESS_INCIDENTS, ASSESSMENT_REQUESTED, EVENT_NAMESPACE, POST_REPLY, START_RUN, TELL_RUN_OUTCOME,
-    CloudEvent, assessment_requests, envelope, run_ended_id,
+    CloudEvent, assessment_requested, assessment_requests, envelope, run_ended_id,
 )
 from services.deps import RemediationRuntime
 from services import remediation as flow
@@ -129,13 +130,31 @@ def assess_incidents(self: PipelineTask, event: dict[str, Any]) -> dict[str, Any
     """The incidents one alert transaction opened, assessed in one transaction; then as `assess_incident`."""
     envelope_ = CloudEvent.from_dict(event)
     requests = assessment_requests(envelope_)
-    started = flow.assess_incidents(_remediation(), requests, now=_now())
+    try:
+        started = flow.assess_incidents(_remediation(), requests, now=_now())
+    except Exception as exc:  # noqa: BLE001 - classified: transient re-raised (retry), permanent isolated
+        if is_transient(exc) or len(requests) == 1:
+            raise
+        _assess_each_alone(requests, exc)
+        return {"incidents": len(requests), "isolated": True}
     runs = []
     for (incident_id, _, trace_id), outcome in zip(requests, started, strict=True):
         if outcome.state != "not_open":
             _start_escalation(incident_id, trace_id)
         runs.append(_start_if_running(outcome, trace_id))
     return {"incidents": len(requests), "running": sum(1 for run in runs if run["state"] == "running")}
+
+
+def _assess_each_alone(requests: list[tuple[int, str, str]], error: BaseException) -> None:
+    """A bundle failed for good (nothing of it was stored): each incident goes on as its own
+    `risk.assess_incident`, so one the scorer or the store refuses is dead-lettered alone. Each keeps
+    its assessment event id; a publish that fails raises, and the retried bundle publishes again."""
+    from tasks.alerts import event_publisher
+
+    log.warning("risk.bundle_isolating", error=repr(error)[:500], incidents=len(requests))
+    publisher = event_publisher()
+    for incident_id, _, trace_id in requests:
+        publisher.publish(ASSESS_INCIDENT, assessment_requested(incident_id, trace_id, _now()))
 
 
 def _start_escalation(incident_id: int, trace_id: str) -> None:
