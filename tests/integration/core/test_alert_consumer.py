@@ -40,11 +40,11 @@ def worker(redis_url, pg_url, tmp_path):
     settings = Settings(broker_url=redis_url, redis_url=redis_url, database_url=pg_url, data_dir=tmp_path,
                         alert_batch_messages=50, alert_batch_wait_ms=100, worker_metrics_port=0)
     app = configure_worker(settings)
-    alert_tasks._publisher.cache_clear()
+    alert_tasks.event_publisher.cache_clear()
     runtime_module.install(bootstrap(settings))
     yield settings, app
     runtime_module.install(None)
-    alert_tasks._publisher.cache_clear()
+    alert_tasks.event_publisher.cache_clear()
 
 
 def message(n: int, *alerts_):
