@@ -58,6 +58,9 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
         # Sweep for such messages often enough that recovery follows the timeout, not kombu's 100 s default.
         "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout_s // 2)),
         "unacked_restore_throttle": 1,
+        # The restore sweep's lock: kombu keeps it 300 s, so a worker SIGKILLed during a sweep (as one
+        # starting up often is) stopped every restore for five minutes. A sweep takes milliseconds.
+        "unacked_mutex_expire": 10,
         "socket_connect_timeout": settings.broker_publish_timeout_s,
         "socket_timeout": max(settings.broker_publish_timeout_s, 5.0),
     }
