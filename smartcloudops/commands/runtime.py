@@ -43,7 +43,12 @@ def serve_command(_: argparse.Namespace) -> int:
     settings.webhook_secret()  # create the generated secret before serving, not on the first request
     from smartcloudops.bootstrap import build_http_app
 
-    uvicorn.run(build_http_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
+    app = build_http_app(settings)
+    # Everything built so far lives as long as the server. Frozen, it is out of the collector's reach:
+    # a full collection then walks only what requests allocate (~1 ms) instead of every imported
+    # module's objects (40-70 ms measured, a pause every request in flight waits out: the p99).
+    gc.freeze()
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
                 access_log=False, server_header=False, timeout_graceful_shutdown=10,
                 timeout_keep_alive=settings.http_keep_alive_s)
     return 0
