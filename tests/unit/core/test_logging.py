@@ -35,3 +35,20 @@ def test_log_line_is_json_with_trace_and_event_ids(capsys):
     assert line["event"] == "webhook.accepted" and line["trace_id"] == "t123" and line["event_id"] == "e456"
     assert line["level"] == "info" and line["logger"] == "test" and "timestamp" in line
     assert line["api_token"] == REDACTED and line["alerts"] == 2
+
+
+class _Unreadable(dict):
+    def items(self):  # redaction walks a mapping's items: reaching this means the call was processed
+        raise AssertionError("a call below the level was processed")
+
+
+def test_a_call_below_the_level_is_dropped_before_it_is_processed(capsys):
+    configure_logging("WARNING", "json")
+    try:
+        structlog.get_logger("test").info("webhook.accepted", headers=_Unreadable(a="b"))
+        structlog.get_logger("test").warning("webhook.broker_unavailable", api_token="tok")
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    assert [line["event"] for line in lines] == ["webhook.broker_unavailable"]
+    assert lines[0]["api_token"] == REDACTED
