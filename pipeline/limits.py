@@ -56,7 +56,10 @@ def check_text(value: str, what: str, max_chars: int | None = None) -> str:
 
 def check_texts(values: Iterable[tuple[str, str]], what: str) -> None:
     """check_text over (name, value) pairs of a label set or annotations."""
-    for name, value in values:
+    pairs = tuple(values)
+    if _plain_texts(pairs):  # the usual case, checked at once; a failing set is walked for its message
+        return
+    for name, value in pairs:
         check_text(name, f"{what} name", LABEL_NAME_CHARS)
         check_text(value, f"{what} {name[:64]!r}", LABEL_VALUE_CHARS)
 
@@ -164,6 +167,15 @@ def _nesting_exceeds(body: bytes | str, limit: int) -> bool:
         elif char in "]}":
             depth -= 1
     return False
+
+
+def _plain_texts(pairs: tuple[tuple[str, str], ...]) -> bool:
+    """Every name and value within its length, and none holds a NUL or a lone surrogate (one pass
+    over the joined text: a surrogate stays unencodable beside any neighbour)."""
+    if any(len(name) > LABEL_NAME_CHARS or len(value) > LABEL_VALUE_CHARS for name, value in pairs):
+        return False
+    joined = "".join([text for pair in pairs for text in pair])
+    return "\x00" not in joined and _utf8_encodable(joined)
 
 
 def _utf8_encodable(value: str) -> bool:

@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 import structlog
 from starlette.testclient import TestClient
 
@@ -160,3 +163,30 @@ def test_client_that_disconnects_mid_body_is_counted_as_gone_not_as_a_500(tmp_pa
     assert sent[0]["status"] == 499
     assert "http.internal_error" not in [entry["event"] for entry in logs]
     assert publisher.sent == []
+
+
+TEXTS = st.text(alphabet=st.sampled_from(["a", "é", "\x00", "\ud800", "\udc00", "😀", "="]), max_size=6)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(TEXTS, TEXTS), max_size=4),
+       long_name=st.booleans(), long_value=st.booleans())
+def test_label_sets_are_refused_exactly_as_one_label_at_a_time_would(pairs, long_name, long_value) -> None:
+    # check_texts takes a plain label set in one pass; its verdict and message must be the per-label walk's.
+    if long_name:
+        pairs = [*pairs, ("n" * (limits.LABEL_NAME_CHARS + 1), "v")]
+    if long_value:
+        pairs = [*pairs, ("v", "x" * (limits.LABEL_VALUE_CHARS + 1))]
+    expected = None
+    try:
+        for name, value in pairs:
+            limits.check_text(name, "label name", limits.LABEL_NAME_CHARS)
+            limits.check_text(value, f"label {name[:64]!r}", limits.LABEL_VALUE_CHARS)
+    except limits.OutOfLimits as exc:
+        expected = str(exc)
+    try:
+        limits.check_texts(iter(pairs), "label")
+    except limits.OutOfLimits as exc:
+        assert str(exc) == expected
+    else:
+        assert expected is None
