@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from psycopg.errors import UniqueViolation
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.db.bulk import copy_into
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series
 from services.ports import ScoreColumns, SeriesRef
 
@@ -51,10 +51,7 @@ class AnomalyScoreStore:
             with self._engine.begin() as conn:
                 _insert_series(conn, new_series, now)
                 _copy(conn, "anomaly_scores", scores)
-        except (
-            sa.exc.IntegrityError,
-            UniqueViolation,
-        ):  # COPY's error comes from the driver, unwrapped
+        except sa.exc.IntegrityError:  # some rows exist already (copy_into raises the driver's error as SQLAlchemy's)
             with self._engine.begin() as conn:
                 _insert_series(conn, new_series, now)
                 conn.exec_driver_sql(
@@ -68,12 +65,8 @@ class AnomalyScoreStore:
 def _copy(conn: Connection, table: str, scores: ScoreColumns) -> None:
     if not len(scores):
         return
-    cursor = conn.connection.driver_connection.cursor()  # psycopg 3: COPY inside this transaction
-    try:
-        with cursor.copy(f"COPY {table} ({', '.join(SCORE_COLUMNS)}) FROM STDIN") as copy:
-            copy.write(copy_text(scores))
-    finally:
-        cursor.close()
+    with copy_into(conn, f"COPY {table} ({', '.join(SCORE_COLUMNS)}) FROM STDIN") as copy:
+        copy.write(copy_text(scores))
 
 
 def copy_text(scores: ScoreColumns) -> str:

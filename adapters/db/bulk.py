@@ -9,7 +9,8 @@ driver error is raised as SQLAlchemy's, so callers keep their error handling.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,23 +29,33 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     if len(rows) < COPY_FROM_ROWS or not is_postgres(conn.engine):
         conn.execute(table.insert(), rows)
         return
-    import psycopg
     from psycopg.types.json import Jsonb
 
     columns = list(rows[0])
     json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sa.JSON)]
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    cursor = conn.connection.driver_connection.cursor()  # psycopg 3: COPY inside this transaction
+    with copy_into(conn, statement) as copy:
+        for row in rows:
+            values = [row[name] for name in columns]
+            for i in json_at:
+                values[i] = Jsonb(values[i])
+            copy.write_row(values)
+
+
+@contextlib.contextmanager
+def copy_into(conn: Connection, statement: str) -> Iterator[Any]:
+    """psycopg's COPY inside the caller's transaction; a driver error comes out as SQLAlchemy's.
+
+    As SQLAlchemy would raise it for an INSERT (IntegrityError for a lost race, OperationalError
+    for a lost connection), so the transient/permanent mapping in adapters.faults holds.
+    """
+    import psycopg
+
+    cursor = conn.connection.driver_connection.cursor()
     try:
         with cursor.copy(statement) as copy:
-            for row in rows:
-                values = [row[name] for name in columns]
-                for i in json_at:
-                    values[i] = Jsonb(values[i])
-                copy.write_row(values)
+            yield copy
     except psycopg.Error as exc:
-        # As SQLAlchemy would raise it for an INSERT (IntegrityError for a lost race, OperationalError
-        # for a lost connection), so the transient/permanent mapping in adapters.faults holds.
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     finally:
         cursor.close()

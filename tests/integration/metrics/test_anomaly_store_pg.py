@@ -81,3 +81,15 @@ def test_a_redelivered_message_overwrites_its_rows_instead_of_failing(engine):
     rows = stored(engine)
     assert len(rows) == 6 and {r.model_version for r in rows} == {"m2"}
     assert [r.score for r in rows][-2:] == [0.9, 0.8]
+
+
+def test_a_refused_copy_is_a_database_error_not_a_driver_one(pg_url):
+    # A driver error left unwrapped would miss adapters.faults' mapping (a lost connection mid-COPY
+    # read as permanent: a dead letter instead of a retry).
+    engine = create_engine(pg_url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError):  # too long for the column
+            AnomalyScoreStore(engine).record(columns([0.1, 0.9], version="v" * 65), [], NOW)
+        assert not stored(engine)
+    finally:
+        engine.dispose()
