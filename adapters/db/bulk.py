@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Sequence
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -38,8 +39,14 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
         for row in rows:
             values = [row[name] for name in columns]
             for i in json_at:
-                values[i] = Jsonb(values[i])
+                values[i] = Jsonb(values[i], dumps=_json_bytes)
             copy.write_row(values)
+
+
+def _json_bytes(value: Any) -> bytes:
+    """JSON for a JSONB value (PostgreSQL re-parses it, so only the data counts): orjson, several
+    times faster than the json module on a thousand alerts' labels; non-string keys as json's."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 @contextlib.contextmanager

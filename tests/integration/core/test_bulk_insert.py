@@ -36,7 +36,8 @@ def engine(pg_url):  # type: ignore[no-untyped-def]
 
 def _rows(n: int, prefix: str = "r") -> list[dict]:
     at = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-    return [{"name": f"{prefix}{i}", "labels": {"service": "checkout", "odd": "tab\there \\ \"q\" \n é"},
+    return [{"name": f"{prefix}{i}", "labels": {"service": "checkout", "odd": "tab\there \\ \"q\" \n é",
+                                                 "nested": {"values": [1, 2.5, 1e-300, True, None, "☃"]}},
              "body": '{"k": "line\\nbreak"}\t\\', "at": at, "note": None if i % 2 else "x"} for i in range(n)]
 
 
