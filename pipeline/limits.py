@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -57,8 +57,8 @@ def check_text(value: str, what: str, max_chars: int | None = None) -> str:
 def check_texts(values: Iterable[tuple[str, str]], what: str) -> None:
     """check_text over (name, value) pairs of a label set or annotations."""
     pairs = tuple(values)
-    if _plain_texts(pairs):  # the usual case, checked at once; a failing set is walked for its message
-        return
+    if _plain_texts([name for name, _ in pairs], [value for _, value in pairs]):
+        return  # the usual case, checked at once; a failing set is walked for its message
     for name, value in pairs:
         check_text(name, f"{what} name", LABEL_NAME_CHARS)
         check_text(value, f"{what} {name[:64]!r}", LABEL_VALUE_CHARS)
@@ -89,6 +89,11 @@ def utc_within_limits(moment: datetime, what: str) -> datetime:
     return utc
 
 
+def _key_length(labels: Mapping[str, str], key_labels: tuple[str, ...]) -> int:
+    """len(correlation_key_of(labels, key_labels)) without building the key."""
+    return sum(len(name) + 1 + len(labels.get(name, "")) for name in key_labels) + max(0, len(key_labels) - 1)
+
+
 def correlation_key_of(labels: Mapping[str, str], key_labels: Iterable[str]) -> str:
     """The joined correlation key (as pipeline.correlation builds it), if its column can hold it."""
     key = ",".join(f"{name}={labels.get(name, '')}" for name in key_labels)
@@ -102,6 +107,17 @@ def correlation_key_of(labels: Mapping[str, str], key_labels: Iterable[str]) -> 
 def check_alert_fields(labels: Mapping[str, str], annotations: Mapping[str, str], *, key_labels: Iterable[str],
                        fingerprint: str, generator_url: str) -> None:
     """Every limit one alert must meet to be stored: the edge refuses it, a worker quarantines it."""
+    key_labels = tuple(key_labels)
+    if (_plain_texts([*labels, *annotations], [*labels.values(), *annotations.values()], fingerprint, generator_url)
+            and all(len(labels.get(name, "")) <= limit for name, limit in INDEXED_LABEL_CHARS.items())
+            and _key_length(labels, key_labels) <= CORRELATION_KEY_CHARS and len(fingerprint) <= FINGERPRINT_CHARS):
+        return  # the usual alert, checked at once; one that fails is walked for what is wrong
+    walk_alert_fields(labels, annotations, key_labels=key_labels, fingerprint=fingerprint, generator_url=generator_url)
+
+
+def walk_alert_fields(labels: Mapping[str, str], annotations: Mapping[str, str], *, key_labels: tuple[str, ...],
+                      fingerprint: str, generator_url: str) -> None:
+    """check_alert_fields field by field, raising for the first field out of its limits."""
     check_texts(labels.items(), "label")
     check_texts(annotations.items(), "annotation")
     for name, limit in INDEXED_LABEL_CHARS.items():
@@ -169,12 +185,12 @@ def _nesting_exceeds(body: bytes | str, limit: int) -> bool:
     return False
 
 
-def _plain_texts(pairs: tuple[tuple[str, str], ...]) -> bool:
-    """Every name and value within its length, and none holds a NUL or a lone surrogate (one pass
+def _plain_texts(names: Collection[str], values: Collection[str], *others: str) -> bool:
+    """Every name and value within its length, and no text holds a NUL or a lone surrogate (one pass
     over the joined text: a surrogate stays unencodable beside any neighbour)."""
-    if any(len(name) > LABEL_NAME_CHARS or len(value) > LABEL_VALUE_CHARS for name, value in pairs):
+    if max(map(len, names), default=0) > LABEL_NAME_CHARS or max(map(len, values), default=0) > LABEL_VALUE_CHARS:
         return False
-    joined = "".join([text for pair in pairs for text in pair])
+    joined = "".join([*names, *values, *others])
     return "\x00" not in joined and _utf8_encodable(joined)
 
 

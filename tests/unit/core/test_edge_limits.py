@@ -190,3 +190,32 @@ def test_label_sets_are_refused_exactly_as_one_label_at_a_time_would(pairs, long
         assert str(exc) == expected
     else:
         assert expected is None
+
+
+def _long(limit: int) -> st.SearchStrategy[str]:
+    return st.sampled_from(["", "x" * limit, "x" * (limit + 1)])
+
+
+LABELS = st.dictionaries(st.sampled_from(["alertname", "service", "severity", "instance", "é\x00", "\ud800"]),
+                         st.one_of(TEXTS, _long(limits.SERVICE_CHARS), _long(limits.LABEL_VALUE_CHARS)), max_size=5)
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(labels=LABELS, annotations=st.dictionaries(TEXTS, TEXTS, max_size=3),
+       fingerprint=st.one_of(TEXTS, _long(limits.FINGERPRINT_CHARS)), generator_url=TEXTS,
+       key_labels=st.sampled_from([("service", "alertname"), ("instance",), ("x" * 300, "y" * 300)]))
+def test_an_alert_is_refused_exactly_as_field_by_field_would(labels, annotations, fingerprint, generator_url,
+                                                              key_labels) -> None:
+    # check_alert_fields takes a plain alert in one pass; its verdict and message must be the field walk's.
+    fields = {"key_labels": key_labels, "fingerprint": fingerprint, "generator_url": generator_url}
+    expected = None
+    try:
+        limits.walk_alert_fields(labels, annotations, **fields)
+    except limits.OutOfLimits as exc:
+        expected = str(exc)
+    try:
+        limits.check_alert_fields(labels, annotations, **fields)
+    except limits.OutOfLimits as exc:
+        assert str(exc) == expected
+    else:
+        assert expected is None
