@@ -143,7 +143,16 @@ def configure_worker(settings: Settings) -> Celery:
     kombu_redis.install()  # a Redis restart must not end the worker (adapters/kombu_redis.py)
     app = celery_app(settings)
     runtime.configure(functools.partial(bootstrap, settings))
+    use_trained_intent_classifier(settings)
     return app
+
+
+def use_trained_intent_classifier(settings: Settings) -> None:
+    """This process understands chat lines with weights from the data dir (numpy): it never imports scikit-learn."""
+    from adapters.nlu_model import load_intent_classifier
+    from pipeline.nlu import classifier
+
+    classifier.load_with(functools.partial(load_intent_classifier, settings.resolved_data_dir))
 
 
 def build_http_app(settings: Settings) -> Starlette:

@@ -66,6 +66,12 @@ def worker_command(args: argparse.Namespace) -> int:
     if alert_consumer is not None and not queues:  # `--queues events`: this process is the consumer
         return alert_consumer.run_here()
 
+    if settings.queues.chat in queues.split(","):
+        # Trained in a child now if this code has no weights file yet: this worker then scores chat lines
+        # with numpy alone (no scikit-learn or SciPy) and its first command is not seconds late.
+        from adapters.nlu_model import ensure_intent_model
+
+        ensure_intent_model(settings.resolved_data_dir)
     if settings.queues.metrics in queues.split(","):
         # A worker that scores metrics loads its model now, not on the first message: a bad model path
         # fails at start, the first message is not seconds late, and a prefork child shares the modules.
