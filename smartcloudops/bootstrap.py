@@ -115,13 +115,15 @@ def alert_runtime(settings: Settings) -> Runtime:
 
 
 def anomaly_detector_loader(settings: Settings) -> Callable[[], StreamingDetector]:
-    """Loads the model on first call and keeps it: once per worker process, never in the HTTP server."""
+    """Loads the model on first call and keeps it: once per worker process, never in the HTTP server.
 
-    @functools.cache
+    The process's one copy (`shared_detector`): the one a metrics worker loaded at start, if it did.
+    """
+
     def load() -> StreamingDetector:
-        from adapters.detector_files import load_detector
+        from adapters.detector_files import shared_detector
 
-        return load_detector(settings.anomaly_model_path)
+        return shared_detector(settings.anomaly_model_path)
 
     return load
 

@@ -75,9 +75,10 @@ def worker_command(args: argparse.Namespace) -> int:
     if settings.queues.metrics in queues.split(","):
         # A worker that scores metrics loads its model now, not on the first message: a bad model path
         # fails at start, the first message is not seconds late, and a prefork child shares the modules.
-        from adapters.detector_files import load_detector
+        # The runtime scores with this same object (`shared_detector` loads once per process).
+        from adapters.detector_files import shared_detector
 
-        load_detector(settings.anomaly_model_path)
+        shared_detector(settings.anomaly_model_path)
     concurrency = args.concurrency or settings.worker_concurrency
     quiet = ["--quiet"] if settings.log_level in ("WARNING", "ERROR") else []
     argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
