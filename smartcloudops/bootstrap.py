@@ -145,15 +145,19 @@ def configure_worker(settings: Settings) -> Celery:
     kombu_redis.install()  # a Redis restart must not end the worker (adapters/kombu_redis.py)
     app = celery_app(settings)
     runtime.configure(functools.partial(bootstrap, settings))
-    use_trained_intent_classifier(settings)
     return app
 
 
 def use_trained_intent_classifier(settings: Settings) -> None:
-    """This process understands chat lines with weights from the data dir (numpy): it never imports scikit-learn."""
-    from adapters.nlu_model import load_intent_classifier
+    """This process understands chat lines with weights from the data dir (numpy): it never imports scikit-learn.
+
+    The weights are trained now, in a child, if this code has none yet, so the first command is not
+    seconds late. A worker that takes the chat queue calls it; the others never load numpy for it.
+    """
+    from adapters.nlu_model import ensure_intent_model, load_intent_classifier
     from pipeline.nlu import classifier
 
+    ensure_intent_model(settings.resolved_data_dir)
     classifier.load_with(functools.partial(load_intent_classifier, settings.resolved_data_dir))
 
 

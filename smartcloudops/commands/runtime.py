@@ -67,11 +67,9 @@ def worker_command(args: argparse.Namespace) -> int:
         return alert_consumer.run_here()
 
     if settings.queues.chat in queues.split(","):
-        # Trained in a child now if this code has no weights file yet: this worker then scores chat lines
-        # with numpy alone (no scikit-learn or SciPy) and its first command is not seconds late.
-        from adapters.nlu_model import ensure_intent_model
+        from smartcloudops.bootstrap import use_trained_intent_classifier
 
-        ensure_intent_model(settings.resolved_data_dir)
+        use_trained_intent_classifier(settings)  # numpy only: this worker never imports scikit-learn or SciPy
     if settings.queues.metrics in queues.split(","):
         # A worker that scores metrics loads its model now, not on the first message: a bad model path
         # fails at start, the first message is not seconds late, and a prefork child shares the modules.

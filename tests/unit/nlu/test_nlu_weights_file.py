@@ -73,11 +73,11 @@ def test_saving_new_weights_drops_the_files_of_older_code(trained, tmp_path):
 
 CHAT_WORKER = textwrap.dedent("""
     import json, sys
-    from smartcloudops.bootstrap import configure_worker, settings_from_environment
+    from smartcloudops.bootstrap import use_trained_intent_classifier, settings_from_environment
     from pipeline.nlu import EMPTY_CONTEXT, understand
     from pipeline.nlu.vocabulary import vocabulary_from_catalog
 
-    configure_worker(settings_from_environment())  # as `smartcloudops worker` sets up every worker
+    use_trained_intent_classifier(settings_from_environment())  # as a worker on the chat queue does
     vocabulary = vocabulary_from_catalog({"services": [{"name": "billing", "aliases": []}], "alerts": []})
     result = understand("could you give billing a kick", EMPTY_CONTEXT, vocabulary)
     loaded = sorted({n.split(".")[0] for n in sys.modules if n.split(".")[0] in ("sklearn", "scipy")})
@@ -86,7 +86,6 @@ CHAT_WORKER = textwrap.dedent("""
 
 
 def test_a_worker_understands_a_line_the_classifier_answers_without_scikit_learn_or_scipy(tmp_path):
-    ensure_intent_model(tmp_path)  # as the chat worker does at start (trained in a child)
     env = {**os.environ, "SCO_DATA_DIR": str(tmp_path), "SCO_LOG_LEVEL": "WARNING"}
     for name in ("SCO_BROKER_URL", "SCO_DATABASE_URL", "SCO_REDIS_URL"):
         env.pop(name, None)
@@ -95,3 +94,4 @@ def test_a_worker_understands_a_line_the_classifier_answers_without_scikit_learn
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert (report["intent"], report["source"]) == ("remediate", "classifier")
     assert report["loaded"] == [], f"understanding a line imported {report['loaded']}"
+    assert model_file(tmp_path).is_file()  # trained by a child of the worker, which kept only the weights
