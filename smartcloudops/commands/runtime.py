@@ -78,10 +78,6 @@ def worker_command(args: argparse.Namespace) -> int:
 
         shared_detector(settings.anomaly_model_path)
     concurrency = args.concurrency or settings.worker_concurrency
-    quiet = ["--quiet"] if settings.log_level in ("WARNING", "ERROR") else []
-    argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
-            "--loglevel", settings.log_level, "--task-events", "--hostname", f"smartcloudops-{os.getpid()}@%h",
-            "--without-mingle", "--without-gossip"]
     from adapters.observability import metrics
 
     for queue in [*queues.split(","), *([settings.queues.events] if alert_consumer else [])]:
@@ -89,8 +85,30 @@ def worker_command(args: argparse.Namespace) -> int:
     # Everything imported so far stays out of the collector's reach: a prefork child forked from here
     # then shares those pages with its parent instead of copying them on the first collection.
     gc.freeze()
-    app.worker_main(argv)
-    return 0
+    return run_celery_worker(app, queues=queues, concurrency=concurrency, pool=args.pool,
+                             loglevel=settings.log_level)
+
+
+def run_celery_worker(app: object, *, queues: str, concurrency: int, pool: str, loglevel: str) -> int:
+    """What `celery worker -Q QUEUES -c N -P POOL -l LEVEL -E --without-mingle --without-gossip` runs.
+
+    The worker itself, not Celery's command line (`app.worker_main`): that loads click-repl,
+    prompt_toolkit and every `celery.commands` plugin (Flower, Tornado), ~15 MB a worker process
+    that no worker uses. The options are the ones the command line passed.
+    """
+    from celery.concurrency import get_implementation
+    from celery.utils.log import mlevel
+    from celery.utils.nodenames import default_nodename, host_format
+
+    worker = app.Worker(  # type: ignore[attr-defined]
+        hostname=host_format(default_nodename(f"smartcloudops-{os.getpid()}@%h")), pool=get_implementation(pool),
+        loglevel=mlevel(loglevel), logfile=None, pidfile=None, statedb=None, no_color=False,
+        quiet=loglevel in ("WARNING", "ERROR"), queues=queues.split(","), concurrency=concurrency,
+        task_events=True, without_mingle=True, without_gossip=True, without_heartbeat=False, purge=False,
+        optimization="default",
+    )
+    worker.start()
+    return worker.exitcode or 0
 
 
 def alert_queue_split(queues: str, settings: Settings) -> tuple[str, bool]:
