@@ -266,15 +266,26 @@ def _migrate_in_child() -> None:
         raise ConfigurationError(f"migrating the database failed (exit {done.returncode}); see above")
 
 
-# What the server and every worker import anyway (none of them imports prometheus_client, which a worker
-# must load only after choosing its multiprocess directory). Heavy libraries of the workers only
-# (numpy, scikit-learn, onnxruntime) are not preloaded: the server must not carry them.
+# What the processes of `up` import anyway, loaded once before the fork: each page is then shared by
+# the server and every worker (and frozen, so no collection copies it) instead of copied into each
+# worker that imports it after the fork. That includes what only the workers use (numpy, boto3, the
+# worker half of Celery, the domain): PSS divides a shared page among its sharers, so the server's
+# share of them costs less than a private copy in each worker (measured: `benchmarks/bench_up.py`).
+# Nothing here may import prometheus_client, which a worker must load only after choosing its
+# multiprocess directory, nor scikit-learn or onnxruntime (one worker's, if any, and large).
 SHARED_LIBRARIES = ("celery", "celery.app.base", "kombu", "kombu.transport.redis", "sqlalchemy", "sqlalchemy.orm",
                     "redis", "structlog", "httpx", "yaml", "pydantic")
+WORKER_MODULES = ("numpy", "rapidfuzz", "boto3", "botocore.client", "httpcore", "celery.apps.worker",
+                  "celery.worker.consumer", "celery.worker.control", "celery.app.trace", "celery.concurrency.prefork",
+                  "celery.concurrency.thread", "kombu.asynchronous", "pipeline.nlu.understanding",
+                  "pipeline.anomaly.detector", "pipeline.anomaly.features", "services.chat", "services.remediation",
+                  "services.alerts", "services.metrics", "services.escalation", "adapters.aws", "adapters.db.alert_store",
+                  "adapters.db.chat_store", "adapters.db.outbox_relay", "adapters.dead_letters", "adapters.series_state",
+                  "tasks.runtime")
 
 
 def _preload_shared_libraries() -> None:
-    for name in SHARED_LIBRARIES:
+    for name in (*SHARED_LIBRARIES, *WORKER_MODULES):
         try:
             importlib.import_module(name)
         except ImportError:
