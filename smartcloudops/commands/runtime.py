@@ -274,14 +274,29 @@ def _migrate_in_child() -> None:
 # Nothing here may import prometheus_client, which a worker must load only after choosing its
 # multiprocess directory, nor scikit-learn or onnxruntime (one worker's, if any, and large).
 SHARED_LIBRARIES = ("celery", "celery.app.base", "kombu", "kombu.transport.redis", "sqlalchemy", "sqlalchemy.orm",
-                    "redis", "structlog", "httpx", "yaml", "pydantic")
-WORKER_MODULES = ("numpy", "rapidfuzz", "boto3", "botocore.client", "httpcore", "celery.apps.worker",
-                  "celery.worker.consumer", "celery.worker.control", "celery.app.trace", "celery.concurrency.prefork",
-                  "celery.concurrency.thread", "kombu.asynchronous", "pipeline.nlu.understanding",
-                  "pipeline.anomaly.detector", "pipeline.anomaly.features", "services.chat", "services.remediation",
-                  "services.alerts", "services.metrics", "services.escalation", "adapters.aws", "adapters.db.alert_store",
-                  "adapters.db.chat_store", "adapters.db.outbox_relay", "adapters.dead_letters", "adapters.series_state",
-                  "tasks.runtime")
+                    "redis", "structlog", "httpx", "yaml", "pydantic", "psycopg", "encodings.idna")
+WORKER_MODULES = (
+    # libraries
+    "numpy", "rapidfuzz", "boto3", "botocore.client", "httpcore", "wsgiref.simple_server",
+    # Celery's worker (its command line is never loaded: run_celery_worker)
+    "celery.apps.worker", "celery.worker.consumer", "celery.worker.control", "celery.worker.components",
+    "celery.worker.strategy", "celery.worker.autoscale", "celery.app.trace", "celery.app.amqp", "celery.app.control",
+    "celery.app.events", "celery.app.log", "celery.app.routes", "celery.backends.base", "celery.events",
+    "celery.concurrency.prefork", "celery.concurrency.thread", "kombu.asynchronous", "kombu.pidbox", "kombu.mixins",
+    "billiard.popen_fork", "billiard.synchronize", "billiard.sharedctypes", "celeryconfig",
+    # the domain, the use cases and the adapters the workers build
+    "pipeline.nlu.understanding", "pipeline.anomaly.detector", "pipeline.anomaly.features", "pipeline.learning.advice",
+    "pipeline.learning.rates", "pipeline.remediation.audit", "services.chat", "services.remediation",
+    "services.alerts", "services.metrics", "services.escalation", "config.catalog", "config.policy", "config.roles",
+    "config.vocabulary", "config.escalation", "adapters.aws", "adapters.db.alert_store", "adapters.db.chat_store",
+    "adapters.db.outbox_relay", "adapters.db.queries", "adapters.db.approval_store", "adapters.db.assessment_store",
+    "adapters.db.anomaly_store", "adapters.db.anomaly_evidence", "adapters.db.anomaly_queries",
+    "adapters.db.audit_monitor", "adapters.db.chat_queries", "adapters.db.incident_facts",
+    "adapters.db.kill_switch_store", "adapters.db.outcome_store", "adapters.db.remediation_queries",
+    "adapters.db.run_store", "adapters.guard_store", "adapters.chat_context", "adapters.chat_answers",
+    "adapters.slack_responder", "adapters.alertmanager_silences", "adapters.pager", "adapters.dead_letters",
+    "adapters.series_state", "adapters.kombu_redis", "tasks.runtime",
+)
 
 
 def _preload_shared_libraries() -> None:
