@@ -5,6 +5,7 @@ and a forest is run by onnxruntime. scikit-learn, joblib and onnx (training and 
 `adapters.anomaly_model`) are never imported here, so a metrics worker does not carry them.
 """
 
+import functools
 import json
 from importlib import resources
 from pathlib import Path
@@ -26,18 +27,19 @@ def default_model_dir() -> Path:
 
 
 def load_detector(model_path: Path | None = None) -> StreamingDetector | NoveltyDetector:
-    """The model's detector (the novelty detector in NumPy, or a forest through onnxruntime); call once
-    per worker process.
+    """The model's detector (the novelty detector in NumPy, or a forest through onnxruntime), loaded afresh.
 
     `model_path` is a model folder (with `model.onnx` and `model.json`) or an exported
     `.onnx` file with its `.json` sidecar beside it; None means the shipped default.
+    A worker scores with `shared_detector`, which loads it once per process.
     """
     path = Path(model_path) if model_path else default_model_dir()
-    novelty = read_sidecar(path / SIDECAR_FILE if path.is_dir() else path.with_suffix(".json"))
-    if novelty.get("kind") == "novelty":
-        return novelty_from_sidecar(novelty)
     onnx_path, sidecar_path = _onnx_and_sidecar(path)
-    meta = read_sidecar(sidecar_path)
+    meta = read_sidecar(sidecar_path)  # read once: it says which kind of model this is and describes it
+    if meta.get("kind") == "novelty":
+        return novelty_from_sidecar(meta)
+    if not onnx_path.is_file():
+        raise NotFound(f"no ONNX model at {onnx_path}")
     from adapters.onnx_scorer import OnnxForestScorer  # a forest only: onnxruntime
 
     scorer = OnnxForestScorer(onnx_path.read_bytes())
@@ -58,14 +60,20 @@ def load_detector(model_path: Path | None = None) -> StreamingDetector | Novelty
     return StreamingDetector(spec, scorer, calibration, threshold, str(meta["model_version"]))
 
 
+@functools.cache
+def shared_detector(model_path: Path | None = None) -> StreamingDetector | NoveltyDetector:
+    """This process's detector of `model_path`: loaded on the first call, the same object after.
+
+    A metrics worker loads it at start (a bad path fails there) and scores with it; loading it
+    a second time would hold two copies of the model and its calibration.
+    """
+    return load_detector(model_path)
+
+
 def _onnx_and_sidecar(path: Path) -> tuple[Path, Path]:
     if path.is_dir():
-        onnx_path, sidecar_path = path / ONNX_FILE, path / SIDECAR_FILE
-    else:
-        onnx_path, sidecar_path = path, path.with_suffix(".json")
-    if not onnx_path.is_file():
-        raise NotFound(f"no ONNX model at {onnx_path}")
-    return onnx_path, sidecar_path
+        return path / ONNX_FILE, path / SIDECAR_FILE
+    return path, path.with_suffix(".json")
 
 
 def read_sidecar(path: Path) -> dict:

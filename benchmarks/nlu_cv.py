@@ -40,7 +40,7 @@ def train(sets: dict, names: list[str]) -> IntentClassifier:
     for name in names:
         lines, vocabulary = sets[name]
         examples += masked_examples(lines, vocabulary)
-    return IntentClassifier([t for t, _ in examples], [i for _, i in examples])
+    return IntentClassifier.train([t for t, _ in examples], [i for _, i in examples])
 
 
 EXPORT = ROOT / "pipeline/nlu/development_examples.py"

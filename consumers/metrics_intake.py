@@ -24,7 +24,6 @@ from typing import Annotated
 
 import cramjam
 import structlog
-from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,7 +32,6 @@ from starlette.routing import Route
 from consumers.alertmanager import describe_errors
 from consumers.publisher import publish as publish_event
 from consumers.http import HttpError, endpoint, read_body, require_json, trace_id_of
-from consumers.remote_write_pb import WriteRequest
 from pipeline.errors import InvalidInput, TransientError
 from pipeline.events import EVENT_NAMESPACE, CloudEvent, envelope
 from pipeline.metric_events import (
@@ -69,6 +67,11 @@ _JSON_LIST = TypeAdapter(list[JsonSeries])
 
 def decode_remote_write(body: bytes, max_decoded_bytes: int) -> SampleBatch:
     """A snappy-compressed WriteRequest as a normalised batch; InvalidInput says what is wrong."""
+    # protobuf on the first remote-write request (~2.5 MB): a server fed JSON samples never loads it
+    from google.protobuf.message import DecodeError
+
+    from consumers.remote_write_pb import WriteRequest
+
     payload = _decompress(body, max_decoded_bytes)
     try:
         request = WriteRequest.FromString(payload)

@@ -11,11 +11,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import jwt
 import structlog
+
+if TYPE_CHECKING:
+    import jwt
 
 log = structlog.get_logger("consumers.oidc")
 
@@ -75,6 +77,8 @@ class JwksCache:
         return found
 
     def _refresh(self, now: float) -> None:
+        import jwt  # PyJWT loads cryptography (~5 MB PSS): a server without OIDC never pays it
+
         try:
             document = self._fetch(self._url)
             keys = jwt.PyJWKSet.from_dict(dict(document)).keys
@@ -109,6 +113,8 @@ class JwtVerifier:
 
     def verify(self, token: str) -> VerifiedToken:
         """The token's principal claims; InvalidToken for anything not fully valid."""
+        import jwt  # on the first token, as in JwksCache._refresh
+
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})

@@ -115,13 +115,15 @@ def alert_runtime(settings: Settings) -> Runtime:
 
 
 def anomaly_detector_loader(settings: Settings) -> Callable[[], StreamingDetector]:
-    """Loads the model on first call and keeps it: once per worker process, never in the HTTP server."""
+    """Loads the model on first call and keeps it: once per worker process, never in the HTTP server.
 
-    @functools.cache
+    The process's one copy (`shared_detector`): the one a metrics worker loaded at start, if it did.
+    """
+
     def load() -> StreamingDetector:
-        from adapters.detector_files import load_detector
+        from adapters.detector_files import shared_detector
 
-        return load_detector(settings.anomaly_model_path)
+        return shared_detector(settings.anomaly_model_path)
 
     return load
 
@@ -144,6 +146,19 @@ def configure_worker(settings: Settings) -> Celery:
     app = celery_app(settings)
     runtime.configure(functools.partial(bootstrap, settings))
     return app
+
+
+def use_trained_intent_classifier(settings: Settings) -> None:
+    """This process understands chat lines with weights from the data dir (numpy): it never imports scikit-learn.
+
+    The weights are trained now, in a child, if this code has none yet, so the first command is not
+    seconds late. A worker that takes the chat queue calls it; the others never load numpy for it.
+    """
+    from adapters.nlu_model import ensure_intent_model, load_intent_classifier
+    from pipeline.nlu import classifier
+
+    ensure_intent_model(settings.resolved_data_dir)
+    classifier.load_with(functools.partial(load_intent_classifier, settings.resolved_data_dir))
 
 
 def build_http_app(settings: Settings) -> Starlette:

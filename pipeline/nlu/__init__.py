@@ -9,8 +9,9 @@ One turn of a conversation, as the chat task runs it:
     ...act, then answer with a `replies` builder...
     store.put(user, channel, next_context(context, understanding), ttl_s=3600)
 
-The classifier trains on first use (well under a second); call
-`classifier.intent_classifier()` at worker start to pay that before the first command.
+The classifier trains on first use (scikit-learn, about a second) unless the process was told
+where to load trained weights from (`classifier.load_with`): a worker loads them from a file
+under the data dir (adapters/nlu_model.py) and scores with numpy alone.
 """
 
 from __future__ import annotations

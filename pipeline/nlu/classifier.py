@@ -1,10 +1,12 @@
 """The learned half of the recogniser: TF-IDF word and character n-grams, logistic regression.
 
-Trained at first use (about a second) on the synthetic corpus plus the masked lines of the
-independent development sets (`examples.py`), and cached per process;
-it sees only masked text, so it is the same model whatever the service catalog. Features
-are computed here rather than by sklearn's vectorisers: for one short line their
-per-call overhead is milliseconds, a dictionary lookup per n-gram is microseconds.
+Trained on the synthetic corpus plus the masked lines of the independent development sets
+(`examples.py`); it sees only masked text, so it is the same model whatever the service catalog.
+Training needs scikit-learn (seconds of import, ~100 MB); scoring needs numpy only, so a process
+can score with weights trained elsewhere (`IntentClassifier.from_arrays`; the chat worker loads
+them from a file, adapters/nlu_model.py) and never import scikit-learn or SciPy. Features are
+computed here rather than by sklearn's vectorisers: for one short line their per-call overhead
+is milliseconds, a dictionary lookup per n-gram is microseconds.
 """
 
 from __future__ import annotations
@@ -12,17 +14,13 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
-from typing import Protocol
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-
-from pipeline.nlu.corpus import training_examples
-from pipeline.nlu.development_examples import DEVELOPMENT_EXAMPLES
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -71,14 +69,19 @@ def ngrams(masked: str) -> Counter[str]:
 class FeatureSpace:
     """TF-IDF (sublinear tf, smooth idf, l2 norm) over the n-grams seen in training."""
 
-    def __init__(self, documents: list[Counter[str]]) -> None:
+    def __init__(self, grams: list[str], idf: np.ndarray) -> None:
+        self.index = {gram: position for position, gram in enumerate(grams)}
+        self.idf = idf
+
+    @classmethod
+    def fit(cls, documents: list[Counter[str]]) -> FeatureSpace:
+        """The n-grams found in at least two documents, with their idf."""
         frequency: Counter[str] = Counter()
         for document in documents:
             frequency.update(document.keys())
         kept = [gram for gram, count in frequency.items() if count >= _MIN_DOCUMENT_FREQUENCY]
-        self.index = {gram: position for position, gram in enumerate(kept)}
         total = len(documents)
-        self.idf = np.array([math.log((1 + total) / (1 + frequency[g])) + 1 for g in kept])
+        return cls(kept, np.array([math.log((1 + total) / (1 + frequency[g])) + 1 for g in kept]))
 
     def vector(self, grams: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
         """(column indices, l2-normalised tf-idf values) of one document."""
@@ -112,23 +115,38 @@ class FeatureSpace:
 
 
 class IntentClassifier:
-    """Intent from masked text; `predict` costs tens of microseconds."""
+    """Intent from masked text; `predict` costs tens of microseconds and needs numpy only."""
 
-    def __init__(
-        self, texts: list[str], intents: list[str], weights: list[float] | None = None
-    ) -> None:
+    def __init__(self, space: FeatureSpace, classes: list[str], weights: np.ndarray, bias: np.ndarray) -> None:
+        self._space = space
+        self._classes = classes
+        self._weights = np.ascontiguousarray(weights)  # (features, classes)
+        self._bias = np.asarray(bias)
+
+    @classmethod
+    def train(cls, texts: list[str], intents: list[str], weights: list[float] | None = None) -> IntentClassifier:
+        """Fit TF-IDF and the logistic regression (imports scikit-learn and SciPy)."""
         documents = [ngrams(text) for text in texts]
-        self._space = FeatureSpace(documents)
-        # scikit-learn is seconds of import: pay it on first use only
+        space = FeatureSpace.fit(documents)
         from sklearn.linear_model import LogisticRegression
 
         # saga converges in well under a second here; lbfgs needs ten times longer.
         model = LogisticRegression(C=_REGULARISATION_C, solver="saga", max_iter=300, tol=1e-3,
                                    random_state=0)
-        model.fit(self._space.matrix(documents), intents, sample_weight=weights)
-        self._classes = [str(label) for label in model.classes_]
-        self._weights = np.ascontiguousarray(model.coef_.T)
-        self._bias = np.asarray(model.intercept_)
+        model.fit(space.matrix(documents), intents, sample_weight=weights)
+        return cls(space, [str(label) for label in model.classes_], model.coef_.T, model.intercept_)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything `predict` uses, as plain arrays (no pickle): `from_arrays` rebuilds it exactly."""
+        return {"grams": np.array(list(self._space.index), dtype=str), "idf": self._space.idf,
+                "classes": np.array(self._classes, dtype=str), "weights": self._weights, "bias": self._bias}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> IntentClassifier:
+        """The classifier `to_arrays` described (its predictions are the same to the bit)."""
+        space = FeatureSpace([str(gram) for gram in arrays["grams"]], np.asarray(arrays["idf"], dtype=float))
+        return cls(space, [str(label) for label in arrays["classes"]], np.asarray(arrays["weights"], dtype=float),
+                   np.asarray(arrays["bias"], dtype=float))
 
     @property
     def intents(self) -> tuple[str, ...]:
@@ -147,13 +165,35 @@ class IntentClassifier:
         )
 
 
-@lru_cache(maxsize=1)
-def _trained() -> IntentClassifier:
-    examples = list(training_examples()) + list(DEVELOPMENT_EXAMPLES)
-    return IntentClassifier([text for text, _ in examples], [intent for _, intent in examples])
+def training_set() -> list[tuple[str, str]]:
+    """(masked text, intent): the synthetic corpus, then the development sets' masked lines."""
+    from pipeline.nlu.corpus import training_examples  # a large literal: loaded to train only
+    from pipeline.nlu.development_examples import DEVELOPMENT_EXAMPLES
+
+    return list(training_examples()) + list(DEVELOPMENT_EXAMPLES)
+
+
+def train_shipped() -> IntentClassifier:
+    """The classifier every process answers with, trained here and now (scikit-learn)."""
+    examples = training_set()
+    return IntentClassifier.train([text for text, _ in examples], [intent for _, intent in examples])
+
+
+_loader: Callable[[], IntentClassifier] = train_shipped
+_model: IntentClassifier | None = None
+
+
+def load_with(loader: Callable[[], IntentClassifier]) -> None:
+    """Where this process's classifier comes from on first use (default: trained in process)."""
+    global _loader, _model
+    with _LOCK:
+        _loader, _model = loader, None
 
 
 def intent_classifier() -> IntentClassifier:
-    """The process-wide classifier, trained on first use."""
+    """The process-wide classifier, loaded (or trained) on first use."""
+    global _model
     with _LOCK:
-        return _trained()
+        if _model is None:
+            _model = _loader()
+        return _model

@@ -1,4 +1,4 @@
-"""`smartcloudops nlu eval FILE.jsonl --catalog CATALOG.yaml` and `smartcloudops nlu parse TEXT`."""
+"""`smartcloudops nlu eval FILE.jsonl --catalog CATALOG.yaml`, `nlu parse TEXT` and `nlu train`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parse_parser.add_argument("--catalog", required=True, help="service catalog YAML")
     parse_parser.set_defaults(func=run_parse)
 
+    train_parser = commands.add_parser(
+        "train", help="train the chat classifier into a weights file (the chat worker scores with it)"
+    )
+    train_parser.add_argument("--out", help="the .npz file (default: the data dir's, named for this code)")
+    train_parser.set_defaults(func=run_train)
+
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate and print the report; exit 2 on unreadable input."""
@@ -70,6 +76,18 @@ def run_parse(args: argparse.Namespace) -> int:
         "source": result.source,
         "question": result.question.text() if result.question else None,
     }, sort_keys=True))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train the shipped classifier (scikit-learn) and write its weights."""
+    from adapters.nlu_model import model_file, save_intent_classifier
+    from pipeline.nlu.classifier import train_shipped
+    from smartcloudops.bootstrap import settings_from_environment
+
+    path = args.out or model_file(settings_from_environment().resolved_data_dir)
+    save_intent_classifier(train_shipped(), path)
+    print(path)
     return 0
 
 

@@ -71,17 +71,18 @@ def worker_command(args: argparse.Namespace) -> int:
     if alert_consumer is not None and not queues:  # `--queues events`: this process is the consumer
         return alert_consumer.run_here()
 
+    if settings.queues.chat in queues.split(","):
+        from smartcloudops.bootstrap import use_trained_intent_classifier
+
+        use_trained_intent_classifier(settings)  # numpy only: this worker never imports scikit-learn or SciPy
     if settings.queues.metrics in queues.split(","):
         # A worker that scores metrics loads its model now, not on the first message: a bad model path
         # fails at start, the first message is not seconds late, and a prefork child shares the modules.
-        from adapters.detector_files import load_detector
+        # The runtime scores with this same object (`shared_detector` loads once per process).
+        from adapters.detector_files import shared_detector
 
-        load_detector(settings.anomaly_model_path)
+        shared_detector(settings.anomaly_model_path)
     concurrency = args.concurrency or settings.worker_concurrency
-    quiet = ["--quiet"] if settings.log_level in ("WARNING", "ERROR") else []
-    argv = [*quiet, "worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", args.pool,
-            "--loglevel", settings.log_level, "--task-events", "--hostname", f"smartcloudops-{os.getpid()}@%h",
-            "--without-mingle", "--without-gossip"]
     from adapters.observability import metrics
 
     for queue in [*queues.split(","), *([settings.queues.events] if alert_consumer else [])]:
@@ -89,8 +90,30 @@ def worker_command(args: argparse.Namespace) -> int:
     # Everything imported so far stays out of the collector's reach: a prefork child forked from here
     # then shares those pages with its parent instead of copying them on the first collection.
     gc.freeze()
-    app.worker_main(argv)
-    return 0
+    return run_celery_worker(app, queues=queues, concurrency=concurrency, pool=args.pool,
+                             loglevel=settings.log_level)
+
+
+def run_celery_worker(app: object, *, queues: str, concurrency: int, pool: str, loglevel: str) -> int:
+    """What `celery worker -Q QUEUES -c N -P POOL -l LEVEL -E --without-mingle --without-gossip` runs.
+
+    The worker itself, not Celery's command line (`app.worker_main`): that loads click-repl,
+    prompt_toolkit and every `celery.commands` plugin (Flower, Tornado), ~15 MB a worker process
+    that no worker uses. The options are the ones the command line passed.
+    """
+    from celery.concurrency import get_implementation
+    from celery.utils.log import mlevel
+    from celery.utils.nodenames import default_nodename, host_format
+
+    worker = app.Worker(  # type: ignore[attr-defined]
+        hostname=host_format(default_nodename(f"smartcloudops-{os.getpid()}@%h")), pool=get_implementation(pool),
+        loglevel=mlevel(loglevel), logfile=None, pidfile=None, statedb=None, no_color=False,
+        quiet=loglevel in ("WARNING", "ERROR"), queues=queues.split(","), concurrency=concurrency,
+        task_events=True, without_mingle=True, without_gossip=True, without_heartbeat=False, purge=False,
+        optimization="default",
+    )
+    worker.start()
+    return worker.exitcode or 0
 
 
 def alert_queue_split(queues: str, settings: Settings) -> tuple[str, bool]:
@@ -248,15 +271,41 @@ def _migrate_in_child() -> None:
         raise ConfigurationError(f"migrating the database failed (exit {done.returncode}); see above")
 
 
-# What the server and every worker import anyway (none of them imports prometheus_client, which a worker
-# must load only after choosing its multiprocess directory). Heavy libraries of the workers only
-# (numpy, scikit-learn, onnxruntime) are not preloaded: the server must not carry them.
+# What the processes of `up` import anyway, loaded once before the fork: each page is then shared by
+# the server and every worker (and frozen, so no collection copies it) instead of copied into each
+# worker that imports it after the fork. That includes what only the workers use (numpy, boto3, the
+# worker half of Celery, the domain): PSS divides a shared page among its sharers, so the server's
+# share of them costs less than a private copy in each worker (measured: `benchmarks/bench_up.py`).
+# Nothing here may import prometheus_client, which a worker must load only after choosing its
+# multiprocess directory, nor scikit-learn or onnxruntime (one worker's, if any, and large).
 SHARED_LIBRARIES = ("celery", "celery.app.base", "kombu", "kombu.transport.redis", "sqlalchemy", "sqlalchemy.orm",
-                    "redis", "structlog", "httpx", "yaml", "pydantic")
+                    "redis", "structlog", "httpx", "yaml", "pydantic", "psycopg", "encodings.idna")
+WORKER_MODULES = (
+    # libraries
+    "numpy", "rapidfuzz", "boto3", "botocore.client", "httpcore", "wsgiref.simple_server",
+    # Celery's worker (its command line is never loaded: run_celery_worker)
+    "celery.apps.worker", "celery.worker.consumer", "celery.worker.control", "celery.worker.components",
+    "celery.worker.strategy", "celery.worker.autoscale", "celery.app.trace", "celery.app.amqp", "celery.app.control",
+    "celery.app.events", "celery.app.log", "celery.app.routes", "celery.backends.base", "celery.events",
+    "celery.concurrency.prefork", "celery.concurrency.thread", "kombu.asynchronous", "kombu.pidbox", "kombu.mixins",
+    "billiard.popen_fork", "billiard.synchronize", "billiard.sharedctypes", "celeryconfig",
+    # the domain, the use cases and the adapters the workers build
+    "pipeline.nlu.understanding", "pipeline.anomaly.detector", "pipeline.anomaly.features", "pipeline.learning.advice",
+    "pipeline.learning.rates", "pipeline.remediation.audit", "services.chat", "services.remediation",
+    "services.alerts", "services.metrics", "services.escalation", "config.catalog", "config.policy", "config.roles",
+    "config.vocabulary", "config.escalation", "adapters.aws", "adapters.db.alert_store", "adapters.db.chat_store",
+    "adapters.db.outbox_relay", "adapters.db.queries", "adapters.db.approval_store", "adapters.db.assessment_store",
+    "adapters.db.anomaly_store", "adapters.db.anomaly_evidence", "adapters.db.anomaly_queries",
+    "adapters.db.audit_monitor", "adapters.db.chat_queries", "adapters.db.incident_facts",
+    "adapters.db.kill_switch_store", "adapters.db.outcome_store", "adapters.db.remediation_queries",
+    "adapters.db.run_store", "adapters.guard_store", "adapters.chat_context", "adapters.chat_answers",
+    "adapters.slack_responder", "adapters.alertmanager_silences", "adapters.pager", "adapters.dead_letters",
+    "adapters.series_state", "adapters.kombu_redis", "tasks.runtime",
+)
 
 
 def _preload_shared_libraries() -> None:
-    for name in SHARED_LIBRARIES:
+    for name in (*SHARED_LIBRARIES, *WORKER_MODULES):
         try:
             importlib.import_module(name)
         except ImportError:

@@ -121,3 +121,32 @@ def test_a_state_from_another_model_restarts_the_series(onnx_detector, small_mod
     times, values = walk(25, 100)
     foreign = other.score_encoded([None], [times], [values]).states[0]
     assert onnx_detector.load_state(foreign).count == 0
+
+
+def test_loading_a_forest_reads_its_sidecar_once(forest_model, monkeypatch):
+    from adapters import detector_files
+
+    reads = []
+    real = detector_files.read_sidecar
+    monkeypatch.setattr(detector_files, "read_sidecar", lambda path: reads.append(path) or real(path))
+    detector_files.load_detector(forest_model)
+    assert reads == [forest_model / detector_files.SIDECAR_FILE]
+
+
+def test_a_metrics_worker_scores_with_the_detector_it_loaded_at_start(forest_model, monkeypatch):
+    """The preload at worker start and the runtime's loader share one detector: the model is loaded once."""
+    from adapters import detector_files
+    from config.settings import load_settings
+    from smartcloudops.bootstrap import anomaly_detector_loader
+
+    loads = []
+    real = detector_files.load_detector
+    monkeypatch.setattr(detector_files, "load_detector", lambda path=None: loads.append(path) or real(path))
+    detector_files.shared_detector.cache_clear()
+    try:
+        settings = load_settings(anomaly_model_path=str(forest_model))
+        at_start = detector_files.shared_detector(settings.anomaly_model_path)  # as `worker` does for metrics
+        assert anomaly_detector_loader(settings)() is at_start
+        assert loads == [settings.anomaly_model_path]
+    finally:
+        detector_files.shared_detector.cache_clear()

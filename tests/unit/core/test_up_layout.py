@@ -54,3 +54,27 @@ def test_the_embedded_default_or_a_batch_of_one_keeps_one_task_per_alert_message
     for settings in (embedded, one):
         queues = ",".join(settings.queues.all())
         assert not settings.batches_alerts and alert_queue_split(queues, settings) == (queues, False)
+
+
+PRELOAD = """
+import json, sys
+from smartcloudops.commands.runtime import SHARED_LIBRARIES, WORKER_MODULES, _preload_shared_libraries
+_preload_shared_libraries()
+missing = [name for name in (*SHARED_LIBRARIES, *WORKER_MODULES) if name not in sys.modules]
+loaded = sorted({n.split(".")[0] for n in sys.modules} & {"prometheus_client", "sklearn", "scipy", "onnxruntime"})
+print(json.dumps({"missing": missing, "loaded": loaded}))
+"""
+
+
+def test_what_up_loads_before_the_fork_leaves_prometheus_client_and_the_model_libraries_out(tmp_path) -> None:
+    """A worker must import prometheus_client after choosing its multiprocess directory; the models are one worker's."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SCO_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", PRELOAD], env=env, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"missing": [], "loaded": []}
