@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.db.engine import reading
 from adapters.db.schema import audit_log, incidents
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series, incident_anomaly
 from adapters.db.schema_remediation import risk_assessments
@@ -34,7 +35,7 @@ class ChatQueries:
     """Reads for chat answers; the tables present are looked up once."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = reading(engine)
         self._tables: set[str] | None = None
 
     def history(

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.db.engine import reading
 from adapters.db.schema import alerts, audit_log, incidents
 from pipeline.errors import NotFound
 from pipeline.events import to_utc
@@ -25,7 +26,7 @@ class IncidentQueries:
     """Incidents, their alerts and audit timelines, as JSON-ready dicts."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = reading(engine)
 
     def list(self, *, status: str | None = None, service: str | None = None, limit: int = 50,
              before: int | None = None) -> dict[str, Any]:
