@@ -40,7 +40,7 @@ import redis
 from benchmarks.answer_sink import ProcessSink
 from benchmarks.bench_chat import AnswerSink
 from benchmarks.bench_up import CHAT_LINES, TOKEN, _ready, baseline_tree, wait_until
-from benchmarks.harness import ROOT, bench_redis_url, drop_database, fresh_database, free_port, process_tree
+from benchmarks.harness import ROOT, bench_redis_url, drop_database, fresh_database, free_port, process_tree, pss_kb
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -93,11 +93,13 @@ class CpuMeter:
 
 def up_groups(up_pid: int) -> dict[str, list[int]]:
     """The server (`up` itself), the chat worker and the other workers, told apart by how `up` forks them."""
-    # up forks, in order: the pipeline worker, the chat worker, the metrics worker (runtime.up_workers).
+    # up forks, in order: the pipeline worker, the chat workers (SCO_CHAT_WORKERS), the metrics worker
+    # (runtime.up_workers).
     children = sorted(pid for pid in process_tree(up_pid) if pid != up_pid and _ppid(pid) == up_pid)
-    chat = children[1] if len(children) > 1 else -1
-    others = [pid for pid in process_tree(up_pid) if pid not in (up_pid, chat) and pid not in process_tree(chat)]
-    return {"server": [up_pid], "chat_worker": process_tree(chat) if chat > 0 else [], "other_workers": others}
+    chat = children[1:1 + int(os.environ.get("SCO_CHAT_WORKERS", "1"))]
+    chat_tree = [pid for worker in chat for pid in process_tree(worker)]
+    others = [pid for pid in process_tree(up_pid) if pid != up_pid and pid not in chat_tree]
+    return {"server": [up_pid], "chat_worker": chat_tree, "other_workers": others}
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -224,12 +226,14 @@ def run_one(tree: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
         groups["bench_client"] = [os.getpid()]
         if isinstance(sink, ProcessSink):
             groups["sink"] = [sink.process.pid]
+        pss_mb = {name: round(sum(pss_kb(pid) for pid in groups[name]) / 1024, 1)
+                  for name in ("server", "chat_worker", "other_workers")}
         groups["postgres"] = _pids_named("postgres")
         groups["redis"] = _pids_named("redis-server")
         meter = CpuMeter(groups)
         keys = [f"{label}-{time.monotonic_ns()}-{i}" for i in range(args.commands)]
         sent: dict[str, float] = {}
-        chat_pid = groups["chat_worker"][0]
+        chat_pid = groups["chat_worker"][0]  # the first chat worker's threads
         threads_before = thread_cpu(chat_pid)
         meter.start()
         started = time.perf_counter()
@@ -253,7 +257,7 @@ def run_one(tree: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
         return {"tree": label, "commands": args.commands, "commands_per_s": round(args.commands / (last - started), 1),
                 "p50_ms": round(statistics.median(latencies), 1),
                 "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
-                "cpu_s_per_1000": per_1000, "busy_share": cpu["busy_share"],
+                "cpu_s_per_1000": per_1000, "busy_share": cpu["busy_share"], "pss_after_warm_up_mb": pss_mb,
                 "chat_worker_threads_cpu_s_per_1000": {"main": round(main_thread * 1000 / args.commands, 2),
                                                        "others": [round(v * 1000 / args.commands, 2) for v in busiest[:8]]},
                 "load_average": [round(x, 2) for x in os.getloadavg()]}

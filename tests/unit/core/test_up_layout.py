@@ -54,3 +54,15 @@ def test_the_embedded_default_or_a_batch_of_one_keeps_one_task_per_alert_message
     for settings in (embedded, one):
         queues = ",".join(settings.queues.all())
         assert not settings.batches_alerts and alert_queue_split(queues, settings) == (queues, False)
+
+
+def test_sco_chat_workers_runs_that_many_chat_workers_each_with_its_metrics_port(tmp_path) -> None:
+    """A chat worker is one process of threads (one core at most): more of them serve more commands."""
+    settings = Settings(data_dir=tmp_path, worker_metrics_port=9809, chat_workers=3)
+    workers = up_workers(settings)
+    chat = [(args, env) for args, env in workers if queues_of(args) == {settings.queues.chat}]
+    assert len(chat) == 3
+    assert all(option(args, "--pool") == "threads" for args, _ in chat)
+    ports = [env.get("SCO_WORKER_METRICS_PORT", "9809") for _, env in workers]
+    assert len(set(ports)) == len(ports) == 5
+    assert len(up_workers(Settings(data_dir=tmp_path))) == 3  # one chat worker unless asked
