@@ -95,6 +95,9 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     worker_prefetch: int = Field(default=4, ge=1, le=1024)
+    # A chat worker is one process of threads, so one core at most (its GIL): on a machine with cores to
+    # spare, a second process serves more commands a second (benchmarks/bench_chat_capacity.py).
+    chat_workers: int = Field(default=1, ge=1, le=8, description="chat worker processes `up` runs")
     worker_max_memory_mb: int = Field(default=400, ge=0, description=(
         "a prefork child is replaced after a task leaves it above this resident size; 0 = never"))
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description=(

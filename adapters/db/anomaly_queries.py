@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.db.engine import reading
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series, incident_anomaly
 from pipeline.events import to_utc
 
@@ -110,7 +111,7 @@ class AnomalyQueries:
     """What the risk scorer and the API read about anomalies."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = reading(engine)
 
     def recent_scores_for_incident(self, incident_id: int) -> dict[str, Any] | None:
         """The anomaly evidence recorded for an incident (max/mean score, top series), or None."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.db.engine import reading
 from adapters.db.schema import audit_log, incidents
 from adapters.db.schema_anomaly import anomaly_scores, anomaly_series, incident_anomaly
 from adapters.db.schema_remediation import risk_assessments
@@ -34,7 +36,7 @@ class ChatQueries:
     """Reads for chat answers; the tables present are looked up once."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = reading(engine)
         self._tables: set[str] | None = None
 
     def history(
@@ -46,23 +48,13 @@ class ChatQueries:
         limit: int = 15,
     ) -> list[dict[str, Any]]:
         """Audit rows, newest first: of one incident, of one service (its incidents and actions), or all."""
-        query = sa.select(audit_log.c.body).order_by(audit_log.c.seq.desc()).limit(limit)
-        if incident_id is not None:
-            query = query.where(audit_log.c.incident_id == incident_id)
-        elif service is not None:
-            of_incidents = (
-                sa.select(incidents.c.id).where(incidents.c.service == service).scalar_subquery()
-            )
-            mentioned = audit_log.c.body.like(
-                f'%"service":{_like_escape(json.dumps(service))}%', escape="\\"
-            )
-            query = query.where(sa.or_(audit_log.c.incident_id.in_(of_incidents), mentioned))
-        if actions_only:
-            query = query.where(
-                sa.or_(*(audit_log.c.kind.startswith(p) for p in ACTION_KIND_PREFIXES))
-            )
+        scope = "incident" if incident_id is not None else "service" if service is not None else None
+        mentioned = f'%"service":{_like_escape(json.dumps(service))}%' if service is not None else None
+        query = _history_statement(scope, actions_only)
         with self._engine.connect() as conn:
-            return [json.loads(body) for body in conn.execute(query).scalars()]
+            rows = conn.execute(query, {"incident_id": incident_id, "service": service, "mentioned": mentioned,
+                                        "limit": limit})
+            return [json.loads(body) for body in rows.scalars()]
 
     def latest_risk(self, incident_id: int) -> dict[str, Any] | None:
         """The newest risk assessment of an incident, when risk scoring's tables exist."""
@@ -92,19 +84,9 @@ class ChatQueries:
         """Each series' highest anomaly score since `since`, highest first, when the anomaly tables exist."""
         if not {"anomaly_scores", "anomaly_series"} <= self._known_tables():
             return []
-        best = sa.func.max(anomaly_scores.c.score).label("score")
-        query = (
-            sa.select(anomaly_series.c.name, anomaly_series.c.instance, best)
-            .join(anomaly_series, anomaly_series.c.series_key == anomaly_scores.c.series_key)
-            .where(anomaly_scores.c.ts >= since)
-            .group_by(anomaly_series.c.series_key, anomaly_series.c.name, anomaly_series.c.instance)
-            .order_by(best.desc())
-            .limit(limit)
-        )
-        if service is not None:
-            query = query.where(anomaly_series.c.service == service)
+        query = _anomaly_scores_statement(service is not None)
         with self._engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query, {"since": since, "service": service, "limit": limit}).all()
         return [
             (f"{row.name}{{{row.instance}}}" if row.instance else row.name, float(row.score))
             for row in rows
@@ -134,6 +116,42 @@ class ChatQueries:
         if self._tables is None:
             self._tables = set(sa.inspect(self._engine).get_table_names())
         return self._tables
+
+
+# Each query shape is built once, with its values as parameters: building a statement per call cost
+# as much CPU as running it, and a chat command runs up to three of them.
+
+
+@lru_cache(maxsize=None)
+def _history_statement(scope: str | None, actions_only: bool) -> sa.Select:
+    query = sa.select(audit_log.c.body).order_by(audit_log.c.seq.desc()).limit(sa.bindparam("limit"))
+    if scope == "incident":
+        query = query.where(audit_log.c.incident_id == sa.bindparam("incident_id"))
+    elif scope == "service":
+        of_incidents = (
+            sa.select(incidents.c.id).where(incidents.c.service == sa.bindparam("service")).scalar_subquery()
+        )
+        mentioned = audit_log.c.body.like(sa.bindparam("mentioned"), escape="\\")
+        query = query.where(sa.or_(audit_log.c.incident_id.in_(of_incidents), mentioned))
+    if actions_only:
+        query = query.where(sa.or_(*(audit_log.c.kind.startswith(p) for p in ACTION_KIND_PREFIXES)))
+    return query
+
+
+@lru_cache(maxsize=None)
+def _anomaly_scores_statement(of_service: bool) -> sa.Select:
+    best = sa.func.max(anomaly_scores.c.score).label("score")
+    query = (
+        sa.select(anomaly_series.c.name, anomaly_series.c.instance, best)
+        .join(anomaly_series, anomaly_series.c.series_key == anomaly_scores.c.series_key)
+        .where(anomaly_scores.c.ts >= sa.bindparam("since"))
+        .group_by(anomaly_series.c.series_key, anomaly_series.c.name, anomaly_series.c.instance)
+        .order_by(best.desc())
+        .limit(sa.bindparam("limit"))
+    )
+    if of_service:
+        query = query.where(anomaly_series.c.service == sa.bindparam("service"))
+    return query
 
 
 def _like_escape(text: str) -> str:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from adapters.db.anomaly_queries import matching_series
+from adapters.db.engine import reading
 from adapters.db.queries import INCIDENT_COLUMNS, IncidentQueries, _incident
 from adapters.db.remediation_queries import RemediationQueries
 from adapters.db.schema import audit_log, incidents
@@ -36,7 +37,7 @@ class ConsoleQueries:
     """What the console's pages read."""
 
     def __init__(self, engine: Engine, *, threshold: float | None = None) -> None:
-        self._engine = engine
+        self._engine = reading(engine)
         self._threshold = threshold
         self._incidents = IncidentQueries(engine)
         self._remediation = RemediationQueries(engine)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.db.engine import reading
 from adapters.db.schema import incidents
 from adapters.db.schema_learning import remediation_outcomes
 from adapters.db.schema_remediation import (
@@ -27,7 +28,7 @@ class RemediationQueries:
         self, engine: Engine, advisor: Callable[..., list[dict[str, Any]]] | None = None
     ) -> None:
         """`advisor(incident_id, alertname, service, severity, planned=...)` ranks the possible actions."""
-        self._engine = engine
+        self._engine = reading(engine)
         self._advisor = advisor
 
     def for_incident(self, incident_id: int) -> dict[str, Any]:

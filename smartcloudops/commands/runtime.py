@@ -245,7 +245,7 @@ def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
     stop with a remediation step taken and not finished (tests/stories/test_story_demo_twice.py).
     Metric windows are scored in order only if one process consumes the metrics queue (a later
     message scored first would make the earlier one's points stale), so that worker is a single solo
-    process.
+    process. SCO_CHAT_WORKERS runs more than one chat worker (a process of threads is held to one core).
     """
     queues = settings.queues
     own_queue = {queues.metrics, queues.chat}
@@ -256,10 +256,14 @@ def up_workers(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
         return {"SCO_WORKER_METRICS_PORT": str(port + offset if port else 0)}
 
     threads = str(max(4, settings.worker_concurrency))
-    return [  # SCO_WORKER_CONCURRENCY sizes the chat worker's database pool to its threads
-        (["--queues", pipeline_queues], {}),
+    chat = [  # SCO_WORKER_CONCURRENCY sizes the chat worker's database pool to its threads
         (["--queues", queues.chat, "--pool", "threads", "--concurrency", threads],
-         {**metrics_port(2), "SCO_WORKER_CONCURRENCY": threads}),
+         {**metrics_port(2 + k), "SCO_WORKER_CONCURRENCY": threads})
+        for k in range(settings.chat_workers)
+    ]
+    return [
+        (["--queues", pipeline_queues], {}),
+        *chat,
         (["--queues", queues.metrics, "--pool", "solo", "--concurrency", "1"], metrics_port(1)),
     ]
 

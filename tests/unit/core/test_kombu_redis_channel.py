@@ -40,3 +40,19 @@ def test_install_makes_redis_urls_use_it_even_after_kombu_resolved_them():
     Connection("redis://127.0.0.1:6399/0").transport  # kombu resolves and caches its own first
     ours.install()
     assert isinstance(Connection("redis://127.0.0.1:6399/0").transport, ours.Transport)
+
+
+def test_the_channel_shares_one_client_until_its_pool_is_replaced():
+    """kombu builds a client per call; ours reuses one on the same pool (no socket is opened here)."""
+    _, channel = detached_channel(ours.Transport)
+    channel.Client, channel._pool = channel._get_client(), None
+    with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+        assert first is second
+        assert first.connection_pool is channel.pool
+    given = object()
+    with channel.conn_or_acquire(given) as client:
+        assert client is given
+    channel._pool = None  # what kombu does when it drops a broken pool
+    with channel.conn_or_acquire() as third:
+        assert third is not first
+        assert third.connection_pool is channel.pool

@@ -78,3 +78,15 @@ def test_what_up_loads_before_the_fork_leaves_prometheus_client_and_the_model_li
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"missing": [], "loaded": []}
+
+
+def test_sco_chat_workers_runs_that_many_chat_workers_each_with_its_metrics_port(tmp_path) -> None:
+    """A chat worker is one process of threads (one core at most): more of them serve more commands."""
+    settings = Settings(data_dir=tmp_path, worker_metrics_port=9809, chat_workers=3)
+    workers = up_workers(settings)
+    chat = [(args, env) for args, env in workers if queues_of(args) == {settings.queues.chat}]
+    assert len(chat) == 3
+    assert all(option(args, "--pool") == "threads" for args, _ in chat)
+    ports = [env.get("SCO_WORKER_METRICS_PORT", "9809") for _, env in workers]
+    assert len(set(ports)) == len(ports) == 5
+    assert len(up_workers(Settings(data_dir=tmp_path))) == 3  # one chat worker unless asked
