@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,12 +44,15 @@ def model_file(data_dir: Path) -> Path:
     return Path(data_dir) / "nlu" / f"intents-{fingerprint()}.npz"
 
 
-def ensure_intent_model(data_dir: Path) -> Path:
-    """The weights file, trained in a child process first if this code has none yet."""
+def ensure_intent_model(data_dir: Path, *, preexec_fn: Callable[[], None] | None = None) -> Path:
+    """The weights file, trained in a child process first if this code has none yet.
+
+    `preexec_fn` runs in the child before training (a process supervisor: have it die with its parent).
+    """
     path = model_file(data_dir)
     if not path.is_file():
         done = subprocess.run([sys.executable, "-m", "smartcloudops", "nlu", "train", "--out", str(path)],
-                              stdout=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, preexec_fn=preexec_fn)
         if done.returncode != 0 or not path.is_file():
             raise ConfigurationError(f"training the chat classifier into {path} failed (exit {done.returncode})")
     return path

@@ -64,6 +64,12 @@ def worker_command(args: argparse.Namespace) -> int:
 
     app = configure_worker(settings)
     queues, batching = alert_queue_split(args.queues or ",".join(settings.queues.all()), settings)
+    if settings.queues.chat in queues.split(","):
+        # Trained (once per data dir and code) before anything is forked or consumed: a worker that
+        # consumes is not seconds from ready, and the training child dies with this process.
+        from adapters.nlu_model import ensure_intent_model
+
+        ensure_intent_model(settings.resolved_data_dir, preexec_fn=_die_with_parent)
     alert_consumer = AlertConsumerProcess(app, settings) if batching else None
     if alert_consumer is not None and queues:
         alert_consumer.start()  # forked before Celery or any side job starts a thread
@@ -219,6 +225,11 @@ def up_command(_: argparse.Namespace) -> int:
     settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
     _migrate_in_child()
+    from adapters.nlu_model import ensure_intent_model
+
+    # The chat classifier's weights, trained in a child if this data dir has none for this code: before
+    # the fork, so no worker starts consuming while another is still seconds from ready.
+    ensure_intent_model(settings.resolved_data_dir, preexec_fn=_die_with_parent)
     _preload_shared_libraries()
     # Fork the workers from here rather than exec fresh interpreters: the libraries imported so far are
     # then shared pages (frozen, so no collection copies them) instead of one private copy per process.
