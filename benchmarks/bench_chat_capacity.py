@@ -27,7 +27,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +38,8 @@ import redis
 
 from benchmarks.answer_sink import ProcessSink
 from benchmarks.bench_chat import AnswerSink
-from benchmarks.bench_up import CHAT_LINES, TOKEN, _ready, baseline_tree, wait_until
-from benchmarks.harness import ROOT, bench_redis_url, drop_database, fresh_database, free_port, process_tree, pss_kb
+from benchmarks.bench_up import CHAT_LINES, TOKEN, _ready, baseline_tree, up_environment, wait_until
+from benchmarks.harness import ROOT, drop_database, process_tree, pss_kb
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -200,16 +199,8 @@ def burst_raw(base: str, sink: Any, keys: list[str], conversations: int, concurr
 
 
 def run_one(tree: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
-    database, url = fresh_database("sco_bench_chatcap")
-    redis_url = bench_redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    work = Path(tempfile.mkdtemp(prefix="sco-bench-chatcap-"))
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(tree), "SCO_BROKER_URL": redis_url, "SCO_REDIS_URL": redis_url,
-           "SCO_DATABASE_URL": url, "SCO_API_TOKEN": TOKEN, "SCO_API_TOKEN_ROLE": "admin",
-           "SCO_WEBHOOK_TOKEN": f"{TOKEN}-webhook", "SCO_CHAT_RESPONSE_URL_HOSTS": "127.0.0.1",
-           "SCO_DATA_DIR": str(work), "SCO_LOG_LEVEL": "WARNING", "SCO_HTTP_PORT": str(port),
-           "SCO_WORKER_METRICS_PORT": "0"}
+    database, url, work, port, env = up_environment(tree, "sco_bench_chatcap")
+    redis_url = env["SCO_BROKER_URL"]
     base = f"http://127.0.0.1:{port}"
     with (work / "up.log").open("w") as log:
         up = subprocess.Popen([sys.executable, "-m", "smartcloudops", "up"], env=env, cwd=tree, stdout=log,

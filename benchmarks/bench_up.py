@@ -34,7 +34,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import httpx
 import redis
@@ -179,17 +178,25 @@ def wait_until(condition, timeout: float, what: str) -> float:  # type: ignore[n
     raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def run_up(tree: Path, args: argparse.Namespace, label: str) -> dict:
-    database, url = fresh_database("sco_bench_up")
+def up_environment(tree: Path, prefix: str) -> tuple[str, str, Path, int, dict[str, str]]:
+    """A fresh database, the flushed bench Redis database, a data dir and a port for one `up` of `tree`:
+    (database name, its URL, data dir, port, the environment `up` runs with)."""
+    database, url = fresh_database(prefix)
     redis_url = bench_redis_url()
     redis.Redis.from_url(redis_url).flushdb()
-    work = Path(tempfile.mkdtemp(prefix="sco-bench-up-"))
+    work = Path(tempfile.mkdtemp(prefix=f"{prefix.replace('_', '-')}-"))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(tree), "SCO_BROKER_URL": redis_url, "SCO_REDIS_URL": redis_url,
            "SCO_DATABASE_URL": url, "SCO_API_TOKEN": TOKEN, "SCO_API_TOKEN_ROLE": "admin",
            "SCO_WEBHOOK_TOKEN": f"{TOKEN}-webhook", "SCO_CHAT_RESPONSE_URL_HOSTS": "127.0.0.1",
            "SCO_DATA_DIR": str(work), "SCO_LOG_LEVEL": "WARNING", "SCO_HTTP_PORT": str(port),
            "SCO_WORKER_METRICS_PORT": "0"}
+    return database, url, work, port, env
+
+
+def run_up(tree: Path, args: argparse.Namespace, label: str) -> dict:
+    database, url, work, port, env = up_environment(tree, "sco_bench_up")
+    redis_url = env["SCO_BROKER_URL"]
     base = f"http://127.0.0.1:{port}"
     engine = sa.create_engine(url)
     with (work / "up.log").open("w") as log:
