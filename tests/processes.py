@@ -28,6 +28,11 @@ class Proc:
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-6000:] if self.log.exists() else ""
 
+    def printed(self, text: str) -> bool:
+        """Whether the whole log holds `text` (its tail may have scrolled past it: a batch's log line
+        names every event id)."""
+        return self.log.exists() and text in self.log.read_text(errors="replace")
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         if self.popen.poll() is not None:
             return
@@ -89,7 +94,7 @@ class Pipeline:
 
     def start_worker(self, *args: str, extra_env: dict[str, str] | None = None) -> Proc:
         proc = self.start("worker", "worker", *args, extra_env=extra_env)
-        wait_for(lambda: "ready" in proc.output() or proc.popen.poll() is not None, 60,
+        wait_for(lambda: proc.printed("ready") or proc.popen.poll() is not None, 60,
                  "worker did not become ready")
         assert proc.popen.poll() is None, f"worker exited:\n{proc.output()}"
         return proc
