@@ -9,6 +9,11 @@ response_url sink:
   client, the sink, PostgreSQL (all its processes) and Redis, from /proc (user + system);
 - busy share of the machine's cores over the burst (1.0 = every core saturated).
 
+`--paths queue,edge` (the default) runs both ways a read can be answered, on the same `up`, so the ratio is
+same-run: `queue` names a response_url, so the line goes through the chat queue and a worker that posts the
+answer there; `edge` waits for the answer with no response_url (`"wait": true`), so the server answers a read
+itself in the response (SCO_CHAT_READS_AT_EDGE). The bench's lines are all reads (bench_up's CHAT_LINES).
+
 Two ways to drive it: `--client threads --sink thread` is bench_up's chat_burst (sync httpx threads and a
 ThreadingHTTPServer sink in the bench's own interpreter); `--client async --sink process` sends from one
 asyncio loop and answers at a keep-alive sink in a process of its own, so the bench costs less.
@@ -121,11 +126,13 @@ def _ppid(pid: int) -> int:
     return int(raw[raw.rindex(")") + 2:].split()[1])
 
 
-def command_body(index: int, conversations: int, response_url: str) -> dict[str, str]:
+def command_body(index: int, conversations: int, response_url: str | None) -> dict[str, Any]:
+    """A line answered at `response_url` by a worker; with None, a caller that waits for the answer in the response."""
     conversation = index % conversations
     # The bearer token's caller is the user; conversations differ by channel (a context per user and channel).
-    return {"user": "api-token", "channel": "C0BENCH" if conversations == 1 else f"C{conversation:07d}",
-            "text": CHAT_LINES[index % len(CHAT_LINES)], "response_url": response_url}
+    body: dict[str, Any] = {"user": "api-token", "channel": "C0BENCH" if conversations == 1 else f"C{conversation:07d}",
+                            "text": CHAT_LINES[index % len(CHAT_LINES)]}
+    return body | ({"response_url": response_url} if response_url else {"wait": True})
 
 
 def burst_threads(base: str, sink: Any, keys: list[str], conversations: int, concurrency: int,
@@ -169,15 +176,21 @@ def burst_async(base: str, sink: Any, keys: list[str], conversations: int, concu
 
 
 def burst_raw(base: str, sink: Any, keys: list[str], conversations: int, concurrency: int,
-              sent: dict[str, float]) -> None:
-    """The same requests written as HTTP/1.1 bytes on `concurrency` asyncio streams: the cheapest client."""
+              sent: dict[str, float], answered: dict[str, float] | None = None) -> None:
+    """The same requests written as HTTP/1.1 bytes on `concurrency` asyncio streams: the cheapest client.
+
+    With `answered`, each line waits for its answer in the response (200, no response_url) and its arrival
+    is recorded there.
+    """
     host, port = base.removeprefix("http://").split(":")
+    expected = b"HTTP/1.1 200" if answered is not None else b"HTTP/1.1 202"
 
     async def lane(todo: Any) -> None:
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
             for index in todo:
-                body = json.dumps(command_body(index, conversations, sink.url(keys[index]))).encode()
+                url = sink.url(keys[index]) if answered is None else None
+                body = json.dumps(command_body(index, conversations, url)).encode()
                 sent[keys[index]] = time.perf_counter()
                 writer.write(b"POST /v1/chat/command HTTP/1.1\r\nhost: %s\r\nauthorization: Bearer %s\r\n"
                              b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
@@ -186,7 +199,9 @@ def burst_raw(base: str, sink: Any, keys: list[str], conversations: int, concurr
                 length = int(next((line.split(b":", 1)[1] for line in head.split(b"\r\n")
                                    if line.lower().startswith(b"content-length:")), b"0"))
                 answer = await reader.readexactly(length)
-                if not head.startswith(b"HTTP/1.1 202"):
+                if answered is not None:
+                    answered[keys[index]] = time.perf_counter()
+                if not head.startswith(expected):
                     raise SystemExit(f"/v1/chat/command answered {head[:40]!r}: {answer[:200]!r}")
         finally:
             writer.close()
@@ -198,7 +213,7 @@ def burst_raw(base: str, sink: Any, keys: list[str], conversations: int, concurr
     asyncio.run(run())
 
 
-def run_one(tree: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(tree: Path, label: str, path: str, args: argparse.Namespace) -> dict[str, Any]:
     database, url, work, port, env = up_environment(tree, "sco_bench_chatcap")
     redis_url = env["SCO_BROKER_URL"]
     base = f"http://127.0.0.1:{port}"
@@ -225,6 +240,7 @@ def run_one(tree: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
         keys = [f"{label}-{time.monotonic_ns()}-{i}" for i in range(args.commands)]
         sent: dict[str, float] = {}
         chat_pid = groups["chat_worker"][0]  # the first chat worker's threads
+        answered: dict[str, float] | None = {} if path == "edge" else None
         threads_before = thread_cpu(chat_pid)
         meter.start()
         started = time.perf_counter()
@@ -233,19 +249,22 @@ def run_one(tree: Path, label: str, args: argparse.Namespace) -> dict[str, Any]:
                                          "-o", str(ROOT / ".bench" / f"chat-{label}.txt"), "--pid", str(chat_pid),
                                          "--gil"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        burst(base, sink, keys, args.conversations, args.concurrency, sent)
-        sink.wait(keys, timeout=300)
+        if answered is not None:
+            burst_raw(base, sink, keys, args.conversations, args.concurrency, sent, answered)
+        else:
+            burst(base, sink, keys, args.conversations, args.concurrency, sent)
+            sink.wait(keys, timeout=300)
         cpu = meter.stop()
         threads_after = thread_cpu(chat_pid)
         main_thread = threads_after.get(chat_pid, 0) - threads_before.get(chat_pid, 0)
         busiest = sorted((v - threads_before.get(t, 0) for t, v in threads_after.items() if t != chat_pid), reverse=True)
         if args.profile:
             profiler.wait()
-        arrived = sink.arrived
+        arrived = sink.arrived if answered is None else answered
         last = max(arrived[k] for k in keys)
         latencies = sorted((arrived[k] - sent[k]) * 1000 for k in keys)
         per_1000 = {k: round(v * 1000 / args.commands, 2) for k, v in cpu["cpu_s"].items()}
-        return {"tree": label, "commands": args.commands, "commands_per_s": round(args.commands / (last - started), 1),
+        return {"tree": label, "path": path, "commands": args.commands, "commands_per_s": round(args.commands / (last - started), 1),
                 "p50_ms": round(statistics.median(latencies), 1),
                 "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
                 "cpu_s_per_1000": per_1000, "busy_share": cpu["busy_share"], "pss_after_warm_up_mb": pss_mb,
@@ -281,23 +300,35 @@ def main() -> None:
     parser.add_argument("--client", choices=("threads", "async", "raw"), default="threads")
     parser.add_argument("--sink", choices=("thread", "process"), default="thread")
     parser.add_argument("--profile", type=int, default=0, help="py-spy the chat worker for this many seconds")
+    parser.add_argument("--paths", default="queue,edge",
+                        help="queue (a worker answers at a response_url), edge (the server answers a read), or both")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     trees = [("this", ROOT)]
     if args.baseline:
         path = Path(args.baseline)
         trees.insert(0, ("baseline", path if path.is_dir() else baseline_tree(args.baseline)))
+    paths = [p for p in args.paths.split(",") if p]
+    if not set(paths) <= {"queue", "edge"}:
+        parser.error(f"--paths takes queue and/or edge, got {args.paths!r}")
     runs: list[dict[str, Any]] = []
     for _ in range(args.rounds):
         for label, tree in trees:
-            runs.append(run_one(tree, label, args))
-            print(json.dumps(runs[-1]), flush=True)
+            for path in paths:
+                runs.append(run_one(tree, label, path, args))
+                print(json.dumps(runs[-1]), flush=True)
     summary = {}
     for label, _ in trees:
-        mine = [r for r in runs if r["tree"] == label]
-        summary[label] = {key: statistics.median(r[key] for r in mine) for key in ("commands_per_s", "p50_ms", "p99_ms")}
-        summary[label]["cpu_s_per_1000"] = {k: round(statistics.median(r["cpu_s_per_1000"][k] for r in mine), 2)
-                                            for k in mine[0]["cpu_s_per_1000"]}
+        for path in paths:
+            mine = [r for r in runs if r["tree"] == label and r["path"] == path]
+            name = f"{label}/{path}"
+            summary[name] = {key: statistics.median(r[key] for r in mine) for key in ("commands_per_s", "p50_ms", "p99_ms")}
+            summary[name]["cpu_s_per_1000"] = {k: round(statistics.median(r["cpu_s_per_1000"][k] for r in mine), 2)
+                                               for k in mine[0]["cpu_s_per_1000"]}
+    if {"queue", "edge"} <= set(paths):
+        for label, _ in trees:
+            summary[f"{label}: edge / queue commands/s"] = round(
+                summary[f"{label}/edge"]["commands_per_s"] / summary[f"{label}/queue"]["commands_per_s"], 2)
     result = {"summary": summary, "runs": runs, "args": vars(args) | {"json": None}}
     print(json.dumps(summary, indent=2))
     if args.json:

@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     # Bot token (xoxb-…, scope chat:write) of escalation targets of type slack_api.
     slack_bot_token: SecretStr | None = None
     chat_context_ttl_s: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    chat_reads_at_edge: bool = Field(default=True, description=(
+        "the server answers chat lines that only read (status, lists, incidents, history) in its own "
+        "response; false: every line goes through the chat queue and a worker"))
     chat_response_url_hosts: str = Field(default="hooks.slack.com",
                                          description="hosts a chat answer may be POSTed to")
     alertmanager_url: str | None = Field(default=None, description="silences are also created here")

@@ -1,11 +1,15 @@
 """Chat commands in: Slack slash commands (signed form posts) and a generic JSON endpoint.
 
-Both only validate, authenticate and publish one `chat.handle_command` message onto the
-`chat` queue; a worker understands the text, acts and answers at the response_url. Slack
-wants an answer within 3 s, so the Slack endpoint answers at once with an ephemeral
-acknowledgement and never waits for the work. A script on the generic endpoint may send
-`"wait": true` (or seconds): the request then returns the worker's answer (200), or 202 when
-none came in time.
+Both validate, authenticate and publish one `chat.handle_command` message onto the `chat`
+queue; a worker understands the text, acts and answers at the response_url. Slack wants an
+answer within 3 s, so the Slack endpoint answers at once with an ephemeral acknowledgement and
+never waits for the work. A script on the generic endpoint may send `"wait": true` (or
+seconds): the request then returns the worker's answer (200), or 202 when none came in time.
+
+A line whose answer only reads (a status, a list, an incident, its history) is answered here
+instead, in the response itself, when the deployment allows it (`ApiDeps.chat_reads`): for
+Slack, and for a waiting caller that gave no response_url. Nothing is published for it. If that
+answer fails (the store is down, the model is not trained yet), the line is queued as usual.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ def routes(deps: ApiDeps) -> list[Route]:
     )
     hosts = settings.response_url_hosts
     queue = settings.queues.chat
+    reads = deps.chat_reads
 
     async def publish(event: CloudEvent) -> None:
         try:
@@ -94,6 +99,21 @@ def routes(deps: ApiDeps) -> list[Route]:
             log.warning("chat.broker_unavailable", event_id=event.id, error=str(exc))
             raise
         metrics.events_published.labels(CHAT_COMMAND_RECEIVED, queue).inc()
+
+    async def answer_here(event: CloudEvent) -> dict[str, Any] | None:
+        """The answer to a line that only reads, from this process; None: publish the line."""
+        if reads is None:
+            return None
+        try:
+            answer = await run_in_threadpool(reads.answer, event)
+        except Exception as exc:  # noqa: BLE001 - any failure here leaves the line to the queue and a worker
+            log.warning("chat.edge_answer_failed", event_id=event.id, error=repr(exc)[:300])
+            return None
+        if answer is not None:
+            metrics.chat_edge_answers.inc()
+            log.info("chat.answered_here", source=event.data["source"], event_id=event.id,
+                     user=event.data["user"], channel=event.data["channel"])
+        return answer
 
     @endpoint
     async def slack_command(request: Request) -> Response:
@@ -111,6 +131,9 @@ def routes(deps: ApiDeps) -> list[Route]:
             trace_id=trace_id_of(request),
             now=datetime.now(UTC),
         )
+        answer = await answer_here(event)
+        if answer is not None:
+            return JSONResponse(answer)  # Slack shows a slash command's response as its answer
         try:
             await publish(event)
         except TransientError:
@@ -158,6 +181,10 @@ def routes(deps: ApiDeps) -> list[Route]:
             trace_id=trace_id,
             now=datetime.now(UTC),
         )
+        # A caller that named a response_url is answered there, by the worker, as it asked.
+        answer = await answer_here(event) if wait_s and data["response_url"] is None else None
+        if answer is not None:
+            return JSONResponse({"event_id": event.id, "trace_id": trace_id, "answer": answer})
         try:
             await publish(event)
         except TransientError as exc:

@@ -12,7 +12,7 @@ from consumers.console_sso import SsoLogin
 from consumers.console_ports import ConsoleAccounts, ConsoleReads
 from consumers.publisher import EventPublisher
 from pipeline.nlu.authz import RoleBook
-from services.ports import ChatAnswers, IncidentReads, InMemoryReplayGuard, KillSwitch, RemediationReads, ReplayGuard
+from services.ports import ChatAnswers, ChatReads, IncidentReads, InMemoryReplayGuard, KillSwitch, RemediationReads, ReplayGuard
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ApiDeps:
     kill_switch: KillSwitch | None = None  # shared guard state, when the deployment has one
     chat_replay_guard: ReplayGuard = field(default_factory=lambda: InMemoryReplayGuard(time.time))
     chat_answers: ChatAnswers | None = None  # `"wait": true` on /v1/chat/command reads answers here
+    chat_reads: ChatReads | None = None  # answers the lines that only read, here; None: every line is queued
     # Who is calling (JWT, API keys, static tokens); None: only the static tokens of `settings`.
     authenticator: Authenticator | None = None
     # The incident console (consumers/console/); either None: no console routes.

@@ -183,11 +183,8 @@ class ChatHandler:
 
     def handle(self, command: ChatCommand, now: datetime) -> Answer:
         """Understand, authorize, act, remember the context, and deliver the answer."""
-        context = self.chat.contexts.get(command.user, command.channel)
-        understanding = command.given or understand(command.text, context, self.chat.vocabulary)
-        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles,
-                             command.granted)
-        turn = Turn(command, understanding, decision, context, now)
+        turn = self._turn(command, now)
+        understanding, decision, context = turn.understanding, turn.decision, turn.context
         if understanding.question is not None and not _unasked_yes(turn):
             message, following = self._ask(understanding.question), next_context(
                 context, understanding
@@ -209,6 +206,33 @@ class ChatHandler:
             entities=sorted(understanding.entities),
         )
         return Answer(message, following, understanding.intent, decision.allowed)
+
+    def answer_read(self, command: ChatCommand, now: datetime) -> Answer | None:
+        """The answer, here and now, to a line whose answer only reads; None for any other line.
+
+        A status, a list, an incident, its explanation, its history, help: reading the store and
+        remembering what was shown is all they do, so the edge may answer them without a broker
+        round trip. A line that acts, is refused (a refusal is audited) or asks a question is left
+        to `handle` (None), which understands it again in a worker.
+        """
+        turn = self._turn(command, now)
+        understanding = turn.understanding
+        if (understanding.question is not None or understanding.intent not in READ_INTENTS
+                or not turn.decision.allowed):
+            return None
+        message = self._act(turn)
+        following = _shown_context(next_context(turn.context, understanding), turn)
+        self.chat.contexts.put(command.user, command.channel, following, self.chat.context_ttl_s)
+        log.info("chat.answered", intent=understanding.intent, source=understanding.source, allowed=True,
+                 entities=sorted(understanding.entities), where="edge")
+        return Answer(message, following, understanding.intent, True)
+
+    def _turn(self, command: ChatCommand, now: datetime) -> Turn:
+        context = self.chat.contexts.get(command.user, command.channel)
+        understanding = command.given or understand(command.text, context, self.chat.vocabulary)
+        decision = authorize(command.user, command.groups, understanding.intent, self.chat.roles,
+                             command.granted)
+        return Turn(command, understanding, decision, context, now)
 
     def _deliver(self, response_url: str, message: dict[str, Any]) -> None:
         try:
@@ -632,6 +656,9 @@ def _unasked_yes(turn: Turn) -> bool:
     return (turn.understanding.intent == "approve" and turn.context.pending_approval is None
             and _BARE_YES.fullmatch(turn.command.text) is not None)
 
+
+# The intents whose use case only reads the store (and the chat context): `answer_read` serves them.
+READ_INTENTS = frozenset({"help", "unknown", "status", "list_incidents", "show_incident", "explain", "history"})
 
 # Which use case serves which intent: one explicit table (a test checks it covers every intent).
 # The console's buttons: the intents it sends, and the entities each may carry (typed).

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # arrays only in annotations: the HTTP server, which imports the ports, never loads numpy
     import numpy as np
 
+    from pipeline.events import CloudEvent
+
 from pipeline.learning.outcomes import Signature
 from pipeline.risk import LearnedFix
 
@@ -145,6 +147,13 @@ class ChatAnswers(Protocol):
 
     def wait(self, event_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The answer to `event_id`, waiting up to `timeout_s`; None when none came in time."""
+
+
+class ChatReads(Protocol):
+    """Answers, at the edge, a chat line whose answer only reads (services/chat_reads.py)."""
+
+    def answer(self, event: CloudEvent) -> dict[str, Any] | None:
+        """The answer to the chat command `event`; None: the line acts, so it goes to the chat queue."""
 
 
 class InMemoryChatAnswers:

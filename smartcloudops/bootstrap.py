@@ -37,9 +37,11 @@ if TYPE_CHECKING:
     from pipeline.correlation import CorrelationPolicy
     from pipeline.learning.classifier import OutcomeClassifier
     from pipeline.nlu import ContextStore
+    from pipeline.events import CloudEvent
     from pipeline.remediation import GuardStore
+    from services.chat import ChatHandler
     from services.deps import ChatRuntime, RemediationRuntime
-    from services.ports import ChatAnswers, ReplyRoutes
+    from services.ports import ChatAnswers, ChatReads, IncidentReads, RemediationReads, ReplyRoutes
     from tasks.runtime import Runtime
 
 
@@ -189,12 +191,14 @@ def build_http_app(settings: Settings) -> Starlette:
     declare_api_series(settings.queues.all())
     roles = load_roles(settings.roles_path or DEFAULT_ROLES_FILE)
     api_authenticator = authenticator(settings, roles, engine)
+    incidents = IncidentQueries(engine)
+    remediation = RemediationQueries(engine, advisor=advisor(settings, engine))
     return create_app(ApiDeps(
         settings=settings,
         publisher=publisher_for(app, settings.queues, settings.broker, settings.broker_publish_timeout_s),
-        incidents=IncidentQueries(engine),
+        incidents=incidents,
         database_ping=database_ping,
-        remediation=RemediationQueries(engine, advisor=advisor(settings, engine)),
+        remediation=remediation,
         roles=roles,
         authenticator=api_authenticator,
         # Shared guard state only: an in-process store would be the API's alone.
@@ -204,7 +208,38 @@ def build_http_app(settings: Settings) -> Starlette:
         console_reads=ConsoleQueries(engine, threshold=anomaly_threshold(settings)),
         console_sso=console_sso(settings),
         chat_answers=chat_answers(settings),
+        chat_reads=edge_chat_reads(settings, engine, incidents, remediation),
     ))
+
+
+def edge_chat_reads(settings: Settings, engine: Engine, incidents: IncidentReads,
+                    remediation: RemediationReads) -> ChatReads | None:
+    """The server's own answers to chat lines that only read (SCO_CHAT_READS_AT_EDGE), built on the first line.
+
+    It reads the classifier's weights a worker (or `up`) trained into the data dir; until they are
+    there, every line goes to the chat queue.
+    """
+    if not settings.chat_reads_at_edge:
+        return None
+    from services.chat_reads import EdgeChatReads, ModelNotReady
+
+    def build() -> ChatHandler:
+        from adapters.nlu_model import load_intent_classifier, model_file
+        from pipeline.nlu import classifier
+        from services.chat import ChatHandler
+
+        if not model_file(settings.resolved_data_dir).is_file():
+            raise ModelNotReady(f"no chat classifier weights in {settings.resolved_data_dir} yet")
+        classifier.load_with(functools.partial(load_intent_classifier, settings.resolved_data_dir))
+        return ChatHandler(build_chat(settings, engine), incidents, _reads_never_publish, remediation)
+
+    return EdgeChatReads(build)
+
+
+def _reads_never_publish(task: str, event: CloudEvent) -> None:
+    from pipeline.errors import ConfigurationError
+
+    raise ConfigurationError(f"the server's chat answers only read; it cannot publish {task}")
 
 
 def console_sso(settings: Settings) -> SsoLogin | None:

@@ -18,6 +18,8 @@ http_duration = Histogram("smartcloudops_http_request_duration_seconds", "HTTP r
 events_published = Counter("smartcloudops_events_published", "Events published to the broker",
                            ["type", "queue"])
 publish_failures = Counter("smartcloudops_publish_failures", "Publishes the broker did not take", ["queue"])
+chat_edge_answers = Counter("smartcloudops_chat_edge_answers",
+                            "Chat lines that only read, answered by the server itself (not queued)")
 events_consumed = Counter("smartcloudops_events_consumed", "Events consumed by workers, by outcome",
                           ["type", "outcome"])
 # smartcloudops_queue_depth{queue} is collected from the broker at scrape time: adapters.broker.QueueDepthCollector

@@ -17,7 +17,7 @@ from remediation_stack import APPROVER, REGION, T0, alert, build_estate, webhook
 from adapters.db.engine import create_engine
 from adapters.db.schema import audit_log, incidents
 from adapters.db.schema_remediation import remediation_runs, remediation_steps
-from tests.integration.chat.chat_harness import SIGNING_SECRET, slack_command
+from tests.integration.chat.chat_harness import SIGNING_SECRET, answered_here, slack_command
 from tests.processes import Pipeline, wait_for
 from tests.stories.recipe import start_recipe
 
@@ -49,6 +49,8 @@ def say(pipe: Pipeline, sink, text: str, tag: str) -> dict:
     with pipe.client() as client:
         response = slack_command(client, text, user=APPROVER, response_url=sink.url(f"/story/{tag}"))
     assert response.status_code == 200, response.text
+    if (here := answered_here(response)) is not None:
+        return here  # a read: the server answered it in the response
     path, answer = sink.next_answer(timeout=45)
     assert path == f"/story/{tag}", (path, answer)
     return answer

@@ -30,7 +30,7 @@ from adapters.db.engine import create_engine
 from adapters.db.schema import audit_log
 from adapters.db.schema_chat import silences
 from tests.conftest import free_port, server_missing
-from tests.integration.chat.chat_harness import SIGNING_SECRET, ResponseSink, slack_command
+from tests.integration.chat.chat_harness import SIGNING_SECRET, ResponseSink, answered_here, slack_command
 from tests.processes import Pipeline, wait_for
 from tests.stories.recipe import start_recipe
 
@@ -55,6 +55,8 @@ class Stack:
             response = slack_command(client, text, user=user, response_url=self.chat.url(f"/chat/{tag}"),
                                      trigger=f"{tag}.{time.time_ns()}")
         assert response.status_code == 200, response.text
+        if (here := answered_here(response)) is not None:  # a read: answered in the response itself
+            self.seen.setdefault(f"/chat/{tag}", []).append(here)
 
     def heard(self, sink: ResponseSink, path: str, match: Callable[[dict[str, Any]], bool],
               timeout: float = 60) -> dict[str, Any]:

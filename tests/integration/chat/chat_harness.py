@@ -97,6 +97,13 @@ def slack_command(
     )
 
 
+def answered_here(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer in a slash command's own response (a read the server answered), or None for the
+    acknowledgement of a line queued for a worker, whose answer comes at the response_url."""
+    body = response.json()
+    return None if str(body.get("text", "")).startswith("Working on: ") else body
+
+
 def queued_events(redis_url: str, queue_name: str) -> list[tuple[str, dict[str, Any]]]:
     """(task name, CloudEvent dict) of every message waiting on a Redis broker queue."""
     client = redis.Redis.from_url(redis_url)

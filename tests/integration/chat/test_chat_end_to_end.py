@@ -18,7 +18,13 @@ from pipeline.correlation import CorrelationPolicy
 from pipeline.events import AlertBatch
 from smartcloudops.demo_payloads import alert, webhook
 from tests.conftest import server_missing
-from tests.integration.chat.chat_harness import ResponseSink, chat_env, queued_events, slack_command
+from tests.integration.chat.chat_harness import (
+    ResponseSink,
+    answered_here,
+    chat_env,
+    queued_events,
+    slack_command,
+)
 from tests.processes import Pipeline, RedisServer
 
 OPERATOR, VIEWER, APPROVER = "U03BOB00003", "U09VIEWER09", "U02ALICE002"  # per config/roles.yaml
@@ -64,6 +70,8 @@ def ask(pipeline, sink, text, user, tag):
     with pipeline.client() as client:
         response = slack_command(client, text, user=user, response_url=sink.url(f"/answer/{tag}"))
     assert response.status_code == 200, response.text
+    if (here := answered_here(response)) is not None:
+        return here
     assert response.json()["response_type"] == "ephemeral"
     path, answer = sink.next_answer(timeout=45)
     assert path == f"/answer/{tag}"
@@ -267,3 +275,24 @@ def test_a_scale_asked_in_chat_is_stored_as_a_run_awaiting_approval_and_approved
     )
     decision = approval_row()
     assert (decision.decision, decision.actor) == ("approved", APPROVER)
+
+
+def test_the_server_answers_a_read_itself_and_queues_only_the_line_that_acts(redis_url, pg_url, sink, tmp_path):
+    """No worker runs: a status is answered in the slash command's response, a restart waits on the chat queue."""
+    from adapters.nlu_model import ensure_intent_model
+
+    ensure_intent_model(tmp_path)  # as `up` (or any chat worker) leaves it in the shared data dir
+    pipe = Pipeline(env=chat_env(redis_url, pg_url), workdir=tmp_path)
+    pipe.start_server()
+    try:
+        with pipe.client() as client:
+            status = slack_command(client, "status of checkout", user=OPERATOR, response_url=sink.url("/status"))
+            restart = slack_command(client, "restart checkout", user=OPERATOR, response_url=sink.url("/restart"))
+            metrics = client.get("/metrics").text
+        assert status.status_code == 200 and restart.status_code == 200, (status.text, restart.text)
+        assert answered_here(status)["blocks"][0]["text"]["text"] == "Status of checkout"
+        assert answered_here(restart) is None
+        assert [event["data"]["text"] for _, event in queued_events(redis_url, "chat")] == ["restart checkout"]
+        assert "smartcloudops_chat_edge_answers_total 1.0" in metrics
+    finally:
+        pipe.stop_all()

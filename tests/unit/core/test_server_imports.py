@@ -44,12 +44,15 @@ SERVER = textwrap.dedent("""
         statuses.append(client.post("/v1/metrics", json=samples).status_code)
         for path in ("/v1/incidents", "/metrics", "/healthz", "/readyz"):
             statuses.append(client.get(path).status_code)
+        if len(sys.argv) > 1:  # a read the server answers itself: the language model's arrays, numpy only
+            answered = client.post("/v1/chat/command", json={"text": sys.argv[1], "channel": "ops", "wait": True})
+            statuses.append(answered.status_code)
     loaded = sorted({n.split(".")[0] for n in sys.modules if n.split(".")[0] in HEAVY})
     print(json.dumps({"loaded": loaded, "statuses": statuses}))
 """)
 
 
-def test_serving_alerts_chat_metrics_and_reads_never_imports_the_model_libraries(tmp_path: Path) -> None:
+def serve_and_report(tmp_path: Path, *read_line: str) -> dict:
     env = {**os.environ, "SCO_DATA_DIR": str(tmp_path), "SCO_API_TOKEN": "imports-token-0123456789abcdef",
            "SCO_API_TOKEN_ROLE": "admin", "SCO_LOG_LEVEL": "WARNING"}
     for name in ("SCO_BROKER_URL", "SCO_DATABASE_URL", "SCO_REDIS_URL"):
@@ -57,13 +60,28 @@ def test_serving_alerts_chat_metrics_and_reads_never_imports_the_model_libraries
     migrated = subprocess.run([sys.executable, "-m", "smartcloudops", "db", "upgrade"], env=env, capture_output=True,
                               text=True, timeout=100)  # as `up` does, in a child of its own
     assert migrated.returncode == 0, migrated.stderr[-3000:]
-    done = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n" + SERVER], env=env, capture_output=True,
-                          text=True, timeout=100)
+    done = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n" + SERVER, *read_line], env=env,
+                          capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert all(status < 500 for status in report["statuses"]), report
     assert report["statuses"][:3] == [202, 202, 202], report  # alert, chat line and samples were published
+    return report
+
+
+def test_serving_alerts_chat_metrics_and_reads_never_imports_the_model_libraries(tmp_path: Path) -> None:
+    report = serve_and_report(tmp_path)
     assert report["loaded"] == [], f"the HTTP server imported {report['loaded']}"
+
+
+@pytest.mark.parametrize("line", ["list incidents", "anything burning in the checkout service right now?"])
+def test_answering_a_read_itself_the_server_loads_numpy_and_never_scikit_learn(tmp_path: Path, line: str) -> None:
+    from adapters.nlu_model import ensure_intent_model
+
+    ensure_intent_model(tmp_path)  # trained by `up` (or a chat worker) into the shared data dir
+    report = serve_and_report(tmp_path, line)
+    assert report["statuses"][-1] == 200, report  # answered in the response, not queued
+    assert set(report["loaded"]) <= {"numpy"}, f"the HTTP server imported {report['loaded']}"
 
 
 SCORER = textwrap.dedent("""

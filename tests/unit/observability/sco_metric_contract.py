@@ -30,6 +30,7 @@ CONTRACT: dict[str, MetricSpec] = {
     "smartcloudops_http_request_duration_seconds": _spec("histogram", "route"),
     "smartcloudops_events_published_total": _spec("counter", "type", "queue", queue=QUEUES),
     "smartcloudops_publish_failures_total": _spec("counter", "queue", queue=QUEUES),
+    "smartcloudops_chat_edge_answers_total": _spec("counter"),
     "smartcloudops_events_consumed_total": _spec(
         "counter",
         "type",
