@@ -5,6 +5,8 @@
 - bench_ingest: our webhook vs a bare JSON-to-Redis endpoint and Prometheus Alertmanager;
 - bench_up: `smartcloudops up` of this tree vs the baseline tree (memory of every process, alerts end
   to end, chat during alerts, chat capacity);
+- bench_chat_capacity: a burst of chat reads answered by a worker at a response_url (the queue) and by
+  the server itself in its response (the edge), on the same `up`;
 - bench_metrics_e2e: Prometheus remote write -> stored scores, against the server's intake rate and the
   same scorer storing row by row (its same-run baselines);
 - bench_model: the ONNX forest against scikit-learn (its own same-run baseline).
@@ -54,6 +56,14 @@ def table(baseline: str) -> list[tuple[str, str, str, str]]:
     add("chat during alerts p50, ms", "chat_during_alerts_p50_ms")
     add("chat during alerts p99, ms", "chat_during_alerts_p99_ms")
     add("chat capacity, commands/s", "chat_capacity_per_s")
+    chat = load("bench_chat_capacity.json").get("summary", {})
+    if "this/queue" in chat and "this/edge" in chat:
+        queue, edge = chat["this/queue"], chat["this/edge"]
+        rows.append(("chat reads/s, burst: a worker (queue) vs the server's own answer",
+                     f"{queue['commands_per_s']:,.0f}", f"{edge['commands_per_s']:,.0f}",
+                     f"{edge['commands_per_s'] / queue['commands_per_s']:.2f}x"))
+        rows.append(("chat read p50 / p99 in that burst, ms", f"{queue['p50_ms']:.0f} / {queue['p99_ms']:.0f}",
+                     f"{edge['p50_ms']:.0f} / {edge['p99_ms']:.0f}", "-"))
     ingest = load("bench_ingest.json")
     summary, ratios = ingest.get("summary", {}), ingest.get("ratios", {})
     if summary:
@@ -87,7 +97,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="main", help="git ref for bench_up's baseline tree")
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the harness)")
-    parser.add_argument("--skip", action="append", default=[], help="a benchmark not to run (ingest, up, metrics, model)")
+    parser.add_argument("--skip", action="append", default=[],
+                        help="a benchmark not to run (ingest, up, chat, metrics, model)")
     args = parser.parse_args()
     load_before = os.getloadavg()
     if "ingest" not in args.skip:
@@ -95,6 +106,10 @@ def main() -> None:
     if "up" not in args.skip:
         run("bench_up", "--baseline", args.baseline,
             *(["--alerts", "1000", "--chat-commands", "60"] if args.quick else []))
+    if "chat" not in args.skip:
+        run("bench_chat_capacity", "--client", "raw", "--sink", "process", "--conversations", "50",
+            "--json", str(results_dir() / "bench_chat_capacity.json"),
+            *(["--rounds", "1", "--commands", "300"] if args.quick else []))
     if "metrics" not in args.skip:
         run("bench_metrics_e2e", *(["--samples", "100000"] if args.quick else []))
     if "model" not in args.skip:

@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.testclient import TestClient
 
 from config.settings import load_settings
+from adapters.db.engine import create_engine
+from adapters.db.migrate import upgrade
 from consumers.app import create_app
 from consumers.deps import ApiDeps
 from consumers.publisher import InMemoryPublisher
@@ -32,8 +34,10 @@ from pipeline.events import ALERTMANAGER_BATCH, decode_alert_batch
 from pipeline.metric_events import METRIC_SAMPLES_RECEIVED, SampleBatch
 from pipeline.nlu.authz import Role, RoleBook
 from pipeline.remediation import InMemoryGuardStore
-from services.ports import InMemoryReplayGuard
+from services.chat_reads import EdgeChatReads
+from services.ports import InMemoryChatAnswers, InMemoryReplayGuard
 from smartcloudops.demo_payloads import demo_story
+from tests.unit.chat.chat_bench import Bench
 
 EXAMPLES = int(os.environ.get("SCO_FUZZ_EXAMPLES", "700"))
 TOKEN = "fuzz-token-for-the-fault-suite"
@@ -49,17 +53,40 @@ ACCEPTED: Counter[str] = Counter()
 STATUSES: Counter[int] = Counter()
 
 
+class WatchedReads:
+    """The server's real chat reads (a handler on a migrated SQLite store); what they raise is a finding.
+
+    The endpoint would only queue a line whose read raised, so the fuzz run looks here for it.
+    """
+
+    def __init__(self, reads: EdgeChatReads) -> None:
+        self.reads, self.raised = reads, []
+
+    def answer(self, event):
+        try:
+            return self.reads.answer(event)
+        except Exception as exc:
+            self.raised.append(f"{exc!r} for {event.data['text'][:200]!r}")
+            raise
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     publisher = InMemoryPublisher()
-    settings_ = load_settings(data_dir=tmp_path_factory.mktemp("fuzz"), api_token=TOKEN, api_token_role="admin", webhook_token="webhook-token-only-for-ingest",
+    data_dir = tmp_path_factory.mktemp("fuzz")
+    settings_ = load_settings(data_dir=data_dir, api_token=TOKEN, api_token_role="admin", webhook_token="webhook-token-only-for-ingest",
                               slack_signing_secret=SECRET, chat_response_url_hosts="hooks.slack.com",
                               max_body_bytes=256 * 1024)
+    engine = create_engine(f"sqlite:///{data_dir / 'store.sqlite'}")
+    upgrade(engine)
+    reads = WatchedReads(EdgeChatReads(lambda: Bench(engine, None).handler))
     deps = ApiDeps(settings=settings_, publisher=publisher, kill_switch=InMemoryGuardStore(),
                    roles=RoleBook(users={"U02ALICE002": Role.APPROVER}, default=Role.APPROVER),
-                   chat_replay_guard=InMemoryReplayGuard(time.time))
+                   chat_replay_guard=InMemoryReplayGuard(time.time), chat_reads=reads,
+                   chat_answers=InMemoryChatAnswers())
     with TestClient(create_app(deps), raise_server_exceptions=False) as client:
-        yield client, publisher
+        yield client, publisher, reads
+    engine.dispose()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -121,9 +148,10 @@ def check_accepted(task: str, event) -> None:
 
 
 def send(world, route: str, path: str, body: bytes, headers: dict[str, str]) -> None:
-    client, publisher = world
+    client, publisher, reads = world
     publisher.sent.clear()
     answer = client.post(path, content=body, headers=headers)
+    assert reads.raised == [], reads.raised
     REQUESTS[route] += 1
     STATUSES[answer.status_code] += 1
     assert answer.status_code < 500, f"{path} answered {answer.status_code}: {answer.text[:300]} for {body[:300]!r}"
@@ -234,6 +262,8 @@ def chat_bodies(draw) -> bytes:
         body[draw(TEXT)] = draw(JSON_ANY)
     if draw(st.booleans()):
         body["response_url"] = draw(st.one_of(st.just("https://hooks.slack.com/commands/T1/2/x"), TEXT))
+    if draw(st.booleans()):  # a waiting caller: a read is answered by the server itself
+        body["wait"] = draw(st.one_of(st.just(0.01), JSON_ANY))
     return encode(body)
 
 
