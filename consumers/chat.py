@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio
 import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -52,6 +53,9 @@ MAX_CHAT_BODY_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 2000
 MAX_WAIT_S = 30.0  # a waiting caller holds a server thread; the answer normally comes in under a second
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Slack shows nothing for a slash command not answered within 3 s: a read that takes longer than this
+# (a slow store) is left to the queue, and the worker answers at the response_url.
+EDGE_READ_BUDGET_S = 1.5
 
 
 def chat_command_data(
@@ -105,7 +109,12 @@ def routes(deps: ApiDeps) -> list[Route]:
         if reads is None:
             return None
         try:
-            answer = await run_in_threadpool(reads.answer, event)
+            with anyio.fail_after(EDGE_READ_BUDGET_S):
+                # Abandoned when late: the read still finishes in its thread, and a worker answers the line.
+                answer = await anyio.to_thread.run_sync(reads.answer, event, abandon_on_cancel=True)
+        except TimeoutError:
+            log.warning("chat.edge_answer_late", event_id=event.id, budget_s=EDGE_READ_BUDGET_S)
+            return None
         except Exception as exc:  # noqa: BLE001 - any failure here leaves the line to the queue and a worker
             log.warning("chat.edge_answer_failed", event_id=event.id, error=repr(exc)[:300])
             return None

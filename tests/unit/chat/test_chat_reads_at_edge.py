@@ -173,3 +173,24 @@ def test_until_the_model_is_trained_every_line_goes_to_the_queue(bench):
     assert reads.answer(line) is None
     ready.append(True)
     assert "text" in (reads.answer(line) or {})
+
+
+def test_a_read_slower_than_slacks_budget_is_queued_and_answered_by_the_worker(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr("consumers.chat.EDGE_READ_BUDGET_S", 0.2)
+    reads = EdgeChatReads(lambda: bench.handler, clock=lambda: NOW)
+
+    class SlowStore:
+        def answer(self, event):
+            time.sleep(1.0)  # a store that answers, but too late for Slack
+            return reads.answer(event)
+
+    settings = load_settings(data_dir=tmp_path, slack_signing_secret=SECRET, chat_response_url_hosts="hooks.slack.com")
+    publisher = InMemoryPublisher()
+    deps = ApiDeps(settings=settings, publisher=publisher, chat_replay_guard=InMemoryReplayGuard(time.time),
+                   chat_reads=SlowStore())
+    with TestClient(create_app(deps)) as client:
+        started = time.monotonic()
+        response = _slack(client, "list incidents")
+        assert time.monotonic() - started < 0.9
+    assert response.status_code == 200 and "Working on: list incidents" in response.json()["text"]
+    assert [task for task, _ in publisher.sent] == [HANDLE_CHAT_COMMAND]
