@@ -73,9 +73,14 @@ def parse_webhook(body: bytes, key_labels: tuple[str, ...] = DEFAULT_KEY_LABELS)
                        ("externalURL", payload.externalURL)):
         _within_limits(f"{name}", lambda text=text, name=name: limits.check_text(text, name))
     _within_limits("groupLabels", lambda: limits.check_texts(payload.groupLabels.items(), "group label"))
+    alerts = []
+    for index, alert in enumerate(payload.alerts):  # as _within_limits does, without a closure per alert
+        try:
+            alerts.append(_normalise(alert, payload, key_labels))
+        except limits.OutOfLimits as exc:
+            raise UnprocessablePayload(f"alerts.{index}: {exc}") from exc
     return AlertBatch(
-        alerts=tuple(_within_limits(f"alerts.{index}", lambda alert=alert: _normalise(alert, payload, key_labels))
-                     for index, alert in enumerate(payload.alerts)),
+        alerts=tuple(alerts),
         group_key=payload.groupKey,
         receiver=payload.receiver,
         truncated_alerts=payload.truncatedAlerts,
