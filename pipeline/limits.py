@@ -128,6 +128,25 @@ def check_alert_fields(labels: Mapping[str, str], annotations: Mapping[str, str]
     walk_alert_fields(labels, annotations, key_labels=key_labels, fingerprint=fingerprint, generator_url=generator_url)
 
 
+def alerts_within_limits(alerts: Iterable[tuple[Mapping[str, str], Mapping[str, str], str, str]], *,
+                         key_labels: tuple[str, ...]) -> bool:
+    """True when every (labels, annotations, fingerprint, generator URL) passes check_alert_fields: one
+    pass over a whole webhook's alerts. False only says that some alert must be checked on its own."""
+    names: list[str] = []
+    values: list[str] = []
+    others: list[str] = []
+    for labels, annotations, fingerprint, generator_url in alerts:
+        if (not _indexed_within(labels) or _key_length(labels, key_labels) > CORRELATION_KEY_CHARS
+                or len(fingerprint) > FINGERPRINT_CHARS):
+            return False
+        names += labels
+        names += annotations
+        values += labels.values()
+        values += annotations.values()
+        others += (fingerprint, generator_url)
+    return _plain_texts(names, values, *others)
+
+
 def walk_alert_fields(labels: Mapping[str, str], annotations: Mapping[str, str], *, key_labels: tuple[str, ...],
                       fingerprint: str, generator_url: str) -> None:
     """check_alert_fields field by field, raising for the first field out of its limits."""
