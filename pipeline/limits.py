@@ -135,14 +135,14 @@ def alerts_within_limits(alerts: Iterable[tuple[Mapping[str, str], Mapping[str, 
     names: list[str] = []
     values: list[str] = []
     others: list[str] = []
-    for labels, annotations, fingerprint, generator_url in alerts:
+    for labels, notes, fingerprint, generator_url in alerts:
         if (not _indexed_within(labels) or _key_length(labels, key_labels) > CORRELATION_KEY_CHARS
                 or len(fingerprint) > FINGERPRINT_CHARS):
             return False
         names += labels
-        names += annotations
+        names += notes
         values += labels.values()
-        values += annotations.values()
+        values += notes.values()
         others += (fingerprint, generator_url)
     return _plain_texts(names, values, *others)
 

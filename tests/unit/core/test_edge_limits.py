@@ -242,10 +242,10 @@ def test_a_webhooks_alerts_pass_at_once_exactly_when_each_passes_alone(alerts, k
 
 
 def test_the_first_alert_out_of_its_limits_is_named_whatever_the_others_break() -> None:
+    from datetime import datetime, timezone
+
     from consumers.alertmanager import UnprocessablePayload, parse_webhook
     from smartcloudops.demo_payloads import alert, webhook
-
-    from datetime import datetime, timezone
 
     items = [alert("A", "checkout", f"i-{n}", status="firing", starts_at=datetime(2026, 12, 3, tzinfo=timezone.utc))
              for n in range(4)]
