@@ -122,10 +122,11 @@ class RedisDirectPublisher:
             raise TransientError("broker unreachable: no asynchronous Redis client configured")
         queue = getattr(self._queues, ROUTES[task])
         message, entry = self.encode_with_entry(task, event, queue)
-        committed = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        committed = loop.create_future()
         self._waiting.append((queue, message, event.id, entry, committed))
         if self._committer is None:
-            self._committer = asyncio.get_running_loop().create_task(self._commit_waiting())
+            self._committer = loop.create_task(self._commit_waiting())
         await committed
 
     async def _commit_waiting(self) -> None:
