@@ -38,10 +38,20 @@ def journal_entry(task: str, event: CloudEvent) -> bytes:
     return orjson.dumps({"task": task, "event": event.to_dict()})
 
 
+def serialised_entry(task: str, event: orjson.Fragment) -> bytes:
+    """journal_entry of an event already serialised (the broker message's bytes): the same bytes."""
+    return orjson.dumps({"task": task, "event": event})
+
+
 def add_to(pipe: Any, task: str, event: CloudEvent, now: float) -> None:
     """Queue the journal writes on a MULTI pipeline that also carries the LPUSH (sync or asyncio client)."""
-    pipe.hset(ENTRIES, event.id, journal_entry(task, event))
-    pipe.zadd(WRITTEN_AT, {event.id: now})
+    add_entry_to(pipe, event.id, journal_entry(task, event), now)
+
+
+def add_entry_to(pipe: Any, event_id: str, entry: bytes, now: float) -> None:
+    """add_to with the entry already made (`journal_entry` or `serialised_entry`)."""
+    pipe.hset(ENTRIES, event_id, entry)
+    pipe.zadd(WRITTEN_AT, {event_id: now})
 
 
 class IntakeJournal:

@@ -12,7 +12,10 @@ shared machine's load falls on all of them alike:
 Per server: requests/s, p50/p99 latency, and the server's CPU milliseconds per request (from /proc),
 which is the fairer figure when the servers use their cores differently (Alertmanager is Go).
 
-    python -m benchmarks.bench_ingest [--duration 8] [--rounds 2] [--connections 16]
+    python -m benchmarks.bench_ingest [--duration 8] [--rounds 2] [--connections 16] [--baseline-tree DIR]
+
+`--baseline-tree DIR` adds `smartcloudops serve` of another checkout (with its own `.venv`), e.g. the
+unchanged main tree, as a fourth server in the same alternating rounds.
 """
 
 from __future__ import annotations
@@ -53,8 +56,10 @@ def alertmanager_body(items: list[dict]) -> list[dict]:
              "generatorURL": a.get("generatorURL", "")} for a in items]
 
 
-def server_command(name: str, port: int, work: Path) -> tuple[list[str], str]:
+def server_command(name: str, port: int, work: Path, baseline: Path | None = None) -> tuple[list[str], str]:
     """The command line of a server and the path the load goes to."""
+    if name == "baseline" and baseline is not None:
+        return [str(baseline / ".venv" / "bin" / "python"), "-m", "smartcloudops", "serve"], "/v1/alerts/alertmanager"
     if name == "bare":
         return ([sys.executable, "-m", "uvicorn", "benchmarks.bare_endpoint:app", "--port", str(port),
                  "--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"],
@@ -92,8 +97,10 @@ def load(url: str, body: Path, duration: float, connections: int) -> dict:
 
 def measure(name: str, env: dict[str, str], work: Path, body: Path, args: argparse.Namespace) -> dict:
     port = free_port()
-    command, path = server_command(name, port, work)
-    proc = subprocess.Popen(command, env={**env, "SCO_HTTP_PORT": str(port)}, cwd=ROOT, stdout=subprocess.DEVNULL,
+    command, path = server_command(name, port, work, args.baseline_tree)
+    tree = args.baseline_tree if name == "baseline" else ROOT
+    proc = subprocess.Popen(command, env={**env, "SCO_HTTP_PORT": str(port), "PYTHONPATH": str(tree)}, cwd=tree,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_listening(port, proc)
@@ -113,6 +120,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--alerts", type=int, default=20, help="alerts per request")
+    parser.add_argument("--baseline-tree", type=Path, default=None,
+                        help="another checkout whose `smartcloudops serve` (its own .venv) runs beside this tree's")
+    parser.add_argument("--skip", action="append", default=[], choices=["bare", "alertmanager"],
+                        help="leave a reference server out of the rounds")
     args = parser.parse_args()
     redis_url = bench_redis_url()
     client = redis.Redis.from_url(redis_url)
@@ -121,10 +132,13 @@ def main() -> None:
     env = {**os.environ, "SCO_BROKER_URL": redis_url, "SCO_WEBHOOK_TOKEN": TOKEN, "SCO_DATA_DIR": str(work),
            "SCO_LOG_LEVEL": "WARNING", "BARE_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
     items = alerts(args.alerts)
-    bodies = {"bare": work / "webhook.json", "smartcloudops": work / "webhook.json", "alertmanager": work / "am.json"}
+    bodies = {"bare": work / "webhook.json", "smartcloudops": work / "webhook.json", "alertmanager": work / "am.json",
+              "baseline": work / "webhook.json"}
     bodies["bare"].write_text(json.dumps(webhook(items)))
     bodies["alertmanager"].write_text(json.dumps(alertmanager_body(items)))
-    servers = ["bare", "smartcloudops"] + (["alertmanager"] if ALERTMANAGER else [])
+    servers = (["bare"] + (["baseline"] if args.baseline_tree else []) + ["smartcloudops"]
+               + (["alertmanager"] if ALERTMANAGER else []))
+    servers = [name for name in servers if name not in args.skip]
     runs: dict[str, list[dict]] = {name: [] for name in servers}
     load_before = os.getloadavg()
     for _ in range(args.rounds):
@@ -135,17 +149,24 @@ def main() -> None:
                                                                              "cpu_ms_per_request")}
                | {"non2xx": sum(r["non2xx"] for r in rs)} for name, rs in runs.items()}
     ours = summary["smartcloudops"]
-    ratios = {"vs_bare_rps": round(ours["rps"] / summary["bare"]["rps"], 3),
-              "p99_over_p50": round(ours["p99_ms"] / ours["p50_ms"], 2)}
+    ratios = {"p99_over_p50": round(ours["p99_ms"] / ours["p50_ms"], 2)}
+    if "bare" in summary:
+        ratios["vs_bare_rps"] = round(ours["rps"] / summary["bare"]["rps"], 3)
+    if "baseline" in summary:
+        ratios["vs_baseline_rps"] = round(ours["rps"] / summary["baseline"]["rps"], 3)
+        ratios["vs_baseline_cpu"] = round(ours["cpu_ms_per_request"] / summary["baseline"]["cpu_ms_per_request"], 3)
     if "alertmanager" in summary:
         am = summary["alertmanager"]
         ratios["vs_alertmanager_rps"] = round(ours["rps"] / am["rps"], 3)
         ratios["vs_alertmanager_per_cpu"] = round(am["cpu_ms_per_request"] / ours["cpu_ms_per_request"], 3)
-    results = {"alerts_per_request": args.alerts, "connections": args.connections, "duration_s": args.duration,
+    results = {"baseline_tree": str(args.baseline_tree) if args.baseline_tree else None, "alerts_per_request": args.alerts, "connections": args.connections, "duration_s": args.duration,
                "rounds": args.rounds, "summary": summary, "ratios": ratios, "runs": runs,
                "load_average_before": [round(x, 2) for x in load_before],
                "load_average_after": [round(x, 2) for x in os.getloadavg()],
                "machine": describe(("starlette", "uvicorn", "celery", "kombu", "redis"))}
+    for name, rs in runs.items():
+        print(f"{name:>13} per round: " + ", ".join(f"{r['rps']:.0f} req/s {r['cpu_ms_per_request']:.3f} ms"
+                                                    for r in rs))
     for name, row in summary.items():
         print(f"{name:>13}: {row['rps']:8.0f} req/s  p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms  "
               f"{row['cpu_ms_per_request']:.3f} CPU-ms/request  non-2xx {row['non2xx']}")

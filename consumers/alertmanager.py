@@ -73,9 +73,20 @@ def parse_webhook(body: bytes, key_labels: tuple[str, ...] = DEFAULT_KEY_LABELS)
                        ("externalURL", payload.externalURL)):
         _within_limits(f"{name}", lambda text=text, name=name: limits.check_text(text, name))
     _within_limits("groupLabels", lambda: limits.check_texts(payload.groupLabels.items(), "group label"))
+    fingerprints = [alert.fingerprint or label_fingerprint(alert.labels) for alert in payload.alerts]
+    # The usual webhook passes every field limit at once; otherwise each alert is checked in turn, so the
+    # first bad one is named (a field passed here cannot fail later: the order of the errors is kept).
+    fields_checked = limits.alerts_within_limits(
+        ((alert.labels, alert.annotations, fingerprint, alert.generatorURL)
+         for alert, fingerprint in zip(payload.alerts, fingerprints)), key_labels=tuple(key_labels))
+    alerts = []
+    for index, alert in enumerate(payload.alerts):  # as _within_limits does, without a closure per alert
+        try:
+            alerts.append(_normalise(alert, fingerprints[index], payload, key_labels, fields_checked))
+        except limits.OutOfLimits as exc:
+            raise UnprocessablePayload(f"alerts.{index}: {exc}") from exc
     return AlertBatch(
-        alerts=tuple(_within_limits(f"alerts.{index}", lambda alert=alert: _normalise(alert, payload, key_labels))
-                     for index, alert in enumerate(payload.alerts)),
+        alerts=tuple(alerts),
         group_key=payload.groupKey,
         receiver=payload.receiver,
         truncated_alerts=payload.truncatedAlerts,
@@ -100,14 +111,15 @@ def _within_limits(where: str, check):  # type: ignore[no-untyped-def]
         raise UnprocessablePayload(f"{where}: {exc}") from exc
 
 
-def _normalise(alert: WebhookAlert, payload: WebhookPayload, key_labels: tuple[str, ...]) -> AlertReceived:
+def _normalise(alert: WebhookAlert, fingerprint: str, payload: WebhookPayload, key_labels: tuple[str, ...],
+               fields_checked: bool) -> AlertReceived:
     starts_at = limits.utc_within_limits(alert.startsAt, "startsAt")
     # Go's zero time (year 1, whatever the offset) is "no end"; checked before any conversion can overflow.
     is_zero_time = alert.endsAt is None or alert.endsAt.year <= GO_ZERO_TIME_YEAR
     ends_at = None if is_zero_time else limits.utc_within_limits(alert.endsAt, "endsAt")
-    fingerprint = alert.fingerprint or label_fingerprint(alert.labels)
-    limits.check_alert_fields(alert.labels, alert.annotations, key_labels=key_labels, fingerprint=fingerprint,
-                              generator_url=alert.generatorURL)
+    if not fields_checked:
+        limits.check_alert_fields(alert.labels, alert.annotations, key_labels=key_labels, fingerprint=fingerprint,
+                                  generator_url=alert.generatorURL)
     return AlertReceived(
         event_id=alert_event_id(fingerprint, alert.status, starts_at),
         fingerprint=fingerprint,

@@ -111,8 +111,10 @@ def create_app(deps: ApiDeps) -> Starlette:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
-        *(route for contribute in ROUTE_CONTRIBUTORS for route in contribute(deps)),
+        # First: the router tries routes in order, and the webhook is by far the most called (no other
+        # route has its path, so the order decides nothing else).
         Route("/v1/alerts/alertmanager", alertmanager_webhook, methods=["POST"]),
+        *(route for contribute in ROUTE_CONTRIBUTORS for route in contribute(deps)),
         Route("/v1/incidents", list_incidents, methods=["GET"]),
         Route("/v1/incidents/{incident_id}", get_incident, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -89,8 +89,13 @@ def endpoint(handler: Handler) -> Handler:
 class MetricsMiddleware:
     """Counts and times every request by its route template (not its raw path: bounded label values)."""
 
+    CACHED_SERIES = 1024  # label sets whose children are kept (routes are templates, so few are ever seen)
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Each request's counter and histogram child, found once per label set: labels() builds its key
+        # and takes the metric's lock every time.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,9 +112,18 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = _route_of(scope)
-            metrics.http_requests.labels(route, scope["method"], str(status["code"])).inc()
-            metrics.http_duration.labels(route).observe(time.perf_counter() - started)
+            requests, duration = self._children(_route_of(scope), scope["method"], status["code"])
+            requests.inc()
+            duration.observe(time.perf_counter() - started)
+
+    def _children(self, route: str, method: str, code: int) -> tuple[Any, Any]:
+        key = (route, method, code)
+        found = self._series.get(key)
+        if found is None:
+            found = metrics.http_requests.labels(route, method, str(code)), metrics.http_duration.labels(route)
+            if len(self._series) < self.CACHED_SERIES:
+                self._series[key] = found
+        return found
 
 
 def _route_of(scope: Scope) -> str:

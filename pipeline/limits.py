@@ -25,6 +25,7 @@ FINGERPRINT_CHARS = 64
 LABEL_NAME_CHARS = 256
 LABEL_VALUE_CHARS = 4096
 INDEXED_LABEL_CHARS = {"alertname": ALERTNAME_CHARS, "service": SERVICE_CHARS, "severity": SEVERITY_CHARS}
+_INDEXED_LABEL_ITEMS = tuple(INDEXED_LABEL_CHARS.items())
 
 # Integer columns: PostgreSQL INTEGER and BIGINT.
 INT32_MAX = 2**31 - 1
@@ -91,7 +92,18 @@ def utc_within_limits(moment: datetime, what: str) -> datetime:
 
 def _key_length(labels: Mapping[str, str], key_labels: tuple[str, ...]) -> int:
     """len(correlation_key_of(labels, key_labels)) without building the key."""
-    return sum(len(name) + 1 + len(labels.get(name, "")) for name in key_labels) + max(0, len(key_labels) - 1)
+    length = max(0, len(key_labels) - 1)  # the commas
+    for name in key_labels:  # a loop, not sum() over a generator: it runs for every alert of a webhook
+        length += len(name) + 1 + len(labels.get(name, ""))
+    return length
+
+
+def _indexed_within(labels: Mapping[str, str]) -> bool:
+    """Every indexed label (alertname, service, severity) fits its column."""
+    for name, limit in _INDEXED_LABEL_ITEMS:
+        if len(labels.get(name, "")) > limit:
+            return False
+    return True
 
 
 def correlation_key_of(labels: Mapping[str, str], key_labels: Iterable[str]) -> str:
@@ -107,12 +119,32 @@ def correlation_key_of(labels: Mapping[str, str], key_labels: Iterable[str]) -> 
 def check_alert_fields(labels: Mapping[str, str], annotations: Mapping[str, str], *, key_labels: Iterable[str],
                        fingerprint: str, generator_url: str) -> None:
     """Every limit one alert must meet to be stored: the edge refuses it, a worker quarantines it."""
-    key_labels = tuple(key_labels)
+    if not isinstance(key_labels, tuple):
+        key_labels = tuple(key_labels)
     if (_plain_texts([*labels, *annotations], [*labels.values(), *annotations.values()], fingerprint, generator_url)
-            and all(len(labels.get(name, "")) <= limit for name, limit in INDEXED_LABEL_CHARS.items())
+            and _indexed_within(labels)
             and _key_length(labels, key_labels) <= CORRELATION_KEY_CHARS and len(fingerprint) <= FINGERPRINT_CHARS):
         return  # the usual alert, checked at once; one that fails is walked for what is wrong
     walk_alert_fields(labels, annotations, key_labels=key_labels, fingerprint=fingerprint, generator_url=generator_url)
+
+
+def alerts_within_limits(alerts: Iterable[tuple[Mapping[str, str], Mapping[str, str], str, str]], *,
+                         key_labels: tuple[str, ...]) -> bool:
+    """True when every (labels, annotations, fingerprint, generator URL) passes check_alert_fields: one
+    pass over a whole webhook's alerts. False only says that some alert must be checked on its own."""
+    names: list[str] = []
+    values: list[str] = []
+    others: list[str] = []
+    for labels, notes, fingerprint, generator_url in alerts:
+        if (not _indexed_within(labels) or _key_length(labels, key_labels) > CORRELATION_KEY_CHARS
+                or len(fingerprint) > FINGERPRINT_CHARS):
+            return False
+        names += labels
+        names += notes
+        values += labels.values()
+        values += notes.values()
+        others += (fingerprint, generator_url)
+    return _plain_texts(names, values, *others)
 
 
 def walk_alert_fields(labels: Mapping[str, str], annotations: Mapping[str, str], *, key_labels: tuple[str, ...],

@@ -219,3 +219,40 @@ def test_an_alert_is_refused_exactly_as_field_by_field_would(labels, annotations
         assert str(exc) == expected
     else:
         assert expected is None
+
+
+ALERT_FIELDS = st.tuples(LABELS, st.dictionaries(TEXTS, TEXTS, max_size=3),
+                         st.one_of(TEXTS, _long(limits.FINGERPRINT_CHARS)), TEXTS)
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(alerts=st.lists(ALERT_FIELDS, max_size=4),
+       key_labels=st.sampled_from([("service", "alertname"), ("instance",), ("x" * 300, "y" * 300)]))
+def test_a_webhooks_alerts_pass_at_once_exactly_when_each_passes_alone(alerts, key_labels) -> None:
+    # alerts_within_limits checks a whole webhook in one pass; saying True it vouches for every alert.
+    def passes(labels, annotations, fingerprint, generator_url) -> bool:
+        try:
+            limits.check_alert_fields(labels, annotations, key_labels=key_labels, fingerprint=fingerprint,
+                                      generator_url=generator_url)
+        except limits.OutOfLimits:
+            return False
+        return True
+
+    assert limits.alerts_within_limits(iter(alerts), key_labels=key_labels) == all(passes(*a) for a in alerts)
+
+
+def test_the_first_alert_out_of_its_limits_is_named_whatever_the_others_break() -> None:
+    from datetime import datetime, timezone
+
+    from consumers.alertmanager import UnprocessablePayload, parse_webhook
+    from smartcloudops.demo_payloads import alert, webhook
+
+    items = [alert("A", "checkout", f"i-{n}", status="firing", starts_at=datetime(2026, 12, 3, tzinfo=timezone.utc))
+             for n in range(4)]
+    items[1]["startsAt"] = "1900-01-01T00:00:00Z"  # a time out of range, before an alert with a NUL label
+    items[2]["labels"]["bad"] = "x\x00y"
+    with pytest.raises(UnprocessablePayload, match=r"^alerts\.1: startsAt 1900-01-01T00:00:00\+00:00 is outside"):
+        parse_webhook(json.dumps(webhook(items)).encode())
+    items[1]["startsAt"] = items[0]["startsAt"]
+    with pytest.raises(UnprocessablePayload, match=r"^alerts\.2: label 'bad' contains a NUL character$"):
+        parse_webhook(json.dumps(webhook(items)).encode())
