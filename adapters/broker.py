@@ -50,6 +50,16 @@ def _publish_error(exc: Exception) -> Exception:
     return error
 
 
+def declare_queues(app: Celery, queues: QueueNames) -> list[str]:
+    """Make every queue the product routes to, and the dead-letter queue, on the broker; their names."""
+    names = [*queues.all(), queues.dead_letter]
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for name in names:
+            channel.queue_declare(queue=name)
+    return names
+
+
 class CeleryPublisher:
     """Sends one Celery message per event; raises TransientError when the broker cannot take it."""
 

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from adapters.db import fork_guard
+
 
 def create_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for PostgreSQL (psycopg 3) or SQLite, configured for concurrent writers."""
@@ -66,7 +68,9 @@ def insert_ignoring_duplicates(
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, future=True)
+    fork_guard.install()
+    engine = sa.create_engine(url, future=True, connect_args={
+        "timeout": 30, "check_same_thread": False, "factory": fork_guard.GuardedConnection})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -81,8 +85,15 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        # Take the write lock at the start, so correlation reads and writes as one serial step.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Take the write lock at the start, so correlation reads and writes as one serial step; never
+        # across a fork of this process (adapters/db/fork_guard.py: the child could not write again).
+        dbapi_connection = connection.connection.dbapi_connection
+        dbapi_connection.transaction_begins()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi_connection.transaction_may_have_ended()
+            raise
 
     return engine
 

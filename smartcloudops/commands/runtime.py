@@ -225,6 +225,8 @@ def up_command(_: argparse.Namespace) -> int:
     settings = settings_from_environment()
     configure_logging(settings.log_level, settings.log_format)
     _migrate_in_child()
+    if settings.is_embedded:
+        _declare_queues_in_child(settings)
     from adapters.nlu_model import ensure_intent_model
 
     # The chat classifier's weights, trained in a child if this data dir has none for this code: before
@@ -284,6 +286,32 @@ def _migrate_in_child() -> None:
     done = subprocess.run([sys.executable, "-m", "smartcloudops", "db", "upgrade"], stdout=subprocess.DEVNULL)
     if done.returncode != 0:
         raise ConfigurationError(f"migrating the database failed (exit {done.returncode}); see above")
+
+
+def _declare_queues_in_child(settings: Settings) -> None:
+    """The embedded broker's tables and queues, made by one short-lived child before anything else starts.
+
+    kombu's SQLAlchemy transport creates its tables, then a queue's row (a SELECT, then an INSERT),
+    serialised only within one process. The server (its queue-depth metric declares every queue when
+    registered) and the workers (each its own queues) did it at the same moment on a fresh data dir,
+    and one of them could fail (IntegrityError: UNIQUE constraint failed: kombu_queue.name); a worker
+    stops on that at start ("Unrecoverable error"), and its queue is never served. Made here first,
+    every later declaration finds its row. A child, so this process forks no open broker connection.
+    """
+    pid = os.fork()
+    if pid == 0:
+        _exit_child_after(functools.partial(_declare_queues, settings))
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ConfigurationError(f"declaring the queues on {settings.broker} failed; see above")
+
+
+def _declare_queues(settings: Settings) -> int:
+    from adapters.broker import declare_queues
+    from smartcloudops.bootstrap import celery_app
+
+    declare_queues(celery_app(settings), settings.queues)
+    return 0
 
 
 # What the processes of `up` import anyway, loaded once before the fork: each page is then shared by

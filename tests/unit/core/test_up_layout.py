@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from config.settings import Settings
 from smartcloudops.commands.runtime import alert_queue_split, up_workers
 
@@ -90,3 +92,24 @@ def test_sco_chat_workers_runs_that_many_chat_workers_each_with_its_metrics_port
     ports = [env.get("SCO_WORKER_METRICS_PORT", "9809") for _, env in workers]
     assert len(set(ports)) == len(ports) == 5
     assert len(up_workers(Settings(data_dir=tmp_path))) == 3  # one chat worker unless asked
+
+
+# kombu's own model, in the child: SQLAlchemy 2.1 deprecates the loader strategy it uses.
+@pytest.mark.filterwarnings("ignore:.*noload.*:DeprecationWarning")
+def test_up_makes_the_embedded_brokers_queues_in_a_child_before_anything_declares_one(tmp_path) -> None:
+    """Declared at once by the server and a worker on a fresh broker, a queue's row could be inserted twice:
+    kombu's SQLAlchemy transport raised IntegrityError in one of them, and a worker stopped at start."""
+    import sqlite3
+
+    from kombu.transport.sqlalchemy import Channel
+
+    from smartcloudops.commands.runtime import _declare_queues_in_child
+
+    settings = Settings(data_dir=tmp_path)
+    assert settings.is_embedded
+    _declare_queues_in_child(settings)
+    with sqlite3.connect(tmp_path / "broker.sqlite") as conn:
+        made = {name for (name,) in conn.execute("SELECT name FROM kombu_queue")}
+    assert made == {*settings.queues.all(), settings.queues.dead_letter}
+    # Made by the child: this process opened no broker connection to hand down to the processes it forks.
+    assert not any(str(tmp_path) in url for url in Channel._engines)
