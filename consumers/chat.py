@@ -56,6 +56,10 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Slack shows nothing for a slash command not answered within 3 s: a read that takes longer than this
 # (a slow store) is left to the queue, and the worker answers at the response_url.
 EDGE_READ_BUDGET_S = 1.5
+# Reads run in one thread at a time: several threads doing short database and Redis round trips fought
+# for the GIL (benchmarks/bench_chat_capacity.py: one thread answered ~1.3x the reads a second of up to
+# forty, at ~0.7x the server CPU per read). A read waiting its turn past the budget is queued instead.
+EDGE_READ_THREADS = 1
 
 
 def chat_command_data(
@@ -94,6 +98,12 @@ def routes(deps: ApiDeps) -> list[Route]:
     hosts = settings.response_url_hosts
     queue = settings.queues.chat
     reads = deps.chat_reads
+    limiters: list[anyio.CapacityLimiter] = []  # made on first use: a limiter belongs to the running loop
+
+    def edge_threads() -> anyio.CapacityLimiter:
+        if not limiters:
+            limiters.append(anyio.CapacityLimiter(EDGE_READ_THREADS))
+        return limiters[0]
 
     async def publish(event: CloudEvent) -> None:
         try:
@@ -111,7 +121,8 @@ def routes(deps: ApiDeps) -> list[Route]:
         try:
             with anyio.fail_after(EDGE_READ_BUDGET_S):
                 # Abandoned when late: the read still finishes in its thread, and a worker answers the line.
-                answer = await anyio.to_thread.run_sync(reads.answer, event, abandon_on_cancel=True)
+                answer = await anyio.to_thread.run_sync(reads.answer, event, abandon_on_cancel=True,
+                                                        limiter=edge_threads())
         except TimeoutError:
             log.warning("chat.edge_answer_late", event_id=event.id, budget_s=EDGE_READ_BUDGET_S)
             return None

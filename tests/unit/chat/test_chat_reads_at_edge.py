@@ -194,3 +194,34 @@ def test_a_read_slower_than_slacks_budget_is_queued_and_answered_by_the_worker(b
         assert time.monotonic() - started < 0.9
     assert response.status_code == 200 and "Working on: list incidents" in response.json()["text"]
     assert [task for task, _ in publisher.sent] == [HANDLE_CHAT_COMMAND]
+
+
+def test_the_server_answers_reads_one_at_a_time(bench, tmp_path):
+    """Reads share one thread (EDGE_READ_THREADS): threads fighting for the GIL cost more than they gave."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    reads = EdgeChatReads(lambda: bench.handler, clock=lambda: NOW)
+    running, peak, lock = [0], [0], threading.Lock()
+
+    class Counted:
+        def answer(self, event):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            try:
+                time.sleep(0.05)
+                return reads.answer(event)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+    settings = load_settings(data_dir=tmp_path, slack_signing_secret=SECRET, chat_response_url_hosts="hooks.slack.com")
+    publisher = InMemoryPublisher()
+    deps = ApiDeps(settings=settings, publisher=publisher, chat_replay_guard=InMemoryReplayGuard(time.time),
+                   chat_reads=Counted())
+    with TestClient(create_app(deps)) as client, ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: _slack(client, "help"), range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert all("Working on" not in a.json()["text"] for a in answers) and publisher.sent == []
+    assert peak[0] == 1
