@@ -43,13 +43,9 @@ def serialised_entry(task: str, event: orjson.Fragment) -> bytes:
     return orjson.dumps({"task": task, "event": event})
 
 
-def add_to(pipe: Any, task: str, event: CloudEvent, now: float) -> None:
-    """Queue the journal writes on a MULTI pipeline that also carries the LPUSH (sync or asyncio client)."""
-    add_entry_to(pipe, event.id, journal_entry(task, event), now)
-
-
 def add_entry_to(pipe: Any, event_id: str, entry: bytes, now: float) -> None:
-    """add_to with the entry already made (`journal_entry` or `serialised_entry`)."""
+    """Queue the journal writes of `entry` (`journal_entry` or `serialised_entry`) on a MULTI pipeline that
+    also carries the LPUSH (sync or asyncio client)."""
     pipe.hset(ENTRIES, event_id, entry)
     pipe.zadd(WRITTEN_AT, {event_id: now})
 

@@ -98,12 +98,7 @@ def routes(deps: ApiDeps) -> list[Route]:
     hosts = settings.response_url_hosts
     queue = settings.queues.chat
     reads = deps.chat_reads
-    limiters: list[anyio.CapacityLimiter] = []  # made on first use: a limiter belongs to the running loop
-
-    def edge_threads() -> anyio.CapacityLimiter:
-        if not limiters:
-            limiters.append(anyio.CapacityLimiter(EDGE_READ_THREADS))
-        return limiters[0]
+    edge_threads = anyio.CapacityLimiter(EDGE_READ_THREADS)
 
     async def publish(event: CloudEvent) -> None:
         try:
@@ -122,7 +117,7 @@ def routes(deps: ApiDeps) -> list[Route]:
             with anyio.fail_after(EDGE_READ_BUDGET_S):
                 # Abandoned when late: the read still finishes in its thread, and a worker answers the line.
                 answer = await anyio.to_thread.run_sync(reads.answer, event, abandon_on_cancel=True,
-                                                        limiter=edge_threads())
+                                                        limiter=edge_threads)
         except TimeoutError:
             log.warning("chat.edge_answer_late", event_id=event.id, budget_s=EDGE_READ_BUDGET_S)
             return None
